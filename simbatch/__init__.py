@@ -1,0 +1,27 @@
+"""simbatch: capacity planning for the Dynamics 365 F&O batch framework.
+
+Describe a topology and a workload in a scenario file, then::
+
+    import simbatch
+    result = simbatch.simulate("scenarios/walkthrough.yaml", seed=0)
+    result.tasks, result.jobs, result.summary(), result.utilization()
+"""
+
+from simbatch.errors import ScenarioError, SimbatchError, SimulationError, UsageError
+from simbatch.results import Result
+from simbatch.scenario import Scenario, load
+from simbatch.simulation import simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "SimbatchError",
+    "SimulationError",
+    "UsageError",
+    "__version__",
+    "load",
+    "simulate",
+]

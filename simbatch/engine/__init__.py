@@ -1,0 +1,1 @@
+"""The SimPy model of the batch framework (internal; use ``simbatch.simulate``)."""

@@ -1,0 +1,285 @@
+"""The SimPy model of the batch framework: build it from a scenario, run it to the horizon.
+
+Every event (a job due, an arrival, an attempt ending, a poll) is a SimPy ``Timeout``
+with a callback; there is no process per task. The run loop steps the environment
+itself so that, at each instant, every state change is applied before the one dispatch
+step that hands waiting tasks to threads (DESIGN.md, "One instant, fixed order").
+
+Polling is lazy: a server schedules its next poll only while a task it may run is
+waiting and it has a free thread (or will have one when a period raises its limit).
+With ``every_tick=True`` every server polls at every tick of its grid instead, which must
+give identical tables; the test suite holds the lazy mode to that.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+
+import simpy
+
+from simbatch.engine.jobs import (
+    DIDNT_RUN, ENDED, ERROR, EXECUTING, READY, WAITING, JobPlan, Run, _duration_draw)
+from simbatch.engine.servers import Limits, poll_offsets
+from simbatch.randomness import Blocks, generator
+from simbatch.recorder import NA, Recorder
+from simbatch.scenario import Scenario
+from simbatch.timegrammar import epoch_ns
+
+__all__ = ["Model"]
+
+Entry = tuple[int, int, int, int, Run]
+"""A waiting task in a group's queue: (ready, job, run number, task, run)."""
+
+
+class Model:
+    """One scenario under one seed, as a SimPy environment with callbacks."""
+
+    def __init__(self, scenario: Scenario, seed: int = 0, *, every_tick: bool = False) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.every_tick = every_tick
+        self.env = simpy.Environment()
+        self.horizon = scenario.horizon
+        self.polling = scenario.polling
+        self.limits = Limits(scenario)
+        self.offsets = poll_offsets(scenario, seed)
+        self.recorder = Recorder()
+        server_index = {s.name: i for i, s in enumerate(scenario.servers)}
+        group_index = {g.name: i for i, g in enumerate(scenario.groups)}
+        self.servers = range(len(scenario.servers))
+        self.busy = [0 for _ in self.servers]
+        self.wake_at: list[int | None] = [None for _ in self.servers]
+        self.server_groups: list[list[int]] = [[] for _ in self.servers]
+        for gi, group in enumerate(scenario.groups):
+            for name in group.servers:
+                self.server_groups[server_index[name]].append(gi)
+        self.queues: list[list[Entry]] = [[] for _ in scenario.groups]
+        self.waiting = 0
+        self.freed: list[int] = []
+        self.dirty = False
+        self.live: dict[Run, None] = {}
+        self.plans = [JobPlan(job, i, group_index, seed) for i, job in enumerate(scenario.jobs)]
+        self.runs = [0 for _ in self.plans]
+        self.intervals: list[Blocks | None] = []
+        for plan in self.plans:
+            job = plan.job
+            offset = epoch_ns(job.start) - epoch_ns(scenario.start)
+            if job.arrivals is None:
+                self.intervals.append(None)
+                self._at(offset, self._due, plan.index)
+            else:
+                rng = generator(seed, "arrivals", job.name)
+                blocks = Blocks(rng, _duration_draw(job.arrivals.interval))
+                self.intervals.append(blocks)
+                self._at(offset + int(blocks.get(0)), self._arrival, plan.index)
+        if every_tick:
+            self._tick_everywhere()
+
+    # ---- scheduling helpers -------------------------------------------------------------
+
+    def _at(self, when: int, callback: object, value: object) -> None:
+        """Call ``callback(event)`` at absolute instant ``when`` if it falls before the horizon."""
+        if when < self.horizon:
+            event = self.env.timeout(when - self.env.now, value)
+            event.callbacks.append(callback)
+
+    def _wake(self, server: int, when: int) -> None:
+        """Make sure ``server`` looks for work at ``when`` (or earlier)."""
+        current = self.wake_at[server]
+        if (current is not None and current <= when) or when >= self.horizon:
+            return
+        self.wake_at[server] = when
+        self._at(when, self._woken, server)
+
+    def _next_poll(self, server: int, t: int) -> int:
+        """The first poll instant of ``server`` at or after ``t``."""
+        period = self.polling
+        if period == 0:
+            return t
+        offset = self.offsets[server]
+        if t <= offset:
+            return offset
+        return offset - (-(t - offset) // period) * period
+
+    def _tick_everywhere(self) -> None:
+        """Reference mode: every server polls at every tick, and every limit change is seen."""
+        for s in self.servers:
+            for change in self.limits.times[s][1:]:
+                self._at(change, self._touch, s)
+            if self.polling:
+                self._at(self.offsets[s], self._tick, s)
+
+    def _tick(self, event: simpy.Event) -> None:
+        self.dirty = True
+        self._at(self.env.now + self.polling, self._tick, event.value)
+
+    def _touch(self, event: simpy.Event) -> None:
+        self.dirty = True
+
+    def _woken(self, event: simpy.Event) -> None:
+        if self.wake_at[event.value] == self.env.now:
+            self.wake_at[event.value] = None
+        self.dirty = True
+
+    # ---- workload -----------------------------------------------------------------------
+
+    def _due(self, event: simpy.Event) -> None:
+        self._open(self.plans[event.value])
+
+    def _arrival(self, event: simpy.Event) -> None:
+        j = event.value
+        self._open(self.plans[j])
+        blocks = self.intervals[j]
+        assert blocks is not None
+        self._at(self.env.now + int(blocks.get(self.runs[j])), self._arrival, j)
+
+    def _open(self, plan: JobPlan) -> None:
+        now = self.env.now
+        self.runs[plan.index] += 1
+        run = Run(plan, self.runs[plan.index], now)
+        self.live[run] = None
+        for task in plan.roots:
+            self._ready(run, task, now)
+        self.dirty = True
+
+    def _ready(self, run: Run, task: int, now: int) -> None:
+        run.status[task] = READY
+        run.ready[task] = now
+        plan = run.plan
+        heappush(self.queues[plan.groups[task]], (now, plan.index, run.number, task, run))
+        self.waiting += 1
+
+    def _ended(self, event: simpy.Event) -> None:
+        run, task, server, failed = event.value
+        now = self.env.now
+        self.busy[server] -= 1
+        self.freed.append(server)
+        self.dirty = True
+        plan = run.plan
+        attempt = run.attempt[task]
+        status = ERROR if failed else ENDED
+        self.recorder.task(plan.index, run.number, task, plan.groups[task], server, attempt,
+                           status, run.ready[task], run.start[task], now)
+        run.rows += 1
+        if failed and attempt <= plan.retries[task]:
+            run.attempt[task] = attempt + 1
+            self._ready(run, task, now)
+            return
+        ready, skipped = run.settle(task, status)
+        for child in ready:
+            self._ready(run, child, now)
+        for child in skipped:
+            self.recorder.task(plan.index, run.number, child, plan.groups[child], NA, 1,
+                               DIDNT_RUN, NA, NA, NA)
+            run.rows += 1
+        if run.open == 0:
+            self.recorder.job(plan.index, run.number, run.scheduled, run.first_start, now,
+                              ERROR if run.failed else ENDED, run.rows)
+            del self.live[run]
+
+    # ---- dispatch -----------------------------------------------------------------------
+
+    def _pick(self, server: int) -> Entry | None:
+        """Take the oldest waiting task that ``server`` may run (ties: file order)."""
+        best: list[Entry] | None = None
+        for g in self.server_groups[server]:
+            queue = self.queues[g]
+            if queue and (best is None or queue[0] < best[0]):
+                best = queue
+        if best is None:
+            return None
+        self.waiting -= 1
+        return heappop(best)
+
+    def _start(self, server: int, entry: Entry, now: int) -> None:
+        _, _, number, task, run = entry
+        plan = run.plan
+        attempt = run.attempt[task]
+        run.status[task] = EXECUTING
+        run.start[task] = now
+        run.server[task] = server
+        if run.first_start == NA:
+            run.first_start = now
+        self.busy[server] += 1
+        duration = plan.duration(task, number, attempt)
+        failed = plan.fails(task, number, attempt)
+        self._at(now + duration, self._ended, (run, task, server, failed))
+
+    def _dispatch(self, now: int) -> None:
+        """Hand waiting tasks to threads: freed threads first, then the servers polling now."""
+        busy = self.busy
+        limits = self.limits
+        if self.freed:
+            freed = sorted(self.freed)
+            self.freed.clear()
+            for s in freed:
+                if self.waiting and busy[s] < limits.at(s, now):
+                    entry = self._pick(s)
+                    if entry is not None:
+                        self._start(s, entry, now)
+        if not self.waiting:
+            return
+        queues = self.queues
+        lazy = not self.every_tick
+        for s in self.servers:
+            if not any(queues[g] for g in self.server_groups[s]):
+                continue
+            limit = limits.at(s, now)
+            if busy[s] < limit:
+                if self._next_poll(s, now) != now:
+                    if lazy:
+                        self._wake(s, self._next_poll(s, now))
+                    continue
+                while busy[s] < limit:
+                    entry = self._pick(s)
+                    if entry is None:
+                        break
+                    self._start(s, entry, now)
+                else:
+                    if lazy:
+                        self._wake_on_rise(s, now)
+            elif lazy:
+                self._wake_on_rise(s, now)
+
+    def _wake_on_rise(self, server: int, now: int) -> None:
+        """A full server with work waiting looks again at its first poll after its limit rises."""
+        rise = self.limits.next_rise(server, now, self.busy[server])
+        if rise is not None:
+            self._wake(server, self._next_poll(server, rise))
+
+    # ---- running ------------------------------------------------------------------------
+
+    def run(self) -> Recorder:
+        """Simulate up to the horizon and return the recorded columns."""
+        env = self.env
+        peek, step = env.peek, env.step
+        horizon = self.horizon
+        while peek() < horizon:
+            step()
+            if self.dirty and peek() > env.now:
+                self.dirty = False
+                self._dispatch(env.now)
+        self._close()
+        return self.recorder
+
+    def _close(self) -> None:
+        """Record what is still open at the horizon with its current status."""
+        record = self.recorder.task
+        for run in self.live:
+            plan = run.plan
+            for task, status in enumerate(run.status):
+                if status == WAITING:
+                    record(plan.index, run.number, task, plan.groups[task], NA,
+                           run.attempt[task], WAITING, NA, NA, NA)
+                elif status == READY:
+                    record(plan.index, run.number, task, plan.groups[task], NA,
+                           run.attempt[task], READY, run.ready[task], NA, NA)
+                elif status == EXECUTING:
+                    record(plan.index, run.number, task, plan.groups[task], run.server[task],
+                           run.attempt[task], EXECUTING, run.ready[task], run.start[task], NA)
+                else:
+                    continue
+                run.rows += 1
+            self.recorder.job(plan.index, run.number, run.scheduled, run.first_start, NA,
+                              EXECUTING if run.first_start != NA else WAITING, run.rows)
+        self.live.clear()

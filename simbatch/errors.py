@@ -1,0 +1,42 @@
+"""The exceptions simbatch raises.
+
+Every error derives from one root, so callers can catch everything simbatch
+means to report with a single ``except SimbatchError``::
+
+    SimbatchError
+    ├── ScenarioError      a scenario file or dict is invalid (file, path, line, value)
+    ├── SimulationError    a run met a state the scenario could not rule out
+    │                      (for example a sampled time that is negative or NaN)
+    └── UsageError         a function was called with a bad argument (also a ValueError)
+"""
+
+from __future__ import annotations
+
+__all__ = ["ScenarioError", "SimbatchError", "SimulationError", "UsageError"]
+
+
+class SimbatchError(Exception):
+    """Root of every error that simbatch reports on purpose."""
+
+
+class ScenarioError(SimbatchError):
+    """A scenario is invalid; the message names the file, the path, the problem and the value."""
+
+    def __init__(
+        self, source: str, path: str, problem: str, line: int | None = None
+    ) -> None:
+        self.source = source
+        self.path = path
+        self.problem = problem
+        self.line = line
+        where = f"{path}: " if path else ""
+        at = f" (line {line})" if line is not None else ""
+        super().__init__(f"{source}: {where}{problem}{at}")
+
+
+class SimulationError(SimbatchError):
+    """A run could not go on, for a reason the scenario's validation cannot see in advance."""
+
+
+class UsageError(SimbatchError, ValueError):
+    """A public function was called with an argument it cannot use."""

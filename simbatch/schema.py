@@ -1,0 +1,283 @@
+"""Reading a scenario document: YAML 1.2 with line numbers, then its structure.
+
+This is the first phase of loading (see ``simbatch.scenario``): it turns a file or a
+dict into plain Python data plus a map from each path to its line, and checks the
+document's shape (known keys, types, ranges) with pydantic models. Cross-references
+and meaning are checked later, by the builder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from simbatch.errors import ScenarioError
+
+Loc = tuple[str | int, ...]
+
+
+def format_path(loc: Loc) -> str:
+    """A path inside a scenario as messages print it: ``jobs.JOB 1.tasks.TASK 7.after``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class Document:
+    """Plain scenario data with the line of every key, so that errors can point at it."""
+
+    def __init__(self, data: dict[str, Any], source: str, lines: dict[Loc, int],
+                 base_dir: Path | None) -> None:
+        self.data = data
+        self.source = source
+        self.lines = lines
+        self.base_dir = base_dir
+
+    def line(self, loc: Loc) -> int | None:
+        """The line of ``loc``, or of its nearest enclosing key the loader saw."""
+        for end in range(len(loc), 0, -1):
+            found = self.lines.get(tuple(loc[:end]))
+            if found is not None:
+                return found
+        return None
+
+    def error(self, loc: Loc, problem: str) -> ScenarioError:
+        """A ``ScenarioError`` at ``loc`` in this document."""
+        return ScenarioError(self.source, format_path(loc), problem, self.line(loc))
+
+
+def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
+    """Copy a ruamel tree into plain dicts, lists and scalars, noting each key's line."""
+    if isinstance(node, Mapping):
+        out: dict[Any, Any] = {}
+        lc = getattr(node, "lc", None)
+        for key, value in node.items():
+            plain_key = _plain(key, loc, {})
+            here = (*loc, plain_key if isinstance(plain_key, str | int) else str(plain_key))
+            if lc is not None:
+                try:
+                    lines[here] = lc.key(key)[0] + 1
+                except (KeyError, TypeError):  # pragma: no cover - merged keys carry no mark
+                    pass
+            out[plain_key] = _plain(value, here, lines)
+        return out
+    if isinstance(node, list):
+        lc = getattr(node, "lc", None)
+        items = []
+        for i, value in enumerate(node):
+            here = (*loc, i)
+            if lc is not None:
+                try:
+                    lines[here] = lc.item(i)[0] + 1
+                except (KeyError, TypeError, IndexError):  # pragma: no cover
+                    pass
+            items.append(_plain(value, here, lines))
+        return items
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, dt.datetime):
+        return dt.datetime(node.year, node.month, node.day, node.hour, node.minute, node.second,
+                           node.microsecond, tzinfo=node.tzinfo)
+    return node
+
+
+def read_file(path: str | Path) -> Document:
+    """Read a scenario file as YAML 1.2, keeping the line of every key."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, "", f"cannot be read: {exc}") from None
+    yaml = YAML(typ="rt")
+    try:
+        tree = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ScenarioError(source, "", f"not valid YAML: {problem}",
+                            mark.line + 1 if mark else None) from None
+    except YAMLError as exc:
+        raise ScenarioError(source, "", f"not valid YAML: {exc}") from None
+    if not isinstance(tree, Mapping):
+        raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {tree!r}")
+    lines: dict[Loc, int] = {}
+    data = _plain(tree, (), lines)
+    return Document(data, source, lines, Path(path).resolve().parent)
+
+
+def from_mapping(data: Mapping[str, Any], source: str = "<scenario>",
+                 base_dir: Path | None = None) -> Document:
+    """A scenario given as a Python mapping (no line numbers)."""
+    if not isinstance(data, Mapping):
+        raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {data!r}")
+    return Document(_plain(data, (), {}), source, {}, base_dir)
+
+
+# ---- the document's shape -----------------------------------------------------------------
+
+Time = Any
+"""A time in the grammar of ``simbatch.timegrammar``; parsed by the builder."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False,
+                              frozen=True)
+
+
+class PeriodIn(_Strict):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    threads: int = Field(ge=0)
+
+
+class ServerIn(_Strict):
+    threads: int = Field(default=8, ge=0)
+    poll_offset: Time = None
+    periods: list[PeriodIn] = []
+
+
+class GroupIn(_Strict):
+    servers: list[str] | None = None
+
+
+class TaskIn(_Strict):
+    duration: Time
+    after: dict[str, str] = {}
+    condition: Literal["all", "any"] = "all"
+    group: str | None = None
+    fail: float = Field(default=0.0, ge=0.0, le=1.0)
+    retries: int = Field(default=0, ge=0, le=5)
+    ignore_failure: bool = False
+    task_class: str | None = Field(default=None, alias="class")
+
+
+class ArrivalsIn(_Strict):
+    interval: Time
+
+
+class JobIn(_Strict):
+    group: str = "default"
+    start: str | dt.datetime | dt.date | None = None
+    arrivals: ArrivalsIn | None = None
+    tasks: dict[str, TaskIn] = Field(min_length=1)
+
+
+class ScenarioIn(_Strict):
+    name: str | None = None
+    start: str | dt.datetime | dt.date
+    timezone: str = "UTC"
+    horizon: Time
+    polling: Time = "1m"
+    scheduling: Literal["affinity", "priority"] = "affinity"
+    servers: dict[str, ServerIn] = Field(min_length=1)
+    groups: dict[str, GroupIn] = {}
+    jobs: dict[str, JobIn] = {}
+
+
+_FRIENDLY = {
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "dict_type": "expected a mapping of keys",
+    "model_type": "expected a mapping of keys",
+    "list_type": "expected a list",
+    "too_short": "must not be empty",
+}
+
+
+def _empty_maps_to_none(data: dict[str, Any]) -> dict[str, Any]:
+    """Let ``Batch1:`` (no value) mean ``Batch1: {}`` for servers and groups."""
+    out = dict(data)
+    for key in ("servers", "groups"):
+        section = out.get(key)
+        if isinstance(section, dict):
+            out[key] = {k: ({} if v is None else v) for k, v in section.items()}
+    return out
+
+
+def check_shape(doc: Document) -> ScenarioIn:
+    """Validate the document's keys and types; the first problem in file order is raised."""
+    try:
+        return ScenarioIn.model_validate(_empty_maps_to_none(doc.data))
+    except ValidationError as exc:
+        errors = exc.errors()
+    problems = [_problem(doc, err) for err in errors]
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    raise problems[0] from None
+
+
+def _problem(doc: Document, err: Any) -> ScenarioError:
+    loc: Loc = tuple(p for p in err["loc"] if p != "[key]")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        parent = loc[:-1]
+        model = _model_at(parent)
+        hint = ""
+        if model is not None and isinstance(key, str):
+            names = [f.alias or n for n, f in model.model_fields.items()]
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
+        return ScenarioError(doc.source, format_path(parent), f"unknown key {key!r}{hint}",
+                             doc.line(loc))
+    if kind == "missing":
+        return ScenarioError(doc.source, format_path(loc[:-1]),
+                             f"missing required key {loc[-1]!r}", doc.line(loc))
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        problem = f"expected one of {expected}, got {err['input']!r}"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        problem = f"{err['msg'].lower().replace('input should be', 'must be')}, got {err['input']!r}"
+    else:
+        friendly = _FRIENDLY.get(kind, err["msg"])
+        problem = f"{friendly}, got {err['input']!r}"
+    return doc.error(loc, problem)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "servers": ServerIn, "groups": GroupIn, "jobs": JobIn,
+}
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The schema model that describes the mapping at ``loc`` (for key suggestions)."""
+    model: type[BaseModel] = ScenarioIn
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        if model is ScenarioIn and part in _SECTIONS:
+            model = _SECTIONS[str(part)]
+            i += 2
+        elif model is ServerIn and part == "periods":
+            model = PeriodIn
+            i += 2
+        elif model is JobIn and part == "tasks":
+            model = TaskIn
+            i += 2
+        elif model is JobIn and part == "arrivals":
+            model = ArrivalsIn
+            i += 1
+        else:
+            return None
+    return model

@@ -1,0 +1,23 @@
+"""Running a scenario: the one call most users need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from simbatch.engine.model import Model
+from simbatch.errors import UsageError
+from simbatch.results import Result
+from simbatch.scenario import Scenario, load
+
+__all__ = ["simulate"]
+
+
+def simulate(scenario: Scenario | str | Path | Mapping[str, Any], seed: int = 0) -> Result:
+    """Simulate a scenario (object, YAML path or mapping) from its start to its horizon."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
+    model = Model(load(scenario), seed)
+    model.run()
+    return Result.from_model(model)

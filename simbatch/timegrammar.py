@@ -1,0 +1,232 @@
+"""The time grammar of scenario files: fixed durations and sampled distributions.
+
+A time is written as a plain duration (``90s``, ``5m``, ``1h30m``, ``1w``), a bare
+number of seconds, or a distribution such as ``{lognormal: {mean: 5m, sd: 2m}}``.
+Parsers raise ``ValueError`` with a message that quotes the bad value; the scenario
+loader adds the file and path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simbatch.errors import SimulationError
+
+__all__ = ["NS", "Distribution", "epoch_ns", "format_seconds", "parse_duration_ns", "parse_time"]
+
+NS = 1_000_000_000
+"""Nanoseconds per second: the engine's clock counts whole nanoseconds."""
+
+_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])")
+_WHOLE = re.compile(r"^(?:\s*\d+(?:\.\d+)?\s*[wdhms])+\s*$")
+_HINT = "use a number with a unit s, m, h, d or w, such as 90s, 5m or 1h30m"
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def epoch_ns(moment: dt.datetime) -> int:
+    """An aware moment as exact nanoseconds since the Unix epoch (true elapsed time)."""
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+
+
+def parse_duration_ns(value: Any) -> int:
+    """A fixed, non-negative duration as whole nanoseconds (``"1h30m"``, ``90``, ``"2.5s"``)."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"bad time {value!r}: {_HINT}")
+    if isinstance(value, int):
+        seconds = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"bad time {value!r}: a time must be finite")
+        seconds = Decimal(repr(value))
+    elif isinstance(value, str):
+        if not _WHOLE.match(value):
+            raise ValueError(f"bad time {value!r}: {_HINT}")
+        try:
+            seconds = sum(
+                (Decimal(n) * _UNITS[u] for n, u in _PART.findall(value)), Decimal(0)
+            )
+        except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
+            raise ValueError(f"bad time {value!r}: {_HINT}") from exc
+    else:
+        raise ValueError(f"bad time {value!r}: {_HINT}")
+    if seconds < 0:
+        raise ValueError(f"bad time {value!r}: a time cannot be negative")
+    return int(seconds * NS)
+
+
+def _seconds(value: Any) -> float:
+    return parse_duration_ns(value) / NS
+
+
+def format_seconds(seconds: float) -> str:
+    """A compact human form of a time in seconds, as the grammar would write it (``1h30m``)."""
+    if not math.isfinite(seconds):
+        return str(seconds)
+    whole = int(seconds)
+    if whole != seconds or whole == 0:
+        return f"{seconds:g}s"
+    parts = []
+    for unit in ("d", "h", "m", "s"):
+        size = _UNITS[unit]
+        if whole >= size:
+            parts.append(f"{whole // size}{unit}")
+            whole %= size
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A sampler of times in seconds; ``kind`` names the distribution, ``params`` its arguments."""
+
+    kind: str
+    params: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        """The distribution's mean in seconds (of the truncated distribution for ``normal``)."""
+        p = self.params
+        if self.kind in ("constant", "exponential"):
+            return p[0]
+        if self.kind == "uniform":
+            return (p[0] + p[1]) / 2
+        if self.kind == "triangular":
+            return (p[0] + p[1] + p[2]) / 3
+        if self.kind == "normal":
+            mean, sd = p
+            if sd == 0:
+                return mean
+            a = mean / sd
+            pdf = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+            cdf = 0.5 * (1 + math.erf(a / math.sqrt(2)))
+            return mean + sd * pdf / cdf
+        if self.kind in ("lognormal", "gamma"):
+            return p[0]
+        return float(np.mean(p))  # empirical
+
+    def describe(self) -> str:
+        """The distribution as the user wrote it, for messages."""
+        p = [format_seconds(x) for x in self.params]
+        if self.kind in ("constant", "exponential"):
+            return f"{{{self.kind}: {p[0]}}}"
+        if self.kind in ("normal", "lognormal", "gamma"):
+            return f"{{{self.kind}: {{mean: {p[0]}, sd: {p[1]}}}}}"
+        if self.kind == "empirical" and len(p) > 6:
+            p = [*p[:5], "…"]
+        return f"{{{self.kind}: [{', '.join(p)}]}}"
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` samples in seconds; a negative or NaN sample is a ``SimulationError``."""
+        p = self.params
+        kind = self.kind
+        if kind == "constant":
+            out = np.full(size, p[0])
+        elif kind == "exponential":
+            out = rng.exponential(p[0], size)
+        elif kind == "uniform":
+            out = rng.uniform(p[0], p[1], size)
+        elif kind == "triangular":
+            out = rng.triangular(p[0], p[1], p[2], size) if p[0] < p[2] else np.full(size, p[0])
+        elif kind == "normal":
+            out = rng.normal(p[0], p[1], size)
+            bad = out < 0
+            while bad.any():  # truncated at 0 by redrawing, never by clipping
+                out[bad] = rng.normal(p[0], p[1], int(bad.sum()))
+                bad = out < 0
+        elif kind == "lognormal":
+            sigma2 = math.log1p((p[1] / p[0]) ** 2)
+            out = rng.lognormal(math.log(p[0]) - sigma2 / 2, math.sqrt(sigma2), size)
+        elif kind == "gamma":
+            out = (
+                rng.gamma((p[0] / p[1]) ** 2, p[1] ** 2 / p[0], size)
+                if p[1] > 0
+                else np.full(size, p[0])
+            )
+        else:  # empirical
+            out = np.asarray(p)[rng.integers(0, len(p), size)]
+        if np.isnan(out).any() or (out < 0).any():
+            raise SimulationError(f"{self.describe()} sampled a negative or NaN time")
+        return out
+
+
+_KINDS = ("constant", "exponential", "uniform", "triangular", "normal", "lognormal", "gamma",
+          "empirical")
+
+
+def _list(value: Any, n: int, kind: str) -> list[float]:
+    if not isinstance(value, list) or len(value) != n:
+        raise ValueError(f"{kind} takes a list of {n} times, got {value!r}")
+    return [_seconds(v) for v in value]
+
+
+def _mean_sd(value: Any, kind: str) -> tuple[float, float]:
+    if not isinstance(value, dict) or set(value) != {"mean", "sd"}:
+        raise ValueError(f"{kind} takes {{mean: TIME, sd: TIME}}, got {value!r}")
+    return _seconds(value["mean"]), _seconds(value["sd"])
+
+
+def _empirical(value: Any, base_dir: Path | None) -> list[float]:
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("empirical needs at least one time, got []")
+        return [_seconds(v) for v in value]
+    if not isinstance(value, dict) or set(value) != {"file", "column"}:
+        raise ValueError(f"empirical takes a list of times or {{file: F, column: C}}, got {value!r}")
+    path = Path(str(value["file"]))
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"empirical file {str(value['file'])!r} cannot be read: {exc}") from exc
+    column = str(value["column"])
+    if column not in frame.columns:
+        raise ValueError(
+            f"empirical file {str(value['file'])!r} has no column {column!r}"
+            f" (it has {', '.join(map(str, frame.columns))})"
+        )
+    cells = frame[column].dropna().tolist()
+    if not cells:
+        raise ValueError(f"empirical column {column!r} of {str(value['file'])!r} is empty")
+    return [_seconds(v) for v in cells]
+
+
+def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
+    """A time field as a ``Distribution``: plain durations become ``constant``."""
+    if not isinstance(value, dict):
+        return Distribution("constant", (_seconds(value),))
+    if len(value) != 1:
+        raise ValueError(f"a distribution has exactly one kind ({', '.join(_KINDS)}), got {value!r}")
+    ((kind, arg),) = value.items()
+    if kind not in _KINDS:
+        raise ValueError(f"unknown distribution {kind!r}: use one of {', '.join(_KINDS)}")
+    if kind in ("constant", "exponential"):
+        params = [_seconds(arg)]
+        if kind == "exponential" and params[0] == 0:
+            raise ValueError("exponential needs a mean above 0, got 0")
+    elif kind == "uniform":
+        params = _list(arg, 2, kind)
+        if params[0] > params[1]:
+            raise ValueError(f"uniform needs [low, high] with low <= high, got {arg!r}")
+    elif kind == "triangular":
+        params = _list(arg, 3, kind)
+        if not params[0] <= params[1] <= params[2]:
+            raise ValueError(f"triangular needs [min, mode, max] in that order, got {arg!r}")
+    elif kind == "empirical":
+        params = _empirical(arg, base_dir)
+    else:
+        params = list(_mean_sd(arg, kind))
+        if kind in ("lognormal", "gamma") and params[0] == 0:
+            raise ValueError(f"{kind} needs a mean above 0, got {arg!r}")
+    return Distribution(kind, tuple(params))
