@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from simbatch.timegrammar import NS, epoch_ns
 __all__ = ["Result"]
 
 
-def _ints(column: Sequence[int]) -> np.ndarray:
+def _ints(column: array[int]) -> np.ndarray:
     return np.frombuffer(column, dtype=np.int64) if len(column) else np.zeros(0, np.int64)
 
 

@@ -8,6 +8,7 @@ frozen objects below. Every problem is one ``ScenarioError`` naming file, path a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from simbatch import schema
+from simbatch.errors import ScenarioError
 from simbatch.schema import Document, Loc
 from simbatch.timegrammar import NS, Distribution, parse_duration_ns, parse_time
 
@@ -160,10 +162,7 @@ def load(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
     """Load and validate a scenario from a YAML file path or a mapping."""
     if isinstance(source, Scenario):
         return source
-    if isinstance(source, Mapping):
-        doc = schema.from_mapping(source)
-    else:
-        doc = schema.read_file(source)
+    doc = schema.from_mapping(source) if isinstance(source, Mapping) else schema.read_file(source)
     return _Builder(doc).build()
 
 
@@ -185,7 +184,7 @@ class _Builder:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
 
-    def fail(self, loc: Loc, problem: str) -> schema.ScenarioError:
+    def fail(self, loc: Loc, problem: str) -> ScenarioError:
         return self.doc.error(loc, problem)
 
     def duration_ns(self, loc: Loc, value: Any) -> int:
@@ -279,7 +278,7 @@ class _Builder:
             else:
                 spans.extend([(p.start, DAY, i), (0, p.end, i)])
         spans.sort()
-        for (_, end1, i), (begin2, _, j) in zip(spans, spans[1:], strict=False):
+        for (_, end1, i), (begin2, _, j) in itertools.pairwise(spans):
             if begin2 < end1 and i != j:
                 a, b = raw.periods[min(i, j)], raw.periods[max(i, j)]
                 raise self.fail((*loc, "periods", max(i, j)),

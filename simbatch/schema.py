@@ -8,8 +8,10 @@ and meaning are checked later, by the builder.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -66,10 +68,8 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
             plain_key = _plain(key, loc, {})
             here = (*loc, plain_key if isinstance(plain_key, str | int) else str(plain_key))
             if lc is not None:
-                try:
+                with contextlib.suppress(KeyError, TypeError):  # merged keys carry no mark
                     lines[here] = lc.key(key)[0] + 1
-                except (KeyError, TypeError):  # pragma: no cover - merged keys carry no mark
-                    pass
             out[plain_key] = _plain(value, here, lines)
         return out
     if isinstance(node, list):
@@ -78,10 +78,8 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
         for i, value in enumerate(node):
             here = (*loc, i)
             if lc is not None:
-                try:
+                with contextlib.suppress(KeyError, TypeError, IndexError):
                     lines[here] = lc.item(i)[0] + 1
-                except (KeyError, TypeError, IndexError):  # pragma: no cover
-                    pass
             items.append(_plain(value, here, lines))
         return items
     if isinstance(node, bool):
@@ -113,6 +111,9 @@ def read_file(path: str | Path) -> Document:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        duplicate = re.search(r'found duplicate key ("[^"]*")', problem)
+        if duplicate:
+            problem = f"duplicate key {duplicate.group(1)}"
         raise ScenarioError(source, "", f"not valid YAML: {problem}",
                             mark.line + 1 if mark else None) from None
     except YAMLError as exc:
@@ -222,9 +223,10 @@ def check_shape(doc: Document) -> ScenarioIn:
         return ScenarioIn.model_validate(_empty_maps_to_none(doc.data))
     except ValidationError as exc:
         errors = exc.errors()
-    problems = [_problem(doc, err) for err in errors]
-    problems.sort(key=lambda p: (p.line is None, p.line or 0))
-    raise problems[0] from None
+    # the first problem in the file; on one line an unknown key (a typo) explains the rest
+    first = min(errors, key=lambda e: (doc.line(tuple(e["loc"])) or 10**9,
+                                       e["type"] != "extra_forbidden"))
+    raise _problem(doc, first) from None
 
 
 def _problem(doc: Document, err: Any) -> ScenarioError:
@@ -248,7 +250,8 @@ def _problem(doc: Document, err: Any) -> ScenarioError:
         expected = err.get("ctx", {}).get("expected", "")
         problem = f"expected one of {expected}, got {err['input']!r}"
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        problem = f"{err['msg'].lower().replace('input should be', 'must be')}, got {err['input']!r}"
+        bound = err["msg"].lower().replace("input should be", "must be")
+        problem = f"{bound}, got {err['input']!r}"
     else:
         friendly = _FRIENDLY.get(kind, err["msg"])
         problem = f"{friendly}, got {err['input']!r}"

@@ -51,6 +51,8 @@ def parse_duration_ns(value: Any) -> int:
             raise ValueError(f"bad time {value!r}: a time must be finite")
         seconds = Decimal(repr(value))
     elif isinstance(value, str):
+        if value.strip().startswith("-") and _WHOLE.match(value.strip()[1:]):
+            raise ValueError(f"bad time {value!r}: a time cannot be negative")
         if not _WHOLE.match(value):
             raise ValueError(f"bad time {value!r}: {_HINT}")
         try:
@@ -182,7 +184,8 @@ def _empirical(value: Any, base_dir: Path | None) -> list[float]:
             raise ValueError("empirical needs at least one time, got []")
         return [_seconds(v) for v in value]
     if not isinstance(value, dict) or set(value) != {"file", "column"}:
-        raise ValueError(f"empirical takes a list of times or {{file: F, column: C}}, got {value!r}")
+        raise ValueError("empirical takes a list of times or {file: F, column: C},"
+                         f" got {value!r}")
     path = Path(str(value["file"]))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
@@ -207,7 +210,8 @@ def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
     if not isinstance(value, dict):
         return Distribution("constant", (_seconds(value),))
     if len(value) != 1:
-        raise ValueError(f"a distribution has exactly one kind ({', '.join(_KINDS)}), got {value!r}")
+        raise ValueError(f"a distribution has exactly one kind ({', '.join(_KINDS)}),"
+                         f" got {value!r}")
     ((kind, arg),) = value.items()
     if kind not in _KINDS:
         raise ValueError(f"unknown distribution {kind!r}: use one of {', '.join(_KINDS)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from simbatch.randomness import Blocks, generator
@@ -10,16 +12,18 @@ from simbatch.scenario import Job
 from simbatch.timegrammar import NS, Distribution
 
 __all__ = ["DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "READY", "STATUS", "WAITING", "JobPlan",
-           "Run"]
+           "Run", "ns_sampler"]
 
 WAITING, READY, EXECUTING, ENDED, ERROR, DIDNT_RUN = range(6)
 STATUS = ("Waiting", "Ready", "Executing", "Ended", "Error", "Didn't run")
 _EXPECT = {"ended": 1 << ENDED, "error": 1 << ERROR, "ended or error": (1 << ENDED) | (1 << ERROR)}
 
 
-def _duration_draw(dist: Distribution):  # type: ignore[no-untyped-def]
+def ns_sampler(dist: Distribution) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """A block sampler of ``dist`` in whole nanoseconds."""
     def draw(rng: np.random.Generator, size: int) -> np.ndarray:
-        return np.rint(dist.sample(rng, size) * NS).astype(np.int64)
+        ns: np.ndarray = np.rint(dist.sample(rng, size) * NS).astype(np.int64)
+        return ns
     return draw
 
 
@@ -61,7 +65,7 @@ class JobPlan:
         if blocks is None:
             t = self.job.tasks[task]
             rng = generator(self._seed, "duration", self.name, t.name, str(attempt))
-            blocks = self._durations[task][attempt - 1] = Blocks(rng, _duration_draw(t.duration))
+            blocks = self._durations[task][attempt - 1] = Blocks(rng, ns_sampler(t.duration))
         return int(blocks.get(run - 1))
 
     def fails(self, task: int, run: int, attempt: int) -> bool:

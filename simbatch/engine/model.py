@@ -18,7 +18,16 @@ from heapq import heappop, heappush
 import simpy
 
 from simbatch.engine.jobs import (
-    DIDNT_RUN, ENDED, ERROR, EXECUTING, READY, WAITING, JobPlan, Run, _duration_draw)
+    DIDNT_RUN,
+    ENDED,
+    ERROR,
+    EXECUTING,
+    READY,
+    WAITING,
+    JobPlan,
+    Run,
+    ns_sampler,
+)
 from simbatch.engine.servers import Limits, poll_offsets
 from simbatch.randomness import Blocks, generator
 from simbatch.recorder import NA, Recorder
@@ -56,6 +65,8 @@ class Model:
         self.queues: list[list[Entry]] = [[] for _ in scenario.groups]
         self.waiting = 0
         self.freed: list[int] = []
+        self.ticked: set[int] = set()  # reference mode: servers whose tick is at tick_time
+        self.tick_time = -1
         self.dirty = False
         self.live: dict[Run, None] = {}
         self.plans = [JobPlan(job, i, group_index, seed) for i, job in enumerate(scenario.jobs)]
@@ -69,7 +80,7 @@ class Model:
                 self._at(offset, self._due, plan.index)
             else:
                 rng = generator(seed, "arrivals", job.name)
-                blocks = Blocks(rng, _duration_draw(job.arrivals.interval))
+                blocks = Blocks(rng, ns_sampler(job.arrivals.interval))
                 self.intervals.append(blocks)
                 self._at(offset + int(blocks.get(0)), self._arrival, plan.index)
         if every_tick:
@@ -110,6 +121,11 @@ class Model:
                 self._at(self.offsets[s], self._tick, s)
 
     def _tick(self, event: simpy.Event) -> None:
+        # a server polls for the whole instant of its tick, through every dispatch round
+        if self.tick_time != self.env.now:
+            self.ticked.clear()
+            self.tick_time = self.env.now
+        self.ticked.add(event.value)
         self.dirty = True
         self._at(self.env.now + self.polling, self._tick, event.value)
 
@@ -226,7 +242,9 @@ class Model:
                 continue
             limit = limits.at(s, now)
             if busy[s] < limit:
-                if self._next_poll(s, now) != now:
+                polls = (self._next_poll(s, now) == now if lazy else self.polling == 0
+                         or (s in self.ticked and self.tick_time == now))
+                if not polls:
                     if lazy:
                         self._wake(s, self._next_poll(s, now))
                     continue

@@ -1,0 +1,220 @@
+"""Every invalid scenario gives one clear message (file, path, line, value) and exit code 2."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import simbatch
+from simbatch.cli import main
+
+BASE = """\
+start: 2026-01-05 22:00
+horizon: 1d
+servers:
+  S1: {threads: 2}
+  S2: {threads: 2}
+groups:
+  BG1: {servers: [S2]}
+jobs:
+  J:
+    tasks:
+      A: {duration: 5m}
+      B: {duration: 5m, after: {A: ended}}
+"""
+
+# (what DESIGN.md asks to catch, text replaced, replacement, expected message, line)
+CASES = [
+    ("unknown key", "A: {duration: 5m}", "A: {durtion: 5m}",
+     "jobs.J.tasks.A: unknown key 'durtion' (did you mean 'duration'?)", 11),
+    ("unknown top-level key", "horizon: 1d", "horizon: 1d\nhorizn: 2d",
+     "unknown key 'horizn' (did you mean 'horizon'?)", 3),
+    ("unknown server", "[S2]", "[S2, S9]",
+     "groups.BG1.servers[1]: unknown server 'S9'", 7),
+    ("unknown group of a job", "  J:\n", "  J:\n    group: BG9\n",
+     "jobs.J.group: unknown group 'BG9'", 10),
+    ("unknown group of a task", "A: {duration: 5m}", "A: {duration: 5m, group: BG9}",
+     "jobs.J.tasks.A.group: unknown group 'BG9'", 11),
+    ("unknown task", "{A: ended}", "{Z: ended}",
+     "jobs.J.tasks.B.after: unknown task 'Z'", 12),
+    ("dependency cycle", "A: {duration: 5m}", "A: {duration: 5m, after: {B: ended}}",
+     "dependency cycle: A -> B -> A", 12),
+    ("group no server can run", "  BG1: {servers: [S2]}", "  BG1: {}",
+     "groups.BG1: group 'BG1' has no servers, so no server can run it", 7),
+    ("default group left without servers but used", "  BG1: {servers: [S2]}",
+     "  BG1: {servers: [S2]}\n  default: {servers: []}",
+     "jobs.J.group: group 'default' has no servers", 10),
+    ("negative threads", "S1: {threads: 2}", "S1: {threads: -1}",
+     "servers.S1.threads: must be greater than or equal to 0, got -1", 4),
+    ("server with no threads at any time", "S1: {threads: 2}",
+     "S1: {threads: 0, periods: [{from: '08:00', to: '18:00', threads: 0}]}",
+     "servers.S1: this server has no threads at any time of day", 4),
+    ("bad unit", "A: {duration: 5m}", "A: {duration: 5 minutes}",
+     "jobs.J.tasks.A.duration: bad time '5 minutes'", 11),
+    ("negative time", "A: {duration: 5m}", "A: {duration: -5m}",
+     "jobs.J.tasks.A.duration: bad time '-5m': a time cannot be negative", 11),
+    ("bad horizon", "horizon: 1d", "horizon: 1x", "horizon: bad time '1x'", 2),
+    ("unknown distribution", "A: {duration: 5m}", "A: {duration: {weibull: 5m}}",
+     "unknown distribution 'weibull'", 11),
+    ("distribution parameters", "A: {duration: 5m}", "A: {duration: {uniform: [9m, 1m]}}",
+     "uniform needs [low, high] with low <= high", 11),
+    ("probability above 1", "A: {duration: 5m}", "A: {duration: 5m, fail: 1.5}",
+     "jobs.J.tasks.A.fail: must be less than or equal to 1, got 1.5", 11),
+    ("probability below 0", "A: {duration: 5m}", "A: {duration: 5m, fail: -0.1}",
+     "jobs.J.tasks.A.fail: must be greater than or equal to 0, got -0.1", 11),
+    ("more than 5 retries", "A: {duration: 5m}", "A: {duration: 5m, retries: 6}",
+     "jobs.J.tasks.A.retries: must be less than or equal to 5, got 6", 11),
+    ("overlapping periods", "S1: {threads: 2}",
+     "S1: {threads: 2, periods: [{from: 08:00, to: 18:00, threads: 4},"
+     " {from: 17:00, to: 07:00, threads: 8}]}",
+     "servers.S1.periods[1]: period 17:00-07:00 overlaps period 08:00-18:00", 4),
+    ("bad time of day", "S1: {threads: 2}",
+     "S1: {threads: 2, periods: [{from: 25:00, to: 18:00, threads: 4}]}",
+     "servers.S1.periods[0].from: bad time of day '25:00'", 4),
+    ("unknown time zone", "horizon: 1d", "horizon: 1d\ntimezone: Mars/Olympus",
+     "timezone: unknown time zone 'Mars/Olympus'", 3),
+    ("bad status in after", "{A: ended}", "{A: finished}",
+     "jobs.J.tasks.B.after.A: unknown status 'finished'", 12),
+    ("poll offset beyond polling", "S1: {threads: 2}", "S1: {threads: 2, poll_offset: 90s}",
+     "servers.S1.poll_offset: poll_offset must be shorter than polling (60s), got '90s'", 4),
+    ("bad start", "start: 2026-01-05 22:00", "start: tomorrow",
+     "start: bad date and time 'tomorrow'", 1),
+    ("job before the scenario", "  J:\n", "  J:\n    start: 2026-01-01 00:00\n",
+     "jobs.J.start: start '2026-01-01 00:00' is before the scenario start", 10),
+    ("wrong type", "S1: {threads: 2}", "S1: {threads: 2.5}",
+     "servers.S1.threads: expected a whole number, got 2.5", 4),
+    ("bool for a number", "A: {duration: 5m}", "A: {duration: 5m, fail: true}",
+     "jobs.J.tasks.A.fail: expected a number, got True", 11),
+    ("zero arrival interval", "  J:\n", "  J:\n    arrivals: {interval: 0}\n",
+     "jobs.J.arrivals.interval: an arrival interval must average more than 0", 10),
+    ("duplicate key", "A: {duration: 5m}", "A: {duration: 5m}\n      A: {duration: 6m}",
+     'not valid YAML: duplicate key "A"', 12),
+    ("invalid YAML", "horizon: 1d", "horizon: 1d\n  bad: [", "not valid YAML", 3),
+    ("missing key", "horizon: 1d\n", "", "missing required key 'horizon'", None),
+    ("empty job", "      A: {duration: 5m}\n      B: {duration: 5m, after: {A: ended}}\n",
+     "      {}\n", "jobs.J.tasks: must not be empty", 10),
+]
+
+
+@pytest.mark.parametrize(("case", "old", "new", "message", "line"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_invalid_scenario_gives_one_clear_message(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        case: str, old: str, new: str, message: str, line: int | None) -> None:
+    assert old in BASE, case
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError) as raised:
+        simbatch.load(path)
+    text = str(raised.value)
+    assert text.startswith(f"{path}: ")
+    assert message in text
+    assert raised.value.line == line
+    assert main(["validate", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip().splitlines() == [f"ScenarioError: {text}"]
+    assert "Traceback" not in err
+
+
+def test_the_base_of_those_cases_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "good.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+
+
+def test_the_design_example_message(tmp_path: Path) -> None:
+    path = tmp_path / "walkthrough.yaml"
+    path.write_text(BASE.replace("{A: ended}", "{TASK 9: ended}"), encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match=r"jobs\.J\.tasks\.B\.after: unknown task"
+                                                     r" 'TASK 9' \(line 12\)$"):
+        simbatch.load(path)
+
+
+def test_missing_file_and_bad_seed_exit_2(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml: no such file" in capsys.readouterr().err
+    path = tmp_path / "good.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    assert main(["run", str(path), "--seed", "-1"]) == 2
+    assert "seed must be a whole number >= 0, got -1" in capsys.readouterr().err
+
+
+def test_a_scenario_that_is_not_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match="must be a mapping"):
+        simbatch.load(path)
+
+
+def test_empirical_file_errors_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "times.csv").write_text("seconds\n30\n45\n", encoding="utf-8")
+    good = BASE.replace("A: {duration: 5m}",
+                        "A: {duration: {empirical: {file: times.csv, column: seconds}}}")
+    (tmp_path / "ok.yaml").write_text(good, encoding="utf-8")
+    task = simbatch.load(tmp_path / "ok.yaml").jobs[0].tasks[0]
+    assert task.duration.params == (30.0, 45.0)
+    (tmp_path / "bad.yaml").write_text(good.replace("column: seconds", "column: secs"),
+                                       encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match="has no column 'secs'"):
+        simbatch.load(tmp_path / "bad.yaml")
+    (tmp_path / "gone.yaml").write_text(good.replace("times.csv", "gone.csv"), encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match=r"'gone\.csv' cannot be read"):
+        simbatch.load(tmp_path / "gone.yaml")
+
+
+# ---- no input crashes the loader ----------------------------------------------------------
+
+VALID: dict[str, Any] = {
+    "start": "2026-01-05 22:00", "horizon": "1d", "polling": "1m",
+    "servers": {"S1": {"threads": 2, "periods": [{"from": "08:00", "to": "18:00",
+                                                  "threads": 1}]}},
+    "groups": {"G": {"servers": ["S1"]}},
+    "jobs": {"J": {"group": "G", "arrivals": {"interval": {"exponential": "5m"}},
+                   "tasks": {"A": {"duration": {"lognormal": {"mean": "5m", "sd": "1m"}}},
+                             "B": {"duration": "1m", "after": {"A": "ended"},
+                                   "fail": 0.1, "retries": 2}}}},
+}
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6),
+                 st.floats(allow_nan=True), st.text(max_size=8),
+                 st.lists(st.text(max_size=3), max_size=3),
+                 st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _paths(value, (*prefix, i))
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_scenarios_are_valid_or_get_a_scenario_error(data: st.DataObject) -> None:
+    doc = copy.deepcopy(VALID)
+    paths = _paths(doc)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        parent = doc
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = data.draw(junk)
+        except (KeyError, IndexError, TypeError):
+            continue
+    try:
+        simbatch.load(doc)
+    except simbatch.ScenarioError as exc:
+        assert str(exc).startswith("<scenario>: ")

@@ -1,0 +1,180 @@
+"""Invariants that hold for every scenario, checked on random ones with Hypothesis."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+import pandas.testing as pdt
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import simbatch
+from simbatch.engine.model import Model
+from simbatch.results import Result
+
+TIMES = st.sampled_from(["0s", "30s", "1m", "90s", "5m", "12m", {"exponential": "4m"},
+                         {"uniform": ["1m", "9m"]}, {"lognormal": {"mean": "3m", "sd": "2m"}},
+                         {"empirical": ["20s", "1m", "7m"]}])
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    polling = draw(st.sampled_from([0, "1m", "1m", "45s"]))
+    n_servers = draw(st.integers(1, 3))
+    servers: dict[str, Any] = {}
+    for i in range(n_servers):
+        server: dict[str, Any] = {"threads": draw(st.integers(1, 3))}
+        if draw(st.booleans()):
+            begin, end = draw(st.sampled_from([("00:20", "01:10"), ("23:30", "00:40"),
+                                               ("00:05", "00:35")]))
+            server["periods"] = [{"from": begin, "to": end, "threads": draw(st.integers(0, 4))}]
+        if polling and draw(st.booleans()):
+            server["poll_offset"] = f"{draw(st.integers(0, 44))}s"
+        servers[f"S{i}"] = server
+    names = list(servers)
+    groups: dict[str, Any] = {}
+    if n_servers > 1 and draw(st.booleans()):
+        groups["G"] = {"servers": draw(st.lists(st.sampled_from(names), min_size=1,
+                                                max_size=2, unique=True))}
+        if draw(st.booleans()):
+            groups["default"] = {"servers": names[:1]}
+    bound = set(groups.get("G", {}).get("servers", []))
+    default_ok = bool(groups.get("default", {}).get("servers") or set(names) - bound)
+    usable = [*(["default"] if default_ok else []), *(["G"] if "G" in groups else [])]
+    jobs: dict[str, Any] = {}
+    for j in range(draw(st.integers(1, 3))):
+        tasks: dict[str, Any] = {}
+        for k in range(draw(st.integers(1, 5))):
+            task: dict[str, Any] = {"duration": draw(TIMES)}
+            if k and draw(st.booleans()):
+                parents = draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=2,
+                                        unique=True))
+                task["after"] = {f"T{p}": draw(st.sampled_from(["ended", "error",
+                                                                "ended or error"]))
+                                 for p in parents}
+                task["condition"] = draw(st.sampled_from(["all", "any"]))
+            task["fail"] = draw(st.sampled_from([0, 0, 0.3, 1]))
+            task["retries"] = draw(st.integers(0, 2))
+            task["ignore_failure"] = draw(st.booleans())
+            task["group"] = draw(st.sampled_from(usable))
+            tasks[f"T{k}"] = task
+        job: dict[str, Any] = {"group": usable[0], "tasks": tasks}
+        if draw(st.booleans()):
+            job["arrivals"] = {"interval": draw(st.sampled_from(
+                [{"exponential": "3m"}, "7m", {"uniform": ["1m", "4m"]}]))}
+        else:
+            job["start"] = f"2026-01-05 23:{draw(st.integers(0, 59)):02d}"
+        jobs[f"J{j}"] = job
+    return {"start": "2026-01-05 23:00", "horizon": draw(st.sampled_from(["40m", "2h"])),
+            "polling": polling, "servers": servers,
+            "groups": groups, "jobs": jobs}
+
+
+def check_invariants(doc: dict[str, Any], result: Result) -> None:
+    scenario = result.scenario
+    tasks, jobs = result.tasks, result.jobs
+    horizon_end = pd.Timestamp(scenario.end)
+    # times are ordered and inside the horizon
+    started = tasks[tasks.start.notna()]
+    assert (started.start >= started.ready).all()
+    assert (started.start < horizon_end).all()
+    ended = tasks[tasks.end.notna()]
+    assert (ended.end >= ended.start).all() and (ended.end < horizon_end).all()
+    assert (tasks.wait.dropna() >= pd.Timedelta(0)).all()
+    # conservation: every run has one row per task, plus one per earlier failed attempt
+    for (job_name, run), rows in tasks.groupby(["job", "run"]):
+        job = next(j for j in scenario.jobs if j.name == job_name)
+        assert set(rows.task) == {t.name for t in job.tasks}
+        for task_name, attempts in rows.groupby("task"):
+            assert attempts.attempt.tolist() == list(range(1, len(attempts) + 1))
+            assert (attempts.status.iloc[:-1] == "Error").all()
+            retries = next(t.retries for t in job.tasks if t.name == task_name)
+            assert len(attempts) <= retries + 1
+        row = jobs[(jobs.job == job_name) & (jobs.run == run)]
+        assert len(row) == 1 and row.tasks.iloc[0] == len(rows)
+    assert len(jobs) == tasks.groupby(["job", "run"]).ngroups
+    # affinity: a task only ever runs on a server of its group
+    for group in scenario.groups:
+        on = set(tasks[tasks.group == group.name].server.dropna())
+        assert on <= set(group.servers)
+    # capacity: at every pickup the server runs at most its limit
+    capacity = result.capacity
+    for server, rows in started.groupby("server"):
+        cap = capacity[capacity.server == server]
+        ends = rows.end.fillna(horizon_end)
+        for start in rows.start:
+            limit = cap[cap.start <= start].threads.iloc[-1]
+            running = int(((rows.start <= start) & (ends > start)).sum())
+            assert running <= limit, (server, start, running, limit)
+    # no task before its dependencies, and Didn't run only when they can't be met
+    for (job_name, _run), rows in tasks.groupby(["job", "run"]):
+        job = next(j for j in scenario.jobs if j.name == job_name)
+        final = rows.groupby("task").last()
+        for task in job.tasks:
+            if not task.after:
+                continue
+            mine = final.loc[task.name]
+            met = [d.met_by(final.loc[d.task].status) for d in task.after]
+            if pd.notna(mine.start) and mine.attempt == 1:
+                first = rows[(rows.task == task.name) & (rows.attempt == 1)].iloc[0]
+                ok = [m and final.loc[d.task].end <= first.start
+                      for m, d in zip(met, task.after, strict=True)]
+                assert all(ok) if task.condition == "all" else any(ok)
+            if mine.status == "Didn't run":
+                settled = all(final.loc[d.task].status in ("Ended", "Error", "Didn't run")
+                              for d in task.after)
+                if task.condition == "all":
+                    assert not all(met) and any(
+                        not m and final.loc[d.task].status in ("Ended", "Error", "Didn't run")
+                        for m, d in zip(met, task.after, strict=True))
+                else:
+                    assert settled and not any(met)
+    # job status follows its tasks
+    for row in jobs.itertuples():
+        rows = tasks[(tasks.job == row.job) & (tasks.run == row.run)]
+        job = next(j for j in scenario.jobs if j.name == row.job)
+        if row.status in ("Ended", "Error"):
+            finals = rows.groupby("task").last()
+            assert finals.status.isin(["Ended", "Error", "Didn't run"]).all()
+            failed = any(finals.loc[t.name].status == "Error" and not t.ignore_failure
+                         for t in job.tasks)
+            assert row.status == ("Error" if failed else "Ended")
+            assert row.end == rows.end.max()
+        else:
+            assert row.status == ("Executing" if rows.start.notna().any() else "Waiting")
+        if rows.start.notna().any():
+            assert row.start == rows.start.min()
+
+
+SETTINGS = settings(max_examples=int(os.environ.get("SIMBATCH_EXAMPLES", "60")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@SETTINGS
+@given(scenarios(), st.integers(0, 3))
+def test_invariants_hold(doc: dict[str, Any], seed: int) -> None:
+    check_invariants(doc, simbatch.simulate(doc, seed=seed))
+
+
+@SETTINGS
+@given(scenarios(), st.integers(0, 3))
+def test_same_seed_gives_identical_tables(doc: dict[str, Any], seed: int) -> None:
+    a, b = simbatch.simulate(doc, seed=seed), simbatch.simulate(doc, seed=seed)
+    pdt.assert_frame_equal(a.tasks, b.tasks)
+    pdt.assert_frame_equal(a.jobs, b.jobs)
+
+
+def run_model(doc: dict[str, Any], seed: int, every_tick: bool) -> Result:
+    model = Model(simbatch.load(doc), seed, every_tick=every_tick)
+    model.run()
+    return Result.from_model(model)
+
+
+@SETTINGS
+@given(scenarios(), st.integers(0, 3))
+def test_lazy_polling_equals_polling_every_tick(doc: dict[str, Any], seed: int) -> None:
+    lazy, every = run_model(doc, seed, False), run_model(doc, seed, True)
+    pdt.assert_frame_equal(lazy.tasks, every.tasks)
+    pdt.assert_frame_equal(lazy.jobs, every.jobs)

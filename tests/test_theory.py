@@ -1,0 +1,99 @@
+"""The engine against queueing theory: Erlang C, Little's law, and the cost of polling.
+
+Tolerances: a mean wait is estimated by batch means (30 batches of consecutive jobs after
+a warm-up of 10%), and Erlang C must lie in the 95% interval (t quantile, 29 degrees of
+freedom). Seeds are fixed, so each check is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import simbatch
+
+T_975_29 = 2.0452  # Student t quantile, 0.975, 29 degrees of freedom
+
+
+def erlang_c_wait(arrival_rate: float, service_rate: float, c: int) -> float:
+    """Mean time in queue of M/M/c (same time unit as the rates)."""
+    a = arrival_rate / service_rate
+    rho = a / c
+    top = a**c / math.factorial(c) / (1 - rho)
+    p_wait = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+    return p_wait / (c * service_rate - arrival_rate)
+
+
+def mmc(arrivals_per_hour: float, service_minutes: float, c: int, days: float,
+        polling: str | int = 0) -> dict[str, Any]:
+    return {
+        "start": "2026-01-01 00:00", "horizon": f"{days}d", "polling": polling,
+        "servers": {"S": {"threads": c}},
+        "jobs": {"J": {"arrivals": {"interval": {"exponential": f"{3600 / arrivals_per_hour}s"}},
+                       "tasks": {"T": {"duration": {"exponential": f"{service_minutes}m"}}}}},
+    }
+
+
+def batch_mean_interval(values: np.ndarray, batches: int = 30) -> tuple[float, float, float]:
+    values = values[len(values) // 10:]
+    means = np.array([chunk.mean() for chunk in np.array_split(values, batches)])
+    half = T_975_29 * means.std(ddof=1) / math.sqrt(batches)
+    return float(means.mean()), float(means.mean() - half), float(means.mean() + half)
+
+
+def waits_in_arrival_order(result: simbatch.Result) -> np.ndarray:
+    done = result.tasks[result.tasks.start.notna()].sort_values("ready")
+    return done.wait.dt.total_seconds().to_numpy()
+
+
+POINTS = [  # (arrivals per hour, mean service minutes, threads, simulated days)
+    (30.0, 1.0, 1, 60),      # utilization 0.50
+    (19.2, 10.0, 4, 200),    # utilization 0.80
+    (88.32, 5.0, 8, 300),    # utilization 0.92
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("per_hour", "service", "c", "days"), POINTS)
+def test_mean_wait_matches_erlang_c(per_hour: float, service: float, c: int,
+                                    days: float) -> None:
+    result = simbatch.simulate(mmc(per_hour, service, c, days), seed=11)
+    theory = erlang_c_wait(per_hour / 3600, 1 / (service * 60), c)
+    mean, low, high = batch_mean_interval(waits_in_arrival_order(result))
+    assert low <= theory <= high, (theory, mean, low, high)
+    # the interval is informative, not vacuous
+    assert high - low < 0.3 * theory
+
+
+def test_erlang_c_formula_reference_values() -> None:
+    # M/M/1 with rho = 0.5: Wq = rho / (mu - lambda) = 1 time unit
+    assert erlang_c_wait(0.5, 1.0, 1) == pytest.approx(1.0)
+    # textbook value: a = 2 Erlang on c = 3 servers, P(wait) = 0.4444
+    assert erlang_c_wait(2.0, 1.0, 3) * (3 - 2) == pytest.approx(4 / 9, rel=1e-4)
+
+
+def test_littles_law_on_busy_threads() -> None:
+    # mean busy threads = arrival rate x mean service time (offered load), so utilization
+    # of c threads is rho; checked over a long run within 2 percentage points
+    result = simbatch.simulate(mmc(19.2, 10.0, 4, 100), seed=3)
+    assert result.utilization().utilization.iloc[0] == pytest.approx(0.8, abs=0.02)
+    # and L = lambda W for the queue: time-average number waiting equals the observed
+    # arrival rate times the mean wait (all waits are inside the horizon here)
+    tasks = result.tasks[result.tasks.start.notna()]
+    horizon = 100 * 86_400
+    queue_area = tasks.wait.dt.total_seconds().sum()
+    lam = len(tasks) / horizon
+    assert queue_area / horizon == pytest.approx(lam * tasks.wait.dt.total_seconds().mean())
+
+
+def test_one_minute_polling_adds_about_thirty_seconds_at_low_load() -> None:
+    # At low load a task almost always finds a free thread and waits for the next poll,
+    # uniform over the minute: +30 s on average. Common random numbers make the paired
+    # difference precise; allowed band 27..31 s (a thread freed earlier can only shorten it).
+    instant = simbatch.simulate(mmc(2.4, 10.0, 4, 120), seed=5)
+    polled = simbatch.simulate(mmc(2.4, 10.0, 4, 120, polling="1m"), seed=5)
+    extra = polled.tasks.wait.mean() - instant.tasks.wait.mean()
+    assert 27 <= extra.total_seconds() <= 31, extra
