@@ -1,0 +1,111 @@
+"""The curated public API, and the contract's table columns and types."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+
+import simbatch
+from tests.conftest import SCENARIOS
+
+TASK_COLUMNS = ["job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
+                "end", "wait", "duration"]
+JOB_COLUMNS = ["job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks"]
+
+
+def test_exported_members() -> None:
+    assert sorted(simbatch.__all__) == sorted([
+        "Result", "Scenario", "ScenarioError", "SimbatchError", "SimulationError", "UsageError",
+        "__version__", "load", "simulate",
+    ])
+    for name in simbatch.__all__:
+        member = getattr(simbatch, name)
+        if name != "__version__":
+            assert member.__doc__, f"{name} has no docstring"
+
+
+def test_one_exception_root() -> None:
+    for error in (simbatch.ScenarioError, simbatch.SimulationError, simbatch.UsageError):
+        assert issubclass(error, simbatch.SimbatchError)
+
+
+def test_cli_only_uses_the_public_api() -> None:
+    tree = ast.parse(Path(simbatch.__file__).with_name("cli.py").read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not any(name and name.startswith("simbatch.") for name in imported), imported
+
+
+def test_tables_have_the_contract_columns_and_types() -> None:
+    result = simbatch.simulate(SCENARIOS / "affinity.yaml", seed=2)
+    tasks, jobs = result.tasks, result.jobs
+    assert list(tasks.columns) == TASK_COLUMNS
+    assert list(jobs.columns) == JOB_COLUMNS
+    zone = "Europe/Amsterdam"
+    for column in ("ready", "start", "end"):
+        assert isinstance(tasks[column].dtype, pd.DatetimeTZDtype)
+        assert str(tasks[column].dt.tz) == zone
+    for column in ("scheduled", "start", "end"):
+        assert str(jobs[column].dt.tz) == zone
+    for frame in (tasks, jobs):
+        assert pd.api.types.is_timedelta64_dtype(frame["wait"])
+        assert pd.api.types.is_timedelta64_dtype(frame["duration"])
+        assert pd.api.types.is_integer_dtype(frame["run"])
+        assert pd.api.types.is_string_dtype(frame["job"])
+    assert pd.api.types.is_integer_dtype(tasks["attempt"])
+    assert pd.api.types.is_integer_dtype(jobs["tasks"])
+    never = tasks[tasks.start.isna()]
+    assert never.server.isna().all()
+    assert (tasks.wait.dropna() == (tasks.start - tasks.ready).dropna()).all()
+    finished = jobs[jobs.end.notna()]
+    assert (finished.duration == finished.end - finished.start).all()
+    assert (jobs.wait.dropna() == (jobs.start - jobs.scheduled).dropna()).all()
+    # work open at the horizon keeps its current status
+    assert set(tasks.status) <= {"Ended", "Error", "Didn't run", "Executing", "Ready", "Waiting"}
+    assert "Executing" in set(tasks.status)
+
+
+def test_summary_counts_attempts_and_waits_over_started_ones() -> None:
+    result = simbatch.simulate(SCENARIOS / "affinity.yaml", seed=2)
+    summary = result.summary().set_index("group")
+    tasks = result.tasks
+    for group, row in summary.iterrows():
+        mine = tasks[tasks.group == group]
+        assert row.tasks == mine.ready.notna().sum()
+        assert row.started == mine.start.notna().sum()
+        assert row.wait_max == mine.wait.max()
+        assert abs(row.wait_mean - mine.wait.mean()) < pd.Timedelta("1us")
+    util = result.utilization()
+    assert list(util.columns) == ["server", "busy_thread_seconds", "available_thread_seconds",
+                                  "utilization"]
+    assert util.utilization.between(0, 1).all()
+    assert (util.available_thread_seconds == 4 * 8 * 3600).all()
+
+
+def test_load_gives_a_frozen_validated_scenario() -> None:
+    scenario = simbatch.load(SCENARIOS / "walkthrough.yaml")
+    assert isinstance(scenario, simbatch.Scenario)
+    assert scenario.name == "Batch server walkthrough"
+    assert [s.name for s in scenario.servers] == ["Batch1", "Batch2"]
+    assert [t.name for t in scenario.jobs[0].tasks] == [f"TASK {i}" for i in range(1, 8)]
+    assert simbatch.load(scenario) is scenario
+    assert simbatch.simulate(scenario).tasks.equals(
+        simbatch.simulate(SCENARIOS / "walkthrough.yaml").tasks)
+
+
+def test_horizon_processes_nothing_due_at_the_horizon() -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": "10m", "polling": 0,
+           "servers": {"S": {"threads": 1}},
+           "jobs": {"J": {"tasks": {"A": {"duration": "10m"}, "B": {"duration": "1m",
+                                                                      "after": {"A": "ended"}}}},
+                    "Late": {"start": "2026-01-05 00:10", "tasks": {"X": {"duration": "1m"}}}}}
+    result = simbatch.simulate(doc)
+    # A would end exactly at the horizon: it is still Executing, B still Waiting, and the
+    # job due at the horizon has no run at all
+    assert result.tasks[["task", "status"]].values.tolist() == [["A", "Executing"],
+                                                                ["B", "Waiting"]]
+    assert result.jobs.status.tolist() == ["Executing"]
+    assert result.tasks.end.isna().all()
