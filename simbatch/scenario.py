@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 DEFAULT_GROUP = "default"
+YEARS = (1970, 2200)  # the span the tables' nanosecond timestamps can hold, with room
+MAX_HORIZON = 100 * 365 * 86_400 * NS
 DAY = 86_400
 EXPECTS = ("ended", "error", "ended or error")
 
@@ -210,6 +212,8 @@ class _Builder:
             except ValueError:
                 raise self.fail(loc, f"bad date and time {value!r}: write it as"
                                      " 2026-01-05 22:00") from None
+        if not YEARS[0] <= moment.year <= YEARS[1]:
+            raise self.fail(loc, f"date {value!r} is outside the years {YEARS[0]} to {YEARS[1]}")
         if moment.tzinfo is None:
             return moment.replace(tzinfo=zone)
         return moment.astimezone(zone)
@@ -223,8 +227,9 @@ class _Builder:
                                            " (use an IANA name such as Europe/Amsterdam)") from None
         start = self.moment(("start",), raw.start, zone)
         horizon = self.duration_ns(("horizon",), raw.horizon)
-        if horizon == 0:
-            raise self.fail(("horizon",), f"the horizon must be longer than 0, got {raw.horizon!r}")
+        if not 0 < horizon <= MAX_HORIZON:
+            raise self.fail(("horizon",), "the horizon must be longer than 0 and at most 100"
+                                          f" years, got {raw.horizon!r}")
         polling = self.duration_ns(("polling",), raw.polling)
         servers = tuple(self.server(name, s, polling) for name, s in raw.servers.items())
         groups = self.groups(raw, servers)

@@ -121,7 +121,10 @@ def read_file(path: str | Path) -> Document:
     if not isinstance(tree, Mapping):
         raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {tree!r}")
     lines: dict[Loc, int] = {}
-    data = _plain(tree, (), lines)
+    try:
+        data = _plain(tree, (), lines)
+    except RecursionError:
+        raise ScenarioError(source, "", "an alias refers to itself (recursive YAML)") from None
     return Document(data, source, lines, Path(path).resolve().parent)
 
 

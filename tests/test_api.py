@@ -96,6 +96,18 @@ def test_load_gives_a_frozen_validated_scenario() -> None:
         simbatch.simulate(SCENARIOS / "walkthrough.yaml").tasks)
 
 
+def test_samples_beyond_any_horizon_run_without_overflow() -> None:
+    # a heavy tail can sample centuries; such attempts simply run past the horizon
+    doc = {"start": "2026-01-05 00:00", "horizon": "1d", "polling": 0,
+           "servers": {"S": {"threads": 2}},
+           "jobs": {"J": {"arrivals": {"interval": "1h"}, "tasks": {
+               "Huge": {"duration": "9999999999999w"},
+               "Wild": {"duration": {"lognormal": {"mean": "1m", "sd": "100000w"}}}}}}}
+    result = simbatch.simulate(doc, seed=4)
+    assert (result.tasks.duration.dropna() >= pd.Timedelta(0)).all()
+    assert "Executing" in set(result.tasks.status)
+
+
 def test_horizon_processes_nothing_due_at_the_horizon() -> None:
     doc = {"start": "2026-01-05 00:00", "horizon": "10m", "polling": 0,
            "servers": {"S": {"threads": 1}},

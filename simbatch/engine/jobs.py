@@ -19,10 +19,16 @@ STATUS = ("Waiting", "Ready", "Executing", "Ended", "Error", "Didn't run")
 _EXPECT = {"ended": 1 << ENDED, "error": 1 << ERROR, "ended or error": (1 << ENDED) | (1 << ERROR)}
 
 
+CAP_SECONDS = 200 * 365 * 86_400.0
+"""Samples are capped here: longer than any horizon, so capping changes no result, and
+short enough that nanoseconds fit in 64 bits."""
+
+
 def ns_sampler(dist: Distribution) -> Callable[[np.random.Generator, int], np.ndarray]:
     """A block sampler of ``dist`` in whole nanoseconds."""
     def draw(rng: np.random.Generator, size: int) -> np.ndarray:
-        ns: np.ndarray = np.rint(dist.sample(rng, size) * NS).astype(np.int64)
+        seconds = np.minimum(dist.sample(rng, size), CAP_SECONDS)
+        ns: np.ndarray = np.rint(seconds * NS).astype(np.int64)
         return ns
     return draw
 
@@ -49,7 +55,8 @@ class JobPlan:
         self.roots = [i for i, p in enumerate(self.parents) if not p]
         self._seed = seed
         self._constant = [
-            round(t.duration.params[0] * NS) if t.duration.kind == "constant" else None
+            round(min(t.duration.params[0], CAP_SECONDS) * NS) if t.duration.kind == "constant"
+            else None
             for t in tasks
         ]
         self._durations: list[list[Blocks | None]] = [[None] * (t.retries + 1) for t in tasks]
