@@ -8,8 +8,9 @@ Describe a topology and a workload in a scenario file, then::
 """
 
 from simbatch.errors import ScenarioError, SimbatchError, SimulationError, UsageError
+from simbatch.loading import load
 from simbatch.results import Result
-from simbatch.scenario import Scenario, load
+from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
 
 __version__ = "0.1.0"

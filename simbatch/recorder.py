@@ -11,7 +11,7 @@ NA = -(2**63)
 
 TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
                 "end")
-JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "tasks")
+JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "tasks", "skipped")
 
 
 class Recorder:
@@ -41,7 +41,7 @@ class Recorder:
         a[9](end)
 
     def job(self, job: int, run: int, scheduled: int, start: int, end: int, status: int,
-            tasks: int) -> None:
+            tasks: int, skipped: int) -> None:
         """One row of the jobs table."""
         a = self._job_appends
         a[0](job)
@@ -51,3 +51,4 @@ class Recorder:
         a[4](end)
         a[5](status)
         a[6](tasks)
+        a[7](skipped)

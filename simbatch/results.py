@@ -61,7 +61,7 @@ class Result:
         origin = epoch_ns(scenario.start)
         zone = scenario.timezone
         jobs = [j.name for j in scenario.jobs]
-        tasks_by_job = [[t.name for t in j.tasks] for j in scenario.jobs]
+        tasks_by_job = [plan.names for plan in model.plans]  # runtime children included
         groups = [g.name for g in scenario.groups]
         servers = [s.name for s in scenario.servers]
 
@@ -98,6 +98,7 @@ class Result:
             "wait": _spans(j["start"], j["scheduled"]),
             "duration": _spans(j["end"], j["start"]),
             "tasks": j["tasks"],
+            "skipped": j["skipped"],
         })
 
         limits = model.limits

@@ -36,41 +36,60 @@ def format_path(loc: Loc) -> str:
     return out
 
 
-class Document:
-    """Plain scenario data with the line of every key, so that errors can point at it."""
+Origin = tuple[str, int]
+"""Where a key was written: the file as the user named it, and the line."""
 
-    def __init__(self, data: dict[str, Any], source: str, lines: dict[Loc, int],
-                 base_dir: Path | None) -> None:
+
+class Document:
+    """Plain scenario data with where each key was written, so that errors can point at it.
+
+    With ``extends:``, keys come from several files; each keeps its own file and line.
+    """
+
+    def __init__(self, data: dict[str, Any], source: str, origins: dict[Loc, Origin],
+                 folder: Path | None) -> None:
         self.data = data
         self.source = source
-        self.lines = lines
-        self.base_dir = base_dir
+        self.origins = origins
+        self.folder = folder
 
-    def line(self, loc: Loc) -> int | None:
-        """The line of ``loc``, or of its nearest enclosing key the loader saw."""
+    def origin(self, loc: Loc) -> tuple[str, int | None]:
+        """The file and line of ``loc``, or of its nearest enclosing key the loader saw."""
         for end in range(len(loc), 0, -1):
-            found = self.lines.get(tuple(loc[:end]))
+            found = self.origins.get(tuple(loc[:end]))
             if found is not None:
                 return found
-        return None
+        return self.source, None
+
+    def line(self, loc: Loc) -> int | None:
+        """The line of ``loc`` (or of its nearest enclosing key)."""
+        return self.origin(loc)[1]
+
+    def folder_of(self, loc: Loc) -> Path | None:
+        """The folder of the file that wrote ``loc``: relative paths there are relative to it."""
+        source, line = self.origin(loc)
+        if line is None or source == self.source:
+            return self.folder
+        return Path(source).resolve().parent
 
     def error(self, loc: Loc, problem: str) -> ScenarioError:
-        """A ``ScenarioError`` at ``loc`` in this document."""
-        return ScenarioError(self.source, format_path(loc), problem, self.line(loc))
+        """A ``ScenarioError`` at ``loc``, in the file that wrote it."""
+        source, line = self.origin(loc)
+        return ScenarioError(source, format_path(loc), problem, line)
 
 
-def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
+def _plain(node: Any, loc: Loc, lines: dict[Loc, Origin], source: str) -> Any:
     """Copy a ruamel tree into plain dicts, lists and scalars, noting each key's line."""
     if isinstance(node, Mapping):
         out: dict[Any, Any] = {}
         lc = getattr(node, "lc", None)
         for key, value in node.items():
-            plain_key = _plain(key, loc, {})
+            plain_key = _plain(key, loc, {}, source)
             here = (*loc, plain_key if isinstance(plain_key, str | int) else str(plain_key))
             if lc is not None:
                 with contextlib.suppress(KeyError, TypeError):  # merged keys carry no mark
-                    lines[here] = lc.key(key)[0] + 1
-            out[plain_key] = _plain(value, here, lines)
+                    lines[here] = (source, lc.key(key)[0] + 1)
+            out[plain_key] = _plain(value, here, lines, source)
         return out
     if isinstance(node, list):
         lc = getattr(node, "lc", None)
@@ -79,8 +98,8 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
             here = (*loc, i)
             if lc is not None:
                 with contextlib.suppress(KeyError, TypeError, IndexError):
-                    lines[here] = lc.item(i)[0] + 1
-            items.append(_plain(value, here, lines))
+                    lines[here] = (source, lc.item(i)[0] + 1)
+            items.append(_plain(value, here, lines, source))
         return items
     if isinstance(node, bool):
         return bool(node)
@@ -96,8 +115,59 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
     return node
 
 
-def read_file(path: str | Path) -> Document:
-    """Read a scenario file as YAML 1.2, keeping the line of every key."""
+def read_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
+    """Read a scenario file as YAML 1.2, keeping the line of every key; follow ``extends:``."""
+    doc = _read_one(path)
+    base = doc.data.pop("extends", None)
+    if base is None:
+        return doc
+    here = Path(path).resolve()
+    if not isinstance(base, str):
+        raise doc.error(("extends",), f"extends takes a file name, got {base!r}")
+    target = (here.parent / base).resolve()
+    chain = (*_chain, here)
+    if target in chain:
+        names = " -> ".join(p.name for p in (*chain[chain.index(target):], target))
+        raise doc.error(("extends",), f"extends itself: {names}")
+    if not target.is_file():
+        raise doc.error(("extends",), f"extends {base!r}, but there is no such file"
+                                      f" ({target})")
+    parent = read_file(target, chain)
+    data = merge(parent.data, doc.data)
+    origins: dict[Loc, Origin] = {}
+    for loc in _paths(data):
+        found = doc.origins.get(loc) or parent.origins.get(loc)
+        if found is not None:
+            origins[loc] = found
+    return Document(data, doc.source, origins, doc.folder)
+
+
+def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``changes`` into ``base``: maps merge, other values replace, null removes."""
+    out = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            out[key] = merge(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _paths(node: Any, loc: Loc = ()) -> list[Loc]:
+    """Every key and list item path in plain data."""
+    out: list[Loc] = []
+    items = (node.items() if isinstance(node, dict)
+             else enumerate(node) if isinstance(node, list) else ())
+    for key, value in items:
+        here = (*loc, key)
+        out.append(here)
+        out.extend(_paths(value, here))
+    return out
+
+
+def _read_one(path: str | Path) -> Document:
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -120,20 +190,23 @@ def read_file(path: str | Path) -> Document:
         raise ScenarioError(source, "", f"not valid YAML: {exc}") from None
     if not isinstance(tree, Mapping):
         raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {tree!r}")
-    lines: dict[Loc, int] = {}
+    lines: dict[Loc, Origin] = {}
     try:
-        data = _plain(tree, (), lines)
+        data = _plain(tree, (), lines, source)
     except RecursionError:
         raise ScenarioError(source, "", "an alias refers to itself (recursive YAML)") from None
     return Document(data, source, lines, Path(path).resolve().parent)
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "<scenario>",
-                 base_dir: Path | None = None) -> Document:
+                 folder: Path | None = None) -> Document:
     """A scenario given as a Python mapping (no line numbers)."""
     if not isinstance(data, Mapping):
         raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {data!r}")
-    return Document(_plain(data, (), {}), source, {}, base_dir)
+    if "extends" in data:
+        raise ScenarioError(source, "extends", "extends is for scenario files; in Python use"
+                                               " simbatch.load(base).with_changes({...})")
+    return Document(_plain(data, (), {}, source), source, {}, folder)
 
 
 # ---- the document's shape -----------------------------------------------------------------
@@ -156,11 +229,18 @@ class PeriodIn(_Strict):
 class ServerIn(_Strict):
     threads: int = Field(default=8, ge=0)
     poll_offset: Time = None
+    timezone: str | None = None
     periods: list[PeriodIn] = []
 
 
 class GroupIn(_Strict):
     servers: list[str] | None = None
+
+
+class RuntimeIn(_Strict):
+    tasks: int | dict[str, Any] = Field(union_mode="left_to_right")
+    duration: Time
+    fail: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class TaskIn(_Strict):
@@ -172,20 +252,52 @@ class TaskIn(_Strict):
     retries: int = Field(default=0, ge=0, le=5)
     ignore_failure: bool = False
     task_class: str | None = Field(default=None, alias="class")
+    runtime: RuntimeIn | None = None
+
+
+Days = str | list[str] | None
+
+
+class WindowIn(_Strict):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    days: Days = None
+
+
+class RateWindowIn(WindowIn):
+    rate: str | int | float
 
 
 class ArrivalsIn(_Strict):
-    interval: Time
+    interval: Time = None
+    rate: str | int | float | None = None
+    windows: list[RateWindowIn] = []
+    batch: int = Field(default=1, ge=1)
+
+
+class RecurrenceIn(_Strict):
+    every: str | None = None
+    cron: str | None = None
+    on: Days = None
+    day: int | str | None = None
+    month: int | None = Field(default=None, ge=1, le=12)
+    count: int | None = Field(default=None, ge=1)
+    until: str | dt.datetime | dt.date | None = None
+    anchor: Literal["slot", "end"] = "slot"
 
 
 class JobIn(_Strict):
     group: str = "default"
     start: str | dt.datetime | dt.date | None = None
+    timezone: str | None = None
     arrivals: ArrivalsIn | None = None
+    recurrence: RecurrenceIn | None = None
+    active: WindowIn | list[WindowIn] | None = None
     tasks: dict[str, TaskIn] = Field(min_length=1)
 
 
 class ScenarioIn(_Strict):
+    extends: str | None = None
     name: str | None = None
     start: str | dt.datetime | dt.date
     timezone: str = "UTC"
@@ -264,6 +376,9 @@ def _problem(doc: Document, err: Any) -> ScenarioError:
 _SECTIONS: dict[str, type[BaseModel]] = {
     "servers": ServerIn, "groups": GroupIn, "jobs": JobIn,
 }
+_JOB_PARTS: dict[str, type[BaseModel]] = {
+    "arrivals": ArrivalsIn, "recurrence": RecurrenceIn, "active": WindowIn,
+}
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:
@@ -281,8 +396,14 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
         elif model is JobIn and part == "tasks":
             model = TaskIn
             i += 2
-        elif model is JobIn and part == "arrivals":
-            model = ArrivalsIn
+        elif model is JobIn and part in ("arrivals", "recurrence", "active"):
+            model = _JOB_PARTS[str(part)]
+            i += 2 if part == "active" and i + 1 < len(loc) and isinstance(loc[i + 1], int) else 1
+        elif model is ArrivalsIn and part == "windows":
+            model = RateWindowIn
+            i += 2
+        elif model is TaskIn and part == "runtime":
+            model = RuntimeIn
             i += 1
         else:
             return None

@@ -8,8 +8,9 @@ from typing import Any
 
 from simbatch.engine.model import Model
 from simbatch.errors import UsageError
+from simbatch.loading import load
 from simbatch.results import Result
-from simbatch.scenario import Scenario, load
+from simbatch.scenario import Scenario
 
 __all__ = ["simulate"]
 

@@ -21,7 +21,8 @@ import pandas as pd
 
 from simbatch.errors import SimulationError
 
-__all__ = ["NS", "Distribution", "epoch_ns", "format_seconds", "parse_duration_ns", "parse_time"]
+__all__ = ["NS", "Distribution", "epoch_ns", "format_seconds", "parse_days", "parse_duration_ns",
+           "parse_every", "parse_rate", "parse_time"]
 
 NS = 1_000_000_000
 """Nanoseconds per second: the engine's clock counts whole nanoseconds."""
@@ -234,3 +235,56 @@ def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
         if kind in ("lognormal", "gamma") and params[0] == 0:
             raise ValueError(f"{kind} needs a mean above 0, got {arg!r}")
     return Distribution(kind, tuple(params))
+
+
+# ---- calendar words: weekdays, rates, recurrence steps ----------------------------------------
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_LONG_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(word: str) -> int:
+    key = word.strip().lower()
+    if key in _WEEKDAYS:
+        return _WEEKDAYS.index(key)
+    if key in _LONG_WEEKDAYS:
+        return _LONG_WEEKDAYS.index(key)
+    raise ValueError(f"unknown weekday {word!r}: use mon, tue, wed, thu, fri, sat or sun")
+
+
+def parse_days(value: Any) -> tuple[int, ...]:
+    """Weekdays (0 = Monday) from ``mon-fri``, ``sat,sun``, ``[mon, fri]`` or ``mon``."""
+    words = value if isinstance(value, list) else str(value).split(",")
+    days: list[int] = []
+    for word in words:
+        if not isinstance(word, str) or not word.strip():
+            raise ValueError(f"bad weekdays {value!r}: write mon-fri, sat,sun or [mon, fri]")
+        if "-" in word:
+            first, last = (_weekday(w) for w in word.split("-", 1))
+            days.extend((first + i) % 7 for i in range((last - first) % 7 + 1))
+        else:
+            days.append(_weekday(word))
+    return tuple(sorted(set(days)))
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([wdhms])\s*$")
+
+
+def parse_rate(value: Any) -> float:
+    """A rate such as ``60/h`` or ``2/m``, per second."""
+    match = _RATE.match(str(value)) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"bad rate {value!r}: write a count per unit, such as 60/h or 2/m")
+    return float(match.group(1)) / _UNITS[match.group(2)]
+
+
+_EVERY = re.compile(r"^\s*(\d+)\s*(mo|y|w|d|h|m)\s*$")
+
+
+def parse_every(value: Any) -> tuple[int, str]:
+    """A recurrence step such as ``15m``, ``2h``, ``1d``, ``1w``, ``1mo`` or ``1y``."""
+    match = _EVERY.match(value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"bad recurrence step {value!r}: write a whole number and one unit of"
+                         " m, h, d, w, mo or y, such as 15m, 1d or 1mo")
+    return int(match.group(1)), match.group(2)

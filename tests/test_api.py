@@ -12,7 +12,8 @@ from tests.conftest import SCENARIOS
 
 TASK_COLUMNS = ["job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
                 "end", "wait", "duration"]
-JOB_COLUMNS = ["job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks"]
+JOB_COLUMNS = ["job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks",
+               "skipped"]
 
 
 def test_exported_members() -> None:

@@ -8,14 +8,15 @@ import numpy as np
 
 from simbatch.randomness import Blocks, generator
 from simbatch.recorder import NA
-from simbatch.scenario import Job
+from simbatch.scenario import Job, Runtime
 from simbatch.timegrammar import NS, Distribution
 
-__all__ = ["DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "READY", "STATUS", "WAITING", "JobPlan",
-           "Run", "ns_sampler"]
+__all__ = ["ABSENT", "DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "READY", "STATUS", "WAITING",
+           "JobPlan", "Run", "ns_sampler"]
 
-WAITING, READY, EXECUTING, ENDED, ERROR, DIDNT_RUN = range(6)
+WAITING, READY, EXECUTING, ENDED, ERROR, DIDNT_RUN, ABSENT = range(7)
 STATUS = ("Waiting", "Ready", "Executing", "Ended", "Error", "Didn't run")
+"""Status names by code; ``ABSENT`` marks a runtime child slot this run never created."""
 _EXPECT = {"ended": 1 << ENDED, "error": 1 << ERROR, "ended or error": (1 << ENDED) | (1 << ERROR)}
 
 
@@ -33,8 +34,19 @@ def ns_sampler(dist: Distribution) -> Callable[[np.random.Generator, int], np.nd
     return draw
 
 
+def _constant_ns(dist: Distribution) -> int | None:
+    """A constant duration in ns, or None when the duration is sampled."""
+    if dist.kind != "constant":
+        return None
+    return round(min(dist.params[0], CAP_SECONDS) * NS)
+
+
 class JobPlan:
-    """A job compiled for the engine: indexed task graph and per-attempt sample streams."""
+    """A job compiled for the engine: indexed task graph and per-attempt sample streams.
+
+    Runtime children get task indices after the job's own tasks, allocated the first time
+    any run needs them, so "Plan #3" has one index (and one sample stream) in every run.
+    """
 
     def __init__(self, job: Job, index: int, group_index: dict[str, int], seed: int) -> None:
         self.job = job
@@ -43,22 +55,23 @@ class JobPlan:
         tasks = job.tasks
         position = {t.name: i for i, t in enumerate(tasks)}
         self.size = len(tasks)
+        self.names = [t.name for t in tasks]
+        self.distributions = [t.duration for t in tasks]
+        self.runtime = [t.runtime for t in tasks]
+        self.child_slots: list[list[int]] = [[] for _ in tasks]
         self.groups = [group_index[t.group] for t in tasks]
         self.retries = [t.retries for t in tasks]
         self.counts_failure = [not t.ignore_failure for t in tasks]
         self.any = [t.condition == "any" for t in tasks]
         self.parents = [[(position[d.task], _EXPECT[d.expect]) for d in t.after] for t in tasks]
-        self.children: list[list[int]] = [[] for _ in tasks]
+        self.children_of: list[list[int]] = [[] for _ in tasks]
         for i, parents in enumerate(self.parents):
             for parent, _ in parents:
-                self.children[parent].append(i)
+                self.children_of[parent].append(i)
         self.roots = [i for i, p in enumerate(self.parents) if not p]
         self._seed = seed
-        self._constant = [
-            round(min(t.duration.params[0], CAP_SECONDS) * NS) if t.duration.kind == "constant"
-            else None
-            for t in tasks
-        ]
+        self._constant = [_constant_ns(t.duration) for t in tasks]
+        self._counts: list[Blocks | None] = [None for _ in tasks]
         self._durations: list[list[Blocks | None]] = [[None] * (t.retries + 1) for t in tasks]
         self._fail = [t.fail for t in tasks]
         self._failures: list[list[Blocks | None]] = [[None] * (t.retries + 1) for t in tasks]
@@ -70,10 +83,47 @@ class JobPlan:
             return constant
         blocks = self._durations[task][attempt - 1]
         if blocks is None:
-            t = self.job.tasks[task]
-            rng = generator(self._seed, "duration", self.name, t.name, str(attempt))
-            blocks = self._durations[task][attempt - 1] = Blocks(rng, ns_sampler(t.duration))
+            rng = generator(self._seed, "duration", self.name, self.names[task], str(attempt))
+            blocks = self._durations[task][attempt - 1] = Blocks(
+                rng, ns_sampler(self.distributions[task]))
         return int(blocks.get(run - 1))
+
+    def children(self, task: int, run: int) -> list[int]:
+        """The runtime children that ``task`` adds in run ``run`` (their task indices)."""
+        runtime = self.runtime[task]
+        if runtime is None:
+            return []
+        low, high = runtime.tasks
+        if low == high:
+            count = low
+        else:
+            if self._counts[task] is None:
+                rng = generator(self._seed, "runtime tasks", self.name, self.names[task])
+                self._counts[task] = Blocks(rng, lambda r, n: r.integers(low, high + 1, n))
+            count = int(self._counts[task].get(run - 1))  # type: ignore[union-attr]
+        slots = self.child_slots[task]
+        while len(slots) < count:
+            slots.append(self._add_child(task, runtime, len(slots) + 1))
+        return slots[:count]
+
+    def _add_child(self, parent: int, runtime: Runtime, k: int) -> int:
+        index = len(self.names)
+        self.names.append(f"{self.names[parent]} #{k}")
+        self.distributions.append(runtime.duration)
+        self.runtime.append(None)
+        self.child_slots.append([])
+        self.groups.append(self.groups[parent])
+        self.retries.append(0)
+        self.counts_failure.append(self.counts_failure[parent])
+        self.any.append(False)
+        self.parents.append([])
+        self.children_of.append([])
+        self._constant.append(_constant_ns(runtime.duration))
+        self._durations.append([None])
+        self._fail.append(runtime.fail)
+        self._failures.append([None])
+        self._counts.append(None)
+        return index
 
     def fails(self, task: int, run: int, attempt: int) -> bool:
         """Whether an attempt ends in Error: a function of seed, job, run, task, attempt."""
@@ -82,8 +132,7 @@ class JobPlan:
             return p == 1.0
         blocks = self._failures[task][attempt - 1]
         if blocks is None:
-            rng = generator(self._seed, "failure", self.name, self.job.tasks[task].name,
-                            str(attempt))
+            rng = generator(self._seed, "failure", self.name, self.names[task], str(attempt))
             blocks = self._failures[task][attempt - 1] = Blocks(
                 rng, lambda r, n: r.random(n) < p)
         return bool(blocks.get(run - 1))
@@ -93,12 +142,13 @@ class Run:
     """One live occurrence of a job; dropped as soon as its last task is final."""
 
     __slots__ = ("attempt", "failed", "first_start", "number", "open", "plan", "ready", "rows",
-                 "scheduled", "server", "start", "status")
+                 "scheduled", "server", "skipped", "start", "status")
 
-    def __init__(self, plan: JobPlan, number: int, scheduled: int) -> None:
+    def __init__(self, plan: JobPlan, number: int, scheduled: int, skipped: int = 0) -> None:
         self.plan = plan
         self.number = number
         self.scheduled = scheduled
+        self.skipped = skipped
         n = plan.size
         self.status = [WAITING] * n
         self.attempt = [1] * n
@@ -109,6 +159,19 @@ class Run:
         self.failed = False
         self.first_start = NA
         self.rows = 0
+
+    def add(self, tasks: list[int]) -> None:
+        """Bring runtime children into this run (their slots may be new to it)."""
+        grow = max(tasks) + 1 - len(self.status)
+        if grow > 0:
+            self.status.extend([ABSENT] * grow)
+            self.attempt.extend([1] * grow)
+            self.ready.extend([0] * grow)
+            self.start.extend([0] * grow)
+            self.server.extend([-1] * grow)
+        for task in tasks:
+            self.status[task] = WAITING
+        self.open += len(tasks)
 
     def settle(self, task: int, status: int) -> tuple[list[int], list[int]]:
         """Give ``task`` its final status; return the tasks now ready and those that won't run.
@@ -126,7 +189,7 @@ class Run:
             self.open -= 1
             if final == ERROR and plan.counts_failure[done]:
                 self.failed = True
-            for child in plan.children[done]:
+            for child in plan.children_of[done]:
                 if self.status[child] != WAITING:
                     continue
                 met = unmet = 0

@@ -17,22 +17,11 @@ from heapq import heappop, heappush
 
 import simpy
 
-from simbatch.engine.jobs import (
-    DIDNT_RUN,
-    ENDED,
-    ERROR,
-    EXECUTING,
-    READY,
-    WAITING,
-    JobPlan,
-    Run,
-    ns_sampler,
-)
+from simbatch.engine.jobs import DIDNT_RUN, ENDED, ERROR, EXECUTING, READY, WAITING, JobPlan, Run
 from simbatch.engine.servers import Limits, poll_offsets
-from simbatch.randomness import Blocks, generator
+from simbatch.engine.workload import Schedule
 from simbatch.recorder import NA, Recorder
 from simbatch.scenario import Scenario
-from simbatch.timegrammar import epoch_ns
 
 __all__ = ["Model"]
 
@@ -71,18 +60,16 @@ class Model:
         self.live: dict[Run, None] = {}
         self.plans = [JobPlan(job, i, group_index, seed) for i, job in enumerate(scenario.jobs)]
         self.runs = [0 for _ in self.plans]
-        self.intervals: list[Blocks | None] = []
-        for plan in self.plans:
-            job = plan.job
-            offset = epoch_ns(job.start) - epoch_ns(scenario.start)
-            if job.arrivals is None:
-                self.intervals.append(None)
-                self._at(offset, self._due, plan.index)
+        self.arrived = [0 for _ in self.plans]
+        self.schedules = [Schedule(job, scenario, seed) for job in scenario.jobs]
+        for j, schedule in enumerate(self.schedules):
+            if schedule.arrivals is not None:
+                if len(schedule.arrivals):
+                    self._at(int(schedule.arrivals[0]), self._arrival, j)
             else:
-                rng = generator(seed, "arrivals", job.name)
-                blocks = Blocks(rng, ns_sampler(job.arrivals.interval))
-                self.intervals.append(blocks)
-                self._at(offset + int(blocks.get(0)), self._arrival, plan.index)
+                first = schedule.first()
+                if first is not None:
+                    self._at(first, self._due, (j, 0))
         if every_tick:
             self._tick_everywhere()
 
@@ -140,21 +127,37 @@ class Model:
     # ---- workload -----------------------------------------------------------------------
 
     def _due(self, event: simpy.Event) -> None:
-        self._open(self.plans[event.value])
+        j, skipped = event.value
+        self._open(j, skipped)
 
     def _arrival(self, event: simpy.Event) -> None:
         j = event.value
-        self._open(self.plans[j])
-        blocks = self.intervals[j]
-        assert blocks is not None
-        self._at(self.env.now + int(blocks.get(self.runs[j])), self._arrival, j)
+        schedule = self.schedules[j]
+        for _ in range(schedule.batch):
+            self._open(j, 0)
+        self.arrived[j] += 1
+        arrivals = schedule.arrivals
+        assert arrivals is not None
+        if self.arrived[j] < len(arrivals):
+            self._at(int(arrivals[self.arrived[j]]), self._arrival, j)
 
-    def _open(self, plan: JobPlan) -> None:
+    def _open(self, j: int, skipped: int) -> None:
+        """A run is due now: it starts now, or when the job's active window opens."""
         now = self.env.now
-        self.runs[plan.index] += 1
-        run = Run(plan, self.runs[plan.index], now)
+        self.runs[j] += 1
+        run = Run(self.plans[j], self.runs[j], now, skipped)
         self.live[run] = None
-        for task in plan.roots:
+        opens = self.schedules[j].opens(now)
+        if opens == now:
+            self._release(run, now)
+        elif opens is not None:
+            self._at(opens, self._released, run)
+
+    def _released(self, event: simpy.Event) -> None:
+        self._release(event.value, self.env.now)
+
+    def _release(self, run: Run, now: int) -> None:
+        for task in run.plan.roots:
             self._ready(run, task, now)
         self.dirty = True
 
@@ -189,9 +192,17 @@ class Model:
                                DIDNT_RUN, NA, NA, NA)
             run.rows += 1
         if run.open == 0:
-            self.recorder.job(plan.index, run.number, run.scheduled, run.first_start, now,
-                              ERROR if run.failed else ENDED, run.rows)
-            del self.live[run]
+            self._finish(run, now)
+
+    def _finish(self, run: Run, now: int) -> None:
+        """A run's last task is final: record the run and, for a recurring job, plan the next."""
+        plan = run.plan
+        self.recorder.job(plan.index, run.number, run.scheduled, run.first_start, now,
+                          ERROR if run.failed else ENDED, run.rows, run.skipped)
+        del self.live[run]
+        due, skipped = self.schedules[plan.index].after_run(run.number, now)
+        if due is not None:
+            self._at(due, self._due, (plan.index, skipped))
 
     # ---- dispatch -----------------------------------------------------------------------
 
@@ -217,6 +228,13 @@ class Model:
         if run.first_start == NA:
             run.first_start = now
         self.busy[server] += 1
+        if attempt == 1 and plan.runtime[task] is not None:
+            children = plan.children(task, number)
+            if children:
+                run.add(children)
+                for child in children:
+                    self._ready(run, child, now)
+                self.dirty = True  # the servers already passed in this step look again
         duration = plan.duration(task, number, attempt)
         failed = plan.fails(task, number, attempt)
         self._at(now + duration, self._ended, (run, task, server, failed))
@@ -274,7 +292,7 @@ class Model:
         horizon = self.horizon
         while peek() < horizon:
             step()
-            if self.dirty and peek() > env.now:
+            while self.dirty and peek() > env.now:
                 self.dirty = False
                 self._dispatch(env.now)
         self._close()
@@ -299,5 +317,6 @@ class Model:
                     continue
                 run.rows += 1
             self.recorder.job(plan.index, run.number, run.scheduled, run.first_start, NA,
-                              EXECUTING if run.first_start != NA else WAITING, run.rows)
+                              EXECUTING if run.first_start != NA else WAITING, run.rows,
+                              run.skipped)
         self.live.clear()

@@ -53,12 +53,12 @@ class Limits:
     """Each server's thread limit at any instant, as the periods allow."""
 
     def __init__(self, scenario: Scenario) -> None:
-        zone = scenario.zone
         cache: dict[tuple[object, ...], tuple[list[int], list[int]]] = {}
         self.times: list[list[int]] = []
         self.limits: list[list[int]] = []
         for server in scenario.servers:
-            key = (server.threads, server.periods)
+            zone = scenario.zone_of(server)
+            key = (server.threads, server.periods, zone.key)
             if key not in cache:
                 cache[key] = _timeline(server, scenario.start, scenario.horizon, zone)
             times, limits = cache[key]

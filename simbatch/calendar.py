@@ -1,0 +1,256 @@
+"""Local-time calendars: recurrence slots, daily windows and arrival-rate profiles.
+
+Everything here turns local-time rules into instants on the engine's clock (nanoseconds
+after the scenario start), day by day with zoneinfo, so that daylight-saving changes
+fall where they fall in the users' time zones. Recurrence patterns on days, weeks,
+months and years use dateutil's ``rrule`` (RFC 5545, the model of the F&O recurrence
+dialog); cron expressions use ``cronsim``; minutes and hours are elapsed time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from cronsim import CronSim
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
+
+from simbatch.timegrammar import NS, Distribution, epoch_ns
+
+__all__ = ["DAY", "Profile", "Recurrence", "Slots", "Window", "Windows", "arrival_times"]
+
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Window:
+    """A daily span of local time ``[start, end)`` in seconds of the day, on some weekdays.
+
+    ``end <= start`` crosses midnight; ``days`` are the weekdays (0 = Monday) on which the
+    span opens.
+    """
+
+    start: int
+    end: int
+    days: tuple[int, ...] = tuple(range(7))
+
+    def spans(self, origin: dt.datetime, horizon: int, zone: ZoneInfo) -> list[tuple[int, int]]:
+        """The window's occurrences as ``(open, close)`` ns after ``origin``, over the horizon."""
+        base = epoch_ns(origin)
+        first = origin.astimezone(zone).date() - dt.timedelta(days=1)
+        out = []
+        for d in range(math.ceil(horizon / NS / DAY) + 3):
+            day = first + dt.timedelta(days=d)
+            if day.weekday() not in self.days:
+                continue
+            length = (self.end - self.start) % DAY or DAY
+            opens = _local(day, self.start, zone)
+            closes = _local(day + dt.timedelta(days=(self.start + length) // DAY),
+                            (self.start + length) % DAY, zone)
+            begin, end = epoch_ns(opens) - base, epoch_ns(closes) - base
+            if end > 0 and begin < horizon:
+                out.append((begin, end))
+        return out
+
+
+def _local(day: dt.date, second: int, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, second // 3600, second // 60 % 60,
+                       second % 60, tzinfo=zone)
+
+
+class Windows:
+    """When a job may start: the union of its daily windows over the horizon."""
+
+    def __init__(self, windows: tuple[Window, ...], origin: dt.datetime, horizon: int,
+                 zone: ZoneInfo) -> None:
+        spans = sorted(s for w in windows for s in w.spans(origin, horizon, zone))
+        merged: list[list[int]] = []
+        for begin, end in spans:
+            if merged and begin <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([begin, end])
+        self.opens = [b for b, _ in merged]
+        self.closes = [e for _, e in merged]
+
+    def next_open(self, t: int) -> int | None:
+        """The first instant at or after ``t`` inside a window, or None if none comes."""
+        i = bisect_right(self.closes, t)
+        if i == len(self.opens):
+            return None
+        return max(t, self.opens[i])
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An arrival rate (per second) outside any window, and per-window rates."""
+
+    rate: float
+    windows: tuple[tuple[Window, float], ...] = ()
+
+    def segments(self, origin: dt.datetime, horizon: int,
+                 zone: ZoneInfo) -> tuple[np.ndarray, np.ndarray]:
+        """Change points (ns after ``origin``) and the rate from each, over the horizon."""
+        points = {0}
+        marks: list[tuple[int, int, float]] = []
+        for window, rate in self.windows:
+            for begin, end in window.spans(origin, horizon, zone):
+                marks.append((max(begin, 0), min(end, horizon), rate))
+                points.update((max(begin, 0), min(end, horizon)))
+        times = np.array(sorted(p for p in points if p < horizon), dtype=np.int64)
+        rates = np.full(len(times), self.rate)
+        for begin, end, rate in marks:  # windows listed later win where they overlap
+            rates[(times >= begin) & (times < end)] = rate
+        return times, rates
+
+
+def arrival_times(rng: np.random.Generator, horizon: int, *,
+                  interval: Distribution | None = None,
+                  profile: tuple[np.ndarray, np.ndarray] | None = None,
+                  first: int = 0) -> np.ndarray:
+    """All arrival instants in ``[first, horizon)``: a renewal stream or a Poisson profile.
+
+    ``interval`` is a ``Distribution`` of the gaps (the first arrival comes one gap after
+    ``first``); ``profile`` is piecewise-constant rate per second, sampled by inverting
+    the cumulative rate, so the same unit draws give the same arrivals whatever else
+    changes in the scenario.
+    """
+    chunk = 4096
+    if interval is not None:
+        out: list[np.ndarray] = []
+        t = first
+        while t < horizon:
+            gaps = np.rint(np.minimum(interval.sample(rng, chunk), horizon / NS) * NS)
+            times = t + np.cumsum(gaps.astype(np.int64))
+            out.append(times)
+            t = int(times[-1])
+        allt = np.concatenate(out) if out else np.zeros(0, np.int64)
+        return allt[allt < horizon]
+    assert profile is not None
+    times, rates = profile
+    bounds = np.append(times, horizon).astype(np.float64)
+    widths = np.diff(bounds) / NS
+    cumulative = np.concatenate([[0.0], np.cumsum(rates * widths)])
+    start_mass = float(np.interp(first, bounds, cumulative))
+    total = cumulative[-1]
+    masses: list[np.ndarray] = []
+    mass = start_mass
+    while mass < total:
+        block = mass + np.cumsum(rng.exponential(1.0, chunk))
+        masses.append(block)
+        mass = float(block[-1])
+    if not masses:
+        return np.zeros(0, np.int64)
+    wanted = np.concatenate(masses)
+    wanted = wanted[wanted < total]
+    seg = np.clip(np.searchsorted(cumulative, wanted, side="right") - 1, 0, len(rates) - 1)
+    within = (wanted - cumulative[seg]) / np.where(rates[seg] > 0, rates[seg], np.inf)
+    result: np.ndarray = np.floor(bounds[seg] + within * NS).astype(np.int64)
+    return result
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A job's recurrence, shaped like the F&O recurrence dialog (or a cron expression).
+
+    ``unit`` is one of m, h, d, w, mo, y with ``every`` of them; weekly patterns may name
+    ``weekdays``, monthly and yearly ones a ``day`` (-1 = last) and yearly a ``month``.
+    ``anchor`` "slot" starts the next run at the first slot after the last run ended;
+    "end" starts it one interval after that end (the drifting variant).
+    """
+
+    unit: str | None = None
+    every: int = 1
+    cron: str | None = None
+    weekdays: tuple[int, ...] = ()
+    day: int | None = None
+    month: int | None = None
+    count: int | None = None
+    until: dt.datetime | None = None
+    anchor: str = "slot"
+
+    def step(self) -> relativedelta | dt.timedelta:
+        """One interval of an ``every`` pattern."""
+        n = self.every
+        if self.unit == "mo":
+            return relativedelta(months=n)
+        if self.unit == "y":
+            return relativedelta(years=n)
+        seconds = {"m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}[self.unit or "d"]
+        return dt.timedelta(seconds=seconds * n)
+
+
+class Slots:
+    """The slots of one job's recurrence, walked forward as the simulation advances."""
+
+    def __init__(self, recurrence: Recurrence, start: dt.datetime, origin: dt.datetime,
+                 horizon: int) -> None:
+        self.recurrence = recurrence
+        self.base = epoch_ns(origin)
+        self.start = start
+        self.horizon = horizon
+        self.until = (epoch_ns(recurrence.until) - self.base if recurrence.until is not None
+                      else horizon)
+        self._iter = self._instants()
+        self._next: int | None = next(self._iter, None)
+
+    def _instants(self) -> Iterator[int]:
+        r = self.recurrence
+        start = self.start
+        if r.cron is not None:
+            for moment in CronSim(r.cron, start - dt.timedelta(seconds=1)):
+                yield epoch_ns(moment) - self.base
+        elif r.unit in ("m", "h"):
+            first = epoch_ns(start) - self.base
+            step = r.every * (60 if r.unit == "m" else 3600) * NS
+            k = 0
+            while True:
+                yield first + k * step
+                k += 1
+        else:
+            freqs: dict[str, Literal[0, 1, 2, 3]] = {"y": YEARLY, "mo": MONTHLY, "w": WEEKLY,
+                                                     "d": DAILY}
+            freq = freqs[r.unit or "d"]
+            rule = rrule(freq, dtstart=start, interval=r.every,
+                         byweekday=[weekday(d) for d in r.weekdays] or None,
+                         bymonthday=r.day, bymonth=r.month)
+            for moment in rule:
+                yield epoch_ns(moment) - self.base
+
+    def first(self) -> int | None:
+        """The first slot, if it falls before the horizon and the range."""
+        return self.at_or_after(-(2**62))[0]
+
+    def at_or_after(self, t: int) -> tuple[int | None, int]:
+        """The first slot at or after ``t`` and how many slots were passed over to reach it."""
+        passed = 0
+        while self._next is not None and self._next < t:
+            passed += self._next <= self.until
+            self._next = next(self._iter, None)
+        slot = self._next
+        if slot is None or slot >= self.horizon or slot > self.until:
+            return None, passed
+        self._next = next(self._iter, None)
+        return slot, passed
+
+    def after_end(self, end: int) -> tuple[int | None, int]:
+        """When the next run is due after a run that ended at ``end``, and slots skipped."""
+        r = self.recurrence
+        if r.anchor == "end":
+            step = r.step()
+            if isinstance(step, dt.timedelta):  # elapsed time
+                due = end + int(step.total_seconds()) * NS
+            else:  # months and years on the local calendar
+                local = dt.datetime.fromtimestamp((self.base + end) / NS, self.start.tzinfo)
+                due = epoch_ns(local + step) - self.base
+            if due >= self.horizon or due > self.until:
+                return None, 0
+            return due, 0
+        return self.at_or_after(end)

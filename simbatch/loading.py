@@ -1,0 +1,408 @@
+"""Loading scenarios in phases, as Ciw's importer does.
+
+1. read: YAML 1.2 with line numbers, following ``extends:`` (``simbatch.schema``);
+2. shape: known keys, types, ranges, defaults (pydantic models in ``simbatch.schema``);
+3. meaning: cross-references, cycles, time grammar, calendars (here);
+4. build: the frozen objects of ``simbatch.scenario``.
+
+Every problem becomes one ``ScenarioError`` naming the file, the path and the bad value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from simbatch import schema
+from simbatch.calendar import DAY, Profile, Recurrence, Window
+from simbatch.errors import ScenarioError
+from simbatch.scenario import (
+    DEFAULT_GROUP,
+    Arrivals,
+    Dependency,
+    Group,
+    Job,
+    Period,
+    Runtime,
+    Scenario,
+    Server,
+    Task,
+)
+from simbatch.schema import Document, Loc
+from simbatch.timegrammar import (
+    NS,
+    Distribution,
+    parse_days,
+    parse_duration_ns,
+    parse_every,
+    parse_rate,
+    parse_time,
+)
+
+__all__ = ["load", "load_changed"]
+
+YEARS = (1970, 2200)  # the span the tables' nanosecond timestamps hold, with room
+MAX_HORIZON = 100 * 365 * DAY * NS
+EXPECTS = ("ended", "error", "ended or error")
+T = TypeVar("T")
+
+
+def load(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """Load and validate a scenario from a YAML file path or a mapping."""
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, Mapping):
+        return _Builder(schema.from_mapping(source)).build()
+    return _Builder(schema.read_file(source)).build()
+
+
+def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
+    """``scenario`` with ``changes`` deep-merged into its document, validated anew."""
+    if not isinstance(changes, Mapping):
+        raise ScenarioError(scenario.source, "", f"changes must be a mapping, got {changes!r}")
+    merged = schema.merge(scenario.document, changes)
+    doc = schema.from_mapping(merged, f"{scenario.source} (with changes)", scenario.folder)
+    return _Builder(doc, default_name=scenario.name).build()
+
+
+def time_of_day(text: str) -> int:
+    """Seconds of the day from ``HH:MM`` or ``HH:MM:SS`` (``24:00`` is the day's end)."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) <= 2 for p in parts):
+        raise ValueError(f"bad time of day {text!r}: write HH:MM, such as \"08:00\"")
+    h, m, s = (int(p) for p in (*parts, "0")[:3])
+    if m > 59 or s > 59 or h > 24 or (h == 24 and (m or s)):
+        raise ValueError(f"bad time of day {text!r}: hours 0-24, minutes and seconds 0-59")
+    return h * 3600 + m * 60 + s
+
+
+class _Builder:
+    """Checks meaning and cross-references, and builds the frozen ``Scenario``."""
+
+    def __init__(self, doc: Document, default_name: str | None = None) -> None:
+        self.doc = doc
+        self.default_name = default_name
+
+    def fail(self, loc: Loc, problem: str) -> ScenarioError:
+        return self.doc.error(loc, problem)
+
+    def parse(self, loc: Loc, parser: Callable[[Any], T], value: Any) -> T:
+        """``parser(value)``, its ValueError turned into a ScenarioError at ``loc``."""
+        try:
+            return parser(value)
+        except ValueError as exc:
+            raise self.fail(loc, str(exc)) from None
+
+    def distribution(self, loc: Loc, value: Any) -> Distribution:
+        try:
+            return parse_time(value, self.doc.folder_of(loc))
+        except ValueError as exc:
+            raise self.fail(loc, str(exc)) from None
+
+    def zone(self, loc: Loc, name: str) -> ZoneInfo:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(loc, f"unknown time zone {name!r} (use an IANA name such as"
+                                 " Europe/Amsterdam)") from None
+
+    def moment(self, loc: Loc, value: Any, zone: ZoneInfo, *, day_end: bool = False
+               ) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            moment = value
+        elif isinstance(value, dt.date):
+            moment = dt.datetime(value.year, value.month, value.day)
+            if day_end:  # a date alone means the whole of that day
+                moment += dt.timedelta(days=1, microseconds=-1)
+        else:
+            try:
+                moment = dt.datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                raise self.fail(loc, f"bad date and time {value!r}: write it as"
+                                     " 2026-01-05 22:00") from None
+            if day_end and len(str(value).strip()) == 10:
+                moment += dt.timedelta(days=1, microseconds=-1)
+        if not YEARS[0] <= moment.year <= YEARS[1]:
+            raise self.fail(loc, f"date {value!r} is outside the years {YEARS[0]} to {YEARS[1]}")
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=zone)
+        return moment.astimezone(zone)
+
+    def window(self, loc: Loc, raw: schema.WindowIn) -> Window:
+        begin = self.parse((*loc, "from"), time_of_day, raw.start)
+        end = self.parse((*loc, "to"), time_of_day, raw.end)
+        if begin == DAY:
+            raise self.fail((*loc, "from"), "a window cannot start at 24:00")
+        if begin == end % DAY:
+            raise self.fail(loc, f"window from {raw.start!r} to {raw.end!r} is empty or a whole"
+                                 " day")
+        days = tuple(range(7)) if raw.days is None else self.parse(
+            (*loc, "days"), parse_days, raw.days)
+        return Window(begin, end % DAY if end == DAY else end, days)
+
+    # ---- the scenario -----------------------------------------------------------------------
+
+    def build(self) -> Scenario:
+        raw = schema.check_shape(self.doc)
+        zone = self.zone(("timezone",), raw.timezone)
+        start = self.moment(("start",), raw.start, zone)
+        horizon = self.parse(("horizon",), parse_duration_ns, raw.horizon)
+        if not 0 < horizon <= MAX_HORIZON:
+            raise self.fail(("horizon",), "the horizon must be longer than 0 and at most 100"
+                                          f" years, got {raw.horizon!r}")
+        polling = self.parse(("polling",), parse_duration_ns, raw.polling)
+        servers = tuple(self.server(name, s, polling) for name, s in raw.servers.items())
+        groups = self.groups(raw, servers)
+        group_servers = {g.name: g.servers for g in groups}
+        jobs = tuple(self.job(name, j, start, zone, horizon, group_servers)
+                     for name, j in raw.jobs.items())
+        name = raw.name or self.default_name or (
+            Path(self.doc.source).stem if self.doc.origins else "scenario")
+        return Scenario(
+            name=name, start=start, timezone=raw.timezone, horizon=horizon, polling=polling,
+            scheduling=raw.scheduling, servers=servers, groups=groups, jobs=jobs,
+            source=self.doc.source, document=self.doc.data, folder=self.doc.folder,
+        )
+
+    def server(self, name: str, raw: schema.ServerIn, polling: int) -> Server:
+        loc: Loc = ("servers", name)
+        if raw.timezone is not None:
+            self.zone((*loc, "timezone"), raw.timezone)
+        offset = None
+        if raw.poll_offset is not None:
+            offset = self.parse((*loc, "poll_offset"), parse_duration_ns, raw.poll_offset)
+            if polling == 0:
+                raise self.fail((*loc, "poll_offset"), "poll_offset has no meaning with polling: 0")
+            if offset >= polling:
+                raise self.fail((*loc, "poll_offset"), f"poll_offset must be shorter than polling"
+                                f" ({polling / NS:g}s), got {raw.poll_offset!r}")
+        periods = []
+        for i, p in enumerate(raw.periods):
+            ploc = (*loc, "periods", i)
+            begin = self.parse((*ploc, "from"), time_of_day, p.start)
+            end = self.parse((*ploc, "to"), time_of_day, p.end)
+            if begin == DAY:
+                raise self.fail((*ploc, "from"), "a period cannot start at 24:00")
+            if begin == end % DAY:
+                raise self.fail(ploc, f"period from {p.start!r} to {p.end!r} is empty or a whole"
+                                      " day; for a whole day set the server's threads instead")
+            periods.append(Period(begin, end, p.threads))
+        self.check_overlaps(loc, raw, periods)
+        server = Server(name, raw.threads, tuple(periods), offset, raw.timezone)
+        if all(server.threads_at(s) == 0 for s in [0, *server.change_points()]):
+            raise self.fail(loc, "this server has no threads at any time of day")
+        return server
+
+    def check_overlaps(self, loc: Loc, raw: schema.ServerIn, periods: list[Period]) -> None:
+        spans = []
+        for i, p in enumerate(periods):
+            if p.start < p.end:
+                spans.append((p.start, p.end, i))
+            else:
+                spans.extend([(p.start, DAY, i), (0, p.end, i)])
+        spans.sort()
+        for (_, end1, i), (begin2, _, j) in itertools.pairwise(spans):
+            if begin2 < end1 and i != j:
+                a, b = raw.periods[min(i, j)], raw.periods[max(i, j)]
+                raise self.fail((*loc, "periods", max(i, j)),
+                                f"period {b.start}-{b.end} overlaps period {a.start}-{a.end}")
+
+    def groups(self, raw: schema.ScenarioIn, servers: tuple[Server, ...]) -> tuple[Group, ...]:
+        names = {s.name for s in servers}
+        bound: set[str] = set()
+        groups: list[Group] = []
+        for gname, g in raw.groups.items():
+            loc: Loc = ("groups", gname)
+            listed = g.servers or []
+            for i, sname in enumerate(listed):
+                if sname not in names:
+                    raise self.fail((*loc, "servers", i), f"unknown server {sname!r}"
+                                    f" (servers: {', '.join(sorted(names))})")
+                if sname in listed[:i]:
+                    raise self.fail((*loc, "servers", i), f"server {sname!r} is listed twice")
+            if gname != DEFAULT_GROUP:
+                bound.update(listed)
+                if not listed and raw.scheduling == "affinity":
+                    raise self.fail(loc, f"group {gname!r} has no servers, so no server can run"
+                                         " it: list them with servers: [...]")
+            groups.append(Group(gname, tuple(listed)))
+        default = raw.groups.get(DEFAULT_GROUP)
+        default_servers = (tuple(default.servers) if default is not None and default.servers
+                           is not None else tuple(s.name for s in servers if s.name not in bound))
+        if default is None:
+            groups.append(Group(DEFAULT_GROUP, default_servers))
+        else:
+            groups = [Group(g.name, default_servers) if g.name == DEFAULT_GROUP else g
+                      for g in groups]
+        return tuple(groups)
+
+    def group_ref(self, loc: Loc, name: str, group_servers: Mapping[str, tuple[str, ...]]) -> str:
+        if name not in group_servers:
+            raise self.fail(loc, f"unknown group {name!r} (groups: {', '.join(group_servers)})")
+        if not group_servers[name]:
+            raise self.fail(loc, f"group {name!r} has no servers, so no server can run its tasks"
+                                 " (every server is bound to a named group; list servers under"
+                                 f" groups.{name}.servers)")
+        return name
+
+    # ---- jobs -------------------------------------------------------------------------------
+
+    def job(self, name: str, raw: schema.JobIn, origin: dt.datetime, scenario_zone: ZoneInfo,
+            horizon: int, group_servers: Mapping[str, tuple[str, ...]]) -> Job:
+        loc: Loc = ("jobs", name)
+        zone = (scenario_zone if raw.timezone is None
+                else self.zone((*loc, "timezone"), raw.timezone))
+        start = origin if raw.start is None else self.moment((*loc, "start"), raw.start, zone)
+        if start < origin:
+            raise self.fail((*loc, "start"), f"start {raw.start!r} is before the scenario start"
+                                             f" {origin:%Y-%m-%d %H:%M}")
+        if raw.arrivals is not None and raw.recurrence is not None:
+            raise self.fail(loc, "a job has arrivals or a recurrence, not both")
+        arrivals = None if raw.arrivals is None else self.arrivals((*loc, "arrivals"),
+                                                                   raw.arrivals)
+        recurrence = None if raw.recurrence is None else self.recurrence(
+            (*loc, "recurrence"), raw.recurrence, start, zone)
+        actives = (raw.active if isinstance(raw.active, list)
+                   else [] if raw.active is None else [raw.active])
+        active = tuple(self.window((*loc, "active", *((i,) if isinstance(raw.active, list)
+                                                      else ())), w)
+                       for i, w in enumerate(actives))
+        if raw.group not in group_servers:
+            raise self.fail((*loc, "group"), f"unknown group {raw.group!r}"
+                                             f" (groups: {', '.join(group_servers)})")
+        tasks = [self.task((*loc, "tasks", tname), tname, t, raw, group_servers)
+                 for tname, t in raw.tasks.items()]
+        self.check_children(loc, tasks)
+        self.check_cycles(loc, tasks)
+        return Job(name, raw.group, start, tuple(tasks), arrivals, recurrence, active,
+                   raw.timezone)
+
+    def task(self, loc: Loc, name: str, t: schema.TaskIn, job: schema.JobIn,
+             group_servers: Mapping[str, tuple[str, ...]]) -> Task:
+        if t.group is not None:
+            group = self.group_ref((*loc, "group"), t.group, group_servers)
+        else:
+            group = self.group_ref((*loc[:2], "group"), job.group, group_servers)
+        after = []
+        for dep, expect in t.after.items():
+            if dep not in job.tasks:
+                raise self.fail((*loc, "after"), f"unknown task {dep!r}")
+            norm = " ".join(expect.lower().split())
+            if norm not in EXPECTS:
+                raise self.fail((*loc, "after", dep), f"unknown status {expect!r}"
+                                " (use ended, error or ended or error)")
+            after.append(Dependency(dep, norm))
+        runtime = None if t.runtime is None else self.runtime((*loc, "runtime"), t.runtime)
+        return Task(name=name, duration=self.distribution((*loc, "duration"), t.duration),
+                    group=group, after=tuple(after), condition=t.condition, fail=t.fail,
+                    retries=t.retries, ignore_failure=t.ignore_failure,
+                    task_class=t.task_class, runtime=runtime)
+
+    def runtime(self, loc: Loc, raw: schema.RuntimeIn) -> Runtime:
+        count = raw.tasks
+        if isinstance(count, int) and count >= 0:
+            low = high = count
+        elif (isinstance(count, dict) and list(count) == ["uniform"]
+              and isinstance(count["uniform"], list) and len(count["uniform"]) == 2
+              and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                      for n in count["uniform"])
+              and count["uniform"][0] <= count["uniform"][1]):
+            low, high = count["uniform"]
+        else:
+            raise self.fail((*loc, "tasks"), "runtime tasks is a whole number >= 0 or"
+                                             f" {{uniform: [low, high]}}, got {count!r}")
+        return Runtime((low, high), self.distribution((*loc, "duration"), raw.duration),
+                       raw.fail)
+
+    def arrivals(self, loc: Loc, raw: schema.ArrivalsIn) -> Arrivals:
+        if (raw.interval is None) == (raw.rate is None):
+            raise self.fail(loc, "arrivals take an interval or a rate (with optional windows),"
+                                 " one of the two")
+        if raw.interval is not None:
+            if raw.windows:
+                raise self.fail((*loc, "windows"), "windows go with rate:, not with interval:")
+            interval = self.distribution((*loc, "interval"), raw.interval)
+            if interval.mean <= 0:
+                raise self.fail((*loc, "interval"), "an arrival interval must average more than"
+                                                    f" 0, got {interval.describe()}")
+            return Arrivals(interval=interval, batch=raw.batch)
+        rate = self.parse((*loc, "rate"), parse_rate, raw.rate)
+        windows = tuple(
+            (self.window((*loc, "windows", i), w),
+             self.parse((*loc, "windows", i, "rate"), parse_rate, w.rate))
+            for i, w in enumerate(raw.windows))
+        return Arrivals(profile=Profile(rate, windows), batch=raw.batch)
+
+    def recurrence(self, loc: Loc, raw: schema.RecurrenceIn, start: dt.datetime,
+                   zone: ZoneInfo) -> Recurrence:
+        if (raw.every is None) == (raw.cron is None):
+            raise self.fail(loc, "a recurrence has every: (such as 1d) or cron:, one of the two")
+        unit, every = None, 1
+        if raw.every is not None:
+            every, unit = self.parse((*loc, "every"), parse_every, raw.every)
+        else:
+            try:
+                next(iter(CronSim(str(raw.cron), start)))
+            except (CronSimError, ValueError, StopIteration) as exc:
+                raise self.fail((*loc, "cron"), f"bad cron expression {raw.cron!r}: {exc}"
+                                ) from None
+            if raw.anchor == "end":
+                raise self.fail((*loc, "anchor"), "anchor: end needs every:, not cron:")
+        if raw.on is not None and unit != "w":
+            raise self.fail((*loc, "on"), "on: names weekdays, for a weekly recurrence (every: 1w)")
+        weekdays = () if raw.on is None else self.parse((*loc, "on"), parse_days, raw.on)
+        day = raw.day
+        if day is not None:
+            if unit not in ("mo", "y"):
+                raise self.fail((*loc, "day"), "day: is for monthly or yearly recurrences")
+            if day == "last":
+                day = -1
+            elif not isinstance(day, int) or not 1 <= day <= 31:
+                raise self.fail((*loc, "day"), f"day is 1 to 31 or last, got {raw.day!r}")
+        if raw.month is not None and unit != "y":
+            raise self.fail((*loc, "month"), "month: is for yearly recurrences (every: 1y)")
+        until = None
+        if raw.until is not None:
+            until = self.moment((*loc, "until"), raw.until, zone, day_end=True)
+            if until < start:
+                raise self.fail((*loc, "until"), f"until {raw.until!r} is before the job's start")
+        return Recurrence(unit=unit, every=every, cron=raw.cron, weekdays=weekdays,
+                          day=day if isinstance(day, int) else None, month=raw.month,
+                          count=raw.count, until=until, anchor=raw.anchor)
+
+    def check_children(self, loc: Loc, tasks: list[Task]) -> None:
+        """Runtime children are named "PARENT #k"; no task may already carry such a name."""
+        parents = {t.name for t in tasks if t.runtime is not None}
+        for t in tasks:
+            head, _, number = t.name.rpartition(" #")
+            if head in parents and number.isdigit():
+                raise self.fail((*loc, "tasks", t.name), f"task name {t.name!r} is taken by the"
+                                f" runtime tasks of {head!r}")
+
+    def check_cycles(self, loc: Loc, tasks: list[Task]) -> None:
+        deps = {t.name: [d.task for d in t.after] for t in tasks}
+        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+        path: list[str] = []
+
+        def visit(name: str) -> None:
+            state[name] = 1
+            path.append(name)
+            for dep in deps[name]:
+                if state.get(dep) == 1:
+                    cycle = [*path[path.index(dep):], dep]
+                    raise self.fail((*loc, "tasks", name, "after"),
+                                    f"dependency cycle: {' -> '.join(cycle)}")
+                if dep not in state:
+                    visit(dep)
+            path.pop()
+            state[name] = 2
+
+        for t in tasks:
+            if t.name not in state:
+                visit(t.name)
