@@ -7,7 +7,13 @@ Describe a topology and a workload in a scenario file, then::
     result.tasks, result.jobs, result.summary(), result.utilization()
 """
 
-from simbatch.errors import ScenarioError, SimbatchError, SimulationError, UsageError
+from simbatch.errors import (
+    ScenarioError,
+    SimbatchError,
+    SimbatchWarning,
+    SimulationError,
+    UsageError,
+)
 from simbatch.loading import load
 from simbatch.results import Result
 from simbatch.scenario import Scenario
@@ -20,6 +26,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SimbatchError",
+    "SimbatchWarning",
     "SimulationError",
     "UsageError",
     "__version__",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +25,10 @@ def _clock(value: object) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_string(index=False) if len(frame) else "(no tasks ran)"
+
+
 def _print_tables(result: simbatch.Result) -> None:
     scenario = result.scenario
     print(f"{scenario.name}: {scenario.start:%Y-%m-%d %H:%M} to {scenario.end:%Y-%m-%d %H:%M}"
@@ -35,13 +41,13 @@ def _print_tables(result: simbatch.Result) -> None:
     summary = result.summary()
     for column in ("wait_mean", "wait_p50", "wait_p95", "wait_max"):
         summary[column] = summary[column].map(_clock)
-    print(summary.to_string(index=False))
+    print(_table(summary))
     print("\nUtilization per server")
     util = result.utilization()
     util["busy_thread_seconds"] = util["busy_thread_seconds"].map("{:,.0f}".format)
     util["available_thread_seconds"] = util["available_thread_seconds"].map("{:,.0f}".format)
     util["utilization"] = util["utilization"].map("{:.1%}".format)
-    print(util.to_string(index=False))
+    print(_table(util))
 
 
 def _write_csv(result: simbatch.Result, out: Path) -> None:
@@ -51,7 +57,6 @@ def _write_csv(result: simbatch.Result, out: Path) -> None:
         for column in ("wait", "duration"):
             frame[column] = frame[column].dt.total_seconds()
         frame.to_csv(out / f"{name}.csv", index=False)
-    print(f"\nwrote {out / 'tasks.csv'} and {out / 'jobs.csv'}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,25 +74,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        scenario = simbatch.load(args.file)
+        print(f"{args.file}: valid ({len(scenario.servers)} servers, {len(scenario.groups)}"
+              f" groups, {len(scenario.jobs)} jobs)")
+        return 0
+    if args.out.exists() and not args.out.is_dir():
+        raise simbatch.UsageError(f"--out {args.out}: is a file, not a folder")
+    result = simbatch.simulate(args.file, seed=args.seed)
+    _write_csv(result, args.out)
+    _print_tables(result)
+    print(f"\nwrote {args.out / 'tasks.csv'} and {args.out / 'jobs.csv'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 fine, 2 bad input)."""
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "validate":
-            scenario = simbatch.load(args.file)
-            print(f"{args.file}: valid ({len(scenario.servers)} servers, {len(scenario.groups)}"
-                  f" groups, {len(scenario.jobs)} jobs)")
-            return 0
-        result = simbatch.simulate(args.file, seed=args.seed)
-        _print_tables(result)
-        _write_csv(result, args.out)
-        return 0
-    except simbatch.SimbatchError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", simbatch.SimbatchWarning)
+        try:
+            code = _run(args)
+        except BrokenPipeError:  # the reader (say, `head`) closed early: not an error
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+            code = 0
+        except (simbatch.SimbatchError, OSError) as exc:
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            code = 2
+    for warning in caught:
+        print(f"{warning.category.__name__}: {warning.message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,11 +8,14 @@ means to report with a single ``except SimbatchError``::
     ├── SimulationError    a run met a state the scenario could not rule out
     │                      (for example a sampled time that is negative or NaN)
     └── UsageError         a function was called with a bad argument (also a ValueError)
+
+    SimbatchWarning        a valid scenario that very likely does not mean what it says
+                           (a UserWarning: a job that never runs, a server that runs nothing)
 """
 
 from __future__ import annotations
 
-__all__ = ["ScenarioError", "SimbatchError", "SimulationError", "UsageError"]
+__all__ = ["ScenarioError", "SimbatchError", "SimbatchWarning", "SimulationError", "UsageError"]
 
 
 class SimbatchError(Exception):
@@ -40,3 +43,7 @@ class SimulationError(SimbatchError):
 
 class UsageError(SimbatchError, ValueError):
     """A public function was called with an argument it cannot use."""
+
+
+class SimbatchWarning(UserWarning):
+    """A scenario is valid but very likely not what its author meant."""

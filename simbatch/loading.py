@@ -11,17 +11,22 @@ Every problem becomes one ``ScenarioError`` naming the file, the path and the ba
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
+import re
+import sys
+import warnings
 from collections.abc import Callable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
 from simbatch import schema
 from simbatch.calendar import DAY, Profile, Recurrence, Window
-from simbatch.errors import ScenarioError
+from simbatch.errors import ScenarioError, SimbatchWarning
 from simbatch.scenario import (
     DEFAULT_GROUP,
     Arrivals,
@@ -71,10 +76,26 @@ def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
     return _Builder(doc, default_name=scenario.name).build()
 
 
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside simbatch."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("simbatch"):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    """The IANA zone names, from the tzdata package: the same list on every host."""
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
+
+
 def time_of_day(text: str) -> int:
     """Seconds of the day from ``HH:MM`` or ``HH:MM:SS`` (``24:00`` is the day's end)."""
     parts = text.split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) <= 2 for p in parts):
+    if len(parts) not in (2, 3) or not all(re.fullmatch(r"[0-9]{1,2}", p) for p in parts):
         raise ValueError(f"bad time of day {text!r}: write HH:MM, such as \"08:00\"")
     h, m, s = (int(p) for p in (*parts, "0")[:3])
     if m > 59 or s > 59 or h > 24 or (h == 24 and (m or s)):
@@ -106,14 +127,15 @@ class _Builder:
             raise self.fail(loc, str(exc)) from None
 
     def zone(self, loc: Loc, name: str) -> ZoneInfo:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        if name not in _zone_names():  # also refuses names like "localtime" that vary by host
             raise self.fail(loc, f"unknown time zone {name!r} (use an IANA name such as"
-                                 " Europe/Amsterdam)") from None
+                                 " Europe/Amsterdam)")
+        return ZoneInfo(name)
 
     def moment(self, loc: Loc, value: Any, zone: ZoneInfo, *, day_end: bool = False
                ) -> dt.datetime:
+        if value is None or isinstance(value, bool | int | float | list | dict):
+            raise self.fail(loc, f"bad date and time {value!r}: write it as 2026-01-05 22:00")
         if isinstance(value, dt.datetime):
             moment = value
         elif isinstance(value, dt.date):
@@ -150,6 +172,9 @@ class _Builder:
 
     def build(self) -> Scenario:
         raw = schema.check_shape(self.doc)
+        if raw.scheduling == "priority":
+            raise self.fail(("scheduling",), "priority scheduling is not available yet; use"
+                                             " affinity")
         zone = self.zone(("timezone",), raw.timezone)
         start = self.moment(("start",), raw.start, zone)
         horizon = self.parse(("horizon",), parse_duration_ns, raw.horizon)
@@ -162,6 +187,7 @@ class _Builder:
         group_servers = {g.name: g.servers for g in groups}
         jobs = tuple(self.job(name, j, start, zone, horizon, group_servers)
                      for name, j in raw.jobs.items())
+        self.warn_idle(servers, groups, jobs, start, horizon)
         name = raw.name or self.default_name or (
             Path(self.doc.source).stem if self.doc.origins else "scenario")
         return Scenario(
@@ -169,6 +195,27 @@ class _Builder:
             scheduling=raw.scheduling, servers=servers, groups=groups, jobs=jobs,
             source=self.doc.source, document=self.doc.data, folder=self.doc.folder,
         )
+
+    def warn_idle(self, servers: tuple[Server, ...], groups: tuple[Group, ...],
+                  jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:
+        """Warn about parts that can never do anything within this scenario."""
+        serving = {name for g in groups for name in g.servers}
+        for server in servers:
+            if server.name not in serving:
+                self.warn(("servers", server.name), "this server runs no group (it is bound to"
+                          " none, and groups.default.servers does not list it), so it stays idle")
+        end = start.astimezone(dt.UTC) + dt.timedelta(microseconds=horizon // 1000)
+        for job in jobs:
+            if job.start >= end:
+                when = f"{job.start:%Y-%m-%d %H:%M}"
+                self.warn(("jobs", job.name, "start"), f"the job starts at {when}, at or after"
+                          " the horizon, so it never runs")
+
+    def warn(self, loc: Loc, problem: str) -> None:
+        source, line = self.doc.origin(loc)
+        at = f" (line {line})" if line is not None else ""
+        warnings.warn(f"{source}: {schema.format_path(loc)}: {problem}{at}", SimbatchWarning,
+                      stacklevel=_caller_level())
 
     def server(self, name: str, raw: schema.ServerIn, polling: int) -> Server:
         loc: Loc = ("servers", name)

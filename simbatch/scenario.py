@@ -172,8 +172,9 @@ class Scenario:
 
     @property
     def end(self) -> dt.datetime:
-        """The horizon as a local time."""
-        return self.start + dt.timedelta(microseconds=self.horizon // 1000)
+        """The horizon as a local time (the horizon is elapsed time)."""
+        elapsed = dt.timedelta(microseconds=self.horizon // 1000)
+        return (self.start.astimezone(dt.UTC) + elapsed).astimezone(self.zone)
 
     def group(self, name: str) -> Group:
         """The group called ``name``."""

@@ -115,6 +115,24 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, Origin], source: str) -> Any:
     return node
 
 
+MAX_NODES = 1_000_000
+
+
+def _size(node: Any, budget: int, seen: tuple[int, ...] = ()) -> int:
+    """How many values ``node`` holds with aliases expanded, counting no further than ``budget``."""
+    if not isinstance(node, Mapping | list):
+        return 1
+    if id(node) in seen:  # a recursive alias; _plain reports it
+        return 1
+    total = 1
+    children = list(node.keys()) + list(node.values()) if isinstance(node, Mapping) else node
+    for child in children:
+        total += _size(child, budget - total, (*seen, id(node)))
+        if total > budget:
+            break
+    return total
+
+
 def read_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     """Read a scenario file as YAML 1.2, keeping the line of every key; follow ``extends:``."""
     doc = _read_one(path)
@@ -188,8 +206,13 @@ def _read_one(path: str | Path) -> Document:
                             mark.line + 1 if mark else None) from None
     except YAMLError as exc:
         raise ScenarioError(source, "", f"not valid YAML: {exc}") from None
+    if tree is None:
+        raise ScenarioError(source, "", "the file is empty")
     if not isinstance(tree, Mapping):
         raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {tree!r}")
+    if _size(tree, MAX_NODES) > MAX_NODES:
+        raise ScenarioError(source, "", f"more than {MAX_NODES:,} values once aliases are"
+                                        " expanded; is an alias repeated in a loop?")
     lines: dict[Loc, Origin] = {}
     try:
         data = _plain(tree, (), lines, source)
@@ -213,6 +236,10 @@ def from_mapping(data: Mapping[str, Any], source: str = "<scenario>",
 
 Time = Any
 """A time in the grammar of ``simbatch.timegrammar``; parsed by the builder."""
+Moment = Any
+"""A date and time (text, or a YAML date); parsed by the builder."""
+MAX_THREADS = 1000
+"""Far above F&O's 16 threads per server, low enough to catch a slipped digit."""
 
 
 class _Strict(BaseModel):
@@ -223,11 +250,11 @@ class _Strict(BaseModel):
 class PeriodIn(_Strict):
     start: str = Field(alias="from")
     end: str = Field(alias="to")
-    threads: int = Field(ge=0)
+    threads: int = Field(ge=0, le=MAX_THREADS)
 
 
 class ServerIn(_Strict):
-    threads: int = Field(default=8, ge=0)
+    threads: int = Field(default=8, ge=0, le=MAX_THREADS)
     poll_offset: Time = None
     timezone: str | None = None
     periods: list[PeriodIn] = []
@@ -282,13 +309,13 @@ class RecurrenceIn(_Strict):
     day: int | str | None = None
     month: int | None = Field(default=None, ge=1, le=12)
     count: int | None = Field(default=None, ge=1)
-    until: str | dt.datetime | dt.date | None = None
+    until: Moment = None
     anchor: Literal["slot", "end"] = "slot"
 
 
 class JobIn(_Strict):
     group: str = "default"
-    start: str | dt.datetime | dt.date | None = None
+    start: Moment = None
     timezone: str | None = None
     arrivals: ArrivalsIn | None = None
     recurrence: RecurrenceIn | None = None
@@ -299,7 +326,7 @@ class JobIn(_Strict):
 class ScenarioIn(_Strict):
     extends: str | None = None
     name: str | None = None
-    start: str | dt.datetime | dt.date
+    start: Moment
     timezone: str = "UTC"
     horizon: Time
     polling: Time = "1m"
@@ -338,14 +365,32 @@ def check_shape(doc: Document) -> ScenarioIn:
         return ScenarioIn.model_validate(_empty_maps_to_none(doc.data))
     except ValidationError as exc:
         errors = exc.errors()
-    # the first problem in the file; on one line an unknown key (a typo) explains the rest
-    first = min(errors, key=lambda e: (doc.line(tuple(e["loc"])) or 10**9,
+    # the first shape problem in the file; on one line an unknown key (a typo) explains the rest
+    first = min(errors, key=lambda e: (doc.line(_real_loc(doc.data, tuple(e["loc"]))) or 10**9,
                                        e["type"] != "extra_forbidden"))
     raise _problem(doc, first) from None
 
 
+def _real_loc(data: Any, loc: Loc) -> Loc:
+    """``loc`` without pydantic's union-member tags (``start.str``): only keys that exist."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        in_map = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_map or in_list:
+            node = node[part]
+        elif i == len(loc) - 1 and isinstance(node, dict) and not isinstance(part, int):
+            out.append(part)  # a missing or unknown key names itself
+            break
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
 def _problem(doc: Document, err: Any) -> ScenarioError:
-    loc: Loc = tuple(p for p in err["loc"] if p != "[key]")
+    loc: Loc = _real_loc(doc.data, tuple(p for p in err["loc"] if p != "[key]"))
     kind = err["type"]
     if kind == "extra_forbidden":
         key = loc[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,12 @@ __all__ = ["simulate"]
 
 def simulate(scenario: Scenario | str | Path | Mapping[str, Any], seed: int = 0) -> Result:
     """Simulate a scenario (object, YAML path or mapping) from its start to its horizon."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    try:
+        whole = operator.index(seed)  # int, numpy integers
+    except TypeError:
+        whole = -1
+    if isinstance(seed, bool) or whole < 0:
         raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
-    model = Model(load(scenario), seed)
+    model = Model(load(scenario), whole)
     model.run()
     return Result.from_model(model)

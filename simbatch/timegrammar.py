@@ -29,16 +29,36 @@ NS = 1_000_000_000
 
 _UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])")
-_WHOLE = re.compile(r"^(?:\s*\d+(?:\.\d+)?\s*[wdhms])+\s*$")
-_HINT = "use a number with a unit s, m, h, d or w, such as 90s, 5m or 1h30m"
+_WHOLE = re.compile(r"^\s*" + "".join(rf"(?:\d+(?:\.\d+)?\s*{u}\s*)?" for u in "wdhms") + "$",
+                    re.ASCII)
+_HINT = ("use a number with units s, m, h, d or w, largest first and each once, such as 90s,"
+         " 5m or 1h30m")
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def epoch_ns(moment: dt.datetime) -> int:
-    """An aware moment as exact nanoseconds since the Unix epoch (true elapsed time)."""
-    return (moment - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+    """An aware moment as exact nanoseconds since the Unix epoch (true elapsed time).
+
+    A local time that does not exist (skipped when clocks go forward) means the instant
+    the clocks jump; an ambiguous one (repeated when they go back) means its first
+    occurrence.
+    """
+    wall = moment.replace(tzinfo=None)
+    first = moment.replace(fold=0)
+    if first.astimezone(dt.UTC).astimezone(moment.tzinfo).replace(tzinfo=None) != wall:
+        # in the gap: the jump is between the two readings of this wall time
+        low = int(moment.replace(fold=1).timestamp())
+        high = int(first.timestamp())
+        while low < high:  # the first second whose local time is past this wall time
+            mid = (low + high) // 2
+            if dt.datetime.fromtimestamp(mid, moment.tzinfo).replace(tzinfo=None) >= wall:
+                high = mid
+            else:
+                low = mid + 1
+        return low * NS
+    return (first - _EPOCH) // dt.timedelta(microseconds=1) * 1000
 
 
 def parse_duration_ns(value: Any) -> int:
@@ -54,7 +74,9 @@ def parse_duration_ns(value: Any) -> int:
     elif isinstance(value, str):
         if value.strip().startswith("-") and _WHOLE.match(value.strip()[1:]):
             raise ValueError(f"bad time {value!r}: a time cannot be negative")
-        if not _WHOLE.match(value):
+        if re.fullmatch(r"\s*\d+(\.\d+)?\s*", value, re.ASCII):  # seconds, as in a CSV cell
+            return parse_duration_ns(float(value) if "." in value else int(value))
+        if not value.strip() or not _WHOLE.match(value):
             raise ValueError(f"bad time {value!r}: {_HINT}")
         try:
             seconds = sum(
@@ -66,6 +88,8 @@ def parse_duration_ns(value: Any) -> int:
         raise ValueError(f"bad time {value!r}: {_HINT}")
     if seconds < 0:
         raise ValueError(f"bad time {value!r}: a time cannot be negative")
+    if 0 < seconds < Decimal("1e-9"):
+        raise ValueError(f"bad time {value!r}: shorter than a nanosecond, the clock's unit")
     return int(seconds * NS)
 
 
@@ -191,19 +215,28 @@ def _empirical(value: Any, base_dir: Path | None) -> list[float]:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"empirical file {str(value['file'])!r} cannot be read: {exc}") from exc
+        reason = " ".join(str(exc).split())
+        raise ValueError(f"empirical file {str(value['file'])!r} cannot be read: {reason}"
+                         ) from exc
     column = str(value["column"])
     if column not in frame.columns:
         raise ValueError(
             f"empirical file {str(value['file'])!r} has no column {column!r}"
             f" (it has {', '.join(map(str, frame.columns))})"
         )
-    cells = frame[column].dropna().tolist()
+    cells = frame[column].tolist()
     if not cells:
         raise ValueError(f"empirical column {column!r} of {str(value['file'])!r} is empty")
-    return [_seconds(v) for v in cells]
+    times = []
+    for row, cell in enumerate(cells, start=2):  # row 1 is the header
+        try:
+            times.append(_seconds(cell.strip()))
+        except ValueError as exc:
+            raise ValueError(f"empirical file {str(value['file'])!r}, column {column!r},"
+                             f" row {row}: {exc}") from None
+    return times
 
 
 def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:

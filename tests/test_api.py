@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import simbatch
 from tests.conftest import SCENARIOS
@@ -18,8 +19,8 @@ JOB_COLUMNS = ["job", "run", "scheduled", "start", "end", "status", "wait", "dur
 
 def test_exported_members() -> None:
     assert sorted(simbatch.__all__) == sorted([
-        "Result", "Scenario", "ScenarioError", "SimbatchError", "SimulationError", "UsageError",
-        "__version__", "load", "simulate",
+        "Result", "Scenario", "ScenarioError", "SimbatchError", "SimbatchWarning",
+        "SimulationError", "UsageError", "__version__", "load", "simulate",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)
@@ -115,7 +116,10 @@ def test_horizon_processes_nothing_due_at_the_horizon() -> None:
            "jobs": {"J": {"tasks": {"A": {"duration": "10m"}, "B": {"duration": "1m",
                                                                       "after": {"A": "ended"}}}},
                     "Late": {"start": "2026-01-05 00:10", "tasks": {"X": {"duration": "1m"}}}}}
-    result = simbatch.simulate(doc)
+    with pytest.warns(simbatch.SimbatchWarning, match=r"jobs\.Late\.start: the job starts at"
+                                                      r" 2026-01-05 00:10, at or after the"
+                                                      r" horizon"):
+        result = simbatch.simulate(doc)
     # A would end exactly at the horizon: it is still Executing, B still Waiting, and the
     # job due at the horizon has no run at all
     assert result.tasks[["task", "status"]].values.tolist() == [["A", "Executing"],

@@ -52,3 +52,21 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert proc.stderr.strip() == (f"ScenarioError: {bad}: servers.S.threads: must be greater"
                                    " than or equal to 0, got -2 (line 3)")
     assert "Traceback" not in proc.stderr
+
+
+def test_out_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["run", str(SCENARIOS / "walkthrough.yaml"), "--out", str(afile)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"UsageError: --out {afile}: is a file, not a folder"
+    assert captured.out == ""  # refused before simulating
+
+
+def test_numpy_integer_seeds_are_fine() -> None:
+    import numpy as np
+
+    import simbatch
+
+    a = simbatch.simulate(SCENARIOS / "affinity.yaml", seed=np.int64(3))
+    assert a.tasks.equals(simbatch.simulate(SCENARIOS / "affinity.yaml", seed=3).tasks)

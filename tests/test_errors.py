@@ -87,6 +87,23 @@ CASES = [
     ("horizon too long", "horizon: 1d", "horizon: 6000w",
      "horizon: the horizon must be longer than 0 and at most 100 years, got '6000w'", 2),
     ("zero horizon", "horizon: 1d", "horizon: 0", "the horizon must be longer than 0", 2),
+    ("no start", "start: 2026-01-05 22:00", "start:",
+     "start: bad date and time None", 1),
+    ("number for a start", "  J:\n", "  J:\n    start: 5\n",
+     "jobs.J.start: bad date and time 5", 10),
+    ("priority not yet", "horizon: 1d", "horizon: 1d\nscheduling: priority",
+     "scheduling: priority scheduling is not available yet", 3),
+    ("absurd threads", "S1: {threads: 2}", "S1: {threads: 100000000000000000000000}",
+     "servers.S1.threads: must be less than or equal to 1000", 4),
+    ("repeated unit", "horizon: 1d", "horizon: 1h1h", "horizon: bad time '1h1h'", 2),
+    ("units out of order", "horizon: 1d", "horizon: 30m1h", "horizon: bad time '30m1h'", 2),
+    ("below the clock's unit", "horizon: 1d", "horizon: 1d\npolling: 0.0000000001",
+     "polling: bad time 1e-10: shorter than a nanosecond", 3),
+    ("host-dependent zone", "horizon: 1d", "horizon: 1d\ntimezone: localtime",
+     "timezone: unknown time zone 'localtime'", 3),
+    ("non-ASCII digits", "S1: {threads: 2}",
+     "S1: {threads: 2, periods: [{from: '\u0660\u0668:00', to: '18:00', threads: 4}]}",
+     "servers.S1.periods[0].from: bad time of day", 4),
     ("bad start", "start: 2026-01-05 22:00", "start: tomorrow",
      "start: bad date and time 'tomorrow'", 1),
     ("job before the scenario", "  J:\n", "  J:\n    start: 2026-01-01 00:00\n",
@@ -152,6 +169,31 @@ def test_missing_file_and_bad_seed_exit_2(tmp_path: Path,
     assert "seed must be a whole number >= 0, got -1" in capsys.readouterr().err
 
 
+def test_empty_file_and_alias_bomb(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match=r"empty\.yaml: the file is empty"):
+        simbatch.load(empty)
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match="more than 1,000,000 values"):
+        simbatch.load(bomb)
+
+
+def test_warnings_for_parts_that_never_do_anything(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "idle.yaml"
+    path.write_text(BASE.replace("  BG1: {servers: [S2]}", "  BG1: {servers: [S2]}\n"
+                                 "  default: {servers: [S2]}"), encoding="utf-8")
+    with pytest.warns(simbatch.SimbatchWarning, match=r"servers\.S1: this server runs no"
+                                                      r" group .*\(line 4\)"):
+        simbatch.load(path)
+    assert main(["validate", str(path)]) == 0
+    assert "SimbatchWarning: " in capsys.readouterr().err
+
+
 def test_a_scenario_that_is_not_a_mapping(tmp_path: Path) -> None:
     path = tmp_path / "list.yaml"
     path.write_text("- a\n- b\n", encoding="utf-8")
@@ -170,6 +212,13 @@ def test_empirical_file_errors_name_the_file(tmp_path: Path) -> None:
                                        encoding="utf-8")
     with pytest.raises(simbatch.ScenarioError, match="has no column 'secs'"):
         simbatch.load(tmp_path / "bad.yaml")
+    (tmp_path / "times.csv").write_text("seconds\n90\n5m\nabc\n", encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match=r"'times\.csv', column 'seconds', row 4:"
+                                                     r" bad time 'abc'"):
+        simbatch.load(tmp_path / "ok.yaml")
+    (tmp_path / "times.csv").write_text("seconds,note\n90,a\n,b\n5m,c\n", encoding="utf-8")
+    with pytest.raises(simbatch.ScenarioError, match="row 3: bad time ''"):
+        simbatch.load(tmp_path / "ok.yaml")
     (tmp_path / "gone.yaml").write_text(good.replace("times.csv", "gone.csv"), encoding="utf-8")
     with pytest.raises(simbatch.ScenarioError, match=r"'gone\.csv' cannot be read"):
         simbatch.load(tmp_path / "gone.yaml")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pandas.testing as pdt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,13 +60,28 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             task["retries"] = draw(st.integers(0, 2))
             task["ignore_failure"] = draw(st.booleans())
             task["group"] = draw(st.sampled_from(usable))
+            if draw(st.integers(0, 5)) == 0:
+                task["runtime"] = {"tasks": draw(st.sampled_from([0, 2, {"uniform": [1, 3]}])),
+                                   "duration": draw(TIMES), "fail": draw(st.sampled_from([0, 0.5]))}
             tasks[f"T{k}"] = task
         job: dict[str, Any] = {"group": usable[0], "tasks": tasks}
-        if draw(st.booleans()):
+        kind = draw(st.sampled_from(["once", "interval", "rate", "recurrence"]))
+        if kind == "interval":
             job["arrivals"] = {"interval": draw(st.sampled_from(
-                [{"exponential": "3m"}, "7m", {"uniform": ["1m", "4m"]}]))}
-        else:
+                [{"exponential": "3m"}, "7m", {"uniform": ["1m", "4m"]}])),
+                "batch": draw(st.integers(1, 2))}
+        elif kind == "rate":
+            job["arrivals"] = {"rate": "10/h", "windows": [
+                {"from": "23:20", "to": "23:50", "rate": "40/h"}]}
+        elif kind == "recurrence":
+            job["recurrence"] = {"every": draw(st.sampled_from(["10m", "20m", "1h"])),
+                                 "anchor": draw(st.sampled_from(["slot", "end"]))}
+            if draw(st.booleans()):
+                job["recurrence"]["count"] = draw(st.integers(1, 4))
+        if kind != "interval" and kind != "rate":
             job["start"] = f"2026-01-05 23:{draw(st.integers(0, 59)):02d}"
+        if draw(st.integers(0, 3)) == 0:
+            job["active"] = {"from": "23:30", "to": "00:30"}
         jobs[f"J{j}"] = job
     return {"start": "2026-01-05 23:00", "horizon": draw(st.sampled_from(["40m", "2h"])),
             "polling": polling, "servers": servers,
@@ -83,14 +99,27 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
     ended = tasks[tasks.end.notna()]
     assert (ended.end >= ended.start).all() and (ended.end < horizon_end).all()
     assert (tasks.wait.dropna() >= pd.Timedelta(0)).all()
-    # conservation: every run has one row per task, plus one per earlier failed attempt
+    # conservation: every run has one row per task, plus one per earlier failed attempt;
+    # runtime children ("PARENT #k") exist exactly when their parent started
     for (job_name, run), rows in tasks.groupby(["job", "run"]):
         job = next(j for j in scenario.jobs if j.name == job_name)
-        assert set(rows.task) == {t.name for t in job.tasks}
+        static = {t.name for t in job.tasks}
+        assert set(rows.task) >= static
+        for child in set(rows.task) - static:
+            parent = child.rsplit(" #", 1)[0]
+            spec = next(t.runtime for t in job.tasks if t.name == parent)
+            assert spec is not None
+            assert int(child.rsplit(" #", 1)[1]) <= spec.tasks[1]
+            assert rows[rows.task == parent].start.notna().any()
+            assert rows[rows.task == child].ready.iloc[0] == rows[rows.task == parent].start.min()
+        for task in job.tasks:
+            if task.runtime is not None and rows[rows.task == task.name].start.notna().any():
+                kids = {t for t in rows.task if t.startswith(f"{task.name} #")}
+                assert task.runtime.tasks[0] <= len(kids) <= task.runtime.tasks[1]
         for task_name, attempts in rows.groupby("task"):
             assert attempts.attempt.tolist() == list(range(1, len(attempts) + 1))
             assert (attempts.status.iloc[:-1] == "Error").all()
-            retries = next(t.retries for t in job.tasks if t.name == task_name)
+            retries = next((t.retries for t in job.tasks if t.name == task_name), 0)
             assert len(attempts) <= retries + 1
         row = jobs[(jobs.job == job_name) & (jobs.run == run)]
         assert len(row) == 1 and row.tasks.iloc[0] == len(rows)
@@ -131,6 +160,16 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
                         for m, d in zip(met, task.after, strict=True))
                 else:
                     assert settled and not any(met)
+    # a recurring job never overlaps itself; runs start only inside active windows
+    for job in scenario.jobs:
+        runs = jobs[jobs.job == job.name].sort_values("run")
+        if job.recurrence is not None and len(runs) > 1:
+            assert (runs.scheduled.iloc[1:].to_numpy() >= runs.end.iloc[:-1].to_numpy()).all()
+        if job.active:  # a run's first release is inside the window (later tasks need not be)
+            mine = tasks[(tasks.job == job.name) & tasks.ready.notna()]
+            released = mine.groupby("run").ready.min()
+            minutes = released.dt.hour * 60 + released.dt.minute
+            assert ((minutes >= 23 * 60 + 30) | (minutes < 30)).all()
     # job status follows its tasks
     for row in jobs.itertuples():
         rows = tasks[(tasks.job == row.job) & (tasks.run == row.run)]
@@ -138,7 +177,10 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
         if row.status in ("Ended", "Error"):
             finals = rows.groupby("task").last()
             assert finals.status.isin(["Ended", "Error", "Didn't run"]).all()
-            failed = any(finals.loc[t.name].status == "Error" and not t.ignore_failure
+            failed = any((finals.loc[t.name].status == "Error" and not t.ignore_failure)
+                         or (t.runtime is not None and not t.ignore_failure and (
+                             finals.loc[finals.index.str.startswith(f"{t.name} #")].status
+                             == "Error").any())
                          for t in job.tasks)
             assert row.status == ("Error" if failed else "Ended")
             assert row.end == rows.end.max()
@@ -147,6 +189,8 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
         if rows.start.notna().any():
             assert row.start == rows.start.min()
 
+
+pytestmark = pytest.mark.filterwarnings("ignore::simbatch.SimbatchWarning")
 
 SETTINGS = settings(max_examples=int(os.environ.get("SIMBATCH_EXAMPLES", "60")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

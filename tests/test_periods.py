@@ -104,3 +104,16 @@ def test_periods_follow_the_scenario_zone_across_daylight_saving() -> None:
     after = cap[(cap.threads == 2) & (cap.start > night)].start.iloc[0]
     assert after - night == pd.Timedelta("12h30m")
     assert night.strftime("%H:%M") == "18:00" and after.strftime("%H:%M") == "07:30"
+
+
+def test_a_period_bound_in_the_spring_gap_falls_when_the_clocks_jump() -> None:
+    # 22:00-02:30 on the night of 28-29 March (Amsterdam): 02:30 never happens, so the
+    # period ends when the clocks jump from 02:00 to 03:00, after 4 hours
+    doc = {"start": "2026-03-28 20:00", "timezone": "Europe/Amsterdam", "horizon": "12h",
+           "polling": 0, "servers": {"A": {"threads": 0, "periods": [
+               {"from": "22:00", "to": "02:30", "threads": 1}]}},
+           "jobs": {"J": {"tasks": {"T": {"duration": "1m"}}}}}
+    result = simbatch.simulate(doc)
+    ends = result.capacity[result.capacity.threads == 0].start
+    assert ends.iloc[-1].strftime("%H:%M%z") == "03:00+0200"
+    assert result.utilization().available_thread_seconds.iloc[0] == 4 * 3600

@@ -110,8 +110,9 @@ def test_daily_job_on_both_daylight_saving_days_runs_once_a_day() -> None:
         days = jobs.scheduled.dt.strftime("%m-%d").tolist()
         assert len(days) == len(set(days)) == 4, days
         if start.startswith("2026-03"):
-            # 02:30 does not exist on 29 March: that day's run is at 03:30 CEST
-            assert clock(jobs.scheduled) == ["02:30", "02:30", "03:30", "02:30"]
+            # 02:30 does not exist on 29 March: that day's run is when the clocks jump,
+            # 03:00 CEST (as cron does)
+            assert clock(jobs.scheduled) == ["02:30", "02:30", "03:00", "02:30"]
         else:
             # on 25 October 02:30 happens twice; the run is at the first one (CEST), so
             # the day after comes 25 hours later

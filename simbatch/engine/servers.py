@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from simbatch.randomness import generator
 from simbatch.scenario import Scenario, Server
-from simbatch.timegrammar import NS
+from simbatch.timegrammar import NS, epoch_ns
 
 __all__ = ["Limits", "poll_offsets"]
 
@@ -38,7 +38,7 @@ def _timeline(server: Server, start: dt.datetime, horizon: int,
         for second in points:
             wall = dt.datetime(day.year, day.month, day.day, second // 3600,
                                second // 60 % 60, second % 60, tzinfo=zone)
-            offset = round((wall.timestamp() - origin) * NS)
+            offset = epoch_ns(wall) - epoch_ns(start)
             if 0 < offset < horizon:
                 instants.add(offset)
     for offset in sorted(instants):
