@@ -38,7 +38,7 @@ class Blocks:
     whichever index is asked for first.
     """
 
-    __slots__ = ("_blocks", "_draw", "_rng", "_starts")
+    __slots__ = ("_block", "_blocks", "_draw", "_first", "_last", "_rng", "_starts")
 
     def __init__(self, rng: np.random.Generator,
                  draw: Callable[[np.random.Generator, int], np.ndarray]) -> None:
@@ -46,14 +46,19 @@ class Blocks:
         self._draw = draw
         self._blocks: list[np.ndarray] = []
         self._starts: list[int] = [0]
+        self._block: np.ndarray = np.zeros(0)  # the block last read, for sequential reads
+        self._first = self._last = 0
 
     def get(self, index: int) -> int | float | bool:
         """The value at ``index`` as a Python scalar."""
+        if self._first <= index < self._last:
+            value: int | float | bool = self._block.item(index - self._first)
+            return value
         starts = self._starts
         while index >= starts[-1]:
             size = min(16 << len(self._blocks), 4096)
             self._blocks.append(self._draw(self._rng, size))
             starts.append(starts[-1] + size)
         b = bisect_right(starts, index) - 1
-        value: int | float | bool = self._blocks[b].item(index - starts[b])
-        return value
+        self._block, self._first, self._last = self._blocks[b], starts[b], starts[b + 1]
+        return self.get(index)

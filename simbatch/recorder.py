@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from array import array
+import struct
 
-__all__ = ["NA", "Recorder"]
+import numpy as np
+
+__all__ = ["JOB_COLUMNS", "NA", "TASK_COLUMNS", "Recorder"]
 
 NA = -(2**63)
 """The missing time or server in a recorded cell (it becomes NaT or NA in the tables)."""
@@ -12,43 +14,34 @@ NA = -(2**63)
 TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
                 "end")
 JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "tasks", "skipped")
+_TASK = struct.Struct(f"={len(TASK_COLUMNS)}q").pack
+_JOB = struct.Struct(f"={len(JOB_COLUMNS)}q").pack
 
 
 class Recorder:
-    """Appends task attempts and job runs as codes and nanoseconds; nothing per row survives."""
+    """Appends task attempts and job runs as packed rows of 64-bit integers.
+
+    Nothing per row survives as a Python object: each row is packed into a growing byte
+    buffer, which numpy reads as a 2-D int64 array at the end.
+    """
 
     def __init__(self) -> None:
-        self.tasks = {name: array("q") for name in TASK_COLUMNS}
-        self.jobs = {name: array("q") for name in JOB_COLUMNS}
-        t = self.tasks
-        self._task_appends = tuple(t[name].append for name in TASK_COLUMNS)
-        j = self.jobs
-        self._job_appends = tuple(j[name].append for name in JOB_COLUMNS)
+        self._tasks = bytearray()
+        self._jobs = bytearray()
 
     def task(self, job: int, run: int, task: int, group: int, server: int, attempt: int,
              status: int, ready: int, start: int, end: int) -> None:
         """One row of the tasks table (``NA`` for a missing server or time)."""
-        a = self._task_appends
-        a[0](job)
-        a[1](run)
-        a[2](task)
-        a[3](group)
-        a[4](server)
-        a[5](attempt)
-        a[6](status)
-        a[7](ready)
-        a[8](start)
-        a[9](end)
+        self._tasks += _TASK(job, run, task, group, server, attempt, status, ready, start, end)
 
     def job(self, job: int, run: int, scheduled: int, start: int, end: int, status: int,
             tasks: int, skipped: int) -> None:
         """One row of the jobs table."""
-        a = self._job_appends
-        a[0](job)
-        a[1](run)
-        a[2](scheduled)
-        a[3](start)
-        a[4](end)
-        a[5](status)
-        a[6](tasks)
-        a[7](skipped)
+        self._jobs += _JOB(job, run, scheduled, start, end, status, tasks, skipped)
+
+    def columns(self, kind: str) -> dict[str, np.ndarray]:
+        """The recorded ``"tasks"`` or ``"jobs"`` as one int64 array per column."""
+        flat, names = ((self._tasks, TASK_COLUMNS) if kind == "tasks"
+                       else (self._jobs, JOB_COLUMNS))
+        rows = np.frombuffer(flat, dtype=np.int64).reshape(-1, len(names))
+        return {name: rows[:, i] for i, name in enumerate(names)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,10 +15,6 @@ from simbatch.scenario import Scenario
 from simbatch.timegrammar import NS, epoch_ns
 
 __all__ = ["Result"]
-
-
-def _ints(column: array[int]) -> np.ndarray:
-    return np.frombuffer(column, dtype=np.int64) if len(column) else np.zeros(0, np.int64)
 
 
 def _names(names: Sequence[str], codes: np.ndarray) -> pd.Series:
@@ -65,7 +60,7 @@ class Result:
         groups = [g.name for g in scenario.groups]
         servers = [s.name for s in scenario.servers]
 
-        t = {name: _ints(col) for name, col in rec.tasks.items()}
+        t = rec.columns("tasks")
         order = np.lexsort((t["attempt"], t["task"], t["run"], t["job"]))
         t = {name: col[order] for name, col in t.items()}
         task_names = np.array([tasks_by_job[j][k] for j, k in zip(t["job"], t["task"],
@@ -85,7 +80,7 @@ class Result:
             "duration": _spans(t["end"], t["start"]),
         })
 
-        j = {name: _ints(col) for name, col in rec.jobs.items()}
+        j = rec.columns("jobs")
         order = np.lexsort((j["run"], j["job"]))
         j = {name: col[order] for name, col in j.items()}
         jobs_table = pd.DataFrame({

@@ -17,6 +17,7 @@ __all__ = ["ABSENT", "DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "READY", "STATU
 WAITING, READY, EXECUTING, ENDED, ERROR, DIDNT_RUN, ABSENT = range(7)
 STATUS = ("Waiting", "Ready", "Executing", "Ended", "Error", "Didn't run")
 """Status names by code; ``ABSENT`` marks a runtime child slot this run never created."""
+_NONE: list[int] = []  # shared, never mutated: "no tasks"
 _EXPECT = {"ended": 1 << ENDED, "error": 1 << ERROR, "ended or error": (1 << ENDED) | (1 << ERROR)}
 
 
@@ -86,7 +87,7 @@ class JobPlan:
             rng = generator(self._seed, "duration", self.name, self.names[task], str(attempt))
             blocks = self._durations[task][attempt - 1] = Blocks(
                 rng, ns_sampler(self.distributions[task]))
-        return int(blocks.get(run - 1))
+        return blocks.get(run - 1)  # type: ignore[return-value]
 
     def children(self, task: int, run: int) -> list[int]:
         """The runtime children that ``task`` adds in run ``run`` (their task indices)."""
@@ -180,6 +181,12 @@ class Run:
         in turn, so the effect cascades through the graph.
         """
         plan = self.plan
+        if not plan.children_of[task]:  # nothing depends on it: the common, fast case
+            self.status[task] = status
+            self.open -= 1
+            if status == ERROR and plan.counts_failure[task]:
+                self.failed = True
+            return _NONE, _NONE
         ready: list[int] = []
         skipped: list[int] = []
         pending = [(task, status)]

@@ -1,21 +1,32 @@
 """The SimPy model of the batch framework: build it from a scenario, run it to the horizon.
 
-Every event (a job due, an arrival, an attempt ending, a poll) is a SimPy ``Timeout``
-with a callback; there is no process per task. The run loop steps the environment
-itself so that, at each instant, every state change is applied before the one dispatch
-step that hands waiting tasks to threads (DESIGN.md, "One instant, fixed order").
+Every event (a job due, an attempt ending, a poll) is a SimPy ``Timeout`` with a
+callback; there is no process per task. Arrivals, drawn in advance from each job's own
+stream, are merged into the run loop as one sorted stream rather than one event each.
+The run loop steps the environment itself so that, at each instant, every state change
+is applied before the one dispatch step that hands waiting tasks to threads (DESIGN.md,
+"One instant, fixed order"). The order of state changes within an instant does not
+matter: which task a thread takes is fixed by (ready, job, run, task).
 
 Polling is lazy: a server schedules its next poll only while a task it may run is
 waiting and it has a free thread (or will have one when a period raises its limit).
 With ``every_tick=True`` every server polls at every tick of its grid instead, which must
 give identical tables; the test suite holds the lazy mode to that.
+
+The callbacks are the hot path of every simulation, so they read plain attributes and
+lists prepared in ``__init__`` rather than calling helpers; SimPy is used through its
+public API only (``Environment``, ``Timeout``, ``peek``, ``step``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappop, heappush
+from typing import Any
 
+import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from simbatch.engine.jobs import DIDNT_RUN, ENDED, ERROR, EXECUTING, READY, WAITING, JobPlan, Run
 from simbatch.engine.servers import Limits, poll_offsets
@@ -27,6 +38,7 @@ __all__ = ["Model"]
 
 Entry = tuple[int, int, int, int, Run]
 """A waiting task in a group's queue: (ready, job, run number, task, run)."""
+Callback = Callable[[Any], None]
 
 
 class Model:
@@ -37,6 +49,9 @@ class Model:
         self.seed = seed
         self.every_tick = every_tick
         self.env = simpy.Environment()
+        self.now = 0  # the instant being simulated
+        self.clock = 0  # SimPy's own clock: it moves only when SimPy steps, not on arrivals
+        self.events = 0
         self.horizon = scenario.horizon
         self.polling = scenario.polling
         self.limits = Limits(scenario)
@@ -46,12 +61,15 @@ class Model:
         group_index = {g.name: i for i, g in enumerate(scenario.groups)}
         self.servers = range(len(scenario.servers))
         self.busy = [0 for _ in self.servers]
+        # a server without periods has one limit for ever; -1 marks one that changes
+        self.fixed = [lim[0] if len(lim) == 1 else -1 for lim in self.limits.limits]
         self.wake_at: list[int | None] = [None for _ in self.servers]
-        self.server_groups: list[list[int]] = [[] for _ in self.servers]
+        self.queues: list[list[Entry]] = [[] for _ in scenario.groups]
+        server_groups: list[list[int]] = [[] for _ in self.servers]
         for gi, group in enumerate(scenario.groups):
             for name in group.servers:
-                self.server_groups[server_index[name]].append(gi)
-        self.queues: list[list[Entry]] = [[] for _ in scenario.groups]
+                server_groups[server_index[name]].append(gi)
+        self.server_queues = [[self.queues[g] for g in gs] for gs in server_groups]
         self.waiting = 0
         self.freed: list[int] = []
         self.ticked: set[int] = set()  # reference mode: servers whose tick is at tick_time
@@ -60,26 +78,34 @@ class Model:
         self.live: dict[Run, None] = {}
         self.plans = [JobPlan(job, i, group_index, seed) for i, job in enumerate(scenario.jobs)]
         self.runs = [0 for _ in self.plans]
-        self.arrived = [0 for _ in self.plans]
         self.schedules = [Schedule(job, scenario, seed) for job in scenario.jobs]
+        self.windows = [s.windows for s in self.schedules]
+        self.recurring = [s.slots is not None for s in self.schedules]
+        self.batch = [s.batch for s in self.schedules]
+        streams = []
         for j, schedule in enumerate(self.schedules):
             if schedule.arrivals is not None:
-                if len(schedule.arrivals):
-                    self._at(int(schedule.arrivals[0]), self._arrival, j)
+                streams.append((schedule.arrivals, j))
             else:
                 first = schedule.first()
                 if first is not None:
                     self._at(first, self._due, (j, 0))
+        # every arrival of every job, in time order (ties: job order), as two flat arrays
+        times = np.concatenate([a for a, _ in streams]) if streams else np.zeros(0, np.int64)
+        jobs = np.concatenate([np.full(len(a), j, np.int64) for a, j in streams]) if streams \
+            else np.zeros(0, np.int64)
+        order = np.lexsort((jobs, times))
+        self.arrival_times = times[order]
+        self.arrival_jobs = jobs[order]
         if every_tick:
             self._tick_everywhere()
 
     # ---- scheduling helpers -------------------------------------------------------------
 
-    def _at(self, when: int, callback: object, value: object) -> None:
-        """Call ``callback(event)`` at absolute instant ``when`` if it falls before the horizon."""
+    def _at(self, when: int, callback: Callback, value: object) -> None:
+        """Call ``callback(event)`` at instant ``when`` if it falls before the horizon."""
         if when < self.horizon:
-            event = self.env.timeout(when - self.env.now, value)
-            event.callbacks.append(callback)
+            Timeout(self.env, when - self.clock, value).callbacks.append(callback)
 
     def _wake(self, server: int, when: int) -> None:
         """Make sure ``server`` looks for work at ``when`` (or earlier)."""
@@ -99,6 +125,10 @@ class Model:
             return offset
         return offset - (-(t - offset) // period) * period
 
+    def _limit(self, server: int, t: int) -> int:
+        fixed = self.fixed[server]
+        return fixed if fixed >= 0 else self.limits.at(server, t)
+
     def _tick_everywhere(self) -> None:
         """Reference mode: every server polls at every tick, and every limit change is seen."""
         for s in self.servers:
@@ -109,18 +139,18 @@ class Model:
 
     def _tick(self, event: simpy.Event) -> None:
         # a server polls for the whole instant of its tick, through every dispatch round
-        if self.tick_time != self.env.now:
+        if self.tick_time != self.now:
             self.ticked.clear()
-            self.tick_time = self.env.now
+            self.tick_time = self.now
         self.ticked.add(event.value)
         self.dirty = True
-        self._at(self.env.now + self.polling, self._tick, event.value)
+        self._at(self.now + self.polling, self._tick, event.value)
 
     def _touch(self, event: simpy.Event) -> None:
         self.dirty = True
 
     def _woken(self, event: simpy.Event) -> None:
-        if self.wake_at[event.value] == self.env.now:
+        if self.wake_at[event.value] == self.now:
             self.wake_at[event.value] = None
         self.dirty = True
 
@@ -130,31 +160,27 @@ class Model:
         j, skipped = event.value
         self._open(j, skipped)
 
-    def _arrival(self, event: simpy.Event) -> None:
-        j = event.value
-        schedule = self.schedules[j]
-        for _ in range(schedule.batch):
+    def _arrive(self, j: int) -> None:
+        """An arrival of job ``j``: one run, or a batch of them."""
+        self._open(j, 0)
+        for _ in range(1, self.batch[j]):
             self._open(j, 0)
-        self.arrived[j] += 1
-        arrivals = schedule.arrivals
-        assert arrivals is not None
-        if self.arrived[j] < len(arrivals):
-            self._at(int(arrivals[self.arrived[j]]), self._arrival, j)
 
     def _open(self, j: int, skipped: int) -> None:
         """A run is due now: it starts now, or when the job's active window opens."""
-        now = self.env.now
-        self.runs[j] += 1
-        run = Run(self.plans[j], self.runs[j], now, skipped)
+        now = self.now
+        number = self.runs[j] = self.runs[j] + 1
+        run = Run(self.plans[j], number, now, skipped)
         self.live[run] = None
-        opens = self.schedules[j].opens(now)
+        windows = self.windows[j]
+        opens = now if windows is None else windows.next_open(now)
         if opens == now:
             self._release(run, now)
         elif opens is not None:
             self._at(opens, self._released, run)
 
     def _released(self, event: simpy.Event) -> None:
-        self._release(event.value, self.env.now)
+        self._release(event.value, self.now)
 
     def _release(self, run: Run, now: int) -> None:
         for task in run.plan.roots:
@@ -170,7 +196,7 @@ class Model:
 
     def _ended(self, event: simpy.Event) -> None:
         run, task, server, failed = event.value
-        now = self.env.now
+        now = self.now
         self.busy[server] -= 1
         self.freed.append(server)
         self.dirty = True
@@ -178,7 +204,7 @@ class Model:
         attempt = run.attempt[task]
         status = ERROR if failed else ENDED
         self.recorder.task(plan.index, run.number, task, plan.groups[task], server, attempt,
-                           status, run.ready[task], run.start[task], now)
+                            status, run.ready[task], run.start[task], now)
         run.rows += 1
         if failed and attempt <= plan.retries[task]:
             run.attempt[task] = attempt + 1
@@ -189,7 +215,7 @@ class Model:
             self._ready(run, child, now)
         for child in skipped:
             self.recorder.task(plan.index, run.number, child, plan.groups[child], NA, 1,
-                               DIDNT_RUN, NA, NA, NA)
+                                DIDNT_RUN, NA, NA, NA)
             run.rows += 1
         if run.open == 0:
             self._finish(run, now)
@@ -198,23 +224,29 @@ class Model:
         """A run's last task is final: record the run and, for a recurring job, plan the next."""
         plan = run.plan
         self.recorder.job(plan.index, run.number, run.scheduled, run.first_start, now,
-                          ERROR if run.failed else ENDED, run.rows, run.skipped)
+                           ERROR if run.failed else ENDED, run.rows, run.skipped)
         del self.live[run]
-        due, skipped = self.schedules[plan.index].after_run(run.number, now)
-        if due is not None:
-            self._at(due, self._due, (plan.index, skipped))
+        if self.recurring[plan.index]:
+            due, skipped = self.schedules[plan.index].after_run(run.number, now)
+            if due is not None:
+                self._at(due, self._due, (plan.index, skipped))
 
     # ---- dispatch -----------------------------------------------------------------------
 
     def _pick(self, server: int) -> Entry | None:
         """Take the oldest waiting task that ``server`` may run (ties: file order)."""
-        best: list[Entry] | None = None
-        for g in self.server_groups[server]:
-            queue = self.queues[g]
-            if queue and (best is None or queue[0] < best[0]):
-                best = queue
-        if best is None:
-            return None
+        queues = self.server_queues[server]
+        if len(queues) == 1:
+            best: list[Entry] | None = queues[0]
+            if not best:
+                return None
+        else:
+            best = None
+            for queue in queues:
+                if queue and (best is None or queue[0] < best[0]):
+                    best = queue
+            if best is None:
+                return None
         self.waiting -= 1
         return heappop(best)
 
@@ -236,32 +268,39 @@ class Model:
                     self._ready(run, child, now)
                 self.dirty = True  # the servers already passed in this step look again
         duration = plan.duration(task, number, attempt)
-        failed = plan.fails(task, number, attempt)
-        self._at(now + duration, self._ended, (run, task, server, failed))
+        if now + duration < self.horizon:
+            Timeout(self.env, now + duration - self.clock,
+                    (run, task, server, plan.fails(task, number, attempt))
+                    ).callbacks.append(self._ended)
 
     def _dispatch(self, now: int) -> None:
         """Hand waiting tasks to threads: freed threads first, then the servers polling now."""
         busy = self.busy
-        limits = self.limits
         if self.freed:
-            freed = sorted(self.freed)
-            self.freed.clear()
+            freed = self.freed
+            self.freed = []
+            if len(freed) > 1:
+                freed.sort()  # threads freed at one instant pick in the servers' file order
+            fixed = self.fixed
             for s in freed:
-                if self.waiting and busy[s] < limits.at(s, now):
+                if self.waiting and busy[s] < (fixed[s] if fixed[s] >= 0
+                                               else self.limits.at(s, now)):
                     entry = self._pick(s)
                     if entry is not None:
                         self._start(s, entry, now)
         if not self.waiting:
             return
-        queues = self.queues
         lazy = not self.every_tick
         for s in self.servers:
-            if not any(queues[g] for g in self.server_groups[s]):
-                continue
-            limit = limits.at(s, now)
+            for queue in self.server_queues[s]:
+                if queue:
+                    break
+            else:
+                continue  # nothing this server may run is waiting
+            limit = self._limit(s, now)
             if busy[s] < limit:
-                polls = (self._next_poll(s, now) == now if lazy else self.polling == 0
-                         or (s in self.ticked and self.tick_time == now))
+                polls = (self.polling == 0 or self._next_poll(s, now) == now if lazy
+                         else self.polling == 0 or (s in self.ticked and self.tick_time == now))
                 if not polls:
                     if lazy:
                         self._wake(s, self._next_poll(s, now))
@@ -272,9 +311,9 @@ class Model:
                         break
                     self._start(s, entry, now)
                 else:
-                    if lazy:
+                    if lazy and self.fixed[s] < 0:
                         self._wake_on_rise(s, now)
-            elif lazy:
+            elif lazy and self.fixed[s] < 0:
                 self._wake_on_rise(s, now)
 
     def _wake_on_rise(self, server: int, now: int) -> None:
@@ -287,14 +326,36 @@ class Model:
 
     def run(self) -> Recorder:
         """Simulate up to the horizon and return the recorded columns."""
-        env = self.env
-        peek, step = env.peek, env.step
+        peek, step = self.env.peek, self.env.step
         horizon = self.horizon
-        while peek() < horizon:
-            step()
-            while self.dirty and peek() > env.now:
+        dispatch = self._dispatch
+        arrival_times, arrival_jobs = self.arrival_times, self.arrival_jobs
+        count = len(arrival_times)
+        k = 0
+        arrival = arrival_times.item(0) if count else horizon
+        events = 0
+        t = min(peek(), arrival)
+        while t < horizon:
+            self.now = t
+            if arrival == t:
+                self._arrive(arrival_jobs.item(k))
+                k += 1
+                arrival = arrival_times.item(k) if k < count else horizon
+            else:
+                self.clock = t  # SimPy's clock as its callbacks see it
+                step()
+            events += 1
+            after = peek()
+            if arrival < after:
+                after = arrival
+            while self.dirty and after != t:  # the instant's last state change is applied
                 self.dirty = False
-                self._dispatch(env.now)
+                dispatch(t)
+                after = peek()
+                if arrival < after:
+                    after = arrival
+            t = after
+        self.events = events
         self._close()
         return self.recorder
 
@@ -306,17 +367,17 @@ class Model:
             for task, status in enumerate(run.status):
                 if status == WAITING:
                     record(plan.index, run.number, task, plan.groups[task], NA,
-                           run.attempt[task], WAITING, NA, NA, NA)
+                            run.attempt[task], WAITING, NA, NA, NA)
                 elif status == READY:
                     record(plan.index, run.number, task, plan.groups[task], NA,
-                           run.attempt[task], READY, run.ready[task], NA, NA)
+                            run.attempt[task], READY, run.ready[task], NA, NA)
                 elif status == EXECUTING:
                     record(plan.index, run.number, task, plan.groups[task], run.server[task],
-                           run.attempt[task], EXECUTING, run.ready[task], run.start[task], NA)
+                            run.attempt[task], EXECUTING, run.ready[task], run.start[task], NA)
                 else:
                     continue
                 run.rows += 1
             self.recorder.job(plan.index, run.number, run.scheduled, run.first_start, NA,
-                              EXECUTING if run.first_start != NA else WAITING, run.rows,
-                              run.skipped)
+                               EXECUTING if run.first_start != NA else WAITING, run.rows,
+                               run.skipped)
         self.live.clear()

@@ -1,0 +1,1 @@
+"""simbatch test suite (a regular package, so no installed "tests" package can shadow it)."""
