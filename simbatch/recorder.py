@@ -1,4 +1,4 @@
-"""Columnar recording of a run: one machine integer per cell, tables built once at the end."""
+"""Columnar recording of a run: packed machine integers, tables built once at the end."""
 
 from __future__ import annotations
 
@@ -6,23 +6,29 @@ import struct
 
 import numpy as np
 
-__all__ = ["JOB_COLUMNS", "NA", "TASK_COLUMNS", "Recorder"]
+__all__ = ["JOB_ROW", "NA", "NO_SERVER", "TASK_ROW", "Recorder"]
 
 NA = -(2**63)
-"""The missing time or server in a recorded cell (it becomes NaT or NA in the tables)."""
+"""A missing time in a recorded row (it becomes NaT in the tables)."""
+NO_SERVER = -1
+"""The server of a row that never started (it becomes NA in the tables)."""
 
-TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
-                "end")
-JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "tasks", "skipped")
-_TASK = struct.Struct(f"={len(TASK_COLUMNS)}q").pack
-_JOB = struct.Struct(f"={len(JOB_COLUMNS)}q").pack
+TASK_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("task", "=i4"), ("group", "=i2"),
+                     ("server", "=i2"), ("attempt", "=i1"), ("status", "=i1"),
+                     ("ready", "=i8"), ("start", "=i8"), ("end", "=i8")])
+JOB_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("scheduled", "=i8"), ("start", "=i8"),
+                    ("end", "=i8"), ("status", "=i1"), ("tasks", "=i4"), ("skipped", "=i4")])
+_TASK = struct.Struct("=iiihhbbqqq").pack
+_JOB = struct.Struct("=iiqqqbii").pack
+assert struct.calcsize("=iiihhbbqqq") == TASK_ROW.itemsize
+assert struct.calcsize("=iiqqqbii") == JOB_ROW.itemsize
 
 
 class Recorder:
-    """Appends task attempts and job runs as packed rows of 64-bit integers.
+    """Appends task attempts (42 bytes) and job runs (41 bytes) as packed rows.
 
     Nothing per row survives as a Python object: each row is packed into a growing byte
-    buffer, which numpy reads as a 2-D int64 array at the end.
+    buffer that numpy reads, without copying, as a structured array at the end.
     """
 
     def __init__(self) -> None:
@@ -31,7 +37,7 @@ class Recorder:
 
     def task(self, job: int, run: int, task: int, group: int, server: int, attempt: int,
              status: int, ready: int, start: int, end: int) -> None:
-        """One row of the tasks table (``NA`` for a missing server or time)."""
+        """One row of the tasks table (``NO_SERVER`` and ``NA`` for what is missing)."""
         self._tasks += _TASK(job, run, task, group, server, attempt, status, ready, start, end)
 
     def job(self, job: int, run: int, scheduled: int, start: int, end: int, status: int,
@@ -39,9 +45,15 @@ class Recorder:
         """One row of the jobs table."""
         self._jobs += _JOB(job, run, scheduled, start, end, status, tasks, skipped)
 
-    def columns(self, kind: str) -> dict[str, np.ndarray]:
-        """The recorded ``"tasks"`` or ``"jobs"`` as one int64 array per column."""
-        flat, names = ((self._tasks, TASK_COLUMNS) if kind == "tasks"
-                       else (self._jobs, JOB_COLUMNS))
-        rows = np.frombuffer(flat, dtype=np.int64).reshape(-1, len(names))
-        return {name: rows[:, i] for i, name in enumerate(names)}
+    def rows(self, kind: str) -> np.ndarray:
+        """The recorded ``"tasks"`` or ``"jobs"`` as a structured array (a view, no copy)."""
+        if kind == "tasks":
+            return np.frombuffer(self._tasks, dtype=TASK_ROW)
+        return np.frombuffer(self._jobs, dtype=JOB_ROW)
+
+    def release(self, kind: str) -> None:
+        """Drop the rows of ``kind`` once their table is built (views must be gone)."""
+        if kind == "tasks":
+            self._tasks = bytearray()
+        else:
+            self._jobs = bytearray()

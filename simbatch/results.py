@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,9 @@ __all__ = ["Result"]
 
 
 def _names(names: Sequence[str], codes: np.ndarray) -> pd.Series:
+    """Names by code; a negative code is missing (NA)."""
     lookup = np.array([*names, None], dtype=object)
-    return pd.Series(lookup[np.where(codes == NA, len(names), codes)], dtype="string")
+    return pd.Series(lookup[np.where(codes < 0, len(names), codes)], dtype="string")
 
 
 def _moments(values: np.ndarray, origin: int, zone: str) -> pd.Series:
@@ -30,6 +32,60 @@ def _moments(values: np.ndarray, origin: int, zone: str) -> pd.Series:
 def _spans(later: np.ndarray, earlier: np.ndarray) -> pd.Series:
     missing = (later == NA) | (earlier == NA)
     return pd.Series(np.where(missing, NA, later - earlier).view("timedelta64[ns]"))
+
+
+def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,
+                 zone: str) -> pd.DataFrame:
+    """The tasks table, built a column at a time so that few temporaries coexist."""
+    rows = model.recorder.rows("tasks")
+    order = np.lexsort((rows["attempt"], rows["task"], rows["run"], rows["job"]))
+    job = rows["job"][order]
+    # task names, runtime children included, by (job, task) through one flat lookup
+    first = np.cumsum([0, *(len(plan.names) for plan in model.plans)])
+    names = [name for plan in model.plans for name in plan.names]
+    columns: dict[str, Any] = {
+        "job": _names(jobs, job),
+        "run": rows["run"][order].astype(np.int64),
+        "task": _names(names, first[job] + rows["task"][order]),
+    }
+    del job
+    columns["group"] = _names([g.name for g in model.scenario.groups], rows["group"][order])
+    columns["server"] = _names(servers, rows["server"][order])
+    columns["attempt"] = rows["attempt"][order].astype(np.int64)
+    columns["status"] = _names(STATUS, rows["status"][order])
+    ready, start = rows["ready"][order], rows["start"][order]
+    columns["ready"] = _moments(ready, origin, zone)
+    columns["wait"] = _spans(start, ready)
+    del ready
+    end = rows["end"][order]
+    del order
+    columns["start"] = _moments(start, origin, zone)
+    columns["end"] = _moments(end, origin, zone)
+    columns["duration"] = _spans(end, start)
+    del start, end
+    return pd.DataFrame({name: columns[name] for name in _TASK_COLUMNS}, copy=False)
+
+
+def _jobs_table(model: Model, jobs: list[str], origin: int, zone: str) -> pd.DataFrame:
+    rows = model.recorder.rows("jobs")
+    order = np.lexsort((rows["run"], rows["job"]))
+    j = {name: rows[name][order] for name in ("scheduled", "start", "end")}
+    return pd.DataFrame({
+        "job": _names(jobs, rows["job"][order]),
+        "run": rows["run"][order].astype(np.int64),
+        "scheduled": _moments(j["scheduled"], origin, zone),
+        "start": _moments(j["start"], origin, zone),
+        "end": _moments(j["end"], origin, zone),
+        "status": _names(STATUS, rows["status"][order]),
+        "wait": _spans(j["start"], j["scheduled"]),
+        "duration": _spans(j["end"], j["start"]),
+        "tasks": rows["tasks"][order].astype(np.int64),
+        "skipped": rows["skipped"][order].astype(np.int64),
+    }, copy=False)
+
+
+_TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
+                 "end", "wait", "duration")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,51 +106,16 @@ class Result:
 
     @classmethod
     def from_model(cls, model: Model) -> Result:
-        """Build the tables of a finished model."""
+        """Build the tables of a finished model (each table's raw rows freed once it is built)."""
         scenario = model.scenario
-        rec = model.recorder
         origin = epoch_ns(scenario.start)
         zone = scenario.timezone
         jobs = [j.name for j in scenario.jobs]
-        tasks_by_job = [plan.names for plan in model.plans]  # runtime children included
-        groups = [g.name for g in scenario.groups]
         servers = [s.name for s in scenario.servers]
-
-        t = rec.columns("tasks")
-        order = np.lexsort((t["attempt"], t["task"], t["run"], t["job"]))
-        t = {name: col[order] for name, col in t.items()}
-        task_names = np.array([tasks_by_job[j][k] for j, k in zip(t["job"], t["task"],
-                                                                  strict=True)], dtype=object)
-        tasks = pd.DataFrame({
-            "job": _names(jobs, t["job"]),
-            "run": t["run"],
-            "task": pd.Series(task_names, dtype="string"),
-            "group": _names(groups, t["group"]),
-            "server": _names(servers, t["server"]),
-            "attempt": t["attempt"],
-            "status": _names(STATUS, t["status"]),
-            "ready": _moments(t["ready"], origin, zone),
-            "start": _moments(t["start"], origin, zone),
-            "end": _moments(t["end"], origin, zone),
-            "wait": _spans(t["start"], t["ready"]),
-            "duration": _spans(t["end"], t["start"]),
-        })
-
-        j = rec.columns("jobs")
-        order = np.lexsort((j["run"], j["job"]))
-        j = {name: col[order] for name, col in j.items()}
-        jobs_table = pd.DataFrame({
-            "job": _names(jobs, j["job"]),
-            "run": j["run"],
-            "scheduled": _moments(j["scheduled"], origin, zone),
-            "start": _moments(j["start"], origin, zone),
-            "end": _moments(j["end"], origin, zone),
-            "status": _names(STATUS, j["status"]),
-            "wait": _spans(j["start"], j["scheduled"]),
-            "duration": _spans(j["end"], j["start"]),
-            "tasks": j["tasks"],
-            "skipped": j["skipped"],
-        })
+        tasks = _tasks_table(model, jobs, servers, origin, zone)
+        model.recorder.release("tasks")
+        jobs_table = _jobs_table(model, jobs, origin, zone)
+        model.recorder.release("jobs")
 
         limits = model.limits
         capacity = pd.DataFrame({

@@ -8,8 +8,10 @@ is applied before the one dispatch step that hands waiting tasks to threads (DES
 "One instant, fixed order"). The order of state changes within an instant does not
 matter: which task a thread takes is fixed by (ready, job, run, task).
 
-Polling is lazy: a server schedules its next poll only while a task it may run is
-waiting and it has a free thread (or will have one when a period raises its limit).
+Polling is lazy: after each dispatch step the model schedules one wake-up, at the
+earliest poll of any server that has a free thread (or will have one when a period
+raises its limit) and a task it may run waiting. Nothing can happen between two such
+polls, so an idle tenant costs nothing per simulated minute, whatever its size.
 With ``every_tick=True`` every server polls at every tick of its grid instead, which must
 give identical tables; the test suite holds the lazy mode to that.
 
@@ -31,7 +33,7 @@ from simpy.events import Timeout
 from simbatch.engine.jobs import DIDNT_RUN, ENDED, ERROR, EXECUTING, READY, WAITING, JobPlan, Run
 from simbatch.engine.servers import Limits, poll_offsets
 from simbatch.engine.workload import Schedule
-from simbatch.recorder import NA, Recorder
+from simbatch.recorder import NA, NO_SERVER, Recorder
 from simbatch.scenario import Scenario
 
 __all__ = ["Model"]
@@ -61,9 +63,13 @@ class Model:
         group_index = {g.name: i for i, g in enumerate(scenario.groups)}
         self.servers = range(len(scenario.servers))
         self.busy = [0 for _ in self.servers]
-        # a server without periods has one limit for ever; -1 marks one that changes
-        self.fixed = [lim[0] if len(lim) == 1 else -1 for lim in self.limits.limits]
-        self.wake_at: list[int | None] = [None for _ in self.servers]
+        # each server's limit now, when it next changes, and when it next rises
+        self.limit = [0 for _ in self.servers]
+        self.until = [0 for _ in self.servers]
+        self.rise = [0 for _ in self.servers]
+        for s in self.servers:
+            self._refresh(s, 0)
+        self.wake_at: int | None = None  # the pending wake-up, if any
         self.queues: list[list[Entry]] = [[] for _ in scenario.groups]
         server_groups: list[list[int]] = [[] for _ in self.servers]
         for gi, group in enumerate(scenario.groups):
@@ -96,7 +102,9 @@ class Model:
             else np.zeros(0, np.int64)
         order = np.lexsort((jobs, times))
         self.arrival_times = times[order]
-        self.arrival_jobs = jobs[order]
+        self.arrival_jobs = jobs[order].astype(np.int32)
+        for schedule in self.schedules:
+            schedule.arrivals = None  # merged above; keep one copy only
         if every_tick:
             self._tick_everywhere()
 
@@ -107,13 +115,13 @@ class Model:
         if when < self.horizon:
             Timeout(self.env, when - self.clock, value).callbacks.append(callback)
 
-    def _wake(self, server: int, when: int) -> None:
-        """Make sure ``server`` looks for work at ``when`` (or earlier)."""
-        current = self.wake_at[server]
+    def _wake(self, when: int) -> None:
+        """Make sure a dispatch step happens at ``when`` (or earlier)."""
+        current = self.wake_at
         if (current is not None and current <= when) or when >= self.horizon:
             return
-        self.wake_at[server] = when
-        self._at(when, self._woken, server)
+        self.wake_at = when
+        self._at(when, self._woken, None)
 
     def _next_poll(self, server: int, t: int) -> int:
         """The first poll instant of ``server`` at or after ``t``."""
@@ -125,9 +133,10 @@ class Model:
             return offset
         return offset - (-(t - offset) // period) * period
 
-    def _limit(self, server: int, t: int) -> int:
-        fixed = self.fixed[server]
-        return fixed if fixed >= 0 else self.limits.at(server, t)
+    def _refresh(self, server: int, t: int) -> None:
+        """Bring ``server``'s cached limit up to instant ``t``."""
+        self.limit[server], self.until[server], self.rise[server] = self.limits.segment(
+            server, t)
 
     def _tick_everywhere(self) -> None:
         """Reference mode: every server polls at every tick, and every limit change is seen."""
@@ -150,8 +159,8 @@ class Model:
         self.dirty = True
 
     def _woken(self, event: simpy.Event) -> None:
-        if self.wake_at[event.value] == self.now:
-            self.wake_at[event.value] = None
+        if self.wake_at == self.now:
+            self.wake_at = None
         self.dirty = True
 
     # ---- workload -----------------------------------------------------------------------
@@ -214,7 +223,7 @@ class Model:
         for child in ready:
             self._ready(run, child, now)
         for child in skipped:
-            self.recorder.task(plan.index, run.number, child, plan.groups[child], NA, 1,
+            self.recorder.task(plan.index, run.number, child, plan.groups[child], NO_SERVER, 1,
                                 DIDNT_RUN, NA, NA, NA)
             run.rows += 1
         if run.open == 0:
@@ -275,35 +284,45 @@ class Model:
 
     def _dispatch(self, now: int) -> None:
         """Hand waiting tasks to threads: freed threads first, then the servers polling now."""
-        busy = self.busy
+        busy, limits, until = self.busy, self.limit, self.until
         if self.freed:
             freed = self.freed
             self.freed = []
             if len(freed) > 1:
                 freed.sort()  # threads freed at one instant pick in the servers' file order
-            fixed = self.fixed
             for s in freed:
-                if self.waiting and busy[s] < (fixed[s] if fixed[s] >= 0
-                                               else self.limits.at(s, now)):
+                if now >= until[s]:
+                    self._refresh(s, now)
+                if self.waiting and busy[s] < limits[s]:
                     entry = self._pick(s)
                     if entry is not None:
                         self._start(s, entry, now)
         if not self.waiting:
             return
         lazy = not self.every_tick
+        period = self.polling
+        phase = now % period if period else 0
+        offsets = self.offsets
+        horizon = self.horizon
+        wake = horizon  # lazy mode: the earliest instant some server could pick up
         for s in self.servers:
             for queue in self.server_queues[s]:
                 if queue:
                     break
             else:
                 continue  # nothing this server may run is waiting
-            limit = self._limit(s, now)
+            if now >= until[s]:
+                self._refresh(s, now)
+            limit = limits[s]
             if busy[s] < limit:
-                polls = (self.polling == 0 or self._next_poll(s, now) == now if lazy
-                         else self.polling == 0 or (s in self.ticked and self.tick_time == now))
-                if not polls:
-                    if lazy:
-                        self._wake(s, self._next_poll(s, now))
+                # it polls now when now is on its grid: start + offset + k * polling
+                if lazy:
+                    if period and offsets[s] != phase:
+                        at = now + (offsets[s] - phase) % period
+                        if at < wake:
+                            wake = at
+                        continue
+                elif period and not (s in self.ticked and self.tick_time == now):
                     continue
                 while busy[s] < limit:
                     entry = self._pick(s)
@@ -311,16 +330,13 @@ class Model:
                         break
                     self._start(s, entry, now)
                 else:
-                    if lazy and self.fixed[s] < 0:
-                        self._wake_on_rise(s, now)
-            elif lazy and self.fixed[s] < 0:
-                self._wake_on_rise(s, now)
-
-    def _wake_on_rise(self, server: int, now: int) -> None:
-        """A full server with work waiting looks again at its first poll after its limit rises."""
-        rise = self.limits.next_rise(server, now, self.busy[server])
-        if rise is not None:
-            self._wake(server, self._next_poll(server, rise))
+                    if lazy and self.rise[s] < wake:
+                        wake = min(wake, self._next_poll(s, self.rise[s]))
+            elif lazy and self.rise[s] < wake:
+                # full: it can take more at its first poll once its limit rises
+                wake = min(wake, self._next_poll(s, self.rise[s]))
+        if lazy and wake < horizon:
+            self._wake(wake)
 
     # ---- running ------------------------------------------------------------------------
 
@@ -356,6 +372,7 @@ class Model:
                     after = arrival
             t = after
         self.events = events
+        self.arrival_times = self.arrival_jobs = np.zeros(0, np.int64)  # spent
         self._close()
         return self.recorder
 
@@ -366,10 +383,10 @@ class Model:
             plan = run.plan
             for task, status in enumerate(run.status):
                 if status == WAITING:
-                    record(plan.index, run.number, task, plan.groups[task], NA,
+                    record(plan.index, run.number, task, plan.groups[task], NO_SERVER,
                             run.attempt[task], WAITING, NA, NA, NA)
                 elif status == READY:
-                    record(plan.index, run.number, task, plan.groups[task], NA,
+                    record(plan.index, run.number, task, plan.groups[task], NO_SERVER,
                             run.attempt[task], READY, run.ready[task], NA, NA)
                 elif status == EXECUTING:
                     record(plan.index, run.number, task, plan.groups[task], run.server[task],

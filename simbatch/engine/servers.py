@@ -66,21 +66,19 @@ class Limits:
             self.limits.append(limits)
         self.horizon = scenario.horizon
 
-    def at(self, server: int, t: int) -> int:
-        """The limit of ``server`` at instant ``t`` (a bound that starts at ``t`` applies)."""
-        times = self.times[server]
-        if len(times) == 1:
-            return self.limits[server][0]
-        return self.limits[server][bisect_right(times, t) - 1]
+    def segment(self, server: int, t: int) -> tuple[int, int, int]:
+        """At ``t``: the limit, when it next changes, and when it next rises above it.
 
-    def next_rise(self, server: int, t: int, busy: int) -> int | None:
-        """The first instant after ``t`` at which the limit exceeds ``busy``, if any."""
+        Instants past the horizon are given as the horizon.
+        """
         times = self.times[server]
         limits = self.limits[server]
-        for i in range(bisect_right(times, t), len(times)):
-            if limits[i] > busy:
-                return times[i]
-        return None
+        i = bisect_right(times, t) - 1
+        limit = limits[i]
+        until = times[i + 1] if i + 1 < len(times) else self.horizon
+        rise = next((times[k] for k in range(i + 1, len(times)) if limits[k] > limit),
+                    self.horizon)
+        return limit, until, rise
 
     def available(self, server: int) -> int:
         """Thread-nanoseconds the periods allow over the horizon."""
