@@ -75,6 +75,7 @@ class JobPlan:
         self._counts: list[Blocks | None] = [None for _ in tasks]
         self._durations: list[list[Blocks | None]] = [[None] * (t.retries + 1) for t in tasks]
         self._fail = [t.fail for t in tasks]
+        self.may_fail = [t.fail > 0 for t in tasks]
         self._failures: list[list[Blocks | None]] = [[None] * (t.retries + 1) for t in tasks]
 
     def duration(self, task: int, run: int, attempt: int) -> int:
@@ -122,6 +123,7 @@ class JobPlan:
         self._constant.append(_constant_ns(runtime.duration))
         self._durations.append([None])
         self._fail.append(runtime.fail)
+        self.may_fail.append(runtime.fail > 0)
         self._failures.append([None])
         self._counts.append(None)
         return index

@@ -59,6 +59,7 @@ class Model:
         self.limits = Limits(scenario)
         self.offsets = poll_offsets(scenario, seed)
         self.recorder = Recorder()
+        self.ended: Callback = self._ended  # bound once: it is attached to every attempt
         server_index = {s.name: i for i, s in enumerate(scenario.servers)}
         group_index = {g.name: i for i, g in enumerate(scenario.groups)}
         self.servers = range(len(scenario.servers))
@@ -169,12 +170,6 @@ class Model:
         j, skipped = event.value
         self._open(j, skipped)
 
-    def _arrive(self, j: int) -> None:
-        """An arrival of job ``j``: one run, or a batch of them."""
-        self._open(j, 0)
-        for _ in range(1, self.batch[j]):
-            self._open(j, 0)
-
     def _open(self, j: int, skipped: int) -> None:
         """A run is due now: it starts now, or when the job's active window opens."""
         now = self.now
@@ -184,7 +179,9 @@ class Model:
         windows = self.windows[j]
         opens = now if windows is None else windows.next_open(now)
         if opens == now:
-            self._release(run, now)
+            for task in run.plan.roots:
+                self._ready(run, task, now)
+            self.dirty = True
         elif opens is not None:
             self._at(opens, self._released, run)
 
@@ -278,9 +275,9 @@ class Model:
                 self.dirty = True  # the servers already passed in this step look again
         duration = plan.duration(task, number, attempt)
         if now + duration < self.horizon:
-            Timeout(self.env, now + duration - self.clock,
-                    (run, task, server, plan.fails(task, number, attempt))
-                    ).callbacks.append(self._ended)
+            failed = plan.may_fail[task] and plan.fails(task, number, attempt)
+            Timeout(self.env, now + duration - self.clock, (run, task, server, failed)
+                    ).callbacks.append(self.ended)
 
     def _dispatch(self, now: int) -> None:
         """Hand waiting tasks to threads: freed threads first, then the servers polling now."""
@@ -345,7 +342,7 @@ class Model:
         peek, step = self.env.peek, self.env.step
         horizon = self.horizon
         dispatch = self._dispatch
-        arrival_times, arrival_jobs = self.arrival_times, self.arrival_jobs
+        arrival_times, arrival_jobs, batch = self.arrival_times, self.arrival_jobs, self.batch
         count = len(arrival_times)
         k = 0
         arrival = arrival_times.item(0) if count else horizon
@@ -354,7 +351,9 @@ class Model:
         while t < horizon:
             self.now = t
             if arrival == t:
-                self._arrive(arrival_jobs.item(k))
+                j = arrival_jobs.item(k)
+                for _ in range(batch[j]):
+                    self._open(j, 0)
                 k += 1
                 arrival = arrival_times.item(k) if k < count else horizon
             else:

@@ -1,0 +1,29 @@
+"""The benchmark script keeps working (timings belong to the benchmark, not to tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_small_benchmark_run(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--small",
+                           "--json", str(out)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for part in ("(a) M/M/4 kernel", "(b) Tenant month", "(c) Idle year"):
+        assert part in proc.stdout
+    figures = json.loads(out.read_text())
+    kernel = figures["kernel"]
+    assert set(kernel["us_per_job"]) == {"simbatch", "SimPy (minimal)", "Ciw"}
+    assert all(v > 0 for v in kernel["us_per_job"].values())
+    assert figures["month"]["attempts"] > 1_000
+    # lazy polling: the work of an idle calendar does not grow with the number of servers
+    small, large = figures["idle"]
+    assert (small["servers"], large["servers"]) == (10, 100)
+    assert large["events"] <= 1.5 * small["events"]
+    assert large["events"] < large["server_minutes"] / 1_000
