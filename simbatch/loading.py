@@ -156,17 +156,24 @@ class _Builder:
             return moment.replace(tzinfo=zone)
         return moment.astimezone(zone)
 
-    def window(self, loc: Loc, raw: schema.WindowIn) -> Window:
-        begin = self.parse((*loc, "from"), time_of_day, raw.start)
-        end = self.parse((*loc, "to"), time_of_day, raw.end)
+    def daily_span(self, loc: Loc, start: str, end: str, what: str) -> tuple[int, int]:
+        """A ``from``/``to`` pair of local times as seconds of the day (to may be 24:00)."""
+        begin = self.parse((*loc, "from"), time_of_day, start)
+        finish = self.parse((*loc, "to"), time_of_day, end)
         if begin == DAY:
-            raise self.fail((*loc, "from"), "a window cannot start at 24:00")
-        if begin == end % DAY:
-            raise self.fail(loc, f"window from {raw.start!r} to {raw.end!r} is empty or a whole"
-                                 " day")
+            raise self.fail((*loc, "from"), f"a {what} cannot start at 24:00")
+        if begin == finish % DAY:
+            hint = ("; for a whole day set the server's threads instead" if what == "period"
+                    else "")
+            raise self.fail(loc, f"{what} from {start!r} to {end!r} is empty or a whole day"
+                                 + hint)
+        return begin, finish
+
+    def window(self, loc: Loc, raw: schema.WindowIn) -> Window:
+        begin, end = self.daily_span(loc, raw.start, raw.end, "window")
         days = tuple(range(7)) if raw.days is None else self.parse(
             (*loc, "days"), parse_days, raw.days)
-        return Window(begin, end % DAY if end == DAY else end, days)
+        return Window(begin, end, days)
 
     # ---- the scenario -----------------------------------------------------------------------
 
@@ -231,14 +238,7 @@ class _Builder:
                                 f" ({polling / NS:g}s), got {raw.poll_offset!r}")
         periods = []
         for i, p in enumerate(raw.periods):
-            ploc = (*loc, "periods", i)
-            begin = self.parse((*ploc, "from"), time_of_day, p.start)
-            end = self.parse((*ploc, "to"), time_of_day, p.end)
-            if begin == DAY:
-                raise self.fail((*ploc, "from"), "a period cannot start at 24:00")
-            if begin == end % DAY:
-                raise self.fail(ploc, f"period from {p.start!r} to {p.end!r} is empty or a whole"
-                                      " day; for a whole day set the server's threads instead")
+            begin, end = self.daily_span((*loc, "periods", i), p.start, p.end, "period")
             periods.append(Period(begin, end, p.threads))
         self.check_overlaps(loc, raw, periods)
         server = Server(name, raw.threads, tuple(periods), offset, raw.timezone)
