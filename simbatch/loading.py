@@ -179,9 +179,7 @@ class _Builder:
 
     def build(self) -> Scenario:
         raw = schema.check_shape(self.doc)
-        if raw.scheduling == "priority":
-            raise self.fail(("scheduling",), "priority scheduling is not available yet; use"
-                                             " affinity")
+        self.scheduling = raw.scheduling
         zone = self.zone(("timezone",), raw.timezone)
         start = self.moment(("start",), raw.start, zone)
         horizon = self.parse(("horizon",), parse_duration_ns, raw.horizon)
@@ -191,24 +189,35 @@ class _Builder:
         polling = self.parse(("polling",), parse_duration_ns, raw.polling)
         servers = tuple(self.server(name, s, polling) for name, s in raw.servers.items())
         groups = self.groups(raw, servers)
+        if raw.scheduling == "affinity" and raw.reserved_capacity != "none":
+            raise self.fail(("reserved_capacity",), "reserved capacity belongs to priority"
+                                                    " scheduling (scheduling: priority)")
         group_servers = {g.name: g.servers for g in groups}
         jobs = tuple(self.job(name, j, start, zone, horizon, group_servers)
                      for name, j in raw.jobs.items())
         self.warn_idle(servers, groups, jobs, start, horizon)
+        self.check_reserved(raw, servers, groups, jobs)
         name = raw.name or self.default_name or (
             Path(self.doc.source).stem if self.doc.origins else "scenario")
         return Scenario(
             name=name, start=start, timezone=raw.timezone, horizon=horizon, polling=polling,
             scheduling=raw.scheduling, servers=servers, groups=groups, jobs=jobs,
+            reserved_capacity=raw.reserved_capacity, throttle=raw.throttle,
             source=self.doc.source, document=self.doc.data, folder=self.doc.folder,
         )
 
     def warn_idle(self, servers: tuple[Server, ...], groups: tuple[Group, ...],
                   jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:
         """Warn about parts that can never do anything within this scenario."""
+        if self.scheduling == "priority":
+            for g in groups:
+                if g.servers and g.name in self.doc.data.get("groups", {}) and (
+                        "servers" in (self.doc.data["groups"][g.name] or {})):
+                    self.warn(("groups", g.name, "servers"), "priority scheduling ignores"
+                              " group-to-server bindings; every server runs every group")
         serving = {name for g in groups for name in g.servers}
         for server in servers:
-            if server.name not in serving:
+            if self.scheduling == "affinity" and server.name not in serving:
                 self.warn(("servers", server.name), "this server runs no group (it is bound to"
                           " none, and groups.default.servers does not list it), so it stays idle")
         end = start.astimezone(dt.UTC) + dt.timedelta(microseconds=horizon // 1000)
@@ -217,6 +226,25 @@ class _Builder:
                 when = f"{job.start:%Y-%m-%d %H:%M}"
                 self.warn(("jobs", job.name, "start"), f"the job starts at {when}, at or after"
                           " the horizon, so it never runs")
+
+    def check_reserved(self, raw: schema.ScenarioIn, servers: tuple[Server, ...],
+                       groups: tuple[Group, ...], jobs: tuple[Job, ...]) -> None:
+        """Reserved capacity must leave servers for the rest, and Reserved work needs it."""
+        if raw.scheduling != "priority":
+            return
+        probe = Scenario(name="", start=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), timezone="UTC",
+                         horizon=1, polling=0, scheduling="priority", servers=servers,
+                         groups=groups, jobs=jobs, reserved_capacity=raw.reserved_capacity)
+        reserved = probe.reserved_servers()
+        if reserved and len(reserved) == len(servers):
+            raise self.fail(("reserved_capacity",), f"reserved capacity {raw.reserved_capacity!r}"
+                            " would take every server; add servers or lower the level")
+        for job in jobs:
+            if probe.priority_of(job) == "reserved" and not reserved:
+                loc: Loc = (("jobs", job.name, "priority") if job.priority
+                            else ("groups", job.group, "priority"))
+                raise self.fail(loc, "Reserved capacity work needs reserved_capacity: low,"
+                                     " medium or high, or it can never run")
 
     def warn(self, loc: Loc, problem: str) -> None:
         source, line = self.doc.origin(loc)
@@ -278,21 +306,21 @@ class _Builder:
                 if not listed and raw.scheduling == "affinity":
                     raise self.fail(loc, f"group {gname!r} has no servers, so no server can run"
                                          " it: list them with servers: [...]")
-            groups.append(Group(gname, tuple(listed)))
+            groups.append(Group(gname, tuple(listed), g.priority, g.max_concurrency))
         default = raw.groups.get(DEFAULT_GROUP)
         default_servers = (tuple(default.servers) if default is not None and default.servers
                            is not None else tuple(s.name for s in servers if s.name not in bound))
         if default is None:
             groups.append(Group(DEFAULT_GROUP, default_servers))
         else:
-            groups = [Group(g.name, default_servers) if g.name == DEFAULT_GROUP else g
-                      for g in groups]
+            groups = [Group(g.name, default_servers, g.priority, g.max_concurrency)
+                      if g.name == DEFAULT_GROUP else g for g in groups]
         return tuple(groups)
 
     def group_ref(self, loc: Loc, name: str, group_servers: Mapping[str, tuple[str, ...]]) -> str:
         if name not in group_servers:
             raise self.fail(loc, f"unknown group {name!r} (groups: {', '.join(group_servers)})")
-        if not group_servers[name]:
+        if not group_servers[name] and self.scheduling == "affinity":
             raise self.fail(loc, f"group {name!r} has no servers, so no server can run its tasks"
                                  " (every server is bound to a named group; list servers under"
                                  f" groups.{name}.servers)")
@@ -328,7 +356,7 @@ class _Builder:
         self.check_children(loc, tasks)
         self.check_cycles(loc, tasks)
         return Job(name, raw.group, start, tuple(tasks), arrivals, recurrence, active,
-                   raw.timezone)
+                   raw.timezone, raw.priority)
 
     def task(self, loc: Loc, name: str, t: schema.TaskIn, job: schema.JobIn,
              group_servers: Mapping[str, tuple[str, ...]]) -> Task:

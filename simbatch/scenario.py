@@ -17,8 +17,8 @@ from simbatch.calendar import DAY, Profile, Recurrence, Window
 from simbatch.timegrammar import Distribution
 
 __all__ = [
-    "DEFAULT_GROUP", "Arrivals", "Dependency", "Group", "Job", "Period", "Runtime", "Scenario",
-    "Server", "Task",
+    "DEFAULT_GROUP", "PRIORITIES", "RESERVED_SHARES", "Arrivals", "Dependency", "Group", "Job",
+    "Period", "Runtime", "Scenario", "Server", "Task",
 ]
 
 DEFAULT_GROUP = "default"
@@ -66,12 +66,21 @@ class Server:
         return sorted({p.start for p in self.periods} | {p.end % DAY for p in self.periods})
 
 
+PRIORITIES = ("low", "normal", "high", "critical", "reserved")
+"""Priority classes, lowest first; under priority scheduling a free thread serves them with
+the published weights 5, 10, 15, 30 and 40."""
+RESERVED_SHARES = {"none": 0.0, "low": 0.10, "medium": 0.15, "high": 0.25}
+
+
 @dataclass(frozen=True)
 class Group:
-    """A batch group and, under affinity scheduling, the servers that run it."""
+    """A batch group: its servers (affinity), default priority, and per-job concurrency."""
 
     name: str
     servers: tuple[str, ...]
+    priority: str = "normal"
+    max_concurrency: int = 0
+    """At most this many tasks of one job run at once: 0 = no limit, -1 = paused."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,8 @@ class Job:
     """Daily windows in which a run may start; empty means any time."""
     timezone: str | None = None
     """Zone of its start, recurrence and active windows; ``None`` means the scenario's."""
+    priority: str | None = None
+    """Overrides its group's priority under priority scheduling."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,9 @@ class Scenario:
     servers: tuple[Server, ...]
     groups: tuple[Group, ...]
     jobs: tuple[Job, ...]
+    reserved_capacity: str = "none"
+    throttle: bool = True
+    """Hold back a task class that started more than 60 times in the last minute."""
     source: str = "<scenario>"
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     folder: Path | None = field(default=None, repr=False, compare=False)
@@ -179,6 +193,31 @@ class Scenario:
     def group(self, name: str) -> Group:
         """The group called ``name``."""
         return next(g for g in self.groups if g.name == name)
+
+    def reserved_servers(self) -> tuple[str, ...]:
+        """The servers dedicated to Reserved capacity work (priority scheduling).
+
+        The level's share of all batch threads (each server counted at its largest limit
+        of the day) is taken in whole servers from the end of the file, as many as it
+        takes to cover that share.
+        """
+        share = RESERVED_SHARES[self.reserved_capacity]
+        if self.scheduling != "priority" or share == 0:
+            return ()
+        sizes = [max(s.threads_at(x) for x in [0, *s.change_points()]) for s in self.servers]
+        needed = share * sum(sizes)
+        taken: list[str] = []
+        covered = 0
+        for server, size in zip(reversed(self.servers), reversed(sizes), strict=True):
+            if covered >= needed:
+                break
+            taken.append(server.name)
+            covered += size
+        return tuple(reversed(taken))
+
+    def priority_of(self, job: Job) -> str:
+        """A job's priority: its own, else its group's."""
+        return job.priority or self.group(job.group).priority
 
     def zone_of(self, item: Job | Server) -> ZoneInfo:
         """The time zone that a job's or server's local times are in."""

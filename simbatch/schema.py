@@ -260,8 +260,13 @@ class ServerIn(_Strict):
     periods: list[PeriodIn] = []
 
 
+Priority = Literal["low", "normal", "high", "critical", "reserved"]
+
+
 class GroupIn(_Strict):
     servers: list[str] | None = None
+    priority: Priority = "normal"
+    max_concurrency: int = Field(default=0, ge=-1, le=100_000)
 
 
 class RuntimeIn(_Strict):
@@ -320,6 +325,7 @@ class JobIn(_Strict):
     arrivals: ArrivalsIn | None = None
     recurrence: RecurrenceIn | None = None
     active: WindowIn | list[WindowIn] | None = None
+    priority: Priority | None = None
     tasks: dict[str, TaskIn] = Field(min_length=1)
 
 
@@ -331,6 +337,8 @@ class ScenarioIn(_Strict):
     horizon: Time
     polling: Time = "1m"
     scheduling: Literal["affinity", "priority"] = "affinity"
+    reserved_capacity: Literal["none", "low", "medium", "high"] = "none"
+    throttle: bool = True
     servers: dict[str, ServerIn] = Field(min_length=1)
     groups: dict[str, GroupIn] = {}
     jobs: dict[str, JobIn] = {}

@@ -91,8 +91,6 @@ CASES = [
      "start: bad date and time None", 1),
     ("number for a start", "  J:\n", "  J:\n    start: 5\n",
      "jobs.J.start: bad date and time 5", 10),
-    ("priority not yet", "horizon: 1d", "horizon: 1d\nscheduling: priority",
-     "scheduling: priority scheduling is not available yet", 3),
     ("absurd threads", "S1: {threads: 2}", "S1: {threads: 100000000000000000000000}",
      "servers.S1.threads: must be less than or equal to 1000", 4),
     ("repeated unit", "horizon: 1d", "horizon: 1h1h", "horizon: bad time '1h1h'", 2),

@@ -23,6 +23,7 @@ TIMES = st.sampled_from(["0s", "30s", "1m", "90s", "5m", "12m", {"exponential": 
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     polling = draw(st.sampled_from([0, "1m", "1m", "45s"]))
+    scheduling = draw(st.sampled_from(["affinity", "affinity", "priority"]))
     n_servers = draw(st.integers(1, 3))
     servers: dict[str, Any] = {}
     for i in range(n_servers):
@@ -41,6 +42,16 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                                                 max_size=2, unique=True))}
         if draw(st.booleans()):
             groups["default"] = {"servers": names[:1]}
+    priorities = ["low", "normal", "high", "critical"]
+    reserved = scheduling == "priority" and n_servers == 3 and draw(st.booleans())
+    if reserved:
+        priorities.append("reserved")
+    for name in ("G", "default"):
+        if name in groups or name == "default":
+            group = groups.setdefault(name, {})
+            group["max_concurrency"] = draw(st.sampled_from([0, 0, 1, 2, -1]))
+            if scheduling == "priority":
+                group["priority"] = draw(st.sampled_from(priorities))
     bound = set(groups.get("G", {}).get("servers", []))
     default_ok = bool(groups.get("default", {}).get("servers") or set(names) - bound)
     usable = [*(["default"] if default_ok else []), *(["G"] if "G" in groups else [])]
@@ -60,6 +71,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             task["retries"] = draw(st.integers(0, 2))
             task["ignore_failure"] = draw(st.booleans())
             task["group"] = draw(st.sampled_from(usable))
+            if draw(st.integers(0, 3)) == 0:
+                task["class"] = draw(st.sampled_from(["A", "B"]))
             if draw(st.integers(0, 5)) == 0:
                 task["runtime"] = {"tasks": draw(st.sampled_from([0, 2, {"uniform": [1, 3]}])),
                                    "duration": draw(TIMES), "fail": draw(st.sampled_from([0, 0.5]))}
@@ -82,10 +95,17 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             job["start"] = f"2026-01-05 23:{draw(st.integers(0, 59)):02d}"
         if draw(st.integers(0, 3)) == 0:
             job["active"] = {"from": "23:30", "to": "00:30"}
+        if scheduling == "priority" and draw(st.integers(0, 3)) == 0:
+            job["priority"] = draw(st.sampled_from(priorities))
         jobs[f"J{j}"] = job
-    return {"start": "2026-01-05 23:00", "horizon": draw(st.sampled_from(["40m", "2h"])),
-            "polling": polling, "servers": servers,
-            "groups": groups, "jobs": jobs}
+    doc = {"start": "2026-01-05 23:00", "horizon": draw(st.sampled_from(["40m", "2h"])),
+           "polling": polling, "scheduling": scheduling, "servers": servers,
+           "groups": groups, "jobs": jobs, "throttle": draw(st.booleans())}
+    if reserved:
+        doc["reserved_capacity"] = "low"
+        # reserved work needs reserved servers, so keep some work of every other kind too
+        doc["servers"] = {n: {**s, "threads": 2} for n, s in servers.items()}
+    return doc
 
 
 def check_invariants(doc: dict[str, Any], result: Result) -> None:
@@ -124,10 +144,28 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
         row = jobs[(jobs.job == job_name) & (jobs.run == run)]
         assert len(row) == 1 and row.tasks.iloc[0] == len(rows)
     assert len(jobs) == tasks.groupby(["job", "run"]).ngroups
-    # affinity: a task only ever runs on a server of its group
-    for group in scenario.groups:
-        on = set(tasks[tasks.group == group.name].server.dropna())
-        assert on <= set(group.servers)
+    # affinity: a task only ever runs on a server of its group; priority: reserved servers
+    # run Reserved capacity work only, and it runs nowhere else
+    if scenario.scheduling == "affinity":
+        for group in scenario.groups:
+            on = set(tasks[tasks.group == group.name].server.dropna())
+            assert on <= set(group.servers)
+    else:
+        reserved = set(scenario.reserved_servers())
+        level = {j.name: scenario.priority_of(j) for j in scenario.jobs}
+        for row in started.itertuples():
+            assert (row.server in reserved) == (level[row.job] == "reserved")
+    # max concurrency: never more tasks of one run at once than its group allows
+    for job in scenario.jobs:
+        limit = scenario.group(job.group).max_concurrency
+        mine = started[started.job == job.name]
+        if limit < 0:
+            assert mine.empty
+        elif limit > 0:
+            for _run, rows in mine.groupby("run"):
+                ends = rows.end.fillna(horizon_end)
+                for moment in rows.start:
+                    assert int(((rows.start <= moment) & (ends > moment)).sum()) <= limit
     # capacity: at every pickup the server runs at most its limit
     capacity = result.capacity
     for server, rows in started.groupby("server"):

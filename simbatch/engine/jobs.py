@@ -49,9 +49,14 @@ class JobPlan:
     any run needs them, so "Plan #3" has one index (and one sample stream) in every run.
     """
 
-    def __init__(self, job: Job, index: int, group_index: dict[str, int], seed: int) -> None:
+    def __init__(self, job: Job, index: int, group_index: dict[str, int], seed: int,
+                 limit: int = 0) -> None:
         self.job = job
         self.index = index
+        self.limit = limit
+        """Max concurrency of each run: 0 none, -1 paused (its group's setting)."""
+        self.lane: list[int] = []  # ready queue of each task, filled by the dispatcher
+        self.cls: list[int] = []  # throttle class of each task (-1: none)
         self.name = job.name
         tasks = job.tasks
         position = {t.name: i for i, t in enumerate(tasks)}
@@ -115,6 +120,8 @@ class JobPlan:
         self.runtime.append(None)
         self.child_slots.append([])
         self.groups.append(self.groups[parent])
+        self.lane.append(self.lane[parent])
+        self.cls.append(self.cls[parent])
         self.retries.append(0)
         self.counts_failure.append(self.counts_failure[parent])
         self.any.append(False)
@@ -144,8 +151,9 @@ class JobPlan:
 class Run:
     """One live occurrence of a job; dropped as soon as its last task is final."""
 
-    __slots__ = ("attempt", "failed", "first_start", "number", "open", "plan", "ready", "rows",
-                 "scheduled", "server", "skipped", "start", "status")
+    __slots__ = ("attempt", "failed", "first_start", "number", "open", "parked", "plan",
+                 "queued", "ready", "rows", "running", "scheduled", "server", "skipped", "start",
+                 "status")
 
     def __init__(self, plan: JobPlan, number: int, scheduled: int, skipped: int = 0) -> None:
         self.plan = plan
@@ -162,6 +170,9 @@ class Run:
         self.failed = False
         self.first_start = NA
         self.rows = 0
+        # max concurrency: tasks running, tasks queued, and ready tasks held back (a heap)
+        self.running = self.queued = 0
+        self.parked: list[tuple[int, int, int, int, Run]] = []
 
     def add(self, tasks: list[int]) -> None:
         """Bring runtime children into this run (their slots may be new to it)."""

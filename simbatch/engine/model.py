@@ -30,6 +30,7 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
+from simbatch.engine.dispatch import Lanes
 from simbatch.engine.jobs import DIDNT_RUN, ENDED, ERROR, EXECUTING, READY, WAITING, JobPlan, Run
 from simbatch.engine.servers import Limits, poll_offsets
 from simbatch.engine.workload import Schedule
@@ -60,7 +61,6 @@ class Model:
         self.offsets = poll_offsets(scenario, seed)
         self.recorder = Recorder()
         self.ended: Callback = self._ended  # bound once: it is attached to every attempt
-        server_index = {s.name: i for i, s in enumerate(scenario.servers)}
         group_index = {g.name: i for i, g in enumerate(scenario.groups)}
         self.servers = range(len(scenario.servers))
         self.busy = [0 for _ in self.servers]
@@ -71,19 +71,19 @@ class Model:
         for s in self.servers:
             self._refresh(s, 0)
         self.wake_at: int | None = None  # the pending wake-up, if any
-        self.queues: list[list[Entry]] = [[] for _ in scenario.groups]
-        server_groups: list[list[int]] = [[] for _ in self.servers]
-        for gi, group in enumerate(scenario.groups):
-            for name in group.servers:
-                server_groups[server_index[name]].append(gi)
-        self.server_queues = [[self.queues[g] for g in gs] for gs in server_groups]
         self.waiting = 0
         self.freed: list[int] = []
         self.ticked: set[int] = set()  # reference mode: servers whose tick is at tick_time
         self.tick_time = -1
         self.dirty = False
         self.live: dict[Run, None] = {}
-        self.plans = [JobPlan(job, i, group_index, seed) for i, job in enumerate(scenario.jobs)]
+        self.plans = [JobPlan(job, i, group_index, seed, scenario.group(job.group).max_concurrency)
+                      for i, job in enumerate(scenario.jobs)]
+        self.lanes = Lanes(scenario, self.plans, seed)
+        self.heaps = self.lanes.heaps
+        self.server_queues = self.lanes.heaps_of_server
+        self.simple = self.lanes.simple
+        self.throttle = scenario.throttle
         self.runs = [0 for _ in self.plans]
         self.schedules = [Schedule(job, scenario, seed) for job in scenario.jobs]
         self.windows = [s.windows for s in self.schedules]
@@ -197,7 +197,14 @@ class Model:
         run.status[task] = READY
         run.ready[task] = now
         plan = run.plan
-        heappush(self.queues[plan.groups[task]], (now, plan.index, run.number, task, run))
+        entry = (now, plan.index, run.number, task, run)
+        limit = plan.limit
+        if limit:  # max concurrency: queue no more than the run may still start
+            if limit < 0 or run.running + run.queued >= limit:
+                heappush(run.parked, entry)
+                return
+            run.queued += 1
+        heappush(self.heaps[plan.lane[task]], entry)
         self.waiting += 1
 
     def _ended(self, event: simpy.Event) -> None:
@@ -207,6 +214,13 @@ class Model:
         self.freed.append(server)
         self.dirty = True
         plan = run.plan
+        if plan.limit > 0:
+            run.running -= 1
+            if run.parked:  # the run may start one more task: the oldest it holds back
+                entry = heappop(run.parked)
+                run.queued += 1
+                heappush(self.heaps[plan.lane[entry[3]]], entry)
+                self.waiting += 1
         attempt = run.attempt[task]
         status = ERROR if failed else ENDED
         self.recorder.task(plan.index, run.number, task, plan.groups[task], server, attempt,
@@ -240,8 +254,13 @@ class Model:
     # ---- dispatch -----------------------------------------------------------------------
 
     def _pick(self, server: int) -> Entry | None:
-        """Take the oldest waiting task that ``server`` may run (ties: file order)."""
-        queues = self.server_queues[server]
+        """Take the waiting task that ``server`` runs next."""
+        if not self.simple[server]:
+            entry = self.lanes.pick(server, self.now)
+            if entry is not None:
+                self.waiting -= 1
+            return entry
+        queues = self.server_queues[server]  # one lane: the oldest task (ties: file order)
         if len(queues) == 1:
             best: list[Entry] | None = queues[0]
             if not best:
@@ -266,6 +285,11 @@ class Model:
         if run.first_start == NA:
             run.first_start = now
         self.busy[server] += 1
+        if plan.limit > 0:
+            run.queued -= 1
+            run.running += 1
+        if self.throttle and plan.cls[task] >= 0:
+            self.lanes.started(plan.cls[task], now)
         if attempt == 1 and plan.runtime[task] is not None:
             children = plan.children(task, number)
             if children:

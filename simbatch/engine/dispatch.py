@@ -1,0 +1,120 @@
+"""Which waiting task a free thread takes: affinity or priority scheduling, and the throttle.
+
+Waiting tasks sit in lanes, one heap per (group, task class, priority) in the scenario,
+ordered oldest ready first (ties: job, run, task in file order). A server serves a fixed
+set of lanes:
+- affinity: the lanes of the groups that list it;
+- priority: every lane but Reserved capacity's, or only those on a reserved server.
+
+A pick then:
+1. leaves out classes the throttle holds back, unless nothing else is waiting;
+2. under priority scheduling, chooses a priority class with the published weights among
+   the classes that have work waiting, drawing from the server's own named stream;
+3. takes the oldest task among the remaining lanes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from heapq import heappop
+from typing import Any
+
+from simbatch.engine.jobs import JobPlan
+from simbatch.randomness import Blocks, generator
+from simbatch.scenario import PRIORITIES, Scenario
+from simbatch.timegrammar import NS
+
+__all__ = ["THROTTLE_STARTS", "WEIGHTS", "Lanes"]
+
+WEIGHTS = (5, 10, 15, 30, 40)
+"""Chance weights of Low, Normal, High, Critical and Reserved capacity (10.0.38 onward)."""
+THROTTLE_STARTS = 60
+"""A task class started more than this many times in a minute is held back for a minute."""
+MINUTE = 60 * NS
+RESERVED = PRIORITIES.index("reserved")
+
+Entry = tuple[int, int, int, int, Any]
+
+
+class Lanes:
+    """The ready queues of one model, and the rule for picking from them."""
+
+    def __init__(self, scenario: Scenario, plans: list[JobPlan], seed: int) -> None:
+        self.priority_mode = scenario.scheduling == "priority"
+        self.throttle = scenario.throttle
+        group_index = {g.name: i for i, g in enumerate(scenario.groups)}
+        classes: dict[str, int] = {}
+        keys: dict[tuple[int, int, int], int] = {}
+        for plan in plans:
+            priority = PRIORITIES.index(scenario.priority_of(plan.job))
+            for task in plan.job.tasks:
+                cls = (-1 if task.task_class is None
+                       else classes.setdefault(task.task_class, len(classes)))
+                key = (group_index[task.group], cls, priority)
+                plan.lane.append(keys.setdefault(key, len(keys)))
+                plan.cls.append(cls)
+        self.heaps: list[list[Entry]] = [[] for _ in keys]
+        self.klass = [cls for (_, cls, _) in keys]
+        self.priority = [pri for (_, _, pri) in keys]
+        reserved = set(scenario.reserved_servers())
+        self.of_server: list[list[int]] = []
+        for server in scenario.servers:
+            if self.priority_mode:
+                wanted = server.name in reserved
+                lanes = [lane for lane, (_, _, pri) in enumerate(keys)
+                         if (pri == RESERVED) == wanted]
+            else:
+                served = {g for g, group in enumerate(scenario.groups)
+                          if server.name in group.servers}
+                lanes = [lane for lane, (g, _, _) in enumerate(keys) if g in served]
+            self.of_server.append(lanes)
+        self.heaps_of_server = [[self.heaps[lane] for lane in lanes] for lanes in self.of_server]
+        # a server with one lane and nothing to weigh or hold back picks by heap order alone
+        self.simple = [len(lanes) <= 1 and not (self.throttle and lanes and self.klass[lanes[0]]
+                                                >= 0) for lanes in self.of_server]
+        self.starts: list[deque[int]] = [deque() for _ in classes]
+        self.held_until = [0 for _ in classes]
+        self._draws = [Blocks(generator(seed, "priority", s.name), lambda r, n: r.random(n))
+                       for s in scenario.servers]
+        self._drawn = [0 for _ in scenario.servers]
+
+    def pick(self, server: int, now: int) -> Entry | None:
+        """Take the task ``server`` serves next (for servers that are not ``simple``)."""
+        heaps = self.heaps
+        candidates = [lane for lane in self.of_server[server] if heaps[lane]]
+        if not candidates:
+            return None
+        if self.throttle:
+            held = self.held_until
+            free = [lane for lane in candidates
+                    if self.klass[lane] < 0 or held[self.klass[lane]] <= now]
+            if free:  # a held class still runs when nothing else waits
+                candidates = free
+        if self.priority_mode:
+            present = sorted({self.priority[lane] for lane in candidates})
+            if len(present) > 1:
+                chosen = self._weighted(server, present)
+                candidates = [lane for lane in candidates if self.priority[lane] == chosen]
+        best = min(candidates, key=lambda lane: heaps[lane][0])
+        return heappop(heaps[best])
+
+    def _weighted(self, server: int, present: list[int]) -> int:
+        """A priority class among ``present``, with chances proportional to the weights."""
+        u = float(self._draws[server].get(self._drawn[server]))
+        self._drawn[server] += 1
+        total = sum(WEIGHTS[p] for p in present)
+        mark = u * total
+        for p in present:
+            mark -= WEIGHTS[p]
+            if mark < 0:
+                return p
+        return present[-1]
+
+    def started(self, cls: int, now: int) -> None:
+        """Count a start of task class ``cls`` for the throttle."""
+        starts = self.starts[cls]
+        starts.append(now)
+        while starts[0] <= now - MINUTE:
+            starts.popleft()
+        if len(starts) > THROTTLE_STARTS:
+            self.held_until[cls] = now + MINUTE
