@@ -14,6 +14,7 @@ from simbatch.errors import (
     SimulationError,
     UsageError,
 )
+from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
 from simbatch.loading import load
 from simbatch.results import Result
 from simbatch.scenario import Scenario
@@ -22,6 +23,8 @@ from simbatch.simulation import simulate
 __version__ = "0.1.0"
 
 __all__ = [
+    "Comparison",
+    "Replications",
     "Result",
     "Scenario",
     "ScenarioError",
@@ -30,6 +33,9 @@ __all__ = [
     "SimulationError",
     "UsageError",
     "__version__",
+    "compare",
     "load",
+    "replicate",
     "simulate",
+    "sweep",
 ]

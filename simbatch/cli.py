@@ -71,10 +71,97 @@ def _parser() -> argparse.ArgumentParser:
                      help="folder for tasks.csv and jobs.csv (default: current folder)")
     validate = commands.add_parser("validate", help="check a scenario file; exit 0 or 2")
     validate.add_argument("file", type=Path)
+    compare = commands.add_parser("compare", help="replicate scenarios on common random"
+                                  " numbers and show their paired differences")
+    compare.add_argument("files", type=Path, nargs="+", help="the first is the baseline")
+    sweep = commands.add_parser("sweep", help="run a grid of changes to one scenario")
+    sweep.add_argument("file", type=Path)
+    sweep.add_argument("--grid", action="append", required=True, metavar="PATH=V1,V2,...",
+                       help="a path into the scenario and its values (repeatable)")
+    for command, replications in ((compare, 30), (sweep, 1)):
+        command.add_argument("-n", "--replications", type=int, default=replications)
+        command.add_argument("--seed", type=int, default=0)
+        command.add_argument("--warmup", default="0s", help="waits of work ready before this"
+                             " time are left out (default 0s)")
+        command.add_argument("--dask", metavar="ADDRESS", help="run on a dask.distributed"
+                             " scheduler at ADDRESS")
+    compare.add_argument("--store", type=Path, help="keep finished replications here and reuse"
+                         " them on a rerun")
     return parser
 
 
+SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error"]
+
+
+def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
+    frame = frame[frame.metric.isin(SHOWN)].copy()
+    frame["metric"] = pd.Categorical(frame.metric, SHOWN)
+    frame = frame.sort_values([*by[:-2], "metric"], kind="stable")
+    frame["estimate"] = [
+        f"{m:,.2f} [{lo:,.2f}, {hi:,.2f}]" if pd.notna(lo) else f"{m:,.2f}"
+        for m, lo, hi in zip(frame["mean"], frame.ci_low, frame.ci_high, strict=True)]
+    return frame[[*by, "n", "estimate"]].to_string(index=False)
+
+
+def _executor(address: str | None) -> object:
+    if address is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise simbatch.UsageError("--dask needs dask.distributed: pip install"
+                                  " 'simbatch[cluster]'") from None
+    return Client(address)
+
+
+def _grid(specs: list[str]) -> dict[str, list[object]]:
+    from ruamel.yaml import YAML
+
+    reader = YAML(typ="safe", pure=True)
+    grid: dict[str, list[object]] = {}
+    for spec in specs:
+        path, sep, values = spec.partition("=")
+        if not sep or not path or not values:
+            raise simbatch.UsageError(f"--grid {spec!r}: write PATH=V1,V2,...")
+        grid[path.strip()] = [reader.load(v.strip()) for v in values.split(",")]
+    return grid
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    executor = _executor(args.dask)
+    try:
+        if args.command == "compare":
+            names = [f.stem for f in args.files]
+            if len(set(names)) != len(names):
+                names = [str(f) for f in args.files]
+            comparison = simbatch.compare(dict(zip(names, args.files, strict=True)),
+                                          replications=args.replications, seed=args.seed,
+                                          warmup=args.warmup, executor=executor,
+                                          store=args.store)
+            print(f"{args.replications} replications each on common random numbers, seed"
+                  f" {args.seed}; 95% t intervals" + (f"; reused {comparison.reused}"
+                                                      if comparison.reused else ""))
+            print("\nEach variant")
+            print(_interval_table(comparison.summary(), ["variant", "metric", "key"]))
+            if len(names) > 1:
+                print(f"\nDifference from {names[0]} (paired by replication)")
+                print(_interval_table(comparison.differences(), ["variant", "metric", "key"]))
+        else:
+            table = simbatch.sweep(args.file, _grid(args.grid), replications=args.replications,
+                                   seed=args.seed, warmup=args.warmup, executor=executor)
+            shown = [c for c in table.columns if "[" not in c
+                     or c.split("[")[0] in ("wait_mean_s", "wait_p95_s", "backlog_at_horizon")]
+            print(table[shown].to_string(index=False, float_format="{:,.1f}".format))
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command in ("compare", "sweep"):
+        return _experiment(args)
     if args.command == "validate":
         scenario = simbatch.load(args.file)
         print(f"{args.file}: valid ({len(scenario.servers)} servers, {len(scenario.groups)}"

@@ -50,7 +50,7 @@ from simbatch.timegrammar import (
     parse_time,
 )
 
-__all__ = ["load", "load_changed"]
+__all__ = ["load", "load_changed", "load_document"]
 
 YEARS = (1970, 2200)  # the span the tables' nanosecond timestamps hold, with room
 MAX_HORIZON = 100 * 365 * DAY * NS
@@ -72,8 +72,14 @@ def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
     if not isinstance(changes, Mapping):
         raise ScenarioError(scenario.source, "", f"changes must be a mapping, got {changes!r}")
     merged = schema.merge(scenario.document, changes)
-    doc = schema.from_mapping(merged, f"{scenario.source} (with changes)", scenario.folder)
-    return _Builder(doc, default_name=scenario.name).build()
+    return load_document(merged, f"{scenario.source} (with changes)", scenario.folder,
+                         scenario.name)
+
+
+def load_document(data: Mapping[str, Any], source: str, folder: Path | None = None,
+                  default_name: str | None = None) -> Scenario:
+    """A scenario from plain data that stands for ``source`` (for messages)."""
+    return _Builder(schema.from_mapping(data, source, folder), default_name).build()
 
 
 def _caller_level() -> int:

@@ -19,8 +19,9 @@ JOB_COLUMNS = ["job", "run", "scheduled", "start", "end", "status", "wait", "dur
 
 def test_exported_members() -> None:
     assert sorted(simbatch.__all__) == sorted([
-        "Result", "Scenario", "ScenarioError", "SimbatchError", "SimbatchWarning",
-        "SimulationError", "UsageError", "__version__", "load", "simulate",
+        "Comparison", "Replications", "Result", "Scenario", "ScenarioError", "SimbatchError",
+        "SimbatchWarning", "SimulationError", "UsageError", "__version__", "compare", "load",
+        "replicate", "simulate", "sweep",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)

@@ -1,0 +1,381 @@
+"""Experiments: replications, paired comparisons and sweeps, on local cores or a cluster.
+
+One simulated night is an anecdote; these turn runs into estimates with intervals.
+- ``replicate`` runs a scenario n times, replication i with a seed derived from
+  (seed, i), and returns tidy metric rows that carry the replication and its seed.
+- ``compare`` runs several variants with the same replication seeds. Streams are keyed
+  by job and task names, not by topology, so the variants see the same arrivals,
+  durations and failures (common random numbers), and their paired differences are
+  reported with confidence intervals.
+- ``sweep`` runs a grid of changes addressed by path into the scenario.
+
+Work runs on a local process pool by default; pass any executor with ``submit`` (a
+``dask.distributed.Client`` included) to run elsewhere, or ``"serial"`` to stay in this
+process. Results are identical whichever executor runs them. With ``store=`` every
+finished replication is written atomically as parquet and reused when the experiment
+runs again.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+import simbatch
+from simbatch.errors import UsageError
+from simbatch.loading import load, load_document
+from simbatch.results import Result
+from simbatch.scenario import Scenario
+from simbatch.schema import format_path
+from simbatch.simulation import simulate
+from simbatch.timegrammar import parse_duration_ns
+
+__all__ = ["Comparison", "Replications", "compare", "replicate", "sweep"]
+
+METRIC_COLUMNS = ["replication", "seed", "metric", "key", "value"]
+Source = Scenario | str | Path | Mapping[str, Any]
+
+
+# ---- one replication ------------------------------------------------------------------------
+
+def replication_seed(seed: int, replication: int) -> int:
+    """The seed of replication ``replication`` (1, 2, …) of an experiment seeded ``seed``."""
+    digest = hashlib.blake2b(f"simbatch replication {seed} {replication}".encode(),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
+    """A run's key figures as tidy rows (metric, key, value).
+
+    Waits count attempts that became ready after the warm-up; utilization and job counts
+    cover the whole horizon.
+    """
+    tasks = result.tasks
+    start = pd.Timestamp(result.scenario.start)
+    after = tasks[tasks.ready >= start + pd.Timedelta(warmup, unit="ns")]
+    waits = after.wait.dt.total_seconds()
+    rows: list[tuple[str, str, float]] = []
+    for key, w in [("all", waits), *((g, waits[after.group == g])
+                                     for g in sorted(after.group.dropna().unique()))]:
+        done = w.dropna()
+        rows += [("tasks_started", key, float(len(done))),
+                 ("wait_mean_s", key, float(done.mean()) if len(done) else np.nan),
+                 ("wait_p95_s", key, float(done.quantile(0.95)) if len(done) else np.nan)]
+    util = result.utilization()
+    for server, value in zip(util["server"], util["utilization"].to_numpy(), strict=True):
+        rows.append(("utilization", str(server), float(value)))
+    jobs = result.jobs
+    for status in ("Ended", "Error"):
+        rows.append((f"jobs_{status.lower()}", "all", float((jobs.status == status).sum())))
+    rows.append(("job_duration_mean_s", "all",
+                 float(jobs.duration.dropna().dt.total_seconds().mean())
+                 if jobs.duration.notna().any() else np.nan))
+    rows.append(("backlog_at_horizon", "all",
+                 float(tasks.status.isin(["Ready", "Waiting"]).sum())))
+    return pd.DataFrame(rows, columns=["metric", "key", "value"])
+
+
+def _one(scenario: Scenario, replication: int, seed: int, warmup: int) -> pd.DataFrame:
+    """Run one replication and return its metric rows (runs in a worker)."""
+    frame = metrics(simulate(scenario, seed=seed), warmup)
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "replication", replication)
+    return frame
+
+
+# ---- where work runs ------------------------------------------------------------------------
+
+def _run_all(jobs: list[tuple[Any, ...]], executor: Any, save: Callable[[int, pd.DataFrame],
+             None], label: str) -> None:
+    """Run ``_one(*job)`` for every job, saving each result as soon as it is finished."""
+    if not jobs:
+        return
+    if executor == "serial":
+        for i, job in enumerate(tqdm(jobs, desc=label, disable=None)):
+            save(i, _one(*job))
+        return
+    own = executor is None
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=os.cpu_count()) if own \
+        else executor
+    try:
+        futures = {pool.submit(_one, *job): i for i, job in enumerate(jobs)}
+        done_iter: Iterable[Any]
+        if hasattr(pool, "gather"):  # a dask.distributed Client
+            from distributed import as_completed
+            done_iter = as_completed(list(futures))
+        else:
+            done_iter = concurrent.futures.as_completed(futures)
+        for future in tqdm(done_iter, total=len(futures), desc=label, disable=None):
+            save(futures[future], future.result())
+    finally:
+        if own:
+            pool.shutdown(cancel_futures=True)
+
+
+class _Store:
+    """A results folder: one parquet file per finished replication, and a manifest."""
+
+    def __init__(self, folder: str | Path, fingerprint: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        manifest = self.folder / "experiment.json"
+        if manifest.exists():
+            found = json.loads(manifest.read_text(encoding="utf-8"))
+            if found != fingerprint:
+                differs = sorted(k for k in {*found, *fingerprint}
+                                 if found.get(k) != fingerprint.get(k))
+                raise UsageError(f"{self.folder} holds results of another experiment"
+                                 f" ({', '.join(differs)} differ); use another folder")
+        else:
+            _atomic_write(manifest, json.dumps(fingerprint, indent=2).encode())
+
+    def path(self, variant: str, replication: int) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", variant)
+        return self.folder / slug / f"replication-{replication:05d}.parquet"
+
+    def load(self, variant: str, replication: int) -> pd.DataFrame | None:
+        path = self.path(variant, replication)
+        return pd.read_parquet(path) if path.exists() else None
+
+    def save(self, variant: str, replication: int, frame: pd.DataFrame) -> None:
+        path = self.path(variant, replication)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)  # a reader never sees half a file
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _fingerprint(scenario: Scenario) -> str:
+    """A digest of everything a scenario simulates (not where its file lives)."""
+    text = repr(dataclasses.replace(scenario, source="", folder=None))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, warmup: int,
+                executor: Any, store: str | Path | None) -> tuple[pd.DataFrame, int]:
+    """Run every variant's replications (reusing stored ones); return rows and reuse count."""
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise UsageError(f"replications must be a whole number >= 1, got {replications!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
+    shelf = None
+    if store is not None:
+        shelf = _Store(store, {"simbatch": simbatch.__version__, "seed": seed,
+                               "warmup_ns": warmup, "variants": {
+                                   name: _fingerprint(s) for name, s in variants.items()}})
+    frames: dict[tuple[str, int], pd.DataFrame] = {}
+    jobs: list[tuple[str, int]] = []
+    for name in variants:
+        for r in range(1, replications + 1):
+            found = shelf.load(name, r) if shelf is not None else None
+            if found is not None:
+                frames[name, r] = found
+            else:
+                jobs.append((name, r))
+    reused = len(frames)
+
+    def save(i: int, frame: pd.DataFrame) -> None:
+        name, r = jobs[i]
+        if shelf is not None:
+            shelf.save(name, r, frame)
+        frames[name, r] = frame
+
+    work = [(variants[name], r, replication_seed(seed, r), warmup) for name, r in jobs]
+    _run_all(work, executor, save, "replications")
+    rows = pd.concat([frames[name, r].assign(variant=name) for name in variants
+                      for r in range(1, replications + 1)], ignore_index=True)
+    return rows[["variant", *METRIC_COLUMNS]], reused
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
+    """Mean, standard deviation and a t confidence interval of ``values``."""
+    n = len(values)
+    mean = float(np.mean(values)) if n else np.nan
+    if n < 2:
+        return mean, np.nan, np.nan, np.nan
+    sd = float(np.std(values, ddof=1))
+    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sd / np.sqrt(n)
+    return mean, sd, mean - half, mean + half
+
+
+def _summarize(rows: pd.DataFrame, by: list[str], confidence: float) -> pd.DataFrame:
+    out = []
+    for key, group in rows.groupby(by, sort=False):
+        values = group["value"].dropna().to_numpy()
+        mean, sd, low, high = _interval(values, confidence)
+        out.append([*(key if isinstance(key, tuple) else (key,)), len(values), mean, sd, low,
+                    high])
+    return pd.DataFrame(out, columns=[*by, "n", "mean", "sd", "ci_low", "ci_high"])
+
+
+# ---- the public API -------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Replications:
+    """Replications of one scenario: tidy metric rows and their intervals."""
+
+    scenario: Scenario
+    seed: int
+    metrics: pd.DataFrame
+    """One row per (replication, metric, key): replication, seed, metric, key, value."""
+    reused: int = 0
+    """Replications read back from the store instead of simulated."""
+
+    def summary(self, confidence: float = 0.95) -> pd.DataFrame:
+        """Per metric and key: n, mean, sd and a t confidence interval."""
+        return _summarize(self.metrics, ["metric", "key"], confidence)
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Variants run on common random numbers, and their differences from the first."""
+
+    variants: tuple[str, ...]
+    seed: int
+    metrics: pd.DataFrame
+    """One row per (variant, replication, metric, key)."""
+    reused: int = 0
+
+    def summary(self, confidence: float = 0.95) -> pd.DataFrame:
+        """Per variant, metric and key: n, mean, sd and a t confidence interval."""
+        return _summarize(self.metrics, ["variant", "metric", "key"], confidence)
+
+    def differences(self, confidence: float = 0.95) -> pd.DataFrame:
+        """Each variant minus the baseline (the first), paired by replication, with intervals."""
+        wide = self.metrics.set_index(["metric", "key", "replication", "variant"])[
+            "value"].unstack("variant")
+        base = self.variants[0]
+        out = []
+        for variant in self.variants[1:]:
+            diff = (wide[variant] - wide[base]).rename("value").reset_index()
+            diff["variant"] = variant
+            out.append(diff)
+        if not out:
+            return pd.DataFrame(columns=["variant", "metric", "key", "n", "mean", "sd",
+                                         "ci_low", "ci_high"])
+        return _summarize(pd.concat(out), ["variant", "metric", "key"], confidence)
+
+
+def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,
+              executor: Any = None, store: str | Path | None = None) -> Replications:
+    """Run ``n`` replications of a scenario; every metric row carries its replication and seed.
+
+    ``warmup`` (a time such as ``"2h"``) leaves waits of work ready before it out of the
+    metrics. ``executor`` is None (local processes), ``"serial"``, or any executor with
+    ``submit`` such as a ``dask.distributed.Client``. ``store`` is a folder that keeps every
+    finished replication and reuses it when the same experiment runs again.
+    """
+    loaded = load(scenario)
+    rows, reused = _experiment({loaded.name: loaded}, n, seed, _warmup(warmup), executor,
+                               store)
+    return Replications(loaded, seed, rows.drop(columns="variant"), reused)
+
+
+def compare(variants: Mapping[str, Source], replications: int = 30, seed: int = 0, *,
+            warmup: str | int = 0, executor: Any = None,
+            store: str | Path | None = None) -> Comparison:
+    """Run variants on common random numbers; ``differences()`` are against the first one."""
+    if not isinstance(variants, Mapping) or not variants:
+        raise UsageError("compare takes a mapping of names to scenarios, such as"
+                         " {'today': 'base.yaml', 'more servers': 'more.yaml'}")
+    loaded = {str(name): load(s) for name, s in variants.items()}
+    rows, reused = _experiment(loaded, replications, seed, _warmup(warmup), executor, store)
+    return Comparison(tuple(loaded), seed, rows, reused)
+
+
+def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1,
+          seed: int = 0, *, warmup: str | int = 0, executor: Any = None) -> pd.DataFrame:
+    """One row of metric means per point of ``grid``, a product of values set by path.
+
+    Paths address the scenario as error messages print them, such as
+    ``servers.AOS1.threads`` or ``servers.AOS1.periods[1].threads``.
+    """
+    scenario = load(base)
+    if not isinstance(grid, Mapping) or not grid:
+        raise UsageError("sweep takes a grid of paths to lists of values, such as"
+                         " {'servers.AOS1.threads': [8, 12, 16]}")
+    paths = list(grid)
+    points = list(itertools.product(*(list(grid[p]) for p in paths)))
+    variants = {}
+    for point in points:
+        label = ", ".join(f"{p}={v}" for p, v in zip(paths, point, strict=True))
+        variants[label] = _with_values(scenario, dict(zip(paths, point, strict=True)), label)
+    rows, _ = _experiment(variants, replications, seed, _warmup(warmup), executor, None)
+    means = rows.groupby(["variant", "metric", "key"], sort=False)["value"].mean()
+    wide = means.unstack(["metric", "key"])
+    wide.columns = [f"{column[0]}[{column[1]}]" for column in wide.columns]
+    wide = wide.loc[list(variants)].reset_index(drop=True)
+    params = pd.DataFrame(points, columns=paths)
+    return pd.concat([params, wide], axis=1)
+
+
+def _warmup(value: str | int) -> int:
+    try:
+        return parse_duration_ns(value)
+    except ValueError as exc:
+        raise UsageError(f"warmup: {exc}") from None
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_path(path: str) -> list[str | int]:
+    """``servers.AOS1.periods[1].threads`` as keys and list indices."""
+    parts: list[str | int] = []
+    position = 0
+    for match in _PART.finditer(path):
+        gap = path[position:match.start()]
+        if gap not in ("", "."):
+            raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
+        parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        position = match.end()
+    if not parts or position != len(path):
+        raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
+    return parts
+
+
+def _with_values(scenario: Scenario, values: Mapping[str, Any], label: str) -> Scenario:
+    """``scenario`` with each path set to its value, validated like any scenario."""
+    document = copy.deepcopy(dict(scenario.document))
+    for path, value in values.items():
+        parts = parse_path(path)
+        node: Any = document
+        for depth, part in enumerate(parts[:-1]):
+            where = format_path(tuple(parts[:depth + 1]))
+            if isinstance(part, int):
+                if not isinstance(node, list) or not 0 <= part < len(node):
+                    raise UsageError(f"path {path!r}: {where} has no item [{part}]")
+            elif not isinstance(node, dict) or part not in node:
+                raise UsageError(f"path {path!r}: the scenario has no {where!r}")
+            node = node[part]
+        last = parts[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or not 0 <= last < len(node):
+                raise UsageError(f"path {path!r}: no list item [{last}] there")
+        elif not isinstance(node, dict):
+            raise UsageError(f"path {path!r}: {last!r} is not inside a mapping")
+        node[last] = value
+    return load_document(document, f"{scenario.source} with {label}", scenario.folder,
+                         scenario.name)

@@ -1,0 +1,188 @@
+"""Replications, paired comparisons on common random numbers, sweeps, executors, the store."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas.testing as pdt
+import pytest
+
+import simbatch
+from simbatch.cli import main
+from tests.conftest import ROOT, SCENARIOS
+
+
+def small(threads: int = 2, hours: int = 6) -> dict[str, Any]:
+    return {"start": "2026-01-05 00:00", "horizon": f"{hours}h", "polling": "1m",
+            "servers": {"A": {"threads": threads}},
+            "jobs": {"J": {"arrivals": {"interval": {"exponential": "3m"}},
+                           "tasks": {"T": {"duration": {"exponential": "5m"}}}}}}
+
+
+def test_rows_carry_replication_and_seed_and_executors_agree() -> None:
+    serial = simbatch.replicate(small(), 4, seed=3, executor="serial")
+    pooled = simbatch.replicate(small(), 4, seed=3)  # local process pool
+    pdt.assert_frame_equal(serial.metrics, pooled.metrics)
+    rows = serial.metrics
+    assert list(rows.columns) == ["replication", "seed", "metric", "key", "value"]
+    assert sorted(rows.replication.unique()) == [1, 2, 3, 4]
+    assert rows.groupby("replication").seed.nunique().eq(1).all()
+    assert rows.seed.nunique() == 4
+    summary = serial.summary().set_index(["metric", "key"])
+    row = summary.loc[("wait_mean_s", "all")]
+    assert row.n == 4 and row.ci_low < row["mean"] < row.ci_high
+
+
+def test_common_random_numbers_shrink_the_variance_of_a_paired_difference() -> None:
+    # what if the task gets 10% slower? Under common random numbers both variants draw
+    # the same arrivals and the same standard exponentials for durations
+    base = small(threads=3, hours=24)
+    slow = small(threads=3, hours=24)
+    slow["jobs"]["J"]["tasks"]["T"]["duration"] = {"exponential": "5.5m"}
+    crn = simbatch.compare({"base": base, "slow": slow}, replications=30, seed=1,
+                           executor="serial").differences().set_index(["metric", "key"])
+    # the same comparison with independent streams: the variant gets other seeds
+    a = simbatch.replicate(base, 30, seed=1, executor="serial").metrics
+    b = simbatch.replicate(slow, 30, seed=2, executor="serial").metrics
+    pick = ["metric", "key", "replication"]
+    diff = (b.set_index(pick).sort_index().value
+            - a.set_index(pick).sort_index().value).loc["wait_mean_s", "all"]
+    independent_sd = float(np.std(diff, ddof=1))
+    crn_sd = float(crn.loc[("wait_mean_s", "all"), "sd"])
+    # measured: about 23 s against 40 s, a third of the variance
+    assert crn_sd < 0.75 * independent_sd, (crn_sd, independent_sd)
+
+
+def erlang_c_wait(lam: float, mu: float, c: int) -> float:
+    a = lam / mu
+    top = a**c / math.factorial(c) / (1 - a / c)
+    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top) / (c * mu - lam)
+
+
+@pytest.mark.slow
+def test_intervals_cover_erlang_c_about_95_percent_of_the_time() -> None:
+    # M/M/2 at utilization 0.5 (one arrival a minute, one-minute service), 2 days with a
+    # 2-hour warm-up; 120 experiments of 10 replications each
+    doc = {"start": "2026-01-05 00:00", "horizon": "2d", "polling": 0,
+           "servers": {"S": {"threads": 2}},
+           "jobs": {"J": {"arrivals": {"interval": {"exponential": "1m"}},
+                          "tasks": {"T": {"duration": {"exponential": "1m"}}}}}}
+    theory = erlang_c_wait(1 / 60, 1 / 60, 2)
+    covered = 0
+    experiments = 120
+    for seed in range(experiments):
+        summary = simbatch.replicate(doc, 10, seed=seed, warmup="2h",
+                                     executor="serial").summary().set_index(["metric", "key"])
+        row = summary.loc[("wait_mean_s", "all")]
+        covered += row.ci_low <= theory <= row.ci_high
+    # 95% nominal; binomial sd over 120 experiments is 2 points, allow 4 sigma below
+    assert 0.87 <= covered / experiments <= 1.0, covered
+
+
+def test_dask_cluster_gives_the_same_results_as_the_local_pool() -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        on_dask = simbatch.compare({"a": small(2), "b": small(3)}, replications=3, seed=5,
+                                   executor=client)
+    local = simbatch.compare({"a": small(2), "b": small(3)}, replications=3, seed=5)
+    pdt.assert_frame_equal(on_dask.metrics, local.metrics)
+
+
+def test_a_killed_run_resumes_without_redoing_finished_replications(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+              "import simbatch\nfrom tests.test_experiments import small\n"
+              f"simbatch.replicate(small(hours=48), 40, seed=7, executor='serial',"
+              f" store={str(store)!r})\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ},
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if len(list(store.glob("*/*.parquet"))) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = sorted(store.glob("*/*.parquet"))
+    assert 3 <= len(finished) < 40
+    stamps = {p: p.stat().st_mtime_ns for p in finished}
+    resumed = simbatch.replicate(small(hours=48), 40, seed=7, executor="serial", store=store)
+    assert resumed.reused == len(finished)
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in finished)  # not redone
+    fresh = simbatch.replicate(small(hours=48), 40, seed=7, executor="serial")
+    pdt.assert_frame_equal(resumed.metrics, fresh.metrics)
+
+
+def test_a_folder_of_another_experiment_is_refused(tmp_path: Path) -> None:
+    simbatch.replicate(small(2), 2, seed=1, executor="serial", store=tmp_path)
+    again = simbatch.replicate(small(2), 2, seed=1, executor="serial", store=tmp_path)
+    assert again.reused == 2
+    with pytest.raises(simbatch.UsageError, match="holds results of another experiment"
+                                                  r" \(variants differ\)"):
+        simbatch.replicate(small(3), 2, seed=1, executor="serial", store=tmp_path)
+    with pytest.raises(simbatch.UsageError, match=r"\(seed differ\)"):
+        simbatch.replicate(small(2), 2, seed=2, executor="serial", store=tmp_path)
+
+
+def test_sweep_over_nested_paths() -> None:
+    doc = small()
+    doc["servers"]["A"]["periods"] = [{"from": "00:00", "to": "03:00", "threads": 1}]
+    table = simbatch.sweep(doc, {"servers.A.periods[0].threads": [1, 4],
+                                 "jobs.J.tasks.T.duration": [{"exponential": "2m"},
+                                                             {"exponential": "5m"}]},
+                           replications=2, executor="serial")
+    assert len(table) == 4
+    assert list(table.columns[:2]) == ["servers.A.periods[0].threads", "jobs.J.tasks.T.duration"]
+    waits = table["wait_mean_s[all]"].to_numpy()
+    assert waits[0] > waits[2]  # more night threads, shorter waits (same durations)
+    assert waits[1] > waits[0]  # longer tasks, longer waits
+
+
+@pytest.mark.parametrize(("grid", "error", "message"), [
+    ({"servers.B.threads": [1]}, simbatch.UsageError, "the scenario has no 'servers.B'"),
+    ({"servers.A.periods[0].threads": [1]}, simbatch.UsageError,
+     "the scenario has no 'servers.A.periods'"),
+    ({"serverz.A.threads": [1]}, simbatch.UsageError, "the scenario has no 'serverz'"),
+    ({"servers..threads": [1]}, simbatch.UsageError, "bad path 'servers..threads'"),
+    ({"servers.A.threads": [-1]}, simbatch.ScenarioError,
+     "with servers.A.threads=-1: servers.A.threads: must be greater than or equal to 0"),
+    ({"servers.A.thread": [3]}, simbatch.ScenarioError, "unknown key 'thread'"),
+])
+def test_bad_paths_and_values_get_clear_errors(grid: dict[str, list[Any]],
+                                               error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as raised:
+        simbatch.sweep(small(), grid, executor="serial")
+    assert message in str(raised.value)
+
+
+def test_bad_experiment_arguments() -> None:
+    with pytest.raises(simbatch.UsageError, match="replications must be a whole number"):
+        simbatch.replicate(small(), 0, executor="serial")
+    with pytest.raises(simbatch.UsageError, match="warmup: bad time 'soon'"):
+        simbatch.replicate(small(), 2, warmup="soon", executor="serial")
+    with pytest.raises(simbatch.UsageError, match="compare takes a mapping"):
+        simbatch.compare([small()])  # type: ignore[arg-type]
+
+
+def test_cli_compare_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = SCENARIOS / "tenant-week.yaml", SCENARIOS / "tenant-week-more-servers.yaml"
+    assert main(["compare", str(a), str(b), "-n", "2", "--store", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Difference from tenant-week (paired by replication)" in out
+    assert "tenant-week-more-servers" in out and "wait_p95_s" in out
+    assert main(["sweep", str(SCENARIOS / "affinity.yaml"),
+                 "--grid", "servers.AOS1.threads=2,4"]) == 0
+    out = capsys.readouterr().out
+    assert "servers.AOS1.threads" in out and "wait_mean_s[all]" in out
+    assert main(["sweep", str(SCENARIOS / "affinity.yaml"), "--grid", "nothing"]) == 2
+    assert "--grid 'nothing': write PATH=V1,V2" in capsys.readouterr().err
