@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -79,6 +79,10 @@ class Windows:
                 merged.append([begin, end])
         self.opens = [b for b, _ in merged]
         self.closes = [e for _, e in merged]
+
+    def inside(self, t: int) -> bool:
+        """Whether instant ``t`` falls inside a window."""
+        return self.next_open(t) == t
 
     def next_open(self, t: int) -> int | None:
         """The first instant at or after ``t`` inside a window, or None if none comes."""
@@ -217,10 +221,21 @@ class Slots:
         else:
             freqs: dict[str, Literal[0, 1, 2, 3]] = {"y": YEARLY, "mo": MONTHLY, "w": WEEKLY,
                                                      "d": DAILY}
-            freq = freqs[r.unit or "d"]
-            rule = rrule(freq, dtstart=start, interval=r.every,
+            unit = r.unit or "d"
+            monthday: int | list[int] | None = None
+            setpos = None
+            month = r.month
+            if unit in ("mo", "y"):
+                day = r.day if r.day is not None else start.day
+                if unit == "y" and month is None:
+                    month = start.month  # a yearly day is in the start's month
+                if day > 28:  # the day, or the month's last day when it is shorter
+                    monthday, setpos = list(range(28, day + 1)), -1
+                else:
+                    monthday = day
+            rule = rrule(freqs[unit], dtstart=start, interval=r.every,
                          byweekday=[weekday(d) for d in r.weekdays] or None,
-                         bymonthday=r.day, bymonth=r.month)
+                         bymonthday=monthday, bymonth=month, bysetpos=setpos)
             for moment in rule:
                 yield epoch_ns(moment) - self.base
 
@@ -228,11 +243,12 @@ class Slots:
         """The first slot, if it falls before the horizon and the range."""
         return self.at_or_after(-(2**62))[0]
 
-    def at_or_after(self, t: int) -> tuple[int | None, int]:
-        """The first slot at or after ``t`` and how many slots were passed over to reach it."""
+    def at_or_after(self, t: int, counts: Callable[[int], bool] | None = None
+                    ) -> tuple[int | None, int]:
+        """The first slot at or after ``t``, and how many slots (that ``counts``) it passes."""
         passed = 0
         while self._next is not None and self._next < t:
-            passed += self._next <= self.until
+            passed += self._next <= self.until and (counts is None or counts(self._next))
             self._next = next(self._iter, None)
         slot = self._next
         if slot is None or slot >= self.horizon or slot > self.until:
@@ -240,17 +256,17 @@ class Slots:
         self._next = next(self._iter, None)
         return slot, passed
 
-    def after_end(self, end: int) -> tuple[int | None, int]:
+    def after_end(self, end: int, counts: Callable[[int], bool] | None = None
+                  ) -> tuple[int | None, int]:
         """When the next run is due after a run that ended at ``end``, and slots skipped."""
         r = self.recurrence
         if r.anchor == "end":
-            step = r.step()
-            if isinstance(step, dt.timedelta):  # elapsed time
-                due = end + int(step.total_seconds()) * NS
-            else:  # months and years on the local calendar
+            if r.unit in ("m", "h"):  # elapsed time
+                due = end + int(r.step().total_seconds()) * NS  # type: ignore[union-attr]
+            else:  # days and longer on the local calendar
                 local = dt.datetime.fromtimestamp((self.base + end) / NS, self.start.tzinfo)
-                due = epoch_ns(local + step) - self.base
+                due = epoch_ns(local + r.step()) - self.base
             if due >= self.horizon or due > self.until:
                 return None, 0
             return due, 0
-        return self.at_or_after(end)
+        return self.at_or_after(end, counts)

@@ -71,7 +71,11 @@ def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
     """``scenario`` with ``changes`` deep-merged into its document, validated anew."""
     if not isinstance(changes, Mapping):
         raise ScenarioError(scenario.source, "", f"changes must be a mapping, got {changes!r}")
-    merged = schema.merge(scenario.document, changes)
+    try:
+        merged = schema.merge(scenario.document, changes)
+    except schema.MergeError as exc:
+        raise ScenarioError(f"{scenario.source} (with changes)", schema.format_path(exc.loc),
+                            str(exc)) from None
     return load_document(merged, f"{scenario.source} (with changes)", scenario.folder,
                          scenario.name)
 
@@ -215,6 +219,16 @@ class _Builder:
     def warn_idle(self, servers: tuple[Server, ...], groups: tuple[Group, ...],
                   jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:
         """Warn about parts that can never do anything within this scenario."""
+        if self.scheduling == "affinity":
+            data = self.doc.data
+            for g in groups:
+                if "priority" in ((data.get("groups") or {}).get(g.name) or {}):
+                    self.warn(("groups", g.name, "priority"), "priorities apply under"
+                              " scheduling: priority; affinity scheduling ignores them")
+            for job in jobs:
+                if job.priority is not None:
+                    self.warn(("jobs", job.name, "priority"), "priorities apply under"
+                              " scheduling: priority; affinity scheduling ignores them")
         if self.scheduling == "priority":
             for g in groups:
                 if g.servers and g.name in self.doc.data.get("groups", {}) and (
@@ -349,6 +363,9 @@ class _Builder:
                                                                    raw.arrivals)
         recurrence = None if raw.recurrence is None else self.recurrence(
             (*loc, "recurrence"), raw.recurrence, start, zone)
+        if raw.active == []:
+            raise self.fail((*loc, "active"), "an empty list of windows; leave active out for"
+                                              " a job that may start at any time")
         actives = (raw.active if isinstance(raw.active, list)
                    else [] if raw.active is None else [raw.active])
         active = tuple(self.window((*loc, "active", *((i,) if isinstance(raw.active, list)
@@ -418,6 +435,8 @@ class _Builder:
             (self.window((*loc, "windows", i), w),
              self.parse((*loc, "windows", i, "rate"), parse_rate, w.rate))
             for i, w in enumerate(raw.windows))
+        if rate == 0 and not any(r > 0 for _, r in windows):
+            self.warn((*loc, "rate"), "every rate is 0, so this job never arrives")
         return Arrivals(profile=Profile(rate, windows), batch=raw.batch)
 
     def recurrence(self, loc: Loc, raw: schema.RecurrenceIn, start: dt.datetime,
@@ -428,6 +447,9 @@ class _Builder:
         if raw.every is not None:
             every, unit = self.parse((*loc, "every"), parse_every, raw.every)
         else:
+            if len(str(raw.cron).split()) != 5:
+                raise self.fail((*loc, "cron"), f"bad cron expression {raw.cron!r}: use five"
+                                " fields (minute hour day month weekday)")
             try:
                 next(iter(CronSim(str(raw.cron), start)))
             except (CronSimError, ValueError, StopIteration) as exc:
@@ -435,6 +457,9 @@ class _Builder:
                                 ) from None
             if raw.anchor == "end":
                 raise self.fail((*loc, "anchor"), "anchor: end needs every:, not cron:")
+        if raw.anchor == "end" and (raw.on is not None or raw.day is not None):
+            raise self.fail((*loc, "anchor"), "anchor: end repeats one interval after each"
+                                              " run; it cannot keep on: or day:")
         if raw.on is not None and unit != "w":
             raise self.fail((*loc, "on"), "on: names weekdays, for a weekly recurrence (every: 1w)")
         weekdays = () if raw.on is None else self.parse((*loc, "on"), parse_days, raw.on)
@@ -452,7 +477,8 @@ class _Builder:
         if raw.until is not None:
             until = self.moment((*loc, "until"), raw.until, zone, day_end=True)
             if until < start:
-                raise self.fail((*loc, "until"), f"until {raw.until!r} is before the job's start")
+                raise self.fail((*loc, "until"), f"until {str(raw.until)!r} is before the job's"
+                                                 " start")
         return Recurrence(unit=unit, every=every, cron=raw.cron, weekdays=weekdays,
                           day=day if isinstance(day, int) else None, month=raw.month,
                           count=raw.count, until=until, anchor=raw.anchor)

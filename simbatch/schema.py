@@ -151,7 +151,10 @@ def read_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
         raise doc.error(("extends",), f"extends {base!r}, but there is no such file"
                                       f" ({target})")
     parent = read_file(target, chain)
-    data = merge(parent.data, doc.data)
+    try:
+        data = merge(parent.data, doc.data)
+    except MergeError as exc:
+        raise doc.error(exc.loc, str(exc)) from None
     origins: dict[Loc, Origin] = {}
     for loc in _paths(data):
         found = doc.origins.get(loc) or parent.origins.get(loc)
@@ -160,14 +163,24 @@ def read_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
     return Document(data, doc.source, origins, doc.folder)
 
 
-def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+class MergeError(ValueError):
+    """A change removes (``null``) a key the base does not have: likely a typo."""
+
+    def __init__(self, loc: Loc) -> None:
+        self.loc = loc
+        super().__init__(f"null removes {format_path(loc)!r}, but the base has no such key")
+
+
+def merge(base: Mapping[str, Any], changes: Mapping[str, Any], loc: Loc = ()) -> dict[str, Any]:
     """Deep-merge ``changes`` into ``base``: maps merge, other values replace, null removes."""
     out = dict(base)
     for key, value in changes.items():
         if value is None:
-            out.pop(key, None)
+            if key not in out:
+                raise MergeError((*loc, key))
+            del out[key]
         elif isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
-            out[key] = merge(base[key], value)
+            out[key] = merge(base[key], value, (*loc, key))
         else:
             out[key] = value
     return out
@@ -283,7 +296,7 @@ class TaskIn(_Strict):
     fail: float = Field(default=0.0, ge=0.0, le=1.0)
     retries: int = Field(default=0, ge=0, le=5)
     ignore_failure: bool = False
-    task_class: str | None = Field(default=None, alias="class")
+    task_class: str | None = Field(default=None, alias="class", min_length=1)
     runtime: RuntimeIn | None = None
 
 
@@ -354,6 +367,7 @@ _FRIENDLY = {
     "model_type": "expected a mapping of keys",
     "list_type": "expected a list",
     "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
 }
 
 

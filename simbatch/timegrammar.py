@@ -288,6 +288,8 @@ def _weekday(word: str) -> int:
 def parse_days(value: Any) -> tuple[int, ...]:
     """Weekdays (0 = Monday) from ``mon-fri``, ``sat,sun``, ``[mon, fri]`` or ``mon``."""
     words = value if isinstance(value, list) else str(value).split(",")
+    if not words:
+        raise ValueError("an empty list of weekdays: name at least one, such as mon-fri")
     days: list[int] = []
     for word in words:
         if not isinstance(word, str) or not word.strip():
@@ -297,7 +299,9 @@ def parse_days(value: Any) -> tuple[int, ...]:
             days.extend((first + i) % 7 for i in range((last - first) % 7 + 1))
         else:
             days.append(_weekday(word))
-    return tuple(sorted(set(days)))
+    if len(set(days)) != len(days):
+        raise ValueError(f"weekdays {value!r} name a day twice")
+    return tuple(sorted(days))
 
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([wdhms])\s*$")

@@ -155,14 +155,15 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
         level = {j.name: scenario.priority_of(j) for j in scenario.jobs}
         for row in started.itertuples():
             assert (row.server in reserved) == (level[row.job] == "reserved")
-    # max concurrency: never more tasks of one run at once than its group allows
-    for job in scenario.jobs:
-        limit = scenario.group(job.group).max_concurrency
-        mine = started[started.job == job.name]
+    # max concurrency: never more of one run's tasks of a group at once than it allows;
+    # a paused group starts nothing
+    for group in scenario.groups:
+        limit = group.max_concurrency
+        mine = started[started.group == group.name]
         if limit < 0:
             assert mine.empty
         elif limit > 0:
-            for _run, rows in mine.groupby("run"):
+            for _key, rows in mine.groupby(["job", "run"]):
                 ends = rows.end.fillna(horizon_end)
                 for moment in rows.start:
                     assert int(((rows.start <= moment) & (ends > moment)).sum()) <= limit

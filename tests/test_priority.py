@@ -120,6 +120,21 @@ def test_a_paused_group_starts_nothing_new() -> None:
     assert tasks[tasks.group == "High"].status.eq("Ended").all()
 
 
+def test_pausing_a_group_stops_its_tasks_in_any_job() -> None:
+    # the limit belongs to the task's group, whatever the job's group is
+    doc = {"start": "2026-01-05 00:00", "horizon": "2h", "polling": 0,
+           "servers": {"A": {"threads": 8}},
+           "groups": {"P": {"max_concurrency": -1, "servers": ["A"]},
+                      "default": {"servers": ["A"]}},
+           "jobs": {"K": {"tasks": {"A": {"duration": "10m"},
+                                    "B": {"duration": "10m", "group": "P"}}},
+                    "L": {"group": "P", "tasks": {"A": {"duration": "10m", "group": "default"}}}}}
+    tasks = simbatch.simulate(doc).tasks.set_index(["job", "task"])
+    assert tasks.loc[("K", "B"), "status"] == "Ready"  # in the paused group: held
+    assert tasks.loc[("L", "A"), "status"] == "Ended"  # in default: runs
+    assert tasks.loc[("K", "A"), "status"] == "Ended"
+
+
 def test_throttle_holds_a_busy_class_back_and_lets_it_through_when_alone() -> None:
     hot = {"arrivals": {"interval": "0.5s"}, "tasks": {"Ping": {"duration": "1s",
                                                                 "class": "Ping"}}}

@@ -98,7 +98,9 @@ def test_active_period_holds_a_due_run_until_its_window_opens() -> None:
     assert clock(jobs.scheduled) == ["00:00", "22:00"]
     assert clock(jobs.start) == ["20:00", "22:00"]
     assert jobs.wait.iloc[0] == pd.Timedelta("20h")
-    assert jobs.skipped.tolist() == [0, 10]
+    # of the slots passed over (02:00 ... 20:00) only 20:00 lies in the window: a slot
+    # outside the active period is no slot at all
+    assert jobs.skipped.tolist() == [0, 1]
 
 
 def test_daily_job_on_both_daylight_saving_days_runs_once_a_day() -> None:
@@ -136,3 +138,25 @@ def test_server_periods_in_their_own_zone_across_the_autumn_change() -> None:
     cap = simbatch.simulate(doc).capacity
     night, morning = cap[cap.threads == 20].start.iloc[0], cap[cap.threads == 2].start.iloc[1]
     assert morning - night == pd.Timedelta("14h30m")  # one hour longer than usual
+
+
+def test_month_days_past_a_short_month_mean_its_last_day_and_yearly_keeps_its_month() -> None:
+    monthly = simbatch.simulate(recurring({"every": "1mo", "day": 31}, start="2026-01-05 23:00",
+                                          horizon="120d")).jobs
+    assert clock(monthly.scheduled, "%m-%d") == ["01-31", "02-28", "03-31", "04-30"]
+    yearly = simbatch.simulate(recurring({"every": "1y", "day": 15}, start="2026-01-05 23:00",
+                                         horizon="400d")).jobs
+    assert clock(yearly.scheduled, "%Y-%m-%d") == ["2026-01-15", "2027-01-15"]
+    feb = simbatch.simulate(recurring({"every": "1y", "month": 2, "day": 30},
+                                      start="2026-01-05 23:00", horizon="60d")).jobs
+    assert clock(feb.scheduled, "%m-%d") == ["02-28"]
+
+
+def test_drift_adds_days_on_the_local_calendar() -> None:
+    doc = recurring({"every": "1d", "anchor": "end"}, duration="1m", start="2026-03-27 00:00",
+                    horizon="4d", timezone="Europe/Amsterdam")
+    doc["timezone"] = "Europe/Amsterdam"
+    doc["jobs"]["Nightly"]["start"] = "2026-03-27 22:00"
+    jobs = simbatch.simulate(doc).jobs
+    # each run is due a local day after the last ended, across the spring change too
+    assert clock(jobs.scheduled) == ["22:00", "22:01", "22:02", "22:03"]

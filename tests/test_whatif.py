@@ -124,6 +124,14 @@ def test_with_changes_in_python(tmp_path: Path) -> None:
     ({"recurrence": {"every": "1d", "anchor": "drift"}}, "expected one of 'slot' or 'end'"),
     ({"recurrence": {"every": "1d"}, "arrivals": {"interval": "1h"}}, "not both"),
     ({"timezone": "Europe/Amstredam"}, "jobs.Close.timezone: unknown time zone"),
+    ({"recurrence": {"every": "1w", "on": ["mon"], "anchor": "end"}},
+     "anchor: end repeats one interval after each run; it cannot keep on: or day:"),
+    ({"recurrence": {"cron": "0 0 * * * *"}}, "use five fields"),
+    ({"recurrence": {"every": "1w", "on": []}}, "an empty list of weekdays"),
+    ({"recurrence": {"every": "1w", "on": ["mon", "mon"]}}, "name a day twice"),
+    ({"active": []}, "jobs.Close.active: an empty list of windows"),
+    ({"active": {"from": "20:00", "to": "23:00", "days": []}}, "an empty list of weekdays"),
+    ({"tasks": {"Close": {"class": ""}}}, "class: must not be empty"),
     ({"active": {"from": "20:00", "to": "20:00"}}, "active: window from '20:00' to '20:00'"),
     ({"active": {"from": "20:00", "to": "23:00", "days": "weekends"}},
      "active.days: unknown weekday 'weekends'"),
@@ -134,6 +142,27 @@ def test_bad_workload_over_time_gets_a_clear_error(tmp_path: Path, change: dict[
     with pytest.raises(simbatch.ScenarioError) as raised:
         base.with_changes({"jobs": {"Close": change}})
     assert message in str(raised.value)
+
+
+def test_removing_a_key_the_base_lacks_is_an_error(tmp_path: Path) -> None:
+    base = simbatch.load(write(tmp_path, "base.yaml", BASE))
+    with pytest.raises(simbatch.ScenarioError, match=r"jobs\.Reportng: null removes"
+                                                     r" 'jobs\.Reportng', but the base has no"
+                                                     " such key"):
+        base.with_changes({"jobs": {"Reportng": None}})
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\nservers:\n  AOS9: null\n")
+    with pytest.raises(simbatch.ScenarioError, match=r"child\.yaml: servers\.AOS9: null"
+                                                     r" removes .* \(line 3\)"):
+        simbatch.load(child)
+
+
+def test_warnings_for_settings_that_do_nothing(tmp_path: Path) -> None:
+    base = simbatch.load(write(tmp_path, "base.yaml", BASE))
+    with pytest.warns(simbatch.SimbatchWarning, match="affinity scheduling ignores them"):
+        base.with_changes({"groups": {"Integration": {"priority": "high"}}})
+    with pytest.warns(simbatch.SimbatchWarning, match="every rate is 0, so this job never"):
+        base.with_changes({"jobs": {"Import": {"arrivals": {"interval": None,
+                                                            "rate": "0/h"}}}})
 
 
 def test_unknown_server_zone(tmp_path: Path) -> None:

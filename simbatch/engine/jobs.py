@@ -50,11 +50,9 @@ class JobPlan:
     """
 
     def __init__(self, job: Job, index: int, group_index: dict[str, int], seed: int,
-                 limit: int = 0) -> None:
+                 group_limits: list[int] | None = None) -> None:
         self.job = job
         self.index = index
-        self.limit = limit
-        """Max concurrency of each run: 0 none, -1 paused (its group's setting)."""
         self.lane: list[int] = []  # ready queue of each task, filled by the dispatcher
         self.cls: list[int] = []  # throttle class of each task (-1: none)
         self.name = job.name
@@ -66,6 +64,8 @@ class JobPlan:
         self.runtime = [t.runtime for t in tasks]
         self.child_slots: list[list[int]] = [[] for _ in tasks]
         self.groups = [group_index[t.group] for t in tasks]
+        # max concurrency of each task's group: 0 none, -1 paused, N per run and group
+        self.limit = [group_limits[g] if group_limits else 0 for g in self.groups]
         self.retries = [t.retries for t in tasks]
         self.counts_failure = [not t.ignore_failure for t in tasks]
         self.any = [t.condition == "any" for t in tasks]
@@ -120,6 +120,7 @@ class JobPlan:
         self.runtime.append(None)
         self.child_slots.append([])
         self.groups.append(self.groups[parent])
+        self.limit.append(self.limit[parent])
         self.lane.append(self.lane[parent])
         self.cls.append(self.cls[parent])
         self.retries.append(0)
@@ -151,9 +152,8 @@ class JobPlan:
 class Run:
     """One live occurrence of a job; dropped as soon as its last task is final."""
 
-    __slots__ = ("attempt", "failed", "first_start", "number", "open", "parked", "plan",
-                 "queued", "ready", "rows", "running", "scheduled", "server", "skipped", "start",
-                 "status")
+    __slots__ = ("attempt", "counts", "failed", "first_start", "number", "open", "parked",
+                 "plan", "ready", "rows", "scheduled", "server", "skipped", "start", "status")
 
     def __init__(self, plan: JobPlan, number: int, scheduled: int, skipped: int = 0) -> None:
         self.plan = plan
@@ -170,9 +170,9 @@ class Run:
         self.failed = False
         self.first_start = NA
         self.rows = 0
-        # max concurrency: tasks running, tasks queued, and ready tasks held back (a heap)
-        self.running = self.queued = 0
-        self.parked: list[tuple[int, int, int, int, Run]] = []
+        # max concurrency, per group: [running, queued], and ready tasks held back (heaps)
+        self.counts: dict[int, list[int]] = {}
+        self.parked: dict[int, list[tuple[int, int, int, int, Run]]] = {}
 
     def add(self, tasks: list[int]) -> None:
         """Bring runtime children into this run (their slots may be new to it)."""

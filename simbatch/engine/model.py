@@ -77,7 +77,8 @@ class Model:
         self.tick_time = -1
         self.dirty = False
         self.live: dict[Run, None] = {}
-        self.plans = [JobPlan(job, i, group_index, seed, scenario.group(job.group).max_concurrency)
+        limits = [g.max_concurrency for g in scenario.groups]
+        self.plans = [JobPlan(job, i, group_index, seed, limits)
                       for i, job in enumerate(scenario.jobs)]
         self.lanes = Lanes(scenario, self.plans, seed)
         self.heaps = self.lanes.heaps
@@ -198,12 +199,14 @@ class Model:
         run.ready[task] = now
         plan = run.plan
         entry = (now, plan.index, run.number, task, run)
-        limit = plan.limit
-        if limit:  # max concurrency: queue no more than the run may still start
-            if limit < 0 or run.running + run.queued >= limit:
-                heappush(run.parked, entry)
+        limit = plan.limit[task]
+        if limit:  # max concurrency: queue no more of the group than the run may still start
+            group = plan.groups[task]
+            counts = run.counts.setdefault(group, [0, 0])
+            if limit < 0 or counts[0] + counts[1] >= limit:
+                heappush(run.parked.setdefault(group, []), entry)
                 return
-            run.queued += 1
+            counts[1] += 1
         heappush(self.heaps[plan.lane[task]], entry)
         self.waiting += 1
 
@@ -214,11 +217,14 @@ class Model:
         self.freed.append(server)
         self.dirty = True
         plan = run.plan
-        if plan.limit > 0:
-            run.running -= 1
-            if run.parked:  # the run may start one more task: the oldest it holds back
-                entry = heappop(run.parked)
-                run.queued += 1
+        if plan.limit[task] > 0:
+            group = plan.groups[task]
+            counts = run.counts[group]
+            counts[0] -= 1
+            parked = run.parked.get(group)
+            if parked:  # the run may start one more of the group: the oldest held back
+                entry = heappop(parked)
+                counts[1] += 1
                 heappush(self.heaps[plan.lane[entry[3]]], entry)
                 self.waiting += 1
         attempt = run.attempt[task]
@@ -285,9 +291,10 @@ class Model:
         if run.first_start == NA:
             run.first_start = now
         self.busy[server] += 1
-        if plan.limit > 0:
-            run.queued -= 1
-            run.running += 1
+        if plan.limit[task] > 0:
+            counts = run.counts[plan.groups[task]]
+            counts[1] -= 1
+            counts[0] += 1
         if self.throttle and plan.cls[task] >= 0:
             self.lanes.started(plan.cls[task], now)
         if attempt == 1 and plan.runtime[task] is not None:

@@ -57,7 +57,8 @@ class Schedule:
         count = self.slots.recurrence.count
         if count is not None and runs >= count:
             return None, 0
-        return self.slots.after_end(end)
+        # a slot outside the active windows is no slot: only those inside count as skipped
+        return self.slots.after_end(end, None if self.windows is None else self.windows.inside)
 
     def opens(self, due: int) -> int | None:
         """When a run due at ``due`` may start: at once, or when its active window opens."""
