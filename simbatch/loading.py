@@ -30,6 +30,7 @@ from simbatch.errors import ScenarioError, SimbatchWarning
 from simbatch.scenario import (
     DEFAULT_GROUP,
     Arrivals,
+    Deadline,
     Dependency,
     Group,
     Job,
@@ -378,8 +379,19 @@ class _Builder:
                  for tname, t in raw.tasks.items()]
         self.check_children(loc, tasks)
         self.check_cycles(loc, tasks)
+        deadline = None
+        if raw.deadline is not None:
+            dloc = (*loc, "deadline")
+            if isinstance(raw.deadline, str) and ":" in raw.deadline:
+                deadline = Deadline(time_of_day=self.parse(dloc, time_of_day, raw.deadline))
+            else:
+                within = self.parse(dloc, parse_duration_ns, raw.deadline)
+                if within == 0:
+                    raise self.fail(dloc, f"a deadline must be later than the run is due, got"
+                                          f" {raw.deadline!r}")
+                deadline = Deadline(within=within)
         return Job(name, raw.group, start, tuple(tasks), arrivals, recurrence, active,
-                   raw.timezone, raw.priority)
+                   raw.timezone, raw.priority, deadline)
 
     def task(self, loc: Loc, name: str, t: schema.TaskIn, job: schema.JobIn,
              group_servers: Mapping[str, tuple[str, ...]]) -> Task:

@@ -6,7 +6,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["JOB_ROW", "NA", "NO_SERVER", "TASK_ROW", "Recorder"]
+__all__ = ["JOB_ROW", "NA", "NO_SERVER", "RELEASE_ROW", "TASK_ROW", "Recorder"]
 
 NA = -(2**63)
 """A missing time in a recorded row (it becomes NaT in the tables)."""
@@ -18,7 +18,10 @@ TASK_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("task", "=i4"), ("group", 
                      ("ready", "=i8"), ("start", "=i8"), ("end", "=i8")])
 JOB_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("scheduled", "=i8"), ("start", "=i8"),
                     ("end", "=i8"), ("status", "=i1"), ("tasks", "=i4"), ("skipped", "=i4")])
+RELEASE_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("task", "=i4"), ("attempt", "=i1"),
+                        ("time", "=i8")])
 _TASK = struct.Struct("=iiihhbbqqq").pack
+_RELEASE = struct.Struct("=iiibq").pack
 _JOB = struct.Struct("=iiqqqbii").pack
 assert struct.calcsize("=iiihhbbqqq") == TASK_ROW.itemsize
 assert struct.calcsize("=iiqqqbii") == JOB_ROW.itemsize
@@ -34,6 +37,7 @@ class Recorder:
     def __init__(self) -> None:
         self._tasks = bytearray()
         self._jobs = bytearray()
+        self._releases = bytearray()
 
     def task(self, job: int, run: int, task: int, group: int, server: int, attempt: int,
              status: int, ready: int, start: int, end: int) -> None:
@@ -45,13 +49,19 @@ class Recorder:
         """One row of the jobs table."""
         self._jobs += _JOB(job, run, scheduled, start, end, status, tasks, skipped)
 
+    def release(self, job: int, run: int, task: int, attempt: int, time: int) -> None:
+        """A ready task held back by max concurrency was let into the queue at ``time``."""
+        self._releases += _RELEASE(job, run, task, attempt, time)
+
     def rows(self, kind: str) -> np.ndarray:
-        """The recorded ``"tasks"`` or ``"jobs"`` as a structured array (a view, no copy)."""
+        """The recorded ``"tasks"``, ``"jobs"`` or ``"releases"`` as a structured array."""
         if kind == "tasks":
             return np.frombuffer(self._tasks, dtype=TASK_ROW)
+        if kind == "releases":
+            return np.frombuffer(self._releases, dtype=RELEASE_ROW)
         return np.frombuffer(self._jobs, dtype=JOB_ROW)
 
-    def release(self, kind: str) -> None:
+    def discard(self, kind: str) -> None:
         """Drop the rows of ``kind`` once their table is built (views must be gone)."""
         if kind == "tasks":
             self._tasks = bytearray()

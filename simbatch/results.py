@@ -103,6 +103,8 @@ class Result:
     jobs: pd.DataFrame
     capacity: pd.DataFrame
     poll_offsets: pd.Series
+    releases: pd.DataFrame
+    """Ready tasks that max concurrency held back: when each was let into the queue."""
 
     @classmethod
     def from_model(cls, model: Model) -> Result:
@@ -112,10 +114,20 @@ class Result:
         zone = scenario.timezone
         jobs = [j.name for j in scenario.jobs]
         servers = [s.name for s in scenario.servers]
+        rel = model.recorder.rows("releases")
+        releases = pd.DataFrame({
+            "job": _names(jobs, rel["job"]),
+            "run": rel["run"].astype(np.int64),
+            "task": _names([n for plan in model.plans for n in plan.names],
+                           np.cumsum([0, *(len(p.names) for p in model.plans)])[rel["job"]]
+                           + rel["task"]),
+            "attempt": rel["attempt"].astype(np.int64),
+            "released": _moments(rel["time"].astype(np.int64), origin, zone),
+        })
         tasks = _tasks_table(model, jobs, servers, origin, zone)
-        model.recorder.release("tasks")
+        model.recorder.discard("tasks")
         jobs_table = _jobs_table(model, jobs, origin, zone)
-        model.recorder.release("jobs")
+        model.recorder.discard("jobs")
 
         limits = model.limits
         capacity = pd.DataFrame({
@@ -128,7 +140,7 @@ class Result:
         })
         offsets = pd.Series(pd.to_timedelta(model.offsets, unit="ns"),
                             index=pd.Index(servers, name="server"), name="poll_offset")
-        return cls(scenario, model.seed, tasks, jobs_table, capacity, offsets)
+        return cls(scenario, model.seed, tasks, jobs_table, capacity, offsets, releases)
 
     def summary(self) -> pd.DataFrame:
         """Per group: attempts released to the queue, how many started, and their waits.
@@ -177,3 +189,41 @@ class Result:
         return pd.DataFrame(rows, columns=["server", "busy_thread_seconds",
                                            "available_thread_seconds", "utilization"]).astype(
             {"server": "string"})
+
+    # ---- where waits come from (simbatch.metrics) -------------------------------------------
+
+    def wait_breakdown(self) -> pd.DataFrame:
+        """Each started attempt's wait as held + poll + capacity + stranded, exactly."""
+        from simbatch import metrics
+
+        return metrics.wait_breakdown(self)
+
+    def backlog(self) -> pd.DataFrame:
+        """Tasks waiting per group over time (time, group, waiting)."""
+        from simbatch import metrics
+
+        return metrics.backlog(self)
+
+    def stranded_capacity(self) -> pd.DataFrame:
+        """Idle threads that may not run any waiting work, over time."""
+        from simbatch import metrics
+
+        return metrics.stranded_capacity(self)
+
+    def utilization_by_hour(self) -> pd.DataFrame:
+        """Busy ÷ available thread-seconds per server and local hour of the day."""
+        from simbatch import metrics
+
+        return metrics.utilization_by_hour(self)
+
+    def dependency_waits(self) -> pd.DataFrame:
+        """How long each task waited for its dependencies after its run began."""
+        from simbatch import metrics
+
+        return metrics.dependency_waits(self)
+
+    def deadlines(self) -> pd.DataFrame:
+        """Runs of jobs with a ``deadline``: met or missed, and by how much."""
+        from simbatch import metrics
+
+        return metrics.deadlines(self)

@@ -17,7 +17,8 @@ from simbatch.calendar import DAY, Profile, Recurrence, Window
 from simbatch.timegrammar import Distribution
 
 __all__ = [
-    "DEFAULT_GROUP", "PRIORITIES", "RESERVED_SHARES", "Arrivals", "Dependency", "Group", "Job",
+    "DEFAULT_GROUP", "PRIORITIES", "RESERVED_SHARES", "Arrivals", "Deadline", "Dependency",
+    "Group", "Job",
     "Period", "Runtime", "Scenario", "Server", "Task",
 ]
 
@@ -139,6 +140,16 @@ class Arrivals:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """When a run must be done: a local time of day after it is due, or a time after it."""
+
+    time_of_day: int | None = None
+    """Seconds of the day, in the job's zone: the first such moment after the run is due."""
+    within: int | None = None
+    """Nanoseconds after the run is due."""
+
+
+@dataclass(frozen=True)
 class Job:
     """A batch job: its task graph, default group and when its runs are due."""
 
@@ -154,6 +165,7 @@ class Job:
     """Zone of its start, recurrence and active windows; ``None`` means the scenario's."""
     priority: str | None = None
     """Overrides its group's priority under priority scheduling."""
+    deadline: Deadline | None = None
 
 
 @dataclass(frozen=True)

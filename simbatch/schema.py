@@ -339,6 +339,7 @@ class JobIn(_Strict):
     recurrence: RecurrenceIn | None = None
     active: WindowIn | list[WindowIn] | None = None
     priority: Priority | None = None
+    deadline: str | int | float | None = None
     tasks: dict[str, TaskIn] = Field(min_length=1)
 
 

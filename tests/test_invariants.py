@@ -209,6 +209,12 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
             released = mine.groupby("run").ready.min()
             minutes = released.dt.hour * 60 + released.dt.minute
             assert ((minutes >= 23 * 60 + 30) | (minutes < 30)).all()
+    # where waits come from: the parts add up to every started attempt's wait exactly
+    parts = result.wait_breakdown()
+    assert (parts.held + parts.poll + parts.capacity + parts.stranded == parts.wait).all()
+    assert (parts[["held", "poll", "capacity", "stranded"]] >= pd.Timedelta(0)).all().all()
+    assert (result.backlog().waiting >= 0).all()
+    assert (result.stranded_capacity().stranded_threads >= 0).all()
     # job status follows its tasks
     for row in jobs.itertuples():
         rows = tasks[(tasks.job == row.job) & (tasks.run == row.run)]

@@ -224,6 +224,8 @@ class Model:
             parked = run.parked.get(group)
             if parked:  # the run may start one more of the group: the oldest held back
                 entry = heappop(parked)
+                self.recorder.release(plan.index, run.number, entry[3], run.attempt[entry[3]],
+                                      now)
                 counts[1] += 1
                 heappush(self.heaps[plan.lane[entry[3]]], entry)
                 self.waiting += 1

@@ -1,0 +1,295 @@
+"""Where waits come from: wait decomposition, backlog, stranded capacity, deadlines.
+
+All of these are computed from a ``Result``'s tables and its scenario, exactly: times are
+integer nanoseconds, so the parts of a wait add up to the wait itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from simbatch.results import Result
+from simbatch.scenario import Scenario
+from simbatch.timegrammar import NS, epoch_ns
+
+__all__ = ["backlog", "deadlines", "dependency_waits", "stranded_capacity",
+           "utilization_by_hour", "wait_breakdown"]
+
+
+def _ns(column: pd.Series, missing: int) -> np.ndarray:
+    """Tz-aware times as ns since the epoch, ``missing`` where NaT."""
+    values = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    out: np.ndarray = values.view(np.int64).copy()
+    out[np.isnat(values)] = missing
+    return out
+
+
+class Steps:
+    """A step function of time: ``values[i]`` holds on ``[times[i], times[i + 1])``."""
+
+    def __init__(self, times: np.ndarray, values: np.ndarray) -> None:
+        self.times = times
+        self.values = values
+
+    @classmethod
+    def from_changes(cls, origin: int, times: np.ndarray, deltas: np.ndarray,
+                     base: float = 0) -> Steps:
+        """Sum of ``deltas`` applied at ``times``; every change at one instant counts at once."""
+        order = np.argsort(times, kind="stable")
+        times, deltas = times[order], deltas[order]
+        level = base + np.cumsum(deltas)
+        last = np.r_[times[1:] != times[:-1], True] if len(times) else np.zeros(0, bool)
+        return cls(np.r_[origin, times[last]].astype(np.int64),
+                   np.r_[base, level[last]].astype(np.float64))
+
+    def at(self, grid: np.ndarray) -> np.ndarray:
+        """Values at the grid instants (after the changes at each)."""
+        return self.values[np.searchsorted(self.times, grid, side="right") - 1]
+
+
+def _grid(end: int, *steps: Iterable[Steps]) -> np.ndarray:
+    times = [s.times for group in steps for s in group]
+    return np.unique(np.concatenate([*times, [end]]))
+
+
+def _server_steps(result: Result) -> tuple[list[Steps], int, int]:
+    """Free threads of each server over time (0 when busy meets or exceeds the limit)."""
+    scenario = result.scenario
+    origin = epoch_ns(scenario.start)
+    end = origin + scenario.horizon
+    tasks = result.tasks[result.tasks.start.notna()]
+    starts, ends = _ns(tasks.start, 0), _ns(tasks.end, end)
+    capacity = result.capacity
+    steps = []
+    for server in scenario.servers:
+        mine = (tasks.server == server.name).to_numpy()
+        busy = Steps.from_changes(origin, np.r_[starts[mine], ends[mine]],
+                                  np.r_[np.ones(mine.sum()), -np.ones(mine.sum())])
+        cap = capacity[capacity.server == server.name]
+        limit = Steps(_ns(cap.start, origin), cap.threads.to_numpy(np.float64))
+        grid = _grid(end, [busy, limit])
+        steps.append(Steps(grid, np.maximum(limit.at(grid) - busy.at(grid), 0)))
+    return steps, origin, end
+
+
+def eligible_servers(scenario: Scenario) -> dict[tuple[str, str], tuple[int, ...]]:
+    """For each (job, group) of the scenario, the servers its tasks may run on."""
+    names = [s.name for s in scenario.servers]
+    reserved = set(scenario.reserved_servers())
+    out: dict[tuple[str, str], tuple[int, ...]] = {}
+    for job in scenario.jobs:
+        for group in {job.group, *(t.group for t in job.tasks)}:
+            if scenario.scheduling == "priority":
+                wanted = scenario.priority_of(job) == "reserved"
+                allowed = tuple(i for i, n in enumerate(names) if (n in reserved) == wanted)
+            else:
+                allowed = tuple(names.index(n) for n in scenario.group(group).servers)
+            out[job.name, group] = allowed
+    return out
+
+
+def _time_in(grid: np.ndarray, kind: np.ndarray, area: np.ndarray, k: int,
+             x: np.ndarray) -> np.ndarray:
+    """Time spent in category ``k`` from the grid's start up to each instant ``x``."""
+    i = np.searchsorted(grid, x, side="right") - 1
+    spent: np.ndarray = area[i] + np.where(kind[i] == k, x - grid[i], 0)
+    return spent
+
+
+def wait_breakdown(result: Result) -> pd.DataFrame:
+    """Each started attempt's wait split into parts that add up to it exactly.
+
+    - ``held``: held back by its group's max concurrency;
+    - ``poll``: a thread it could use was free, but no poll had come yet;
+    - ``capacity``: every thread that may run it was busy, and so were all others;
+    - ``stranded``: every thread that may run it was busy while threads it may not use
+      (affinity, reserved capacity) were idle.
+    """
+    tasks = result.tasks[result.tasks.start.notna()].reset_index(drop=True)
+    steps, _, end = _server_steps(result)
+    grid = _grid(end, steps)
+    free = np.vstack([s.at(grid) for s in steps]) if steps else np.zeros((0, len(grid)))
+    total = free.sum(axis=0)
+    width = np.diff(np.r_[grid, end]).astype(np.int64)
+    ready, start = _ns(tasks.ready, 0), _ns(tasks.start, 0)
+    released = ready.copy()
+    rel = result.releases
+    if len(rel):
+        key = ["job", "run", "task", "attempt"]
+        joined = tasks[key].merge(rel, on=key, how="left")["released"]
+        has = joined.notna().to_numpy()
+        released[has] = _ns(joined[has], 0)
+    parts = {name: np.zeros(len(tasks), np.int64) for name in ("poll", "capacity", "stranded")}
+    sets = eligible_servers(result.scenario)
+    for (job, group), allowed in sets.items():
+        rows = ((tasks.job == job) & (tasks.group == group)).to_numpy()
+        if not rows.any():
+            continue
+        mine = free[list(allowed)].sum(axis=0) if allowed else np.zeros(len(grid))
+        kind = np.where(mine > 0, 0, np.where(total - mine > 0, 2, 1))  # poll, capacity, stranded
+        for k, name in enumerate(("poll", "capacity", "stranded")):
+            area = np.r_[0, np.cumsum(np.where(kind == k, width, 0))]
+            parts[name][rows] = (_time_in(grid, kind, area, k, start[rows])
+                                 - _time_in(grid, kind, area, k, released[rows]))
+    out = tasks[["job", "run", "task", "attempt", "group", "server", "wait"]].copy()
+    out["held"] = pd.to_timedelta(released - ready, unit="ns")
+    for name in ("poll", "capacity", "stranded"):
+        out[name] = pd.to_timedelta(parts[name], unit="ns")
+    return out
+
+
+def backlog(result: Result) -> pd.DataFrame:
+    """Tasks waiting (ready, not started) per group over time, as step changes."""
+    tasks = result.tasks[result.tasks.ready.notna()]
+    origin = epoch_ns(result.scenario.start)
+    end = origin + result.scenario.horizon
+    frames = []
+    for group in [g.name for g in result.scenario.groups]:
+        mine = tasks[tasks.group == group]
+        if mine.empty:
+            continue
+        ready, start = _ns(mine.ready, 0), _ns(mine.start, end)
+        steps = Steps.from_changes(origin, np.r_[ready, start],
+                                   np.r_[np.ones(len(ready)), -np.ones(len(start))])
+        keep = steps.times < end
+        frames.append(pd.DataFrame({"time": steps.times[keep], "group": group,
+                                    "waiting": steps.values[keep].astype(np.int64)}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {"time": np.zeros(0, np.int64), "group": [], "waiting": np.zeros(0, np.int64)})
+    out["time"] = pd.to_datetime(out["time"], unit="ns", utc=True).dt.tz_convert(
+        result.scenario.timezone)
+    return out
+
+
+def stranded_capacity(result: Result) -> pd.DataFrame:
+    """Idle threads that may not run any of the work waiting at that moment, over time."""
+    steps, origin, end = _server_steps(result)
+    tasks = result.tasks[result.tasks.ready.notna()]
+    sets = eligible_servers(result.scenario)
+    waiting_steps = []
+    for (job, group), allowed in sets.items():
+        mine = tasks[(tasks.job == job) & (tasks.group == group)]
+        if mine.empty:
+            continue
+        ready, start = _ns(mine.ready, 0), _ns(mine.start, end)
+        waiting_steps.append((allowed, Steps.from_changes(
+            origin, np.r_[ready, start], np.r_[np.ones(len(ready)), -np.ones(len(start))])))
+    grid = _grid(end, steps, [w for _, w in waiting_steps])
+    grid = grid[grid < end]
+    useful = np.zeros((len(steps), len(grid)), bool)
+    any_waiting = np.zeros(len(grid), bool)
+    for allowed, waiting in waiting_steps:
+        now = waiting.at(grid) > 0
+        any_waiting |= now
+        for s in allowed:
+            useful[s] |= now
+    stranded = np.zeros(len(grid))
+    for s, free in enumerate(steps):
+        stranded += np.where(~useful[s] & any_waiting, free.at(grid), 0)
+    return pd.DataFrame({
+        "time": pd.to_datetime(grid, unit="ns", utc=True).tz_convert(result.scenario.timezone),
+        "stranded_threads": stranded.astype(np.int64)})
+
+
+def utilization_by_hour(result: Result) -> pd.DataFrame:
+    """Busy ÷ available thread-seconds per server and local hour of the day (0-23)."""
+    scenario = result.scenario
+    origin = epoch_ns(scenario.start)
+    end = origin + scenario.horizon
+    zone = scenario.zone
+    first = scenario.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    edges = []
+    moment = first
+    while epoch_ns(moment) < end:
+        edges.append(max(epoch_ns(moment), origin))
+        moment = (moment.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(zone)
+    edges.append(end)
+    bins = np.array(edges, np.int64)
+    hours = pd.to_datetime(bins[:-1], unit="ns", utc=True).tz_convert(zone).hour.to_numpy()
+    tasks = result.tasks[result.tasks.start.notna()]
+    starts, ends = _ns(tasks.start, 0), _ns(tasks.end, end)
+    capacity = result.capacity
+    rows = []
+    for server in scenario.servers:
+        mine = (tasks.server == server.name).to_numpy()
+        busy = Steps.from_changes(origin, np.r_[starts[mine], ends[mine]],
+                                  np.r_[np.ones(mine.sum()), -np.ones(mine.sum())])
+        cap = capacity[capacity.server == server.name]
+        limit = Steps(_ns(cap.start, origin), cap.threads.to_numpy(np.float64))
+        for name, step in (("busy", busy), ("available", limit)):
+            grid = np.unique(np.r_[step.times, bins])
+            area = np.r_[0, np.cumsum(step.at(grid)[:-1] * np.diff(grid))]
+            at_edges = area[np.searchsorted(grid, bins)]
+            per_bin = np.diff(at_edges) / NS
+            frame = pd.DataFrame({"server": server.name, "hour": hours, name: per_bin})
+            rows.append(frame.groupby(["server", "hour"], as_index=False)[name].sum())
+    if not rows:
+        return pd.DataFrame(columns=["server", "hour", "busy_thread_seconds",
+                                     "available_thread_seconds", "utilization"])
+    busy = pd.concat(rows[0::2])
+    available = pd.concat(rows[1::2])
+    out: pd.DataFrame = busy.merge(available, on=["server", "hour"])
+    out = out.rename(columns={"busy": "busy_thread_seconds",
+                              "available": "available_thread_seconds"})
+    out["utilization"] = out.busy_thread_seconds / out.available_thread_seconds.where(
+        out.available_thread_seconds > 0)
+    return out
+
+
+def dependency_waits(result: Result) -> pd.DataFrame:
+    """Per task row: how long it waited for its dependencies after its run began."""
+    tasks = result.tasks
+    first = tasks.groupby(["job", "run"]).ready.transform("min")
+    out = tasks[["job", "run", "task", "attempt", "ready"]].copy()
+    out["dependency_wait"] = tasks.ready - first
+    return out
+
+
+def deadlines(result: Result) -> pd.DataFrame:
+    """Every run of a job with a deadline: when it was due, its deadline, met or missed."""
+    scenario = result.scenario
+    jobs = result.jobs
+    horizon_end = pd.Timestamp(scenario.end)
+    rows = []
+    for job in scenario.jobs:
+        if job.deadline is None:
+            continue
+        zone = scenario.zone_of(job)
+        mine = jobs[jobs.job == job.name]
+        for number, scheduled, ended in zip(mine.run.tolist(), mine.scheduled.tolist(),
+                                            mine.end.tolist(), strict=True):
+            due = pd.Timestamp(scheduled).to_pydatetime()
+            end = pd.Timestamp(ended) if pd.notna(ended) else None
+            if job.deadline.within is not None:
+                deadline = pd.Timestamp(due) + pd.Timedelta(job.deadline.within, unit="ns")
+            else:
+                second = job.deadline.time_of_day or 0
+                local = due.astimezone(zone)
+                day = local.date()
+                candidate = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+                candidate += dt.timedelta(seconds=second)  # wall clock, as the user wrote it
+                if epoch_ns(candidate) <= epoch_ns(local):
+                    nxt = day + dt.timedelta(days=1)
+                    candidate = dt.datetime(nxt.year, nxt.month, nxt.day,
+                                            tzinfo=zone) + dt.timedelta(seconds=second)
+                deadline = pd.Timestamp(epoch_ns(candidate), unit="ns", tz="UTC")
+            deadline = deadline.tz_convert(scenario.timezone)
+            met: bool | None
+            lateness: pd.Timedelta | None
+            if end is not None:
+                met, lateness = bool(end <= deadline), end - deadline
+            elif horizon_end >= deadline:
+                met, lateness = False, horizon_end - deadline  # at least this late
+            else:
+                met, lateness = None, None
+            rows.append([job.name, number, scheduled, deadline, ended, end is not None, met,
+                         lateness])
+    out = pd.DataFrame(rows, columns=["job", "run", "scheduled", "deadline", "end", "finished",
+                                      "met", "lateness"])
+    out["met"] = out["met"].astype("boolean")
+    out["lateness"] = pd.to_timedelta(out["lateness"])
+    return out
