@@ -262,13 +262,13 @@ def deadlines(result: Result) -> pd.DataFrame:
         mine = jobs[jobs.job == job.name]
         for number, scheduled, ended in zip(mine.run.tolist(), mine.scheduled.tolist(),
                                             mine.end.tolist(), strict=True):
-            due = pd.Timestamp(scheduled).to_pydatetime()
+            due = pd.Timestamp(scheduled)
             end = pd.Timestamp(ended) if pd.notna(ended) else None
             if job.deadline.within is not None:
-                deadline = pd.Timestamp(due) + pd.Timedelta(job.deadline.within, unit="ns")
+                deadline = due + pd.Timedelta(job.deadline.within, unit="ns")
             else:
                 second = job.deadline.time_of_day or 0
-                local = due.astimezone(zone)
+                local = due.floor("us").to_pydatetime().astimezone(zone)
                 day = local.date()
                 candidate = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
                 candidate += dt.timedelta(seconds=second)  # wall clock, as the user wrote it
