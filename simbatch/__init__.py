@@ -16,6 +16,7 @@ from simbatch.errors import (
 )
 from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
 from simbatch.loading import load
+from simbatch.report import write_report
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
@@ -38,4 +39,5 @@ __all__ = [
     "replicate",
     "simulate",
     "sweep",
+    "write_report",
 ]

@@ -87,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
                              " scheduler at ADDRESS")
     compare.add_argument("--store", type=Path, help="keep finished replications here and reuse"
                          " them on a rerun")
+    compare.add_argument("--report", type=Path, metavar="OUT.html",
+                         help="also write the HTML report, with these intervals")
+    report = commands.add_parser("report", help="write a self-contained HTML what-if report")
+    report.add_argument("files", type=Path, nargs="+")
+    report.add_argument("--out", type=Path, default=Path("report.html"))
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("-n", "--replications", type=int, default=0,
+                        help="with several scenarios: replications for the paired"
+                        " differences (default 0: none)")
     return parser
 
 
@@ -131,9 +140,7 @@ def _experiment(args: argparse.Namespace) -> int:
     executor = _executor(args.dask)
     try:
         if args.command == "compare":
-            names = [f.stem for f in args.files]
-            if len(set(names)) != len(names):
-                names = [str(f) for f in args.files]
+            names = _names(args.files)
             comparison = simbatch.compare(dict(zip(names, args.files, strict=True)),
                                           replications=args.replications, seed=args.seed,
                                           warmup=args.warmup, executor=executor,
@@ -146,6 +153,8 @@ def _experiment(args: argparse.Namespace) -> int:
             if len(names) > 1:
                 print(f"\nDifference from {names[0]} (paired by replication)")
                 print(_interval_table(comparison.differences(), ["variant", "metric", "key"]))
+            if args.report is not None:
+                _write_report(args.files, names, args.seed, comparison, args.report)
         else:
             table = simbatch.sweep(args.file, _grid(args.grid), replications=args.replications,
                                    seed=args.seed, warmup=args.warmup, executor=executor)
@@ -159,9 +168,29 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(files: list[Path]) -> list[str]:
+    names = [f.stem for f in files]
+    return names if len(set(names)) == len(names) else [str(f) for f in files]
+
+
+def _write_report(files: list[Path], names: list[str], seed: int,
+                  comparison: simbatch.Comparison | None, out: Path) -> None:
+    results = {name: simbatch.simulate(f, seed=seed)
+               for name, f in zip(names, files, strict=True)}
+    print(f"\nwrote {simbatch.write_report(results, out, comparison)}")
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command in ("compare", "sweep"):
         return _experiment(args)
+    if args.command == "report":
+        names = _names(args.files)
+        comparison = None
+        if args.replications and len(args.files) > 1:
+            comparison = simbatch.compare(dict(zip(names, args.files, strict=True)),
+                                          replications=args.replications, seed=args.seed)
+        _write_report(args.files, names, args.seed, comparison, args.out)
+        return 0
     if args.command == "validate":
         scenario = simbatch.load(args.file)
         print(f"{args.file}: valid ({len(scenario.servers)} servers, {len(scenario.groups)}"

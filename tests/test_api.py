@@ -21,7 +21,7 @@ def test_exported_members() -> None:
     assert sorted(simbatch.__all__) == sorted([
         "Comparison", "Replications", "Result", "Scenario", "ScenarioError", "SimbatchError",
         "SimbatchWarning", "SimulationError", "UsageError", "__version__", "compare", "load",
-        "replicate", "simulate", "sweep",
+        "replicate", "simulate", "sweep", "write_report",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)
