@@ -9,6 +9,7 @@ are inline, and the page makes no external request.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
 import io
 from collections.abc import Mapping
@@ -42,8 +43,8 @@ img { max-width: 100%; border: 1px solid #dde3ee; margin: .5rem 0; }
 
 def _clock(value: object) -> str:
     if not isinstance(value, pd.Timedelta) or pd.isna(value):
-        return "–"
-    seconds = int(round(value.total_seconds()))
+        return "-"
+    seconds = round(value.total_seconds())
     sign = "-" if seconds < 0 else ""
     hours, rest = divmod(abs(seconds), 3600)
     return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
@@ -57,7 +58,7 @@ def _png(fig: Figure) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, na_rep="–", escape=True)
+    return frame.to_html(index=False, border=0, na_rep="-", escape=True)
 
 
 def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
@@ -74,15 +75,22 @@ def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
             "ended in Error": f"{int((jobs.status == 'Error').sum()):,}",
             "task attempts started": f"{len(waits):,}",
             "wait, mean": _clock(waits.mean()),
-            "wait, p95": _clock(waits.quantile(0.95)) if len(waits) else "–",
-            "busiest server": (f"{util.loc[util.utilization.idxmax(), 'server']}"
-                               f" ({util.utilization.max():.0%})") if len(util) else "–",
+            "wait, p95": _clock(waits.quantile(0.95)) if len(waits) else "-",
+            "busiest server": _busiest_server(util),
             "deadline misses": (f"{int((~deadlines.met.fillna(True)).sum())} of"
                                 f" {len(deadlines)}") if len(deadlines) else "no deadlines",
-            "stranded wait (hours)": f"{breakdown.stranded.sum().total_seconds() / 3600:,.1f}",
+            "stranded wait (hours)":
+                f"{pd.Timedelta(breakdown.stranded.sum()).total_seconds() / 3600:,.1f}",
             "waiting at the horizon": f"{int(tasks.status.isin(['Ready', 'Waiting']).sum()):,}",
         }
     return pd.DataFrame(rows).rename_axis("figure").reset_index()
+
+
+def _busiest_server(util: pd.DataFrame) -> str:
+    if util.empty:
+        return "-"
+    top = util.sort_values("utilization").iloc[-1]
+    return f"{top['server']} ({float(top['utilization']):.0%})"
 
 
 def findings(result: Result) -> list[str]:
@@ -93,11 +101,12 @@ def findings(result: Result) -> list[str]:
     zone = result.scenario.timezone
     # affinity strands capacity: a group whose waits are mostly spent beside idle threads
     for group, rows in breakdown.groupby("group"):
-        total = rows.wait.sum()
-        stranded = rows.stranded.sum()
+        total = pd.Timedelta(rows.wait.sum())
+        stranded = pd.Timedelta(rows.stranded.sum())
         if total > pd.Timedelta("10min") and stranded > 0.3 * total:
             ready = tasks[(tasks.group == group) & tasks.start.notna()]
-            worst = ready.groupby(ready.ready.dt.floor("h")).wait.quantile(0.95).idxmax()
+            hourly = ready.groupby(ready.ready.dt.floor("h")).wait.quantile(0.95)
+            worst = pd.Timestamp(hourly.index[int(np.argmax(hourly.to_numpy()))])
             window = ready[ready.ready.dt.floor("h") == worst]
             util = result.utilization_by_hour()
             hour = worst.tz_convert(zone).hour
@@ -114,19 +123,22 @@ def findings(result: Result) -> list[str]:
     for group, rows in backlog.groupby("group"):
         if len(rows) < 2:
             continue
-        peak = rows.loc[rows.waiting.idxmax()]
-        last = rows.waiting.iloc[-1]
-        if peak.waiting >= 20 and last >= 0.5 * peak.waiting:
-            out.append(f"{group} piles up: {int(peak.waiting)} tasks were waiting at"
-                       f" {peak.time:%a %H:%M} and {int(last)} still waited at the horizon;"
+        at = int(np.argmax(rows.waiting.to_numpy()))
+        most, when = int(rows.waiting.iloc[at]), pd.Timestamp(rows.time.iloc[at])
+        last = int(rows.waiting.iloc[-1])
+        if most >= 20 and last >= 0.5 * most:
+            out.append(f"{group} piles up: {most} tasks were waiting at"
+                       f" {when:%a %H:%M} and {last} still waited at the horizon;"
                        " the group is under-allocated.")
     # heavy jobs overlapping: long runs of different jobs at the same time
     heavy = jobs[jobs.duration > pd.Timedelta("1h")]
+    runs = list(zip(heavy.job.astype(str).tolist(), heavy.start.tolist(), heavy.end.tolist(),
+                    strict=True))
     pairs: set[tuple[str, str]] = set()
-    for a in heavy.itertuples():
-        for b in heavy.itertuples():
-            if a.job < b.job and a.start < b.end and b.start < a.end:
-                pairs.add((str(a.job), str(b.job)))
+    for a_job, a_start, a_end in runs:
+        for b_job, b_start, b_end in runs:
+            if a_job < b_job and a_start < b_end and b_start < a_end:
+                pairs.add((a_job, b_job))
     for a_name, b_name in sorted(pairs)[:3]:
         out.append(f"Heavy jobs overlap: runs of {a_name} and {b_name} (each over an hour)"
                    " ran at the same time; spreading them apart frees threads for both.")
@@ -139,10 +151,11 @@ def findings(result: Result) -> list[str]:
     for job in result.scenario.jobs:
         mine = jobs[jobs.job == job.name]
         recurrence = job.recurrence
+        step = recurrence.step() if recurrence is not None else None
         if (recurrence is not None and recurrence.anchor == "end" and len(mine) > 1
-                and recurrence.unit in ("m", "h", "d", "w")):
+                and isinstance(step, dt.timedelta)):
             drift = (mine.scheduled.iloc[-1] - mine.scheduled.iloc[0]) - (
-                len(mine) - 1) * pd.Timedelta(recurrence.step())
+                len(mine) - 1) * pd.Timedelta(step)
             out.append(f"{job.name} drifts: each run is due one interval after the last ended,"
                        f" so by run {len(mine)} it had moved {_clock(drift)} off its slots.")
         skipped = int(mine.skipped.sum())
@@ -155,7 +168,7 @@ def findings(result: Result) -> list[str]:
     for job, rows in deadlines.groupby("job"):
         missed = rows[rows.met.fillna(True) == False]  # noqa: E712 - a nullable boolean
         if len(missed):
-            out.append(f"{job} missed its deadline {len(missed)} of {len(rows)} times, by up"
+            out.append(f"{job!s} missed its deadline {len(missed)} of {len(rows)} times, by up"
                        f" to {_clock(missed.lateness.max())}.")
     return out
 
@@ -226,4 +239,6 @@ def _busiest(result: Result) -> pd.Timestamp:
     if backlog.empty:
         return start
     hourly = backlog.set_index("time").waiting.resample("6h", origin=start).mean()
-    return start if hourly.empty or np.isnan(hourly.max()) else pd.Timestamp(hourly.idxmax())
+    if hourly.empty or np.isnan(hourly.max()):
+        return start
+    return pd.Timestamp(hourly.index[int(np.nanargmax(hourly.to_numpy()))])

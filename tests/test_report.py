@@ -87,3 +87,20 @@ def test_report_in_a_real_browser(report: Path, tmp_path: Path) -> None:
     pixels = image.imread(shot)
     assert pixels.shape[0] > 500 and pixels.std() > 0.05
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50
+
+
+def test_findings_name_the_pitfalls_with_numbers() -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": "6h", "polling": "1m",
+           "servers": {"A": {"threads": 1}, "B": {"threads": 4}},
+           "groups": {"Integration": {"servers": ["A"]}, "default": {"servers": ["B"]}},
+           "jobs": {
+               "Import": {"group": "Integration", "arrivals": {"interval": "2m"},
+                          "tasks": {"Read": {"duration": "5m"}}},
+               "Posting": {"recurrence": {"every": "1h", "anchor": "end"}, "deadline": "20m",
+                           "tasks": {"Post": {"duration": "30m", "fail": 1}}}}}
+    found = " ".join(simbatch.report.findings(simbatch.simulate(doc)))
+    assert "Integration piles up:" in found and "still waited at the horizon" in found
+    assert "affinity strands capacity" in found  # B idles while Integration queues on A
+    assert "runs of Posting ended in Error" in found
+    assert "Posting drifts:" in found
+    assert "Posting missed its deadline" in found
