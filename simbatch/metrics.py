@@ -12,11 +12,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from simbatch.errors import UsageError
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.timegrammar import NS, epoch_ns
 
-__all__ = ["backlog", "deadlines", "dependency_waits", "stranded_capacity",
+__all__ = ["backlog", "deadlines", "dependency_waits", "stranded_capacity", "utilization",
            "utilization_by_hour", "wait_breakdown"]
 
 
@@ -195,46 +196,96 @@ def stranded_capacity(result: Result) -> pd.DataFrame:
         "stranded_threads": stranded.astype(np.int64)})
 
 
-def utilization_by_hour(result: Result) -> pd.DataFrame:
-    """Busy ÷ available thread-seconds per server and local hour of the day (0-23)."""
+def _busy_and_limits(result: Result, tasks: pd.DataFrame | None = None
+                     ) -> tuple[list[Steps], list[Steps], int, int]:
+    """Per server: busy threads and thread limit over time (of ``tasks`` if given)."""
     scenario = result.scenario
     origin = epoch_ns(scenario.start)
     end = origin + scenario.horizon
+    started = result.tasks[result.tasks.start.notna()] if tasks is None else tasks
+    starts, ends = _ns(started.start, 0), _ns(started.end, end)
+    busy, limits = [], []
+    for server in scenario.servers:
+        mine = (started.server == server.name).to_numpy()
+        busy.append(Steps.from_changes(origin, np.r_[starts[mine], ends[mine]],
+                                       np.r_[np.ones(mine.sum()), -np.ones(mine.sum())]))
+        cap = result.capacity[result.capacity.server == server.name]
+        limits.append(Steps(_ns(cap.start, origin), cap.threads.to_numpy(np.float64)))
+    return busy, limits, origin, end
+
+
+def _areas(step: Steps, bins: np.ndarray) -> np.ndarray:
+    """The integral of a step function over each bin, in value-seconds."""
+    grid = np.unique(np.r_[step.times, bins])
+    area = np.r_[0, np.cumsum(step.at(grid)[:-1] * np.diff(grid))]
+    per_bin: np.ndarray = np.diff(area[np.searchsorted(grid, bins)]) / NS
+    return per_bin
+
+
+def _available(busy: Steps, limit: Steps) -> Steps:
+    """Threads a server had: what its periods allow, or more while running tasks overrun a
+    lowered limit (they are not pre-empted, so those threads exist until they finish)."""
+    grid = np.unique(np.r_[busy.times, limit.times])
+    return Steps(grid, np.maximum(limit.at(grid), busy.at(grid)))
+
+
+def utilization(result: Result) -> pd.DataFrame:
+    """Per server: busy ÷ available thread-seconds over the horizon, in [0, 1]."""
+    busy, limits, origin, end = _busy_and_limits(result)
+    bins = np.array([origin, end], np.int64)
+    rows = []
+    for server, b, lim in zip(result.scenario.servers, busy, limits, strict=True):
+        used = float(_areas(b, bins)[0])
+        had = float(_areas(_available(b, lim), bins)[0])
+        rows.append([server.name, used, had, used / had if had > 0 else np.nan])
+    return pd.DataFrame(rows, columns=["server", "busy_thread_seconds",
+                                       "available_thread_seconds", "utilization"]).astype(
+        {"server": "string"})
+
+
+def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
+    """Busy ÷ available thread-seconds per server (or group) and local hour of the day.
+
+    A group's available thread-seconds are those of the servers that may run it.
+    """
+    if by not in ("server", "group"):
+        raise UsageError(f"by is 'server' or 'group', got {by!r}")
+    scenario = result.scenario
+    busy, limits, origin, end = _busy_and_limits(result)
     zone = scenario.zone
-    first = scenario.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    moment = scenario.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
     edges = []
-    moment = first
     while epoch_ns(moment) < end:
         edges.append(max(epoch_ns(moment), origin))
         moment = (moment.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(zone)
-    edges.append(end)
-    bins = np.array(edges, np.int64)
+    bins = np.array([*edges, end], np.int64)
     hours = pd.to_datetime(bins[:-1], unit="ns", utc=True).tz_convert(zone).hour.to_numpy()
-    tasks = result.tasks[result.tasks.start.notna()]
-    starts, ends = _ns(tasks.start, 0), _ns(tasks.end, end)
-    capacity = result.capacity
-    rows = []
-    for server in scenario.servers:
-        mine = (tasks.server == server.name).to_numpy()
-        busy = Steps.from_changes(origin, np.r_[starts[mine], ends[mine]],
-                                  np.r_[np.ones(mine.sum()), -np.ones(mine.sum())])
-        cap = capacity[capacity.server == server.name]
-        limit = Steps(_ns(cap.start, origin), cap.threads.to_numpy(np.float64))
-        for name, step in (("busy", busy), ("available", limit)):
-            grid = np.unique(np.r_[step.times, bins])
-            area = np.r_[0, np.cumsum(step.at(grid)[:-1] * np.diff(grid))]
-            at_edges = area[np.searchsorted(grid, bins)]
-            per_bin = np.diff(at_edges) / NS
-            frame = pd.DataFrame({"server": server.name, "hour": hours, name: per_bin})
-            rows.append(frame.groupby(["server", "hour"], as_index=False)[name].sum())
-    if not rows:
-        return pd.DataFrame(columns=["server", "hour", "busy_thread_seconds",
+    available = [_areas(_available(b, lim), bins) for b, lim in zip(busy, limits, strict=True)]
+    if by == "server":
+        keys = [s.name for s in scenario.servers]
+        used = [_areas(b, bins) for b in busy]
+        had = available
+    else:
+        started = result.tasks[result.tasks.start.notna()]
+        sets = eligible_servers(scenario)
+        keys, used, had = [], [], []
+        for group in scenario.groups:
+            mine = started[started.group == group.name]
+            allowed = sorted({s for (_, g), servers in sets.items() if g == group.name
+                              for s in servers})
+            if mine.empty or not allowed:
+                continue
+            group_busy, _, _, _ = _busy_and_limits(result, mine)
+            keys.append(group.name)
+            used.append(np.sum([_areas(group_busy[s], bins) for s in allowed], axis=0))
+            had.append(np.sum([available[s] for s in allowed], axis=0))
+    frames = [pd.DataFrame({by: key, "hour": hours, "busy_thread_seconds": u,
+                            "available_thread_seconds": a})
+              for key, u, a in zip(keys, used, had, strict=True)]
+    if not frames:
+        return pd.DataFrame(columns=[by, "hour", "busy_thread_seconds",
                                      "available_thread_seconds", "utilization"])
-    busy = pd.concat(rows[0::2])
-    available = pd.concat(rows[1::2])
-    out: pd.DataFrame = busy.merge(available, on=["server", "hour"])
-    out = out.rename(columns={"busy": "busy_thread_seconds",
-                              "available": "available_thread_seconds"})
+    out: pd.DataFrame = pd.concat(frames).groupby([by, "hour"], as_index=False, sort=False).sum()
     out["utilization"] = out.busy_thread_seconds / out.available_thread_seconds.where(
         out.available_thread_seconds > 0)
     return out

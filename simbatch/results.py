@@ -13,7 +13,7 @@ from simbatch.engine.jobs import STATUS
 from simbatch.engine.model import Model
 from simbatch.recorder import NA
 from simbatch.scenario import Scenario
-from simbatch.timegrammar import NS, epoch_ns
+from simbatch.timegrammar import epoch_ns
 
 __all__ = ["Result"]
 
@@ -167,28 +167,14 @@ class Result:
             {"group": "string", "tasks": "int64", "started": "int64"})
 
     def utilization(self) -> pd.DataFrame:
-        """Per server: busy thread-seconds ÷ the thread-seconds its periods allow."""
-        horizon = self.scenario.horizon
-        tasks = self.tasks[self.tasks["server"].notna()]
-        origin = epoch_ns(self.scenario.start)
-        start = tasks["start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("int64")
-        end_col = tasks["end"].dt.tz_convert("UTC").dt.tz_localize(None)
-        end = np.where(end_col.isna(), origin + horizon, end_col.to_numpy("int64", na_value=0))
-        busy_by_server = pd.Series(end - start, index=tasks["server"].to_numpy()).groupby(
-            level=0).sum()
-        rows = []
-        capacity = self.capacity
-        for server in self.scenario.servers:
-            mine = capacity[capacity["server"] == server.name]
-            starts = mine["start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("int64")
-            bounds = np.append(starts - origin, horizon)
-            available = float(np.sum(mine["threads"].to_numpy() * np.diff(bounds))) / NS
-            busy = float(busy_by_server.get(server.name, 0)) / NS
-            rows.append([server.name, busy, available,
-                         busy / available if available > 0 else np.nan])
-        return pd.DataFrame(rows, columns=["server", "busy_thread_seconds",
-                                           "available_thread_seconds", "utilization"]).astype(
-            {"server": "string"})
+        """Per server: busy ÷ available thread-seconds over the horizon, in [0, 1].
+
+        Available is what the periods allow, plus the threads still running past a lowered
+        limit (running tasks are never pre-empted, so while they run those threads exist).
+        """
+        from simbatch import metrics
+
+        return metrics.utilization(self)
 
     # ---- where waits come from (simbatch.metrics) -------------------------------------------
 
@@ -210,11 +196,11 @@ class Result:
 
         return metrics.stranded_capacity(self)
 
-    def utilization_by_hour(self) -> pd.DataFrame:
-        """Busy ÷ available thread-seconds per server and local hour of the day."""
+    def utilization_by_hour(self, by: str = "server") -> pd.DataFrame:
+        """Busy ÷ available thread-seconds per server (or ``by="group"``) and local hour."""
         from simbatch import metrics
 
-        return metrics.utilization_by_hour(self)
+        return metrics.utilization_by_hour(self, by)
 
     def dependency_waits(self) -> pd.DataFrame:
         """How long each task waited for its dependencies after its run began."""

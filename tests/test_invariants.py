@@ -214,6 +214,9 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
     assert (parts.held + parts.poll + parts.capacity + parts.stranded == parts.wait).all()
     assert (parts[["held", "poll", "capacity", "stranded"]] >= pd.Timedelta(0)).all().all()
     assert (result.backlog().waiting >= 0).all()
+    assert result.utilization().utilization.dropna().between(0, 1 + 1e-12).all()
+    by_hour = result.utilization_by_hour()
+    assert by_hour.utilization.dropna().between(0, 1 + 1e-12).all()
     assert (result.stranded_capacity().stranded_threads >= 0).all()
     # job status follows its tasks
     for row in jobs.itertuples():

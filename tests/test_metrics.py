@@ -50,6 +50,26 @@ def test_utilization_by_hour_matches_a_hand_computed_case() -> None:
     assert by_hour.loc["A", "utilization"] == pytest.approx(1 / 3)
 
 
+def test_utilization_by_group() -> None:
+    by_group = simbatch.simulate(tiny()).utilization_by_hour(by="group").set_index("group")
+    # G may run on A only (1200 busy of 3600), the default group on B only (300 of 3600)
+    assert by_group.loc["G", "utilization"] == pytest.approx(1 / 3)
+    assert by_group.loc["default", "utilization"] == pytest.approx(300 / 3600)
+
+
+def test_utilization_counts_overrunning_threads_as_available() -> None:
+    # 4 threads until 01:00, then 1. Four 2-hour tasks start at 00:00 and are not cut:
+    # from 01:00 to 02:00 the server has 4 threads running against a limit of 1.
+    doc = {"start": "2026-01-05 00:00", "horizon": "4h", "polling": 0,
+           "servers": {"A": {"threads": 1, "periods": [
+               {"from": "00:00", "to": "01:00", "threads": 4}]}},
+           "jobs": {"J": {"tasks": {f"T{i}": {"duration": "2h"} for i in range(4)}}}}
+    util = simbatch.simulate(doc).utilization().iloc[0]
+    assert util.busy_thread_seconds == 8 * 3600
+    assert util.available_thread_seconds == (4 + 4 + 2) * 3600  # 1 + 3 overrunning threads
+    assert util.utilization == pytest.approx(0.8)
+
+
 def test_backlog_and_stranded_capacity_over_time() -> None:
     result = simbatch.simulate(tiny())
     backlog = result.backlog()
