@@ -176,10 +176,14 @@ def test_bad_experiment_arguments() -> None:
 
 def test_cli_compare_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = SCENARIOS / "tenant-week.yaml", SCENARIOS / "tenant-week-more-servers.yaml"
-    assert main(["compare", str(a), str(b), "-n", "2", "--store", str(tmp_path)]) == 0
+    report = tmp_path / "out" / "compare.html"
+    assert main(["compare", str(a), str(b), "-n", "2", "--store", str(tmp_path / "store"),
+                 "--report", str(report)]) == 0
     out = capsys.readouterr().out
     assert "Difference from tenant-week (paired by replication)" in out
     assert "tenant-week-more-servers" in out and "wait_p95_s" in out
+    page = report.read_text(encoding="utf-8")
+    assert "Differences from tenant-week" in page and "2 replications each" in page
     assert main(["sweep", str(SCENARIOS / "affinity.yaml"),
                  "--grid", "servers.AOS1.threads=2,4"]) == 0
     out = capsys.readouterr().out
