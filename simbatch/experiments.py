@@ -128,6 +128,14 @@ def _run_all(jobs: list[tuple[Any, ...]], executor: Any, save: Callable[[int, pd
             pool.shutdown(cancel_futures=True)
 
 
+def _check_executor(executor: Any) -> None:
+    if executor is None or executor == "serial":
+        return
+    if isinstance(executor, str) or not callable(getattr(executor, "submit", None)):
+        raise UsageError(f"executor is None (local processes), 'serial', or an executor with"
+                         f" submit() such as a dask.distributed.Client; got {executor!r}")
+
+
 class _Store:
     """A results folder: one parquet file per finished replication, and a manifest."""
 
@@ -180,6 +188,7 @@ def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, 
         raise UsageError(f"replications must be a whole number >= 1, got {replications!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
+    _check_executor(executor)
     shelf = None
     if store is not None:
         shelf = _Store(store, {"simbatch": simbatch.__version__, "seed": seed,

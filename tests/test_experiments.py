@@ -170,6 +170,8 @@ def test_bad_experiment_arguments() -> None:
         simbatch.replicate(small(), 0, executor="serial")
     with pytest.raises(simbatch.UsageError, match="warmup: bad time 'soon'"):
         simbatch.replicate(small(), 2, warmup="soon", executor="serial")
+    with pytest.raises(simbatch.UsageError, match="executor is None"):
+        simbatch.replicate(small(), 2, executor="threads")
     with pytest.raises(simbatch.UsageError, match="compare takes a mapping"):
         simbatch.compare([small()])  # type: ignore[arg-type]
 
