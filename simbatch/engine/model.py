@@ -40,7 +40,7 @@ from simbatch.scenario import Scenario
 __all__ = ["Model"]
 
 Entry = tuple[int, int, int, int, Run]
-"""A waiting task in a group's queue: (ready, job, run number, task, run)."""
+"""A waiting task in a lane (a ready queue): (ready, job, run number, task, run)."""
 Callback = Callable[[Any], None]
 
 
