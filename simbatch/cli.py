@@ -103,7 +103,7 @@ SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs
 
 
 def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
-    frame = frame[frame.metric.isin(SHOWN)].copy()
+    frame = frame[frame.metric.isin(SHOWN) & (frame.n > 0)].copy()
     frame["metric"] = pd.Categorical(frame.metric, SHOWN)
     frame = frame.sort_values([*by[:-2], "metric"], kind="stable")
     frame["estimate"] = [
@@ -132,11 +132,16 @@ def _grid(specs: list[str]) -> dict[str, list[object]]:
         path, sep, values = spec.partition("=")
         if not sep or not path or not values:
             raise simbatch.UsageError(f"--grid {spec!r}: write PATH=V1,V2,...")
+        if path.strip() in grid:
+            raise simbatch.UsageError(f"--grid {path.strip()!r} is given twice; list all its"
+                                      " values in one --grid")
         grid[path.strip()] = [reader.load(v.strip()) for v in values.split(",")]
     return grid
 
 
 def _experiment(args: argparse.Namespace) -> int:
+    if args.command == "compare" and args.report is not None and args.report.is_dir():
+        raise simbatch.UsageError(f"--report {args.report}: is a folder; name the HTML file")
     executor = _executor(args.dask)
     try:
         if args.command == "compare":
@@ -169,6 +174,10 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def _names(files: list[Path]) -> list[str]:
+    """Variant names for scenario files: their stems, or their paths when stems clash."""
+    if len({f.resolve() for f in files}) != len(files):
+        raise simbatch.UsageError("the same scenario file is given twice; compare different"
+                                  " files")
     names = [f.stem for f in files]
     return names if len(set(names)) == len(names) else [str(f) for f in files]
 
@@ -184,6 +193,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("compare", "sweep"):
         return _experiment(args)
     if args.command == "report":
+        if args.out.is_dir():
+            raise simbatch.UsageError(f"--out {args.out}: is a folder; name the HTML file")
+        if args.replications and len(args.files) < 2:
+            raise simbatch.UsageError("-n replicates a comparison: give two or more scenarios")
         names = _names(args.files)
         comparison = None
         if args.replications and len(args.files) > 1:

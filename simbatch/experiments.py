@@ -149,7 +149,7 @@ class _Store:
                 differs = sorted(k for k in {*found, *fingerprint}
                                  if found.get(k) != fingerprint.get(k))
                 raise UsageError(f"{self.folder} holds results of another experiment"
-                                 f" ({', '.join(differs)} differ); use another folder")
+                                 f" (differing: {', '.join(differs)}); use another folder")
         else:
             _atomic_write(manifest, json.dumps(fingerprint, indent=2).encode())
 

@@ -156,6 +156,11 @@ def backlog(result: Result) -> pd.DataFrame:
         ready, start = _ns(mine.ready, 0), _ns(mine.start, end)
         steps = Steps.from_changes(origin, np.r_[ready, start],
                                    np.r_[np.ones(len(ready)), -np.ones(len(start))])
+        # one row per change: the last value at each instant, and only where it changes
+        last = np.r_[steps.times[1:] != steps.times[:-1], True]
+        times, values = steps.times[last], steps.values[last]
+        changed = np.r_[True, values[1:] != values[:-1]]
+        steps = Steps(times[changed], values[changed])
         keep = steps.times < end
         frames.append(pd.DataFrame({"time": steps.times[keep], "group": group,
                                     "waiting": steps.values[keep].astype(np.int64)}))

@@ -94,12 +94,16 @@ def wait_cdf(result: Result) -> Figure:
     tasks = result.tasks[result.tasks.start.notna()]
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
+    longest = 1.0
     for group, rows in tasks.groupby("group"):
         minutes = np.sort(rows.wait.dt.total_seconds().to_numpy()) / 60
+        longest = max(longest, float(minutes[-1]) if len(minutes) else 0.0)
         share = np.arange(1, len(minutes) + 1) / len(minutes)
         keep = _thin(pd.DataFrame({"m": minutes, "s": share}))
         ax.step(keep.m, keep.s, where="post", label=f"{group} ({len(minutes):,})")
     ax.set_xscale("symlog", linthresh=1)
+    ticks = [t for t in (0, 0.5, 1, 2, 5, 10, 30, 60, 120, 240, 480, 1440) if t <= longest * 1.5]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.set_xlabel("wait (minutes)")
     ax.set_ylabel("share of attempts")
     ax.set_ylim(0, 1.01)

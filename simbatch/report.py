@@ -76,7 +76,7 @@ def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
             "task attempts started": f"{len(waits):,}",
             "wait, mean": _clock(waits.mean()),
             "wait, p95": _clock(waits.quantile(0.95)) if len(waits) else "-",
-            "busiest server": _busiest_server(util),
+            "busiest server": _busiest_server(util, result.utilization_by_hour()),
             "deadline misses": (f"{int((~deadlines.met.fillna(True)).sum())} of"
                                 f" {len(deadlines)}") if len(deadlines) else "no deadlines",
             "stranded wait (hours)":
@@ -86,11 +86,14 @@ def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
     return pd.DataFrame(rows).rename_axis("figure").reset_index()
 
 
-def _busiest_server(util: pd.DataFrame) -> str:
+def _busiest_server(util: pd.DataFrame, hourly: pd.DataFrame) -> str:
+    """The server busiest over the run, with its average and its busiest hour of the day."""
     if util.empty:
         return "-"
     top = util.sort_values("utilization").iloc[-1]
-    return f"{top['server']} ({float(top['utilization']):.0%})"
+    mine = hourly[hourly.server == top["server"]].utilization
+    peak = f", {float(mine.max()):.0%} in its busiest hour" if mine.notna().any() else ""
+    return f"{top['server']} ({float(top['utilization']):.0%} on average{peak})"
 
 
 def findings(result: Result) -> list[str]:
@@ -187,7 +190,7 @@ def write_report(results: Mapping[str, Result], out: str | Path,
     if comparison is not None and len(comparison.variants) > 1:
         diff = comparison.differences()
         diff = diff[diff.metric.isin(["wait_mean_s", "wait_p95_s", "backlog_at_horizon",
-                                      "jobs_error"])].copy()
+                                      "jobs_error"]) & (diff.n > 0)].copy()
         diff["difference (95% interval)"] = [
             f"{m:,.1f} [{lo:,.1f}, {hi:,.1f}]" if pd.notna(lo) else f"{m:,.1f}"
             for m, lo, hi in zip(diff["mean"], diff.ci_low, diff.ci_high, strict=True)]

@@ -128,9 +128,9 @@ def test_a_folder_of_another_experiment_is_refused(tmp_path: Path) -> None:
     again = simbatch.replicate(small(2), 2, seed=1, executor="serial", store=tmp_path)
     assert again.reused == 2
     with pytest.raises(simbatch.UsageError, match="holds results of another experiment"
-                                                  r" \(variants differ\)"):
+                                                  r" \(differing: variants\)"):
         simbatch.replicate(small(3), 2, seed=1, executor="serial", store=tmp_path)
-    with pytest.raises(simbatch.UsageError, match=r"\(seed differ\)"):
+    with pytest.raises(simbatch.UsageError, match=r"\(differing: seed\)"):
         simbatch.replicate(small(2), 2, seed=2, executor="serial", store=tmp_path)
 
 
@@ -192,3 +192,12 @@ def test_cli_compare_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "servers.AOS1.threads" in out and "wait_mean_s[all]" in out
     assert main(["sweep", str(SCENARIOS / "affinity.yaml"), "--grid", "nothing"]) == 2
     assert "--grid 'nothing': write PATH=V1,V2" in capsys.readouterr().err
+    assert main(["sweep", str(SCENARIOS / "affinity.yaml"), "--grid", "servers.AOS1.threads=2",
+                 "--grid", "servers.AOS1.threads=4"]) == 2
+    assert "is given twice" in capsys.readouterr().err
+    assert main(["compare", str(a), str(a), "-n", "2"]) == 2
+    assert "the same scenario file is given twice" in capsys.readouterr().err
+    assert main(["report", str(a), "-n", "2", "--out", str(tmp_path / "r.html")]) == 2
+    assert "give two or more scenarios" in capsys.readouterr().err
+    assert main(["report", str(a), "--out", str(tmp_path)]) == 2
+    assert "is a folder; name the HTML file" in capsys.readouterr().err

@@ -74,8 +74,8 @@ def test_backlog_and_stranded_capacity_over_time() -> None:
     result = simbatch.simulate(tiny())
     backlog = result.backlog()
     g = backlog[backlog.group == "G"]
-    assert g.waiting.tolist() == [0, 1, 0]  # Y waits from 00:00 to 00:10
-    assert g.time.dt.strftime("%H:%M").tolist() == ["00:00", "00:00", "00:10"]
+    assert g.waiting.tolist() == [1, 0]  # Y waits from 00:00 to 00:10: one row per change
+    assert g.time.dt.strftime("%H:%M").tolist() == ["00:00", "00:10"]
     stranded = result.stranded_capacity().set_index("time").stranded_threads
     assert stranded.asof(pd.Timestamp("2026-01-05 00:00:10", tz="UTC")) == 1  # only Y waits
     assert stranded.asof(pd.Timestamp("2026-01-05 00:00:30", tz="UTC")) == 0  # Z waits for B
