@@ -80,11 +80,6 @@ class Limits:
                     self.horizon)
         return limit, until, rise
 
-    def available(self, server: int) -> int:
-        """Thread-nanoseconds the periods allow over the horizon."""
-        times = [*self.times[server], self.horizon]
-        return sum(limit * (times[i + 1] - times[i])
-                   for i, limit in enumerate(self.limits[server]))
 
 
 def poll_offsets(scenario: Scenario, seed: int) -> list[int]:
