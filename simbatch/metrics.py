@@ -52,6 +52,12 @@ class Steps:
         return self.values[np.searchsorted(self.times, grid, side="right") - 1]
 
 
+def _count(origin: int, opens: np.ndarray, closes: np.ndarray) -> Steps:
+    """How many intervals are open over time, from when each opens and closes."""
+    return Steps.from_changes(origin, np.r_[opens, closes],
+                              np.r_[np.ones(len(opens)), -np.ones(len(closes))])
+
+
 def _grid(end: int, *steps: Iterable[Steps]) -> np.ndarray:
     times = [s.times for group in steps for s in group]
     return np.unique(np.concatenate([*times, [end]]))
@@ -59,21 +65,11 @@ def _grid(end: int, *steps: Iterable[Steps]) -> np.ndarray:
 
 def _server_steps(result: Result) -> tuple[list[Steps], int, int]:
     """Free threads of each server over time (0 when busy meets or exceeds the limit)."""
-    scenario = result.scenario
-    origin = epoch_ns(scenario.start)
-    end = origin + scenario.horizon
-    tasks = result.tasks[result.tasks.start.notna()]
-    starts, ends = _ns(tasks.start, 0), _ns(tasks.end, end)
-    capacity = result.capacity
+    busy, limits, origin, end = _busy_and_limits(result)
     steps = []
-    for server in scenario.servers:
-        mine = (tasks.server == server.name).to_numpy()
-        busy = Steps.from_changes(origin, np.r_[starts[mine], ends[mine]],
-                                  np.r_[np.ones(mine.sum()), -np.ones(mine.sum())])
-        cap = capacity[capacity.server == server.name]
-        limit = Steps(_ns(cap.start, origin), cap.threads.to_numpy(np.float64))
-        grid = _grid(end, [busy, limit])
-        steps.append(Steps(grid, np.maximum(limit.at(grid) - busy.at(grid), 0)))
+    for b, limit in zip(busy, limits, strict=True):
+        grid = _grid(end, [b, limit])
+        steps.append(Steps(grid, np.maximum(limit.at(grid) - b.at(grid), 0)))
     return steps, origin, end
 
 
@@ -153,9 +149,7 @@ def backlog(result: Result) -> pd.DataFrame:
         mine = tasks[tasks.group == group]
         if mine.empty:
             continue
-        ready, start = _ns(mine.ready, 0), _ns(mine.start, end)
-        steps = Steps.from_changes(origin, np.r_[ready, start],
-                                   np.r_[np.ones(len(ready)), -np.ones(len(start))])
+        steps = _count(origin, _ns(mine.ready, 0), _ns(mine.start, end))
         # one row per change: the last value at each instant, and only where it changes
         last = np.r_[steps.times[1:] != steps.times[:-1], True]
         times, values = steps.times[last], steps.values[last]
@@ -181,9 +175,7 @@ def stranded_capacity(result: Result) -> pd.DataFrame:
         mine = tasks[(tasks.job == job) & (tasks.group == group)]
         if mine.empty:
             continue
-        ready, start = _ns(mine.ready, 0), _ns(mine.start, end)
-        waiting_steps.append((allowed, Steps.from_changes(
-            origin, np.r_[ready, start], np.r_[np.ones(len(ready)), -np.ones(len(start))])))
+        waiting_steps.append((allowed, _count(origin, _ns(mine.ready, 0), _ns(mine.start, end))))
     grid = _grid(end, steps, [w for _, w in waiting_steps])
     grid = grid[grid < end]
     useful = np.zeros((len(steps), len(grid)), bool)
@@ -212,8 +204,7 @@ def _busy_and_limits(result: Result, tasks: pd.DataFrame | None = None
     busy, limits = [], []
     for server in scenario.servers:
         mine = (started.server == server.name).to_numpy()
-        busy.append(Steps.from_changes(origin, np.r_[starts[mine], ends[mine]],
-                                       np.r_[np.ones(mine.sum()), -np.ones(mine.sum())]))
+        busy.append(_count(origin, starts[mine], ends[mine]))
         cap = result.capacity[result.capacity.server == server.name]
         limits.append(Steps(_ns(cap.start, origin), cap.threads.to_numpy(np.float64)))
     return busy, limits, origin, end

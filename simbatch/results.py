@@ -34,19 +34,22 @@ def _spans(later: np.ndarray, earlier: np.ndarray) -> pd.Series:
     return pd.Series(np.where(missing, NA, later - earlier).view("timedelta64[ns]"))
 
 
+def _task_names(model: Model, job: np.ndarray, task: np.ndarray) -> pd.Series:
+    """Task names by (job, task) code, runtime children included, through one flat lookup."""
+    first = np.cumsum([0, *(len(plan.names) for plan in model.plans)])
+    return _names([name for plan in model.plans for name in plan.names], first[job] + task)
+
+
 def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,
                  zone: str) -> pd.DataFrame:
     """The tasks table, built a column at a time so that few temporaries coexist."""
     rows = model.recorder.rows("tasks")
     order = np.lexsort((rows["attempt"], rows["task"], rows["run"], rows["job"]))
     job = rows["job"][order]
-    # task names, runtime children included, by (job, task) through one flat lookup
-    first = np.cumsum([0, *(len(plan.names) for plan in model.plans)])
-    names = [name for plan in model.plans for name in plan.names]
     columns: dict[str, Any] = {
         "job": _names(jobs, job),
         "run": rows["run"][order].astype(np.int64),
-        "task": _names(names, first[job] + rows["task"][order]),
+        "task": _task_names(model, job, rows["task"][order]),
     }
     del job
     columns["group"] = _names([g.name for g in model.scenario.groups], rows["group"][order])
@@ -118,9 +121,7 @@ class Result:
         releases = pd.DataFrame({
             "job": _names(jobs, rel["job"]),
             "run": rel["run"].astype(np.int64),
-            "task": _names([n for plan in model.plans for n in plan.names],
-                           np.cumsum([0, *(len(p.names) for p in model.plans)])[rel["job"]]
-                           + rel["task"]),
+            "task": _task_names(model, rel["job"], rel["task"]),
             "attempt": rel["attempt"].astype(np.int64),
             "released": _moments(rel["time"].astype(np.int64), origin, zone),
         })
