@@ -207,15 +207,16 @@ class _Builder:
         jobs = tuple(self.job(name, j, start, zone, horizon, group_servers)
                      for name, j in raw.jobs.items())
         self.warn_idle(servers, groups, jobs, start, horizon)
-        self.check_reserved(raw, servers, groups, jobs)
         name = raw.name or self.default_name or (
             Path(self.doc.source).stem if self.doc.origins else "scenario")
-        return Scenario(
+        scenario = Scenario(
             name=name, start=start, timezone=raw.timezone, horizon=horizon, polling=polling,
             scheduling=raw.scheduling, servers=servers, groups=groups, jobs=jobs,
             reserved_capacity=raw.reserved_capacity, throttle=raw.throttle,
             source=self.doc.source, document=self.doc.data, folder=self.doc.folder,
         )
+        self.check_reserved(scenario)
+        return scenario
 
     def warn_idle(self, servers: tuple[Server, ...], groups: tuple[Group, ...],
                   jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:
@@ -248,20 +249,17 @@ class _Builder:
                 self.warn(("jobs", job.name, "start"), f"the job starts at {when}, at or after"
                           " the horizon, so it never runs")
 
-    def check_reserved(self, raw: schema.ScenarioIn, servers: tuple[Server, ...],
-                       groups: tuple[Group, ...], jobs: tuple[Job, ...]) -> None:
+    def check_reserved(self, scenario: Scenario) -> None:
         """Reserved capacity must leave servers for the rest, and Reserved work needs it."""
-        if raw.scheduling != "priority":
+        if scenario.scheduling != "priority":
             return
-        probe = Scenario(name="", start=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), timezone="UTC",
-                         horizon=1, polling=0, scheduling="priority", servers=servers,
-                         groups=groups, jobs=jobs, reserved_capacity=raw.reserved_capacity)
-        reserved = probe.reserved_servers()
-        if reserved and len(reserved) == len(servers):
-            raise self.fail(("reserved_capacity",), f"reserved capacity {raw.reserved_capacity!r}"
-                            " would take every server; add servers or lower the level")
-        for job in jobs:
-            if probe.priority_of(job) == "reserved" and not reserved:
+        reserved = scenario.reserved_servers()
+        if reserved and len(reserved) == len(scenario.servers):
+            raise self.fail(("reserved_capacity",), "reserved capacity"
+                            f" {scenario.reserved_capacity!r} would take every server; add"
+                            " servers or lower the level")
+        for job in scenario.jobs:
+            if scenario.priority_of(job) == "reserved" and not reserved:
                 loc: Loc = (("jobs", job.name, "priority") if job.priority
                             else ("groups", job.group, "priority"))
                 raise self.fail(loc, "Reserved capacity work needs reserved_capacity: low,"

@@ -59,7 +59,3 @@ class Schedule:
             return None, 0
         # a slot outside the active windows is no slot: only those inside count as skipped
         return self.slots.after_end(end, None if self.windows is None else self.windows.inside)
-
-    def opens(self, due: int) -> int | None:
-        """When a run due at ``due`` may start: at once, or when its active window opens."""
-        return due if self.windows is None else self.windows.next_open(due)
