@@ -42,7 +42,7 @@ from simbatch.loading import load, load_document
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.schema import format_path
-from simbatch.simulation import simulate
+from simbatch.simulation import simulate, whole_number
 from simbatch.timegrammar import parse_duration_ns
 
 __all__ = ["Comparison", "Replications", "compare", "replicate", "sweep"]
@@ -184,10 +184,8 @@ def _fingerprint(scenario: Scenario) -> str:
 def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, warmup: int,
                 executor: Any, store: str | Path | None) -> tuple[pd.DataFrame, int]:
     """Run every variant's replications (reusing stored ones); return rows and reuse count."""
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        raise UsageError(f"replications must be a whole number >= 1, got {replications!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
+    replications = whole_number(replications, "replications", 1)
+    seed = whole_number(seed, "seed", 0)
     _check_executor(executor)
     shelf = None
     if store is not None:

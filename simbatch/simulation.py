@@ -16,14 +16,19 @@ from simbatch.scenario import Scenario
 __all__ = ["simulate"]
 
 
+def whole_number(value: Any, name: str, least: int) -> int:
+    """``value`` as a plain int (numpy integers too), or a ``UsageError`` naming ``name``."""
+    try:
+        whole = operator.index(value)
+    except TypeError:
+        whole = least - 1
+    if isinstance(value, bool) or whole < least:
+        raise UsageError(f"{name} must be a whole number >= {least}, got {value!r}")
+    return whole
+
+
 def simulate(scenario: Scenario | str | Path | Mapping[str, Any], seed: int = 0) -> Result:
     """Simulate a scenario (object, YAML path or mapping) from its start to its horizon."""
-    try:
-        whole = operator.index(seed)  # int, numpy integers
-    except TypeError:
-        whole = -1
-    if isinstance(seed, bool) or whole < 0:
-        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
-    model = Model(load(scenario), whole)
+    model = Model(load(scenario), whole_number(seed, "seed", 0))
     model.run()
     return Result.from_model(model)
