@@ -127,7 +127,7 @@ def tenant_month(days: int = 30, scale: float = 1.0) -> dict[str, Any]:
 
     return {
         "name": "Tenant month", "start": "2026-01-05 00:00", "timezone": "Europe/Amsterdam",
-        "horizon": f"{days}d", "polling": "1m", "servers": servers,
+        "horizon": f"{days}d", "polling": "1m", "scheduling": "affinity", "servers": servers,
         "groups": {"Integration": {"servers": names[:8]}, "Planning": {"servers": names[8:16]},
                    "default": {"servers": names[8:]}},
         "jobs": {

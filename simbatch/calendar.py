@@ -239,24 +239,29 @@ class Slots:
             for moment in rule:
                 yield epoch_ns(moment) - self.base
 
-    def first(self) -> int | None:
-        """The first slot, if it falls before the horizon and the range."""
-        return self.at_or_after(-(2**62))[0]
+    def first(self, inside: Callable[[int], bool] | None = None) -> int | None:
+        """The first slot (inside the windows, if given) before the horizon and the range."""
+        return self.at_or_after(-(2**62), inside)[0]
 
-    def at_or_after(self, t: int, counts: Callable[[int], bool] | None = None
+    def at_or_after(self, t: int, inside: Callable[[int], bool] | None = None
                     ) -> tuple[int | None, int]:
-        """The first slot at or after ``t``, and how many slots (that ``counts``) it passes."""
-        passed = 0
-        while self._next is not None and self._next < t:
-            passed += self._next <= self.until and (counts is None or counts(self._next))
-            self._next = next(self._iter, None)
-        slot = self._next
-        if slot is None or slot >= self.horizon or slot > self.until:
-            return None, passed
-        self._next = next(self._iter, None)
-        return slot, passed
+        """The first slot at or after ``t``, and how many slots it passes over.
 
-    def after_end(self, end: int, counts: Callable[[int], bool] | None = None
+        With ``inside``, a slot outside the active windows is no slot at all: it is neither
+        taken nor counted as passed over.
+        """
+        passed = 0
+        while self._next is not None and self._next <= self.until and self._next < self.horizon:
+            slot = self._next
+            self._next = next(self._iter, None)
+            if inside is not None and not inside(slot):
+                continue
+            if slot >= t:
+                return slot, passed
+            passed += 1
+        return None, passed
+
+    def after_end(self, end: int, inside: Callable[[int], bool] | None = None
                   ) -> tuple[int | None, int]:
         """When the next run is due after a run that ended at ``end``, and slots skipped."""
         r = self.recurrence
@@ -269,4 +274,4 @@ class Slots:
             if due >= self.horizon or due > self.until:
                 return None, 0
             return due, 0
-        return self.at_or_after(end, counts)
+        return self.at_or_after(end, inside)

@@ -29,16 +29,21 @@ from simbatch.calendar import DAY, Profile, Recurrence, Window
 from simbatch.errors import ScenarioError, SimbatchWarning
 from simbatch.scenario import (
     DEFAULT_GROUP,
+    RESERVED_SHARES,
     Arrivals,
     Deadline,
     Dependency,
     Group,
     Job,
+    Maintenance,
+    Outage,
     Period,
     Runtime,
     Scenario,
     Server,
     Task,
+    Transient,
+    dedicated,
 )
 from simbatch.schema import Document, Loc
 from simbatch.timegrammar import (
@@ -191,6 +196,7 @@ class _Builder:
     def build(self) -> Scenario:
         raw = schema.check_shape(self.doc)
         self.scheduling = raw.scheduling
+        self.check_platform(raw)
         zone = self.zone(("timezone",), raw.timezone)
         start = self.moment(("start",), raw.start, zone)
         horizon = self.parse(("horizon",), parse_duration_ns, raw.horizon)
@@ -206,17 +212,61 @@ class _Builder:
         group_servers = {g.name: g.servers for g in groups}
         jobs = tuple(self.job(name, j, start, zone, horizon, group_servers)
                      for name, j in raw.jobs.items())
+        names = [s.name for s in servers]
+        outages = tuple(self.outage(("outages", i), o, zone, names)
+                        for i, o in enumerate(raw.outages))
+        maintenance = tuple(self.maintenance(("maintenance", i), m, names)
+                            for i, m in enumerate(raw.maintenance))
         self.warn_idle(servers, groups, jobs, start, horizon)
         name = raw.name or self.default_name or (
             Path(self.doc.source).stem if self.doc.origins else "scenario")
-        scenario = Scenario(
+        return Scenario(
             name=name, start=start, timezone=raw.timezone, horizon=horizon, polling=polling,
             scheduling=raw.scheduling, servers=servers, groups=groups, jobs=jobs,
             reserved_capacity=raw.reserved_capacity, throttle=raw.throttle,
+            platform=raw.platform, outages=outages, maintenance=maintenance,
             source=self.doc.source, document=self.doc.data, folder=self.doc.folder,
         )
-        self.check_reserved(scenario)
-        return scenario
+
+    def check_platform(self, raw: schema.ScenarioIn) -> None:
+        """The rules of the chosen platform and scheduling model that the shape cannot say.
+
+        Cloud batch servers have at most 16 threads. Group-to-server bindings are affinity
+        scheduling (before 10.0.38), which a file must choose explicitly now that priority
+        scheduling is the default; under priority scheduling a task's group is its job's,
+        and only then is batch concurrency control (max concurrency) available.
+        """
+        if raw.platform == "cloud":
+            for name, server in raw.servers.items():
+                for loc, threads in [(("servers", name, "threads"), server.threads),
+                                     *((("servers", name, "periods", i, "threads"), p.threads)
+                                       for i, p in enumerate(server.periods))]:
+                    if threads > schema.CLOUD_THREADS:
+                        raise self.fail(loc, f"{threads} threads exceed the cloud maximum of"
+                                        f" {schema.CLOUD_THREADS} per batch server; for an"
+                                        " on-premises or AX-era server say platform:"
+                                        " on-premises")
+        for gname, group in raw.groups.items():
+            if raw.scheduling == "priority" and group.servers is not None:
+                said = "scheduling" in self.doc.data
+                raise self.fail(("groups", gname, "servers"), "binding a group to servers is"
+                                " group affinity (before F&O 10.0.38): "
+                                + ("add scheduling: affinity to keep it, or remove the binding"
+                                   " for priority scheduling (the default since 10.0.38)"
+                                   if not said else "priority scheduling has no bindings;"
+                                   " remove them, or use scheduling: affinity"))
+            if raw.scheduling == "affinity" and group.max_concurrency != 0:
+                raise self.fail(("groups", gname, "max_concurrency"), "max concurrency (batch"
+                                " concurrency control) needs priority-based scheduling"
+                                " (scheduling: priority, F&O 10.0.38 and later)")
+        if raw.scheduling == "priority":
+            for jname, job in raw.jobs.items():
+                for tname, task in job.tasks.items():
+                    if task.group is not None:
+                        raise self.fail(("jobs", jname, "tasks", tname, "group"), "under"
+                                        " priority scheduling a task's group is its job's"
+                                        " (read-only in F&O); set the job's group, or use"
+                                        " scheduling: affinity")
 
     def warn_idle(self, servers: tuple[Server, ...], groups: tuple[Group, ...],
                   jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:
@@ -231,12 +281,13 @@ class _Builder:
                 if job.priority is not None:
                     self.warn(("jobs", job.name, "priority"), "priorities apply under"
                               " scheduling: priority; affinity scheduling ignores them")
-        if self.scheduling == "priority":
-            for g in groups:
-                if g.servers and g.name in self.doc.data.get("groups", {}) and (
-                        "servers" in (self.doc.data["groups"][g.name] or {})):
-                    self.warn(("groups", g.name, "servers"), "priority scheduling ignores"
-                              " group-to-server bindings; every server runs every group")
+        level = self.doc.data.get("reserved_capacity", "none")
+        if self.scheduling == "priority" and level != "none":
+            largest = [max(s.threads_at(x) for x in [0, *s.change_points()]) for s in servers]
+            if not dedicated(RESERVED_SHARES[level], largest):
+                self.warn(("reserved_capacity",), f"reserved capacity {level!r} dedicates no"
+                          " server: at least one online server always stays shared, so with"
+                          " one server Reserved capacity work has only its weight")
         serving = {name for g in groups for name in g.servers}
         for server in servers:
             if self.scheduling == "affinity" and server.name not in serving:
@@ -248,22 +299,6 @@ class _Builder:
                 when = f"{job.start:%Y-%m-%d %H:%M}"
                 self.warn(("jobs", job.name, "start"), f"the job starts at {when}, at or after"
                           " the horizon, so it never runs")
-
-    def check_reserved(self, scenario: Scenario) -> None:
-        """Reserved capacity must leave servers for the rest, and Reserved work needs it."""
-        if scenario.scheduling != "priority":
-            return
-        reserved = scenario.reserved_servers()
-        if reserved and len(reserved) == len(scenario.servers):
-            raise self.fail(("reserved_capacity",), "reserved capacity"
-                            f" {scenario.reserved_capacity!r} would take every server; add"
-                            " servers or lower the level")
-        for job in scenario.jobs:
-            if scenario.priority_of(job) == "reserved" and not reserved:
-                loc: Loc = (("jobs", job.name, "priority") if job.priority
-                            else ("groups", job.group, "priority"))
-                raise self.fail(loc, "Reserved capacity work needs reserved_capacity: low,"
-                                     " medium or high, or it can never run")
 
     def warn(self, loc: Loc, problem: str) -> None:
         source, line = self.doc.origin(loc)
@@ -410,7 +445,12 @@ class _Builder:
         return Task(name=name, duration=self.distribution((*loc, "duration"), t.duration),
                     group=group, after=tuple(after), condition=t.condition, fail=t.fail,
                     retries=t.retries, ignore_failure=t.ignore_failure,
-                    task_class=t.task_class, runtime=runtime)
+                    task_class=t.task_class, runtime=runtime,
+                    transient=self.transient(t.transient))
+
+    @staticmethod
+    def transient(raw: schema.TransientIn | None) -> Transient | None:
+        return None if raw is None else Transient(raw.chance, raw.at)
 
     def runtime(self, loc: Loc, raw: schema.RuntimeIn) -> Runtime:
         count = raw.tasks
@@ -426,7 +466,44 @@ class _Builder:
             raise self.fail((*loc, "tasks"), "runtime tasks is a whole number >= 0 or"
                                              f" {{uniform: [low, high]}}, got {count!r}")
         return Runtime((low, high), self.distribution((*loc, "duration"), raw.duration),
-                       raw.fail)
+                       raw.fail, self.transient(raw.transient))
+
+    # ---- outages and maintenance --------------------------------------------------------------
+
+    def outage(self, loc: Loc, raw: schema.OutageIn, zone: ZoneInfo, servers: list[str]
+               ) -> Outage:
+        if raw.server not in servers:
+            raise self.fail((*loc, "server"), f"unknown server {raw.server!r}"
+                                              f" (servers: {', '.join(servers)})")
+        length = self.parse((*loc, "for"), parse_duration_ns, raw.duration)
+        if length == 0:
+            raise self.fail((*loc, "for"), f"an outage must last longer than 0, got"
+                                           f" {raw.duration!r}")
+        return Outage(raw.server, self.moment((*loc, "at"), raw.at, zone), length)
+
+    def maintenance(self, loc: Loc, raw: schema.MaintenanceIn, servers: list[str]
+                    ) -> Maintenance:
+        self.zone((*loc, "timezone"), raw.timezone)
+        window = self.window(loc, raw)
+        down = self.parse((*loc, "down"), parse_duration_ns, raw.down)
+        if down == 0:
+            raise self.fail((*loc, "down"), f"down must be longer than 0, got {raw.down!r}")
+        listed = servers if raw.servers is None else raw.servers
+        if not listed:
+            raise self.fail((*loc, "servers"), "must not be empty; leave it out for every"
+                                               " server")
+        for i, name in enumerate(listed):
+            if name not in servers:
+                raise self.fail((*loc, "servers", i), f"unknown server {name!r}"
+                                f" (servers: {', '.join(servers)})")
+            if name in listed[:i]:
+                raise self.fail((*loc, "servers", i), f"server {name!r} is listed twice")
+        length = ((window.end - window.start) % DAY or DAY) * NS
+        needed = down * (len(listed) if raw.stagger == "one-at-a-time" else 1)
+        if needed > length:
+            raise self.fail((*loc, "down"), f"{len(listed)} server(s) down {raw.down} each"
+                            f" {raw.stagger} take longer than the window {raw.start}-{raw.end}")
+        return Maintenance(window, raw.timezone, down, tuple(listed), raw.stagger)
 
     def arrivals(self, loc: Loc, raw: schema.ArrivalsIn) -> Arrivals:
         if (raw.interval is None) == (raw.rate is None):

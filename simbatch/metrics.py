@@ -74,18 +74,43 @@ def _server_steps(result: Result) -> tuple[list[Steps], int, int]:
 
 
 def eligible_servers(scenario: Scenario) -> dict[tuple[str, str], tuple[int, ...]]:
-    """For each (job, group) of the scenario, the servers its tasks may run on."""
+    """For each (job, group) of the scenario, the servers its tasks may ever run on."""
     names = [s.name for s in scenario.servers]
-    reserved = set(scenario.reserved_servers())
     out: dict[tuple[str, str], tuple[int, ...]] = {}
     for job in scenario.jobs:
         for group in {job.group, *(t.group for t in job.tasks)}:
             if scenario.scheduling == "priority":
-                wanted = scenario.priority_of(job) == "reserved"
-                allowed = tuple(i for i, n in enumerate(names) if (n in reserved) == wanted)
+                allowed = tuple(range(len(names)))
             else:
                 allowed = tuple(names.index(n) for n in scenario.group(group).servers)
             out[job.name, group] = allowed
+    return out
+
+
+def eligibility(result: Result, grid: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """For each (job, group): which servers may run its tasks at each grid instant.
+
+    Under priority scheduling a server dedicated to Reserved capacity (``capacity.reserved``)
+    runs only Reserved capacity work at that moment; Reserved work runs everywhere.
+    """
+    scenario = result.scenario
+    n = len(scenario.servers)
+    dedicated = np.zeros((n, len(grid)), bool)
+    if scenario.scheduling == "priority":
+        cap = result.capacity
+        origin = epoch_ns(scenario.start)
+        for s, server in enumerate(scenario.servers):
+            mine = cap[cap.server == server.name]
+            step = Steps(_ns(mine.start, origin), mine.reserved.to_numpy(np.float64))
+            dedicated[s] = step.at(grid) > 0
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for (job, group), allowed in eligible_servers(scenario).items():
+        mask = np.zeros((n, len(grid)), bool)
+        mask[list(allowed)] = True
+        if scenario.scheduling == "priority" and scenario.priority_of(
+                next(j for j in scenario.jobs if j.name == job)) != "reserved":
+            mask &= ~dedicated
+        out[job, group] = mask
     return out
 
 
@@ -107,8 +132,9 @@ def wait_breakdown(result: Result) -> pd.DataFrame:
       (affinity, reserved capacity) were idle.
     """
     tasks = result.tasks[result.tasks.start.notna()].reset_index(drop=True)
-    steps, _, end = _server_steps(result)
-    grid = _grid(end, steps)
+    steps, origin, end = _server_steps(result)
+    cap = result.capacity  # reserved-capacity switches change who may use free threads
+    grid = _grid(end, steps, [Steps(_ns(cap.start, origin), np.zeros(len(cap)))])
     free = np.vstack([s.at(grid) for s in steps]) if steps else np.zeros((0, len(grid)))
     total = free.sum(axis=0)
     width = np.diff(np.r_[grid, end]).astype(np.int64)
@@ -121,12 +147,11 @@ def wait_breakdown(result: Result) -> pd.DataFrame:
         has = joined.notna().to_numpy()
         released[has] = _ns(joined[has], 0)
     parts = {name: np.zeros(len(tasks), np.int64) for name in ("poll", "capacity", "stranded")}
-    sets = eligible_servers(result.scenario)
-    for (job, group), allowed in sets.items():
+    for (job, group), mask in eligibility(result, grid).items():
         rows = ((tasks.job == job) & (tasks.group == group)).to_numpy()
         if not rows.any():
             continue
-        mine = free[list(allowed)].sum(axis=0) if allowed else np.zeros(len(grid))
+        mine = (free * mask).sum(axis=0)
         kind = np.where(mine > 0, 0, np.where(total - mine > 0, 2, 1))  # poll, capacity, stranded
         for k, name in enumerate(("poll", "capacity", "stranded")):
             area = np.r_[0, np.cumsum(np.where(kind == k, width, 0))]
@@ -169,22 +194,24 @@ def stranded_capacity(result: Result) -> pd.DataFrame:
     """Idle threads that may not run any of the work waiting at that moment, over time."""
     steps, origin, end = _server_steps(result)
     tasks = result.tasks[result.tasks.ready.notna()]
-    sets = eligible_servers(result.scenario)
     waiting_steps = []
-    for (job, group), allowed in sets.items():
+    for job, group in eligible_servers(result.scenario):
         mine = tasks[(tasks.job == job) & (tasks.group == group)]
         if mine.empty:
             continue
-        waiting_steps.append((allowed, _count(origin, _ns(mine.ready, 0), _ns(mine.start, end))))
-    grid = _grid(end, steps, [w for _, w in waiting_steps])
+        waiting_steps.append(((job, group), _count(origin, _ns(mine.ready, 0),
+                                                   _ns(mine.start, end))))
+    cap = result.capacity
+    grid = _grid(end, steps, [w for _, w in waiting_steps],
+                 [Steps(_ns(cap.start, origin), np.zeros(len(cap)))])
     grid = grid[grid < end]
+    masks = eligibility(result, grid)
     useful = np.zeros((len(steps), len(grid)), bool)
     any_waiting = np.zeros(len(grid), bool)
-    for allowed, waiting in waiting_steps:
+    for key, waiting in waiting_steps:
         now = waiting.at(grid) > 0
         any_waiting |= now
-        for s in allowed:
-            useful[s] |= now
+        useful |= masks[key] & now
     stranded = np.zeros(len(grid))
     for s, free in enumerate(steps):
         stranded += np.where(~useful[s] & any_waiting, free.at(grid), 0)

@@ -15,20 +15,20 @@ NO_SERVER = -1
 
 TASK_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("task", "=i4"), ("group", "=i2"),
                      ("server", "=i2"), ("attempt", "=i1"), ("status", "=i1"),
-                     ("ready", "=i8"), ("start", "=i8"), ("end", "=i8")])
+                     ("cause", "=i1"), ("ready", "=i8"), ("start", "=i8"), ("end", "=i8")])
 JOB_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("scheduled", "=i8"), ("start", "=i8"),
                     ("end", "=i8"), ("status", "=i1"), ("tasks", "=i4"), ("skipped", "=i4")])
 RELEASE_ROW = np.dtype([("job", "=i4"), ("run", "=i4"), ("task", "=i4"), ("attempt", "=i1"),
                         ("time", "=i8")])
-_TASK = struct.Struct("=iiihhbbqqq").pack
+_TASK = struct.Struct("=iiihhbbbqqq").pack
 _RELEASE = struct.Struct("=iiibq").pack
 _JOB = struct.Struct("=iiqqqbii").pack
-assert struct.calcsize("=iiihhbbqqq") == TASK_ROW.itemsize
+assert struct.calcsize("=iiihhbbbqqq") == TASK_ROW.itemsize
 assert struct.calcsize("=iiqqqbii") == JOB_ROW.itemsize
 
 
 class Recorder:
-    """Appends task attempts (42 bytes) and job runs (41 bytes) as packed rows.
+    """Appends task attempts (43 bytes) and job runs (41 bytes) as packed rows.
 
     Nothing per row survives as a Python object: each row is packed into a growing byte
     buffer that numpy reads, without copying, as a structured array at the end.
@@ -40,9 +40,10 @@ class Recorder:
         self._releases = bytearray()
 
     def task(self, job: int, run: int, task: int, group: int, server: int, attempt: int,
-             status: int, ready: int, start: int, end: int) -> None:
+             status: int, cause: int, ready: int, start: int, end: int) -> None:
         """One row of the tasks table (``NO_SERVER`` and ``NA`` for what is missing)."""
-        self._tasks += _TASK(job, run, task, group, server, attempt, status, ready, start, end)
+        self._tasks += _TASK(job, run, task, group, server, attempt, status, cause, ready,
+                             start, end)
 
     def job(self, job: int, run: int, scheduled: int, start: int, end: int, status: int,
             tasks: int, skipped: int) -> None:

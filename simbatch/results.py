@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simbatch.engine.jobs import STATUS
+from simbatch.engine.jobs import CAUSES, STATUS
 from simbatch.engine.model import Model
 from simbatch.recorder import NA
 from simbatch.scenario import Scenario
@@ -56,6 +56,7 @@ def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,
     columns["server"] = _names(servers, rows["server"][order])
     columns["attempt"] = rows["attempt"][order].astype(np.int64)
     columns["status"] = _names(STATUS, rows["status"][order])
+    columns["cause"] = _names(CAUSES[1:], rows["cause"][order].astype(np.int16) - 1)
     ready, start = rows["ready"][order], rows["start"][order]
     columns["ready"] = _moments(ready, origin, zone)
     columns["wait"] = _spans(start, ready)
@@ -87,8 +88,32 @@ def _jobs_table(model: Model, jobs: list[str], origin: int, zone: str) -> pd.Dat
     }, copy=False)
 
 
+def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) -> pd.DataFrame:
+    """Each server's thread limit over time, and whether it is dedicated to Reserved
+    capacity: one row wherever either changes."""
+    limits = model.limits
+    switches = limits.reserved
+    rows: list[tuple[int, int, int, bool]] = []
+    for s in model.servers:
+        points = sorted({*limits.times[s], *(t for t, _ in switches)})
+        last: tuple[int, bool] | None = None
+        for t in points:
+            reserved = bool(switches) and s in next(
+                chosen for at, chosen in reversed(switches) if at <= t)
+            state = (limits.at(s, t), reserved)
+            if state != last:
+                rows.append((s, t, *state))
+                last = state
+    return pd.DataFrame({
+        "server": pd.Series([servers[r[0]] for r in rows], dtype="string"),
+        "start": _moments(np.array([r[1] for r in rows], np.int64), origin, zone),
+        "threads": np.array([r[2] for r in rows], dtype=np.int64),
+        "reserved": np.array([r[3] for r in rows], dtype=bool),
+    })
+
+
 _TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
-                 "end", "wait", "duration")
+                 "end", "wait", "duration", "cause")
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +122,8 @@ class Result:
 
     ``tasks`` has one row per attempt (like BatchHistory) and ``jobs`` one row per run
     (like BatchJobHistory); the README documents every column. ``capacity`` is each
-    server's thread limit over time, from ``start`` on.
+    server's thread limit over time, from ``start`` on (0 while it is down), and whether it
+    is dedicated to Reserved capacity then; ``outages`` lists when each server was down.
     """
 
     scenario: Scenario
@@ -108,6 +134,8 @@ class Result:
     poll_offsets: pd.Series
     releases: pd.DataFrame
     """Ready tasks that max concurrency held back: when each was let into the queue."""
+    outages: pd.DataFrame
+    """When each server was down (server, start, end, kind: outage or maintenance)."""
 
     @classmethod
     def from_model(cls, model: Model) -> Result:
@@ -130,18 +158,18 @@ class Result:
         jobs_table = _jobs_table(model, jobs, origin, zone)
         model.recorder.discard("jobs")
 
-        limits = model.limits
-        capacity = pd.DataFrame({
-            "server": pd.Series([servers[s] for s in model.servers
-                                 for _ in limits.times[s]], dtype="string"),
-            "start": _moments(np.array([x for s in model.servers for x in limits.times[s]],
-                                       dtype=np.int64), origin, zone),
-            "threads": np.array([x for s in model.servers for x in limits.limits[s]],
-                                dtype=np.int64),
+        capacity = _capacity_table(model, servers, origin, zone)
+        down = [(servers[s], b, e, kind) for s, spans in enumerate(model.limits.down)
+                for b, e, kind in spans]
+        outages = pd.DataFrame({
+            "server": pd.Series([d[0] for d in down], dtype="string"),
+            "start": _moments(np.array([d[1] for d in down], np.int64), origin, zone),
+            "end": _moments(np.array([d[2] for d in down], np.int64), origin, zone),
+            "kind": pd.Series([d[3] for d in down], dtype="string"),
         })
         offsets = pd.Series(pd.to_timedelta(model.offsets, unit="ns"),
                             index=pd.Index(servers, name="server"), name="poll_offset")
-        return cls(scenario, model.seed, tasks, jobs_table, capacity, offsets, releases)
+        return cls(scenario, model.seed, tasks, jobs_table, capacity, offsets, releases, outages)
 
     def summary(self) -> pd.DataFrame:
         """Per group: attempts released to the queue, how many started, and their waits.

@@ -18,8 +18,8 @@ from simbatch.timegrammar import Distribution
 
 __all__ = [
     "DEFAULT_GROUP", "PRIORITIES", "RESERVED_SHARES", "Arrivals", "Deadline", "Dependency",
-    "Group", "Job",
-    "Period", "Runtime", "Scenario", "Server", "Task",
+    "Group", "Job", "Maintenance", "Outage", "Period", "Runtime", "Scenario", "Server", "Task",
+    "Transient", "dedicated",
 ]
 
 DEFAULT_GROUP = "default"
@@ -73,6 +73,25 @@ the published weights 5, 10, 15, 30 and 40."""
 RESERVED_SHARES = {"none": 0.0, "low": 0.10, "medium": 0.15, "high": 0.25}
 
 
+def dedicated(share: float, limits: list[int]) -> frozenset[int]:
+    """The servers dedicated to Reserved capacity when the servers have ``limits`` threads.
+
+    The level's share of the threads available at that moment is covered by whole servers,
+    taken from the end of the file among those online (limit above 0), as many as it takes
+    to cover the share; at least one online server always stays shared.
+    """
+    needed = share * sum(limits)
+    online = [s for s, limit in enumerate(limits) if limit > 0]
+    taken: list[int] = []
+    covered = 0
+    for server in reversed(online):
+        if covered >= needed or len(taken) == len(online) - 1:
+            break
+        taken.append(server)
+        covered += limits[server]
+    return frozenset(taken)
+
+
 @dataclass(frozen=True)
 class Group:
     """A batch group: its servers (affinity), default priority, and per-job concurrency."""
@@ -99,6 +118,19 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Transient:
+    """Transient SQL errors inside an attempt, retried by the framework (``BatchRetryable``).
+
+    Each try of the attempt's work hits one with probability ``chance``, at fraction ``at``
+    of its duration; the framework waits 5 s, 8 s, 16 s, … and runs the work again, on the
+    same thread, until a try gets through or the next wait would reach 5 minutes.
+    """
+
+    chance: float
+    at: float = 0.5
+
+
+@dataclass(frozen=True)
 class Runtime:
     """Child tasks a task adds to its job when its first attempt starts (``addRuntimeTask``).
 
@@ -109,6 +141,7 @@ class Runtime:
     tasks: tuple[int, int]
     duration: Distribution
     fail: float = 0.0
+    transient: Transient | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +158,7 @@ class Task:
     ignore_failure: bool = False
     task_class: str | None = None
     runtime: Runtime | None = None
+    transient: Transient | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +203,31 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A batch server down from ``start`` for ``duration`` ns (a restart, a what-if)."""
+
+    server: str
+    start: dt.datetime
+    duration: int
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Planned maintenance: recurring windows in which each listed server is down once.
+
+    Servers go down for ``down`` ns each, in the order listed (by default every server, in
+    file order): one after another from the window's opening (``one-at-a-time``) or all at
+    its opening (``all-at-once``).
+    """
+
+    window: Window
+    timezone: str
+    down: int
+    servers: tuple[str, ...]
+    stagger: str = "one-at-a-time"
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A validated scenario; build one with ``simbatch.load``."""
 
@@ -185,7 +244,10 @@ class Scenario:
     jobs: tuple[Job, ...]
     reserved_capacity: str = "none"
     throttle: bool = True
-    """Hold back a task class that started more than 60 times in the last minute."""
+    """Hold back a task class that started more than 60 times in a minute on one server."""
+    platform: str = "cloud"
+    outages: tuple[Outage, ...] = ()
+    maintenance: tuple[Maintenance, ...] = ()
     source: str = "<scenario>"
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     folder: Path | None = field(default=None, repr=False, compare=False)
@@ -205,27 +267,6 @@ class Scenario:
     def group(self, name: str) -> Group:
         """The group called ``name``."""
         return next(g for g in self.groups if g.name == name)
-
-    def reserved_servers(self) -> tuple[str, ...]:
-        """The servers dedicated to Reserved capacity work (priority scheduling).
-
-        The level's share of all batch threads (each server counted at its largest limit
-        of the day) is taken in whole servers from the end of the file, as many as it
-        takes to cover that share.
-        """
-        share = RESERVED_SHARES[self.reserved_capacity]
-        if self.scheduling != "priority" or share == 0:
-            return ()
-        sizes = [max(s.threads_at(x) for x in [0, *s.change_points()]) for s in self.servers]
-        needed = share * sum(sizes)
-        taken: list[str] = []
-        covered = 0
-        for server, size in zip(reversed(self.servers), reversed(sizes), strict=True):
-            if covered >= needed:
-                break
-            taken.append(server.name)
-            covered += size
-        return tuple(reversed(taken))
 
     def priority_of(self, job: Job) -> str:
         """A job's priority: its own, else its group's."""

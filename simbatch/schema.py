@@ -252,7 +252,9 @@ Time = Any
 Moment = Any
 """A date and time (text, or a YAML date); parsed by the builder."""
 MAX_THREADS = 1000
-"""Far above F&O's 16 threads per server, low enough to catch a slipped digit."""
+"""On-premises: far above any real AOS, low enough to catch a slipped digit."""
+CLOUD_THREADS = 16
+"""The cloud platform's maximum threads per batch server."""
 
 
 class _Strict(BaseModel):
@@ -282,10 +284,16 @@ class GroupIn(_Strict):
     max_concurrency: int = Field(default=0, ge=-1, le=100_000)
 
 
+class TransientIn(_Strict):
+    chance: float = Field(ge=0.0, le=1.0)
+    at: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
 class RuntimeIn(_Strict):
     tasks: int | dict[str, Any] = Field(union_mode="left_to_right")
     duration: Time
     fail: float = Field(default=0.0, ge=0.0, le=1.0)
+    transient: TransientIn | None = None
 
 
 class TaskIn(_Strict):
@@ -298,6 +306,7 @@ class TaskIn(_Strict):
     ignore_failure: bool = False
     task_class: str | None = Field(default=None, alias="class", min_length=1)
     runtime: RuntimeIn | None = None
+    transient: TransientIn | None = None
 
 
 Days = str | list[str] | None
@@ -343,6 +352,19 @@ class JobIn(_Strict):
     tasks: dict[str, TaskIn] = Field(min_length=1)
 
 
+class OutageIn(_Strict):
+    server: str
+    at: Moment
+    duration: Time = Field(alias="for")
+
+
+class MaintenanceIn(WindowIn):
+    timezone: str = "UTC"
+    down: Time
+    servers: list[str] | None = None
+    stagger: Literal["one-at-a-time", "all-at-once"] = "one-at-a-time"
+
+
 class ScenarioIn(_Strict):
     extends: str | None = None
     name: str | None = None
@@ -350,12 +372,15 @@ class ScenarioIn(_Strict):
     timezone: str = "UTC"
     horizon: Time
     polling: Time = "1m"
-    scheduling: Literal["affinity", "priority"] = "affinity"
+    scheduling: Literal["affinity", "priority"] = "priority"
+    platform: Literal["cloud", "on-premises"] = "cloud"
     reserved_capacity: Literal["none", "low", "medium", "high"] = "none"
     throttle: bool = True
     servers: dict[str, ServerIn] = Field(min_length=1)
     groups: dict[str, GroupIn] = {}
     jobs: dict[str, JobIn] = {}
+    outages: list[OutageIn] = []
+    maintenance: list[MaintenanceIn] = []
 
 
 _FRIENDLY = {
@@ -444,6 +469,7 @@ def _problem(doc: Document, err: Any) -> ScenarioError:
 _SECTIONS: dict[str, type[BaseModel]] = {
     "servers": ServerIn, "groups": GroupIn, "jobs": JobIn,
 }
+_LISTS: dict[str, type[BaseModel]] = {"outages": OutageIn, "maintenance": MaintenanceIn}
 _JOB_PARTS: dict[str, type[BaseModel]] = {
     "arrivals": ArrivalsIn, "recurrence": RecurrenceIn, "active": WindowIn,
 }
@@ -457,6 +483,9 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
         part = loc[i]
         if model is ScenarioIn and part in _SECTIONS:
             model = _SECTIONS[str(part)]
+            i += 2
+        elif model is ScenarioIn and part in _LISTS:
+            model = _LISTS[str(part)]
             i += 2
         elif model is ServerIn and part == "periods":
             model = PeriodIn
@@ -472,6 +501,9 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
             i += 2
         elif model is TaskIn and part == "runtime":
             model = RuntimeIn
+            i += 1
+        elif model in (TaskIn, RuntimeIn) and part == "transient":
+            model = TransientIn
             i += 1
         else:
             return None

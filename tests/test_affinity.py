@@ -45,7 +45,7 @@ def test_affinity_strands_work_while_other_servers_idle() -> None:
     # One busy group bound to a one-thread server: its second task waits for the first
     # even though the other server is idle the whole time.
     doc = {
-        "start": "2026-01-05 00:00", "horizon": "1h", "polling": 0,
+        "start": "2026-01-05 00:00", "horizon": "1h", "polling": 0, "scheduling": "affinity",
         "servers": {"A": {"threads": 1}, "B": {"threads": 4}},
         "groups": {"Integration": {"servers": ["A"]}},
         "jobs": {"J": {"group": "Integration", "tasks": {

@@ -12,7 +12,7 @@ import simbatch
 from tests.conftest import SCENARIOS
 
 TASK_COLUMNS = ["job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
-                "end", "wait", "duration"]
+                "end", "wait", "duration", "cause"]
 JOB_COLUMNS = ["job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks",
                "skipped"]
 

@@ -23,7 +23,7 @@ def test_run_prints_summary_and_writes_csvs(tmp_path: Path,
     tasks = pd.read_csv(tmp_path / "tasks.csv")
     jobs = pd.read_csv(tmp_path / "jobs.csv")
     assert list(tasks.columns) == ["job", "run", "task", "group", "server", "attempt", "status",
-                                   "ready", "start", "end", "wait", "duration"]
+                                   "ready", "start", "end", "wait", "duration", "cause"]
     assert len(tasks) == 7 and jobs.status.tolist() == ["Ended"]
     assert tasks.loc[tasks.task == "TASK 4", "wait"].item() == 30.0  # seconds in the CSV
 

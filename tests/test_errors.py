@@ -26,6 +26,7 @@ jobs:
     tasks:
       A: {duration: 5m}
       B: {duration: 5m, after: {A: ended}}
+scheduling: affinity
 """
 
 # (what DESIGN.md asks to catch, text replaced, replacement, expected message, line)

@@ -37,20 +37,19 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         servers[f"S{i}"] = server
     names = list(servers)
     groups: dict[str, Any] = {}
-    if n_servers > 1 and draw(st.booleans()):
+    if scheduling == "affinity" and n_servers > 1 and draw(st.booleans()):
         groups["G"] = {"servers": draw(st.lists(st.sampled_from(names), min_size=1,
                                                 max_size=2, unique=True))}
         if draw(st.booleans()):
             groups["default"] = {"servers": names[:1]}
-    priorities = ["low", "normal", "high", "critical"]
-    reserved = scheduling == "priority" and n_servers == 3 and draw(st.booleans())
-    if reserved:
-        priorities.append("reserved")
+    if scheduling == "priority" and draw(st.booleans()):
+        groups["G"] = {}
+    priorities = ["low", "normal", "high", "critical", "reserved"]
     for name in ("G", "default"):
         if name in groups or name == "default":
             group = groups.setdefault(name, {})
-            group["max_concurrency"] = draw(st.sampled_from([0, 0, 1, 2, -1]))
             if scheduling == "priority":
+                group["max_concurrency"] = draw(st.sampled_from([0, 0, 1, 2, -1]))
                 group["priority"] = draw(st.sampled_from(priorities))
     bound = set(groups.get("G", {}).get("servers", []))
     default_ok = bool(groups.get("default", {}).get("servers") or set(names) - bound)
@@ -70,14 +69,18 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             task["fail"] = draw(st.sampled_from([0, 0, 0.3, 1]))
             task["retries"] = draw(st.integers(0, 2))
             task["ignore_failure"] = draw(st.booleans())
-            task["group"] = draw(st.sampled_from(usable))
+            if scheduling == "affinity":
+                task["group"] = draw(st.sampled_from(usable))
+            if draw(st.integers(0, 4)) == 0:
+                task["transient"] = {"chance": draw(st.sampled_from([0.3, 1])),
+                                     "at": draw(st.sampled_from([0, 0.5, 1]))}
             if draw(st.integers(0, 3)) == 0:
                 task["class"] = draw(st.sampled_from(["A", "B"]))
             if draw(st.integers(0, 5)) == 0:
                 task["runtime"] = {"tasks": draw(st.sampled_from([0, 2, {"uniform": [1, 3]}])),
                                    "duration": draw(TIMES), "fail": draw(st.sampled_from([0, 0.5]))}
             tasks[f"T{k}"] = task
-        job: dict[str, Any] = {"group": usable[0], "tasks": tasks}
+        job: dict[str, Any] = {"group": draw(st.sampled_from(usable)), "tasks": tasks}
         kind = draw(st.sampled_from(["once", "interval", "rate", "recurrence"]))
         if kind == "interval":
             job["arrivals"] = {"interval": draw(st.sampled_from(
@@ -101,11 +104,29 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     doc = {"start": "2026-01-05 23:00", "horizon": draw(st.sampled_from(["40m", "2h"])),
            "polling": polling, "scheduling": scheduling, "servers": servers,
            "groups": groups, "jobs": jobs, "throttle": draw(st.booleans())}
-    if reserved:
-        doc["reserved_capacity"] = "low"
-        # reserved work needs reserved servers, so keep some work of every other kind too
-        doc["servers"] = {n: {**s, "threads": 2} for n, s in servers.items()}
+    if scheduling == "priority" and draw(st.booleans()):
+        doc["reserved_capacity"] = draw(st.sampled_from(["low", "medium", "high"]))
+    if draw(st.integers(0, 2)) == 0:
+        doc["outages"] = [{"server": draw(st.sampled_from(names)),
+                           "at": f"2026-01-05 23:{draw(st.integers(0, 59)):02d}",
+                           "for": draw(st.sampled_from(["1m", "10m", "45m"]))}
+                          for _ in range(draw(st.integers(1, 2)))]
+    if draw(st.integers(0, 2)) == 0:
+        doc["maintenance"] = [{"from": draw(st.sampled_from(["23:10", "23:40", "00:00"])),
+                               "to": "01:00", "down": draw(st.sampled_from(["2m", "10m"])),
+                               "timezone": "UTC",
+                               "stagger": draw(st.sampled_from(["one-at-a-time",
+                                                                "all-at-once"]))}]
     return doc
+
+
+def capacity_at(result: Result, rows: pd.DataFrame) -> pd.DataFrame:
+    """The capacity row (threads, reserved) in force at each row's start on its server."""
+    cap = result.capacity.sort_values("start")
+    order = rows.sort_values("start", kind="stable")
+    joined = pd.merge_asof(order[["server", "start"]].reset_index(), cap, on="start",
+                           by="server").set_index("index")
+    return joined.loc[rows.index]
 
 
 def check_invariants(doc: dict[str, Any], result: Result) -> None:
@@ -151,10 +172,25 @@ def check_invariants(doc: dict[str, Any], result: Result) -> None:
             on = set(tasks[tasks.group == group.name].server.dropna())
             assert on <= set(group.servers)
     else:
-        reserved = set(scenario.reserved_servers())
         level = {j.name: scenario.priority_of(j) for j in scenario.jobs}
-        for row in started.itertuples():
-            assert (row.server in reserved) == (level[row.job] == "reserved")
+        cap = capacity_at(result, started)
+        for row, dedicated in zip(started.itertuples(), cap.reserved, strict=True):
+            if dedicated:
+                assert level[row.job] == "reserved", (row.server, row.start)
+    # nothing starts on a server while it is down; a restart ends attempts as it goes down
+    outages = result.outages
+    for row in started.itertuples():
+        mine = outages[outages.server == row.server]
+        assert not ((mine.start <= row.start) & (row.start < mine.end)).any()
+    restarted = tasks[tasks.cause == "restart"]
+    for row in restarted.itertuples():
+        assert row.status == "Error"
+        assert row.end in set(outages[outages.server == row.server].start)
+    assert (tasks[tasks.cause.notna()].status == "Error").all()
+    assert (tasks[tasks.status == "Error"].cause.notna()).all()
+    # a transient Error has waited through every back-off (5 + 8 + ... + 256 s) on its thread
+    transient = tasks[tasks.cause == "transient"]
+    assert (transient.duration >= pd.Timedelta(seconds=509)).all()
     # max concurrency: never more of one run's tasks of a group at once than it allows;
     # a paused group starts nothing
     for group in scenario.groups:

@@ -15,6 +15,7 @@ def tiny() -> dict[str, Any]:
     # J1 (G): X and Y, 10 minutes each, ready at 00:00: X runs on A, Y waits for A.
     # J2 (default): Z, 5 minutes, due 00:00:20: B's next poll is 00:01:00.
     return {"start": "2026-01-05 00:00", "horizon": "1h", "polling": "1m",
+            "scheduling": "affinity",
             "servers": {"A": {"threads": 1, "poll_offset": "0s"},
                         "B": {"threads": 1, "poll_offset": "0s"}},
             "groups": {"G": {"servers": ["A"]}, "default": {"servers": ["B"]}},
@@ -86,7 +87,7 @@ def test_backlog_and_stranded_capacity_over_time() -> None:
 def test_held_back_by_max_concurrency() -> None:
     doc = {"start": "2026-01-05 00:00", "horizon": "1h", "polling": 0,
            "servers": {"A": {"threads": 4}},
-           "groups": {"G": {"servers": ["A"], "max_concurrency": 1}},
+           "groups": {"G": {"max_concurrency": 1}},
            "jobs": {"J": {"group": "G", "tasks": {"X": {"duration": "10m"},
                                                    "Y": {"duration": "10m"}}}}}
     y = simbatch.simulate(doc).wait_breakdown().set_index("task").loc["Y"]

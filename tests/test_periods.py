@@ -17,6 +17,7 @@ def concurrency_at_starts(tasks: pd.DataFrame, server: str) -> list[tuple[pd.Tim
 def day_night(**extra: object) -> dict[str, object]:
     doc: dict[str, object] = {
         "start": "2026-01-05 06:00", "horizon": "2d", "polling": "1m",
+        "platform": "on-premises",
         "servers": {"AOS1": {"threads": 8, "poll_offset": "0s", "periods": [
             {"from": "08:00", "to": "18:00", "threads": 2},
             {"from": "18:00", "to": "07:30", "threads": 20},
@@ -94,7 +95,7 @@ def test_periods_follow_the_scenario_zone_across_daylight_saving() -> None:
     # from the 28th to the 29th lasts 12.5 h, not 13.5 h.
     doc = {
         "start": "2026-03-28 12:00", "timezone": "Europe/Amsterdam", "horizon": "1d",
-        "polling": 0,
+        "polling": 0, "platform": "on-premises",
         "servers": {"S": {"threads": 2, "periods": [
             {"from": "18:00", "to": "07:30", "threads": 20}]}},
         "jobs": {},

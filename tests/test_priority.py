@@ -64,47 +64,102 @@ def test_a_job_priority_overrides_its_group() -> None:
     assert picks["Low work"] > 1.6 * picks["High work"]
 
 
-def test_reserved_servers_run_only_reserved_work_and_are_never_lent() -> None:
+def reserved_on(result: simbatch.Result) -> pd.DataFrame:
+    """Each attempt that started, with whether its server was dedicated at that moment."""
+    cap = result.capacity.sort_values("start")
+    ran = result.tasks.dropna(subset=["start"]).sort_values("start")
+    joined = pd.merge_asof(ran, cap[["server", "start", "reserved"]], on="start",
+                           by="server")
+    return joined
+
+
+def test_reserved_work_shares_the_threads_by_weight_and_runs_alone_on_dedicated_ones() -> None:
     servers = {f"AOS{i:02d}": {"threads": 12} for i in range(1, 11)}
-    doc = priority_doc(servers=servers, reserved_capacity="high")
+    doc = priority_doc(servers=servers, reserved_capacity="high", horizon="3h",
+                       jobs={"Normal work": {"group": "Normal", "arrivals": {"interval": "0.4s"},
+                                             "tasks": {"Work": {"duration": "1m"}}}})
     doc["groups"]["Urgent"] = {"priority": "reserved"}
-    doc["jobs"]["Urgent work"] = {"group": "Urgent", "arrivals": {"interval": "20s"},
-                                  "tasks": {"Work": {"duration": "15m"}}}
-    scenario = simbatch.load(doc)
+    doc["jobs"]["Urgent work"] = {"group": "Urgent", "arrivals": {"interval": "0.4s"},
+                                  "tasks": {"Work": {"duration": "1m"}}}
+    result = simbatch.simulate(doc, seed=2)
     # 25% of 120 threads = 30 threads: three whole servers, from the end of the file
-    assert scenario.reserved_servers() == ("AOS08", "AOS09", "AOS10")
-    tasks = simbatch.simulate(scenario, seed=2).tasks
-    ran = tasks.dropna(subset=["server"])
-    assert set(ran[ran.group == "Urgent"].server) == {"AOS08", "AOS09", "AOS10"}
-    assert not set(ran[ran.group != "Urgent"].server) & {"AOS08", "AOS09", "AOS10"}
-    # reserved work waits when its 36 threads are full even while the other 84 threads
-    # are idle: 6 Urgent runs a minute of 15 minutes each keep ~90 threads busy
-    quiet = priority_doc(servers=servers, reserved_capacity="high",
-                         jobs={"Urgent work": {"group": "Urgent", "arrivals": {"interval": "10s"},
-                                               "tasks": {"Work": {"duration": "15m"}}}})
-    quiet["groups"]["Urgent"] = {"priority": "reserved"}
-    quiet_tasks = simbatch.simulate(quiet, seed=2).tasks
-    waited = quiet_tasks[quiet_tasks.wait > pd.Timedelta(0)]
-    assert len(waited) > 100
-    assert set(quiet_tasks.server.dropna()) == {"AOS08", "AOS09", "AOS10"}
+    cap = result.capacity
+    assert set(cap[cap.reserved].server) == {"AOS08", "AOS09", "AOS10"}
+    runs = reserved_on(result)
+    dedicated = runs[runs.reserved]
+    assert set(dedicated.group) == {"Urgent"}  # never lent to other work
+    # on the shared threads both classes always wait, so picks follow 40 : 10
+    shared = runs[~runs.reserved]
+    share = (shared.group == "Urgent").mean()
+    sigma = math.sqrt(0.8 * 0.2 / len(shared))
+    assert len(shared) > 5000 and abs(share - 0.8) < 4 * sigma, share
 
 
-def test_max_concurrency_is_never_exceeded_in_either_mode() -> None:
-    for scheduling in ("affinity", "priority"):
-        doc = {"start": "2026-01-05 00:00", "horizon": "6h", "polling": "1m",
-               "scheduling": scheduling, "servers": {"A": {"threads": 16}},
-               "groups": {"Planning": {"max_concurrency": 3}},
-               "jobs": {"Plan": {"group": "Planning", "recurrence": {"every": "1h"},
-                                 "tasks": {"Split": {"duration": "1m", "runtime": {
-                                     "tasks": 20, "duration": {"exponential": "4m"}}},
-                                     "Merge": {"duration": "2m", "after": {"Split": "ended"}}}}}}
-        if scheduling == "affinity":
-            doc["groups"]["Planning"]["servers"] = ["A"]
-        tasks = simbatch.simulate(doc, seed=3).tasks.dropna(subset=["start"])
-        assert len(tasks) > 60
-        for (_job, _run), rows in tasks.groupby(["job", "run"]):
-            for moment in rows.start:
-                assert len(running_at(rows, moment)) <= 3, (scheduling, moment)
+def test_reserved_work_never_waits_beside_idle_shared_threads() -> None:
+    servers = {f"AOS{i:02d}": {"threads": 12} for i in range(1, 11)}
+    doc = priority_doc(servers=servers, reserved_capacity="high",
+                       jobs={"Urgent work": {"group": "Urgent", "arrivals": {"interval": "10s"},
+                                             "tasks": {"Work": {"duration": "15m"}}}})
+    doc["groups"]["Urgent"] = {"priority": "reserved"}
+    tasks = simbatch.simulate(doc, seed=2).tasks
+    # ~90 threads busy: more than the 36 dedicated ones, so the shared servers run it too
+    assert set(tasks.server.dropna()) & {f"AOS{i:02d}" for i in range(1, 8)}
+    assert tasks.wait.dropna().max() == pd.Timedelta(0)
+
+
+def test_reserved_work_without_reserved_capacity_has_its_weight_alone() -> None:
+    doc = priority_doc()
+    doc["jobs"] = {name: doc["jobs"][name] for name in ("Critical work",)}
+    doc["groups"]["Urgent"] = {"priority": "reserved"}
+    doc["jobs"]["Urgent work"] = {"group": "Urgent", "arrivals": {"interval": "10s"},
+                                  "tasks": {"Work": {"duration": "1m"}}}
+    picks = simbatch.simulate(doc, seed=4).tasks.dropna(subset=["start"]).groupby("job").size()
+    share = picks["Urgent work"] / picks.sum()  # 40 against Critical's 30
+    sigma = math.sqrt(4 / 7 * 3 / 7 / picks.sum())
+    assert abs(share - 4 / 7) < 4 * sigma, share
+
+
+def test_the_dedicated_servers_follow_the_threads_available_at_each_moment() -> None:
+    # AOS3 has no threads from 00:00 to 06:00. At night 8 threads are online and 25% is 2:
+    # the last online server, AOS2, is dedicated. From 06:00 12 threads give 3: AOS3.
+    doc = priority_doc(
+        horizon="12h", reserved_capacity="high",
+        servers={"AOS1": {"threads": 4}, "AOS2": {"threads": 4},
+                 "AOS3": {"threads": 4, "periods": [{"from": "00:00", "to": "06:00",
+                                                      "threads": 0}]}},
+        jobs={"Normal work": {"group": "Normal", "arrivals": {"interval": "20s"},
+                              "tasks": {"Work": {"duration": "1m"}}}})
+    doc["groups"]["Urgent"] = {"priority": "reserved"}
+    doc["jobs"]["Urgent work"] = {"group": "Urgent", "arrivals": {"interval": "30s"},
+                                  "tasks": {"Work": {"duration": "1m"}}}
+    result = simbatch.simulate(doc, seed=1)
+    cap = result.capacity
+    rows = [(r.server, r.start.strftime("%H:%M"), r.threads, r.reserved)
+            for r in cap.itertuples()]
+    assert rows == [("AOS1", "00:00", 4, False),
+                    ("AOS2", "00:00", 4, True), ("AOS2", "06:00", 4, False),
+                    ("AOS3", "00:00", 0, False), ("AOS3", "06:00", 4, True)]
+    runs = reserved_on(result)
+    assert set(runs[runs.reserved].group) == {"Urgent"}
+    normal = runs[runs.group == "Normal"]
+    night = normal.start.dt.hour < 6
+    assert set(normal[night].server) == {"AOS1"} and set(normal[~night].server) == {"AOS1",
+                                                                                    "AOS2"}
+
+
+def test_max_concurrency_is_never_exceeded() -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": "6h", "polling": "1m",
+           "scheduling": "priority", "servers": {"A": {"threads": 16}},
+           "groups": {"Planning": {"max_concurrency": 3}},
+           "jobs": {"Plan": {"group": "Planning", "recurrence": {"every": "1h"},
+                             "tasks": {"Split": {"duration": "1m", "runtime": {
+                                 "tasks": 20, "duration": {"exponential": "4m"}}},
+                                 "Merge": {"duration": "2m", "after": {"Split": "ended"}}}}}}
+    tasks = simbatch.simulate(doc, seed=3).tasks.dropna(subset=["start"])
+    assert len(tasks) > 60
+    for (_job, _run), rows in tasks.groupby(["job", "run"]):
+        for moment in rows.start:
+            assert len(running_at(rows, moment)) <= 3, moment
 
 
 def test_a_paused_group_starts_nothing_new() -> None:
@@ -118,21 +173,6 @@ def test_a_paused_group_starts_nothing_new() -> None:
     held = tasks[tasks.group == "Low"]
     assert len(held) > 40 and held.start.isna().all() and set(held.status) == {"Ready"}
     assert tasks[tasks.group == "High"].status.eq("Ended").all()
-
-
-def test_pausing_a_group_stops_its_tasks_in_any_job() -> None:
-    # the limit belongs to the task's group, whatever the job's group is
-    doc = {"start": "2026-01-05 00:00", "horizon": "2h", "polling": 0,
-           "servers": {"A": {"threads": 8}},
-           "groups": {"P": {"max_concurrency": -1, "servers": ["A"]},
-                      "default": {"servers": ["A"]}},
-           "jobs": {"K": {"tasks": {"A": {"duration": "10m"},
-                                    "B": {"duration": "10m", "group": "P"}}},
-                    "L": {"group": "P", "tasks": {"A": {"duration": "10m", "group": "default"}}}}}
-    tasks = simbatch.simulate(doc).tasks.set_index(["job", "task"])
-    assert tasks.loc[("K", "B"), "status"] == "Ready"  # in the paused group: held
-    assert tasks.loc[("L", "A"), "status"] == "Ended"  # in default: runs
-    assert tasks.loc[("K", "A"), "status"] == "Ended"
 
 
 def test_throttle_holds_a_busy_class_back_and_lets_it_through_when_alone() -> None:
@@ -157,6 +197,22 @@ def test_throttle_holds_a_busy_class_back_and_lets_it_through_when_alone() -> No
     assert both.start.notna().sum() == off.start.notna().sum()
 
 
+def test_the_throttle_counts_starts_on_each_server_not_tenant_wide() -> None:
+    # four one-thread servers and 1.2 s tasks: no server can start more than 50 a minute,
+    # so the class is never held, although the tenant starts ~150 a minute in all
+    hot = {"arrivals": {"interval": "0.4s"}, "tasks": {"Ping": {"duration": "1.2s",
+                                                                "class": "Ping"}}}
+    other = {"arrivals": {"interval": "5s"}, "tasks": {"Work": {"duration": "1s"}}}
+    base = {"start": "2026-01-05 00:00", "horizon": "10m", "polling": 0,
+            "servers": {f"S{i}": {"threads": 1} for i in range(4)},
+            "jobs": {"Hot": hot, "Other": other}}
+    on = simbatch.simulate(base).tasks
+    off = simbatch.simulate({**base, "throttle": False}).tasks
+    pd.testing.assert_frame_equal(on, off)
+    starts = on[on.job == "Hot"].start.dropna()
+    assert starts.dt.floor("min").value_counts().max() > 120  # tenant-wide per minute
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"groups": {"Low": {"priority": "urgent"}}}, "groups.Low.priority: expected one of"),
     ({"reserved_capacity": "huge"}, "reserved_capacity: expected one of"),
@@ -164,8 +220,12 @@ def test_throttle_holds_a_busy_class_back_and_lets_it_through_when_alone() -> No
      "groups.Low.max_concurrency: must be greater than or equal to -1"),
     ({"groups": {"Low": {"max_concurrency": 1.5}}}, "expected a whole number"),
     ({"jobs": {"Low work": {"priority": "top"}}}, "jobs.Low work.priority: expected one of"),
-    ({"groups": {"Low": {"priority": "reserved"}}}, "Reserved capacity work needs"),
-    ({"reserved_capacity": "high", "servers": {"AOS1": {"threads": 4}}}, "would take every"),
+    ({"groups": {"Low": {"servers": ["AOS1"]}}},
+     "groups.Low.servers: binding a group to servers is group affinity"),
+    ({"groups": {"Low": {"max_concurrency": 2}}, "scheduling": "affinity"},
+     "max concurrency (batch concurrency control) needs priority-based scheduling"),
+    ({"jobs": {"Low work": {"tasks": {"Work": {"group": "High"}}}}},
+     "jobs.Low work.tasks.Work.group: under priority scheduling a task's group is its job's"),
     ({"scheduling": "affinity", "reserved_capacity": "low",
       "groups": {"Low": {"servers": ["AOS1"]}, "Normal": {"servers": ["AOS1"]},
                  "High": {"servers": ["AOS1"]}, "Critical": {"servers": ["AOS1"]}}},
@@ -178,10 +238,8 @@ def test_invalid_priority_settings(change: dict[str, Any], message: str) -> None
     assert message in str(raised.value)
 
 
-def test_bindings_are_ignored_with_a_warning_under_priority() -> None:
-    doc = priority_doc(servers={"A": {"threads": 2}, "B": {"threads": 2}})
-    doc["groups"]["Low"]["servers"] = ["A"]
-    with pytest.warns(simbatch.SimbatchWarning, match=r"groups\.Low\.servers: priority"
-                                                      r" scheduling ignores"):
-        result = simbatch.simulate(doc, seed=1)
-    assert set(result.tasks[result.tasks.group == "Low"].server.dropna()) == {"A", "B"}
+def test_one_server_leaves_reserved_capacity_nothing_to_dedicate() -> None:
+    base = simbatch.load(priority_doc())
+    with pytest.warns(simbatch.SimbatchWarning, match="dedicates no server"):
+        scenario = base.with_changes({"reserved_capacity": "high"})
+    assert not simbatch.simulate(scenario).capacity.reserved.any()

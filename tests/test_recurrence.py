@@ -91,16 +91,37 @@ def test_drift_option_against_slot_default() -> None:
                                                   "03:30:30"]
 
 
-def test_active_period_holds_a_due_run_until_its_window_opens() -> None:
+def test_recurrence_applies_only_inside_the_active_period() -> None:
     jobs = simbatch.simulate(recurring({"every": "2h"}, duration="30m", horizon="1d",
                                        active={"from": "20:00", "to": "23:30"})).jobs
-    # due 00:00, held until 20:00; it ends 20:30, next slot 22:00 is inside the window
-    assert clock(jobs.scheduled) == ["00:00", "22:00"]
+    # slots 00:00 ... 18:00 lie outside the window: they are no runs at all, and a slot
+    # outside the active period is not counted as skipped either (activeperiod.md)
+    assert clock(jobs.scheduled) == ["20:00", "22:00"]
     assert clock(jobs.start) == ["20:00", "22:00"]
+    assert (jobs.wait == pd.Timedelta(0)).all()
+    assert jobs.skipped.tolist() == [0, 0]
+
+
+def test_slots_outside_the_window_give_no_spurious_deadline_misses() -> None:
+    # hourly, active 18:00-08:00, 2 h to finish: every run is due inside the window
+    doc = recurring({"every": "1h"}, duration="10m", horizon="2d",
+                    active={"from": "18:00", "to": "08:00"})
+    doc["jobs"]["Nightly"]["deadline"] = "2h"
+    result = simbatch.simulate(doc)
+    due = result.jobs.scheduled.dt.hour
+    assert ((due >= 18) | (due < 8)).all()
+    assert len(result.jobs) == 2 * (8 + 6)  # 00:00-07:00 and 18:00-23:00 on each day
+    assert result.deadlines().met.all()
+
+
+def test_a_one_time_start_outside_the_window_waits_for_it() -> None:
+    doc = recurring({"every": "1d"}, duration="30m", horizon="1d",
+                    active={"from": "20:00", "to": "23:30"})
+    job = doc["jobs"]["Nightly"]
+    del job["recurrence"]
+    jobs = simbatch.simulate(doc).jobs
+    assert clock(jobs.scheduled) == ["00:00"] and clock(jobs.start) == ["20:00"]
     assert jobs.wait.iloc[0] == pd.Timedelta("20h")
-    # of the slots passed over (02:00 ... 20:00) only 20:00 lies in the window: a slot
-    # outside the active period is no slot at all
-    assert jobs.skipped.tolist() == [0, 1]
 
 
 def test_daily_job_on_both_daylight_saving_days_runs_once_a_day() -> None:
@@ -133,6 +154,7 @@ def test_job_zone_differs_from_scenario_zone() -> None:
 
 def test_server_periods_in_their_own_zone_across_the_autumn_change() -> None:
     doc = {"start": "2026-10-24 12:00", "timezone": "UTC", "horizon": "1d", "polling": 0,
+           "platform": "on-premises",
            "servers": {"S": {"threads": 2, "timezone": "Europe/Amsterdam", "periods": [
                {"from": "18:00", "to": "07:30", "threads": 20}]}}, "jobs": {}}
     cap = simbatch.simulate(doc).capacity

@@ -91,7 +91,7 @@ def test_report_in_a_real_browser(report: Path, tmp_path: Path) -> None:
 
 def test_findings_name_the_pitfalls_with_numbers() -> None:
     doc = {"start": "2026-01-05 00:00", "horizon": "6h", "polling": "1m",
-           "servers": {"A": {"threads": 1}, "B": {"threads": 4}},
+           "scheduling": "affinity", "servers": {"A": {"threads": 1}, "B": {"threads": 4}},
            "groups": {"Integration": {"servers": ["A"]}, "default": {"servers": ["B"]}},
            "jobs": {
                "Import": {"group": "Integration", "arrivals": {"interval": "2m"},

@@ -11,7 +11,7 @@ import simbatch
 
 def planning(tasks: Any = 4, threads: int = 8, **extra: Any) -> dict[str, Any]:
     return {
-        "start": "2026-01-05 22:00", "horizon": "1d", "polling": 0,
+        "start": "2026-01-05 22:00", "horizon": "1d", "polling": 0, "scheduling": "affinity",
         "servers": {"S": {"threads": threads}},
         "groups": {"Planning": {"servers": ["S"]}},
         "jobs": {"Master planning": {"group": "Planning", "tasks": {

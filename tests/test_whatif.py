@@ -26,6 +26,7 @@ jobs:
   Close:
     tasks:
       Close: {duration: 2h, runtime: {tasks: 4, duration: 20m}}
+scheduling: affinity
 """
 
 

@@ -8,15 +8,21 @@ import numpy as np
 
 from simbatch.randomness import Blocks, generator
 from simbatch.recorder import NA
-from simbatch.scenario import Job, Runtime
+from simbatch.scenario import Job, Runtime, Transient
 from simbatch.timegrammar import NS, Distribution
 
-__all__ = ["ABSENT", "DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "READY", "STATUS", "WAITING",
-           "JobPlan", "Run", "ns_sampler"]
+__all__ = ["ABSENT", "BACKOFFS", "CAUSES", "DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "FAILED",
+           "READY", "RESTART", "STATUS", "TRANSIENT", "WAITING", "JobPlan", "Run", "ns_sampler"]
 
 WAITING, READY, EXECUTING, ENDED, ERROR, DIDNT_RUN, ABSENT = range(7)
 STATUS = ("Waiting", "Ready", "Executing", "Ended", "Error", "Didn't run")
 """Status names by code; ``ABSENT`` marks a runtime child slot this run never created."""
+OK, FAILED, RESTART, TRANSIENT = range(4)
+CAUSES = (None, "failed", "restart", "transient")
+"""Why an attempt ended in Error, by code (``OK``: it did not)."""
+BACKOFFS = tuple(s * NS for s in (5, 8, 16, 32, 64, 128, 256))
+"""Waits between the tries of a transient SQL error (retryable-batch.md: 5 s, 8 s, 16 s, 32 s
+and so on; the next, 512 s, would pass 5 minutes, so the eighth failed try is an Error)."""
 _NONE: list[int] = []  # shared, never mutated: "no tasks"
 _EXPECT = {"ended": 1 << ENDED, "error": 1 << ERROR, "ended or error": (1 << ENDED) | (1 << ERROR)}
 
@@ -82,6 +88,8 @@ class JobPlan:
         self._fail = [t.fail for t in tasks]
         self.may_fail = [t.fail > 0 for t in tasks]
         self._failures: list[list[Blocks | None]] = [[None] * (t.retries + 1) for t in tasks]
+        self.transient: list[Transient | None] = [t.transient for t in tasks]
+        self._tries: list[list[Blocks | None]] = [[None] * (t.retries + 1) for t in tasks]
 
     def duration(self, task: int, run: int, attempt: int) -> int:
         """The sampled duration (ns) of an attempt: a function of seed, job, run, task, attempt."""
@@ -133,8 +141,38 @@ class JobPlan:
         self._fail.append(runtime.fail)
         self.may_fail.append(runtime.fail > 0)
         self._failures.append([None])
+        self.transient.append(runtime.transient)
+        self._tries.append([None])
         self._counts.append(None)
         return index
+
+    def transient_tries(self, task: int, run: int, attempt: int, duration: int
+                        ) -> tuple[int, bool]:
+        """An attempt with transient SQL errors: how long it holds its thread, and whether it
+        gave up (every try failed).
+
+        Each try runs the work again: a failed try lasts ``at`` of ``duration`` and is
+        followed by the next back-off, all on the same thread; the last try that gets
+        through runs the whole ``duration``. Whether try k fails is a function of (seed,
+        job, run, task, attempt, k).
+        """
+        transient = self.transient[task]
+        assert transient is not None
+        blocks = self._tries[task][attempt - 1]
+        if blocks is None:
+            rng = generator(self._seed, "transient", self.name, self.names[task], str(attempt))
+            blocks = self._tries[task][attempt - 1] = Blocks(rng, lambda r, n: r.random(n))
+        lost = round(duration * transient.at)
+        elapsed = 0
+        base = (run - 1) * (len(BACKOFFS) + 1)
+        for k in range(len(BACKOFFS) + 1):
+            if float(blocks.get(base + k)) >= transient.chance:
+                return elapsed + duration, False
+            elapsed += lost
+            if k == len(BACKOFFS):
+                return elapsed, True
+            elapsed += BACKOFFS[k]
+        raise AssertionError("unreachable")
 
     def fails(self, task: int, run: int, attempt: int) -> bool:
         """Whether an attempt ends in Error: a function of seed, job, run, task, attempt."""

@@ -31,7 +31,20 @@ import simpy
 from simpy.events import Timeout
 
 from simbatch.engine.dispatch import Lanes
-from simbatch.engine.jobs import DIDNT_RUN, ENDED, ERROR, EXECUTING, READY, WAITING, JobPlan, Run
+from simbatch.engine.jobs import (
+    DIDNT_RUN,
+    ENDED,
+    ERROR,
+    EXECUTING,
+    FAILED,
+    OK,
+    READY,
+    RESTART,
+    TRANSIENT,
+    WAITING,
+    JobPlan,
+    Run,
+)
 from simbatch.engine.servers import Limits, poll_offsets
 from simbatch.engine.workload import Schedule
 from simbatch.recorder import NA, NO_SERVER, Recorder
@@ -61,6 +74,9 @@ class Model:
         self.offsets = poll_offsets(scenario, seed)
         self.recorder = Recorder()
         self.ended: Callback = self._ended  # bound once: it is attached to every attempt
+        # with restarts, an attempt's end event may be stale: its attempt was ended early
+        self.guarded = any(self.limits.down)
+        self.going_down: list[int] = []
         group_index = {g.name: i for i, g in enumerate(scenario.groups)}
         self.servers = range(len(scenario.servers))
         self.busy = [0 for _ in self.servers]
@@ -107,6 +123,14 @@ class Model:
         self.arrival_jobs = jobs[order].astype(np.int32)
         for schedule in self.schedules:
             schedule.arrivals = None  # merged above; keep one copy only
+        for s, spans in enumerate(self.limits.down):
+            for begin, _, _ in spans:
+                self._at(begin, self._down, s)
+        for at, servers in self.limits.reserved:
+            if at == 0:
+                self.lanes.dedicate(servers)
+            else:
+                self._at(at, self._dedicate, servers)
         if every_tick:
             self._tick_everywhere()
 
@@ -160,6 +184,16 @@ class Model:
     def _touch(self, event: simpy.Event) -> None:
         self.dirty = True
 
+    def _down(self, event: simpy.Event) -> None:
+        # its attempts are ended in the dispatch step, once every attempt that ends
+        # naturally at this instant has ended
+        self.going_down.append(event.value)
+        self.dirty = True
+
+    def _dedicate(self, event: simpy.Event) -> None:
+        self.lanes.dedicate(event.value)
+        self.dirty = True
+
     def _woken(self, event: simpy.Event) -> None:
         if self.wake_at == self.now:
             self.wake_at = None
@@ -211,10 +245,15 @@ class Model:
         self.waiting += 1
 
     def _ended(self, event: simpy.Event) -> None:
-        run, task, server, failed = event.value
-        now = self.now
-        self.busy[server] -= 1
+        run, task, server, cause, attempt = event.value
+        if self.guarded and (run.attempt[task] != attempt or run.status[task] != EXECUTING):
+            return  # this attempt was ended early, by a restart of its server
         self.freed.append(server)
+        self._over(run, task, server, cause, self.now)
+
+    def _over(self, run: Run, task: int, server: int, cause: int, now: int) -> None:
+        """An attempt is over (``cause``: OK, or why it ended in Error); settle its task."""
+        self.busy[server] -= 1
         self.dirty = True
         plan = run.plan
         if plan.limit[task] > 0:
@@ -230,11 +269,11 @@ class Model:
                 heappush(self.heaps[plan.lane[entry[3]]], entry)
                 self.waiting += 1
         attempt = run.attempt[task]
-        status = ERROR if failed else ENDED
+        status = ERROR if cause else ENDED
         self.recorder.task(plan.index, run.number, task, plan.groups[task], server, attempt,
-                            status, run.ready[task], run.start[task], now)
+                           status, cause, run.ready[task], run.start[task], now)
         run.rows += 1
-        if failed and attempt <= plan.retries[task]:
+        if cause and attempt <= plan.retries[task]:
             run.attempt[task] = attempt + 1
             self._ready(run, task, now)
             return
@@ -243,10 +282,18 @@ class Model:
             self._ready(run, child, now)
         for child in skipped:
             self.recorder.task(plan.index, run.number, child, plan.groups[child], NO_SERVER, 1,
-                                DIDNT_RUN, NA, NA, NA)
+                               DIDNT_RUN, OK, NA, NA, NA)
             run.rows += 1
         if run.open == 0:
             self._finish(run, now)
+
+    def _restart(self, server: int, now: int) -> None:
+        """``server`` goes down: each attempt executing on it ends now in Error (a restart)."""
+        for run in list(self.live):
+            status, where = run.status, run.server
+            for task in range(len(status)):
+                if status[task] == EXECUTING and where[task] == server:
+                    self._over(run, task, server, RESTART, now)
 
     def _finish(self, run: Run, now: int) -> None:
         """A run's last task is final: record the run and, for a recurring job, plan the next."""
@@ -298,7 +345,7 @@ class Model:
             counts[1] -= 1
             counts[0] += 1
         if self.throttle and plan.cls[task] >= 0:
-            self.lanes.started(plan.cls[task], now)
+            self.lanes.started(server, plan.cls[task], now)
         if attempt == 1 and plan.runtime[task] is not None:
             children = plan.children(task, number)
             if children:
@@ -307,14 +354,24 @@ class Model:
                     self._ready(run, child, now)
                 self.dirty = True  # the servers already passed in this step look again
         duration = plan.duration(task, number, attempt)
+        cause = OK
+        if plan.transient[task] is not None:
+            duration, gave_up = plan.transient_tries(task, number, attempt, duration)
+            if gave_up:
+                cause = TRANSIENT
         if now + duration < self.horizon:
-            failed = plan.may_fail[task] and plan.fails(task, number, attempt)
-            Timeout(self.env, now + duration - self.clock, (run, task, server, failed)
+            if not cause and plan.may_fail[task] and plan.fails(task, number, attempt):
+                cause = FAILED
+            Timeout(self.env, now + duration - self.clock, (run, task, server, cause, attempt)
                     ).callbacks.append(self.ended)
 
     def _dispatch(self, now: int) -> None:
         """Hand waiting tasks to threads: freed threads first, then the servers polling now."""
         busy, limits, until = self.busy, self.limit, self.until
+        if self.going_down:
+            for s in self.going_down:
+                self._restart(s, now)
+            self.going_down = []
         if self.freed:
             freed = self.freed
             self.freed = []
@@ -416,13 +473,14 @@ class Model:
             for task, status in enumerate(run.status):
                 if status == WAITING:
                     record(plan.index, run.number, task, plan.groups[task], NO_SERVER,
-                            run.attempt[task], WAITING, NA, NA, NA)
+                           run.attempt[task], WAITING, OK, NA, NA, NA)
                 elif status == READY:
                     record(plan.index, run.number, task, plan.groups[task], NO_SERVER,
-                            run.attempt[task], READY, run.ready[task], NA, NA)
+                           run.attempt[task], READY, OK, run.ready[task], NA, NA)
                 elif status == EXECUTING:
                     record(plan.index, run.number, task, plan.groups[task], run.server[task],
-                            run.attempt[task], EXECUTING, run.ready[task], run.start[task], NA)
+                           run.attempt[task], EXECUTING, OK, run.ready[task], run.start[task],
+                           NA)
                 else:
                     continue
                 run.rows += 1

@@ -47,7 +47,7 @@ class Schedule:
     def first(self) -> int | None:
         """When the first run is due (arrival streams are handled by the model)."""
         if self.slots is not None:
-            return self.slots.first()
+            return self.slots.first(None if self.windows is None else self.windows.inside)
         return self.start
 
     def after_run(self, runs: int, end: int) -> tuple[int | None, int]:
@@ -57,5 +57,5 @@ class Schedule:
         count = self.slots.recurrence.count
         if count is not None and runs >= count:
             return None, 0
-        # a slot outside the active windows is no slot: only those inside count as skipped
+        # recurrence applies only inside the active windows: a slot outside is no slot
         return self.slots.after_end(end, None if self.windows is None else self.windows.inside)
