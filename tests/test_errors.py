@@ -119,6 +119,52 @@ CASES = [
     ("missing key", "horizon: 1d\n", "", "missing required key 'horizon'", None),
     ("empty job", "      A: {duration: 5m}\n      B: {duration: 5m, after: {A: ended}}\n",
      "      {}\n", "jobs.J.tasks: must not be empty", 10),
+    # today's platform (F&O 10.0.38 and later)
+    ("above the cloud's 16 threads", "S1: {threads: 2}", "S1: {threads: 20}",
+     "servers.S1.threads: 20 threads exceed the cloud maximum of 16 per batch server; for an"
+     " on-premises or AX-era server say platform: on-premises", 4),
+    ("above the cloud's 16 threads in a period", "S1: {threads: 2}",
+     "S1: {threads: 2, periods: [{from: 18:00, to: 07:30, threads: 17}]}",
+     "servers.S1.periods[0].threads: 17 threads exceed the cloud maximum of 16", 4),
+    ("unknown platform", "horizon: 1d", "horizon: 1d\nplatform: azure",
+     "platform: expected one of 'cloud' or 'on-premises', got 'azure'", 3),
+    ("bindings without saying affinity", "scheduling: affinity\n", "",
+     "groups.BG1.servers: binding a group to servers is group affinity (before F&O 10.0.38):"
+     " add scheduling: affinity to keep it, or remove the binding for priority scheduling"
+     " (the default since 10.0.38)", 7),
+    ("max concurrency under affinity", "  BG1: {servers: [S2]}",
+     "  BG1: {servers: [S2], max_concurrency: 2}",
+     "groups.BG1.max_concurrency: max concurrency (batch concurrency control) needs"
+     " priority-based scheduling", 7),
+    ("outage on an unknown server", "scheduling: affinity\n",
+     "scheduling: affinity\noutages: [{server: S9, at: 2026-01-05 23:00, for: 30m}]\n",
+     "outages[0].server: unknown server 'S9' (servers: S1, S2)", 14),
+    ("outage of no length", "scheduling: affinity\n",
+     "scheduling: affinity\noutages: [{server: S1, at: 2026-01-05 23:00, for: 0}]\n",
+     "outages[0].for: an outage must last longer than 0, got 0", 14),
+    ("outage at a bad time", "scheduling: affinity\n",
+     "scheduling: affinity\noutages: [{server: S1, at: soon, for: 5m}]\n",
+     "outages[0].at: bad date and time 'soon'", 14),
+    ("maintenance longer than its window", "scheduling: affinity\n",
+     "scheduling: affinity\nmaintenance: [{from: 22:00, to: 23:00, down: 45m}]\n",
+     "maintenance[0].down: 2 server(s) down 45m each one-at-a-time take longer than the"
+     " window 22:00-23:00", 14),
+    ("maintenance of an unknown server", "scheduling: affinity\n",
+     "scheduling: affinity\nmaintenance: [{from: 22:00, to: 04:00, down: 30m, servers: [S7]}]\n",
+     "maintenance[0].servers[0]: unknown server 'S7'", 14),
+    ("maintenance in an unknown zone", "scheduling: affinity\n",
+     "scheduling: affinity\nmaintenance: [{from: 22:00, to: 04:00, down: 30m,"
+     " timezone: Moon/Base}]\n", "maintenance[0].timezone: unknown time zone 'Moon/Base'", 14),
+    ("unknown maintenance stagger", "scheduling: affinity\n",
+     "scheduling: affinity\nmaintenance: [{from: 22:00, to: 04:00, down: 30m,"
+     " stagger: random}]\n", "maintenance[0].stagger: expected one of 'one-at-a-time' or"
+     " 'all-at-once', got 'random'", 14),
+    ("transient chance above 1", "A: {duration: 5m}",
+     "A: {duration: 5m, transient: {chance: 1.5}}",
+     "jobs.J.tasks.A.transient.chance: must be less than or equal to 1, got 1.5", 11),
+    ("unknown transient key", "A: {duration: 5m}",
+     "A: {duration: 5m, transient: {chanse: 0.1}}",
+     "jobs.J.tasks.A.transient: unknown key 'chanse' (did you mean 'chance'?)", 11),
 ]
 
 

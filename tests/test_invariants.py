@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
@@ -306,3 +307,75 @@ def test_lazy_polling_equals_polling_every_tick(doc: dict[str, Any], seed: int) 
     lazy, every = run_model(doc, seed, False), run_model(doc, seed, True)
     pdt.assert_frame_equal(lazy.tasks, every.tasks)
     pdt.assert_frame_equal(lazy.jobs, every.jobs)
+
+
+@st.composite
+def throttled(draw: st.DrawFn) -> dict[str, Any]:
+    """Busy task classes on a few servers: enough starts a minute to trip the throttle."""
+    servers = {f"S{i}": {"threads": draw(st.integers(1, 2))}
+               for i in range(draw(st.integers(1, 4)))}
+    jobs = {
+        "Hot": {"arrivals": {"interval": draw(st.sampled_from(["0.2s", "0.3s", "0.5s"]))},
+                "tasks": {"Ping": {"duration": draw(st.sampled_from(["0.5s", "1s", "1.5s"])),
+                                   "class": "A"}}},
+        "Other": {"arrivals": {"interval": draw(st.sampled_from(["2s", "5s"]))},
+                  "tasks": {"Work": {"duration": "1s",
+                                     **({"class": "B"} if draw(st.booleans()) else {})}}},
+    }
+    return {"start": "2026-01-05 00:00", "horizon": "4m",
+            "polling": draw(st.sampled_from([0, "1m"])), "servers": servers, "jobs": jobs}
+
+
+def check_throttle(result: Result) -> int:
+    """No class starts on a server while it is held there, unless nothing else it could run
+    was waiting; a class is held for a minute once it started more than 60 times in the
+    last minute on that server. Returns how many starts came while their class was held."""
+    tasks = result.tasks
+    classes = {t.name: t.task_class for j in result.scenario.jobs for t in j.tasks}
+    cls = tasks.task.map(classes).fillna("").to_numpy(str)
+    never = np.iinfo(np.int64).max
+    ready = tasks.ready.to_numpy("datetime64[ns]").view(np.int64)
+    start = tasks.start.to_numpy("datetime64[ns]").view(np.int64).copy()
+    start[tasks.start.isna().to_numpy()] = never
+    server = tasks.server.fillna("").to_numpy(str)
+    minute = 60 * 10**9
+    held_starts = 0
+    for s in set(server) - {""}:
+        held_until: dict[str, int] = {}
+        trail: dict[str, list[int]] = {}
+        for i in np.flatnonzero(server == s)[np.argsort(start[server == s], kind="stable")]:
+            c, t = cls[i], int(start[i])
+            if not c:
+                continue
+            if held_until.get(c, t) > t:
+                held_starts += 1
+                waiting = (ready <= t) & (start > t) & (cls != c)
+                free = [k for k in np.flatnonzero(waiting)
+                        if not cls[k] or held_until.get(cls[k], t) <= t]
+                assert not free, (s, t, len(free))
+            starts = trail.setdefault(c, [])
+            starts.append(t)
+            while starts[0] <= t - minute:
+                starts.pop(0)
+            if len(starts) > 60:
+                held_until[c] = t + minute
+    return held_starts
+
+
+@SETTINGS
+@given(throttled(), st.integers(0, 3))
+def test_the_throttle_holds_a_class_only_on_its_own_server(doc: dict[str, Any],
+                                                          seed: int) -> None:
+    check_throttle(simbatch.simulate(doc, seed=seed))
+
+
+def test_the_throttle_check_has_teeth() -> None:
+    # one saturated server: the hot class trips the throttle, and runs while held only
+    # when nothing else waits
+    doc = {"start": "2026-01-05 00:00", "horizon": "4m", "polling": 0,
+           "servers": {"S0": {"threads": 2}},
+           "jobs": {"Hot": {"arrivals": {"interval": "0.2s"},
+                            "tasks": {"Ping": {"duration": "0.5s", "class": "A"}}},
+                    "Other": {"arrivals": {"interval": "2s"},
+                              "tasks": {"Work": {"duration": "1s"}}}}}
+    assert check_throttle(simbatch.simulate(doc)) > 100
