@@ -7,6 +7,8 @@ Describe a topology and a workload in a scenario file, then::
     result.tasks, result.jobs, result.summary(), result.utilization()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from simbatch.errors import (
     ScenarioError,
     SimbatchError,
@@ -14,14 +16,25 @@ from simbatch.errors import (
     SimulationError,
     UsageError,
 )
-from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
 from simbatch.loading import load
-from simbatch.report import write_report
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
 
+if TYPE_CHECKING:  # loaded on first use (scipy, tqdm, matplotlib): a quick ``import simbatch``
+    from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
+    from simbatch.report import write_report
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Comparison": "simbatch.experiments",
+    "Replications": "simbatch.experiments",
+    "compare": "simbatch.experiments",
+    "replicate": "simbatch.experiments",
+    "sweep": "simbatch.experiments",
+    "write_report": "simbatch.report",
+}
 
 __all__ = [
     "Comparison",
@@ -41,3 +54,19 @@ __all__ = [
     "sweep",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the heavier parts of the public API (experiments, report) when first used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simbatch' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -127,3 +127,15 @@ def test_horizon_processes_nothing_due_at_the_horizon() -> None:
                                                                 ["B", "Waiting"]]
     assert result.jobs.status.tolist() == ["Executing"]
     assert result.tasks.end.isna().all()
+
+
+def test_import_loads_no_heavy_module_until_it_is_used() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, simbatch; heavy = ('scipy', 'matplotlib', 'tqdm');"
+            "print(sorted(m for m in heavy if m in sys.modules));"
+            "simbatch.compare; print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[:2] == ["[]", "True"]
