@@ -255,6 +255,8 @@ MAX_THREADS = 1000
 """On-premises: far above any real AOS, low enough to catch a slipped digit."""
 CLOUD_THREADS = 16
 """The cloud platform's maximum threads per batch server."""
+MAX_SERVERS = MAX_GROUPS = 32_767
+"""The recorder packs server and group numbers in 16 bits."""
 
 
 class _Strict(BaseModel):
@@ -376,8 +378,8 @@ class ScenarioIn(_Strict):
     platform: Literal["cloud", "on-premises"] = "cloud"
     reserved_capacity: Literal["none", "low", "medium", "high"] = "none"
     throttle: bool = True
-    servers: dict[str, ServerIn] = Field(min_length=1)
-    groups: dict[str, GroupIn] = {}
+    servers: dict[str, ServerIn] = Field(min_length=1, max_length=MAX_SERVERS)
+    groups: dict[str, GroupIn] = Field(default={}, max_length=MAX_GROUPS - 1)
     jobs: dict[str, JobIn] = {}
     outages: list[OutageIn] = []
     maintenance: list[MaintenanceIn] = []
@@ -451,6 +453,9 @@ def _problem(doc: Document, err: Any) -> ScenarioError:
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
         return ScenarioError(doc.source, format_path(parent), f"unknown key {key!r}{hint}",
                              doc.line(loc))
+    if kind in ("too_long", "list_too_long"):
+        limit = err.get("ctx", {}).get("max_length")
+        return doc.error(loc, f"at most {limit:,} entries, got {len(err['input']):,}")
     if kind == "missing":
         return ScenarioError(doc.source, format_path(loc[:-1]),
                              f"missing required key {loc[-1]!r}", doc.line(loc))

@@ -317,3 +317,11 @@ def test_mutated_scenarios_are_valid_or_get_a_scenario_error(data: st.DataObject
         simbatch.load(doc)
     except simbatch.ScenarioError as exc:
         assert str(exc).startswith("<scenario>: ")
+
+
+def test_more_servers_than_the_tables_hold_is_refused_at_load() -> None:
+    doc = {"start": "2026-01-05 22:00", "horizon": "1h",
+           "servers": {f"S{i}": {"threads": 1} for i in range(32_768)}}
+    with pytest.raises(simbatch.ScenarioError, match=r"servers: at most 32,767 entries, got"
+                                                     r" 32,768"):
+        simbatch.load(doc)
