@@ -57,6 +57,15 @@ Entry = tuple[int, int, int, int, Run]
 Callback = Callable[[Any], None]
 
 
+class _Restarted:
+    """An attempt ended by a restart of its server, shaped like its end event."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: tuple[Run, int, int, int, int]) -> None:
+        self.value = value
+
+
 class Model:
     """One scenario under one seed, as a SimPy environment with callbacks."""
 
@@ -244,16 +253,18 @@ class Model:
         heappush(self.heaps[plan.lane[task]], entry)
         self.waiting += 1
 
-    def _ended(self, event: simpy.Event) -> None:
+    def _ended(self, event: simpy.Event | _Restarted) -> None:
+        """An attempt is over (``cause``: OK, or why it ended in Error); settle its task.
+
+        Restarts come here too (``_restart``), so the hot path costs no extra call.
+        """
         run, task, server, cause, attempt = event.value
         if self.guarded and (run.attempt[task] != attempt or run.status[task] != EXECUTING):
             return  # this attempt was ended early, by a restart of its server
-        self.freed.append(server)
-        self._over(run, task, server, cause, self.now)
-
-    def _over(self, run: Run, task: int, server: int, cause: int, now: int) -> None:
-        """An attempt is over (``cause``: OK, or why it ended in Error); settle its task."""
+        now = self.now
         self.busy[server] -= 1
+        if cause != RESTART:  # a server going down frees no thread to pick with
+            self.freed.append(server)
         self.dirty = True
         plan = run.plan
         if plan.limit[task] > 0:
@@ -287,13 +298,13 @@ class Model:
         if run.open == 0:
             self._finish(run, now)
 
-    def _restart(self, server: int, now: int) -> None:
+    def _restart(self, server: int) -> None:
         """``server`` goes down: each attempt executing on it ends now in Error (a restart)."""
         for run in list(self.live):
             status, where = run.status, run.server
             for task in range(len(status)):
                 if status[task] == EXECUTING and where[task] == server:
-                    self._over(run, task, server, RESTART, now)
+                    self._ended(_Restarted((run, task, server, RESTART, run.attempt[task])))
 
     def _finish(self, run: Run, now: int) -> None:
         """A run's last task is final: record the run and, for a recurring job, plan the next."""
@@ -370,7 +381,7 @@ class Model:
         busy, limits, until = self.busy, self.limit, self.until
         if self.going_down:
             for s in self.going_down:
-                self._restart(s, now)
+                self._restart(s)
             self.going_down = []
         if self.freed:
             freed = self.freed
