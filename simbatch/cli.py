@@ -74,7 +74,7 @@ def _print_deadlines(result: simbatch.Result) -> None:
 def _csv_times(column: pd.Series) -> pd.Series:
     """Tz-aware times as ISO 8601 UTC text, rounded to the millisecond; empty when NaT."""
     utc = column.dt.tz_convert("UTC").dt.round("ms")
-    text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "+00:00"
+    text: pd.Series = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "+00:00"
     return text.where(column.notna(), "")
 
 

@@ -98,23 +98,23 @@ def deadline_rows(result: Result) -> list[tuple[str, str, float]]:
 
     ``deadline_runs`` (judged: met + missed), ``deadline_misses``, ``deadline_miss`` (the
     share of judged runs missed, NaN when none was judged), ``deadline_undetermined`` (open
-    at the horizon before their deadline), ``lateness_p50_s`` and ``lateness_p95_s`` (end −
-    deadline over judged runs), ``margin_min_s`` (the smallest deadline − end over finished
+    at the horizon before their deadline), ``lateness_p50_s`` and ``lateness_p95_s`` (end -
+    deadline over judged runs), ``margin_min_s`` (the smallest deadline - end over finished
     runs; negative when late) and ``latest_finish_s`` (the longest time from a run's due
     time, its ``scheduled``, to its end).
     """
     summary = metrics_module.deadline_summary(result)
     rows: list[tuple[str, str, float]] = []
-    for row in summary.itertuples(index=False):
-        key = str(row.job)
-        rows += [("deadline_runs", key, float(row.runs)),
-                 ("deadline_misses", key, float(row.missed)),
-                 ("deadline_miss", key, float(row.miss_share)),
-                 ("deadline_undetermined", key, float(row.undetermined)),
-                 ("lateness_p50_s", key, _span_seconds(row.lateness_p50)),
-                 ("lateness_p95_s", key, _span_seconds(row.lateness_p95)),
-                 ("margin_min_s", key, _span_seconds(row.margin_min)),
-                 ("latest_finish_s", key, _span_seconds(row.latest_finish))]
+    for row in summary.to_dict("records"):
+        key = str(row["job"])
+        rows += [("deadline_runs", key, float(row["runs"])),
+                 ("deadline_misses", key, float(row["missed"])),
+                 ("deadline_miss", key, float(row["miss_share"])),
+                 ("deadline_undetermined", key, float(row["undetermined"])),
+                 ("lateness_p50_s", key, _span_seconds(row["lateness_p50"])),
+                 ("lateness_p95_s", key, _span_seconds(row["lateness_p95"])),
+                 ("margin_min_s", key, _span_seconds(row["margin_min"])),
+                 ("latest_finish_s", key, _span_seconds(row["latest_finish"]))]
     return rows
 
 
@@ -289,13 +289,13 @@ def wilson(misses: float, runs: float, confidence: float) -> tuple[float, float]
 
 def paired_share_difference(misses_a: np.ndarray, runs_a: np.ndarray, misses_b: np.ndarray,
                             runs_b: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """Share b − share a of paired counts, with Newcombe's hybrid score interval.
+    """Share b - share a of paired counts, with Newcombe's hybrid score interval.
 
     Each share is pooled over the replications (misses ÷ runs judged), and each gets a
     Wilson interval. They are combined by the square-and-add method with the correlation of
     the paired per-replication shares (Newcombe 1998, method 10; Zou and Donner's MOVER),
     so identical outcomes in both variants give a narrow interval around 0, and the bounds
-    stay within [−1, 1].
+    stay within [-1, 1].
     """
     total_a, total_b = float(runs_a.sum()), float(runs_b.sum())
     if total_a <= 0 or total_b <= 0:
@@ -392,7 +392,7 @@ class Comparison:
         """Each variant minus the baseline (the first), paired by replication, with intervals.
 
         Differences get paired t intervals; ``deadline_miss`` gets the difference of its
-        pooled shares with Newcombe's paired score interval, within [−1, 1].
+        pooled shares with Newcombe's paired score interval, within [-1, 1].
         """
         wide = self.metrics.set_index(["metric", "key", "replication", "variant"])[
             "value"].unstack("variant")
@@ -407,20 +407,24 @@ class Comparison:
                                          "ci_low", "ci_high"])
         table = _summarize(pd.concat(out), ["variant", "metric", "key"], confidence,
                            difference=True)
-        for i in np.flatnonzero((table.metric == "deadline_miss").to_numpy()):
-            variant, key = table.variant.iloc[i], table.key.iloc[i]
-
-            def counts(metric: str, name: str, key: str = key) -> np.ndarray:
-                column = wide.loc[(metric, key)][name] if (metric, key) in wide.index else None
-                return np.zeros(0) if column is None else column.fillna(0).to_numpy(float)
-
+        shares = table.index[table.metric == "deadline_miss"]
+        for i in shares:
+            variant, key = str(table.at[i, "variant"]), str(table.at[i, "key"])
             mean, low, high = paired_share_difference(
-                counts("deadline_misses", base), counts("deadline_runs", base),
-                counts("deadline_misses", variant), counts("deadline_runs", variant),
-                confidence)
+                _counts(wide, "deadline_misses", key, base),
+                _counts(wide, "deadline_runs", key, base),
+                _counts(wide, "deadline_misses", key, variant),
+                _counts(wide, "deadline_runs", key, variant), confidence)
             if np.isfinite(mean):
-                table.loc[table.index[i], ["mean", "ci_low", "ci_high"]] = [mean, low, high]
+                table.loc[i, ["mean", "ci_low", "ci_high"]] = [mean, low, high]
         return table
+
+
+def _counts(wide: pd.DataFrame, metric: str, key: str, variant: str) -> np.ndarray:
+    """One variant's per-replication values of a metric and key (0 where missing)."""
+    rows = wide[(wide.index.get_level_values("metric") == metric)
+                & (wide.index.get_level_values("key") == key)]
+    return rows[variant].fillna(0).to_numpy(float)
 
 
 def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from simbatch import schema
+from simbatch import lint, schema
 from simbatch.calendar import DAY, Profile, Recurrence, Window
 from simbatch.errors import ScenarioError, SimbatchWarning
 from simbatch.scenario import (
@@ -44,6 +44,7 @@ from simbatch.schema import Document, Loc
 from simbatch.timegrammar import (
     NS,
     Distribution,
+    epoch_ns,
     parse_days,
     parse_duration_ns,
     parse_every,
@@ -193,10 +194,10 @@ class _Builder:
         self.scheduling = raw.scheduling
         zone = self.zone(("timezone",), raw.timezone)
         start = self.moment(("start",), raw.start, zone)
-        horizon = self.parse(("horizon",), parse_duration_ns, raw.horizon)
+        horizon = self.horizon(raw, start, zone)
         if not 0 < horizon <= MAX_HORIZON:
             raise self.fail(("horizon",), "the horizon must be longer than 0 and at most 100"
-                                          f" years, got {raw.horizon!r}")
+                                          f" years, got {raw.horizon or raw.end!r}")
         polling = self.parse(("polling",), parse_duration_ns, raw.polling)
         servers = tuple(self.server(name, s, polling) for name, s in raw.servers.items())
         groups = self.groups(raw, servers)
@@ -216,7 +217,26 @@ class _Builder:
             source=self.doc.source, document=self.doc.data, folder=self.doc.folder,
         )
         self.check_reserved(scenario)
+        lint.warn_likely_mistakes(scenario, self.warn)
         return scenario
+
+    def horizon(self, raw: schema.ScenarioIn, start: dt.datetime, zone: ZoneInfo) -> int:
+        """The elapsed horizon in nanoseconds: ``horizon:``, or up to ``end:`` (local time)."""
+        if raw.horizon is None and raw.end is None:
+            raise self.fail((), "missing required key 'horizon' (elapsed time, such as 1d);"
+                                " or give end: (a local date and time, such as 2026-01-19"
+                                " 08:00)")
+        if raw.horizon is not None and raw.end is not None:
+            raise self.fail(("end",), "give horizon: (elapsed time) or end: (a local date and"
+                                      " time), not both")
+        if raw.horizon is not None:
+            return self.parse(("horizon",), parse_duration_ns, raw.horizon)
+        end = self.moment(("end",), raw.end, zone)
+        elapsed = epoch_ns(end) - epoch_ns(start)  # true elapsed time, across DST changes
+        if elapsed <= 0:
+            raise self.fail(("end",), f"end {str(raw.end)!r} is not after the start"
+                                      f" {start:%Y-%m-%d %H:%M}")
+        return elapsed
 
     def warn_idle(self, servers: tuple[Server, ...], groups: tuple[Group, ...],
                   jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:

@@ -301,7 +301,7 @@ def deadlines(result: Result) -> pd.DataFrame:
 
     ``state`` is ``met``, ``missed`` or ``undetermined``. A run still open at the horizon is
     missed if its deadline is before the horizon (its ``lateness`` is then a lower bound,
-    horizon − deadline), and undetermined otherwise: it may still finish in time, so it is
+    horizon - deadline), and undetermined otherwise: it may still finish in time, so it is
     never counted as met (``met`` is NA).
     """
     scenario = result.scenario
@@ -365,9 +365,9 @@ def deadline_summary(result: Result, table: pd.DataFrame | None = None) -> pd.Da
     - ``runs``: runs judged, met + missed (undetermined runs are not judged);
     - ``met``, ``missed``, ``undetermined``: runs in each state (see ``deadlines``);
     - ``miss_share``: missed ÷ judged, in [0, 1]; NaN when no run was judged;
-    - ``lateness_p50``, ``lateness_p95``: end − deadline over the judged runs (negative
-      when early; a missed run still open counts with its lower bound, horizon − deadline);
-    - ``margin_min``: the smallest deadline − end over the finished runs (negative when late);
+    - ``lateness_p50``, ``lateness_p95``: end - deadline over the judged runs (negative
+      when early; a missed run still open counts with its lower bound, horizon - deadline);
+    - ``margin_min``: the smallest deadline - end over the finished runs (negative when late);
     - ``latest_finish``: the longest time from due (``scheduled``) to end over the finished
       runs, and ``latest_end`` that run's end as a clock time.
     """

@@ -23,12 +23,9 @@ __all__ = ["LABELS", "clock", "estimate", "label", "percent", "value"]
 
 def _seconds(value: Any) -> float | None:
     """A duration (timedelta, or a number of seconds) as float seconds; None if missing."""
-    if value is None:
-        return None
     if isinstance(value, pd.Timedelta | dt.timedelta | np.timedelta64):
-        if pd.isna(value):
-            return None
-        return float(pd.Timedelta(value).total_seconds())
+        span: Any = pd.Timedelta(value)  # NaT when missing
+        return None if pd.isna(span) else float(span.total_seconds())
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
         number = float(value)
         return number if math.isfinite(number) else None
