@@ -15,13 +15,14 @@ import io
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 import simbatch
-from simbatch import plots
+from simbatch import metrics, plots, units
 from simbatch.experiments import Comparison
 from simbatch.results import Result
 
@@ -39,15 +40,6 @@ th { background: #f2f5fa; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #dde3ee; margin: .5rem 0; }
 .muted { color: #667085; font-size: .85rem; }
 """
-
-
-def _clock(value: object) -> str:
-    if not isinstance(value, pd.Timedelta) or pd.isna(value):
-        return "-"
-    seconds = round(value.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _png(fig: Figure) -> str:
@@ -74,16 +66,26 @@ def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
             "job runs": f"{len(jobs):,}",
             "ended in Error": f"{int((jobs.status == 'Error').sum()):,}",
             "task attempts started": f"{len(waits):,}",
-            "wait, mean": _clock(waits.mean()),
-            "wait, p95": _clock(waits.quantile(0.95)) if len(waits) else "-",
+            "wait, mean": units.clock(waits.mean()),
+            "wait, p95": units.clock(waits.quantile(0.95)) if len(waits) else "-",
             "busiest server": _busiest_server(util, result.utilization_by_hour()),
-            "deadline misses": (f"{int((~deadlines.met.fillna(True)).sum())} of"
-                                f" {len(deadlines)}") if len(deadlines) else "no deadlines",
-            "stranded wait (hours)":
-                f"{pd.Timedelta(breakdown.stranded.sum()).total_seconds() / 3600:,.1f}",
+            "deadline misses": _misses(deadlines),
+            "stranded wait": units.clock(pd.Timedelta(breakdown.stranded.sum())),
             "waiting at the horizon": f"{int(tasks.status.isin(['Ready', 'Waiting']).sum()):,}",
         }
     return pd.DataFrame(rows).rename_axis("figure").reset_index()
+
+
+def _misses(deadlines: pd.DataFrame) -> str:
+    """``2 of 14 judged runs (15.4%), 1 undetermined``: misses never count open runs as met."""
+    if deadlines.empty:
+        return "no deadlines"
+    missed = int((deadlines.state == "missed").sum())
+    judged = int(deadlines.state.isin(["met", "missed"]).sum())
+    text = (f"{missed:,} of {judged:,} judged runs ({units.percent(missed / judged)})"
+            if judged else "no run judged")
+    undetermined = int((deadlines.state == "undetermined").sum())
+    return text + (f", {undetermined:,} undetermined" if undetermined else "")
 
 
 def _busiest_server(util: pd.DataFrame, hourly: pd.DataFrame) -> str:
@@ -92,65 +94,168 @@ def _busiest_server(util: pd.DataFrame, hourly: pd.DataFrame) -> str:
         return "-"
     top = util.sort_values("utilization").iloc[-1]
     mine = hourly[hourly.server == top["server"]].utilization
-    peak = f", {float(mine.max()):.0%} in its busiest hour" if mine.notna().any() else ""
-    return f"{top['server']} ({float(top['utilization']):.0%} on average{peak})"
+    peak = (f", {units.percent(mine.max(), 0)} in its busiest hour" if mine.notna().any()
+            else "")
+    return f"{top['server']} ({units.percent(top['utilization'], 0)} on average{peak})"
+
+
+LONG_WAIT = pd.Timedelta("10min")
+"""A group whose p95 wait reaches this is flagged even when nothing else explains it."""
+
+
+def _names_counts(items: list[tuple[str, str]]) -> str:
+    """``A (22), B (2), C (1)`` from (name, detail) pairs."""
+    return ", ".join(f"{name} ({detail})" for name, detail in items)
+
+
+def _jobs_word(n: int, what: str = "job") -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
 
 
 def findings(result: Result) -> list[str]:
-    """Plain-words findings, each backed by numbers (the seed document's pitfalls)."""
+    """Plain-words findings, one per kind, each backed by numbers and where the numbers
+    support one, with a concrete suggestion (the seed document's pitfalls)."""
     out: list[str] = []
-    tasks, jobs = result.tasks, result.jobs
     breakdown = result.wait_breakdown()
+    explained: set[str] = set()
+    out += _stranded(result, breakdown, explained)
+    out += _piling_up(result, explained)
+    out += _long_waits(result, breakdown, explained)
+    out += _heavy_overlaps(result)
+    jobs = result.jobs
+    errors = jobs[jobs.status == "Error"].groupby("job", sort=False).size().sort_values(
+        ascending=False, kind="stable")
+    if len(errors):
+        out.append(f"{_jobs_word(len(errors))} left runs in Error: "
+                   f"{_names_counts([(str(j), f'{n:,}') for j, n in errors.items()])};"
+                   " failed jobs left in Error mean downstream work misses its data.")
+    out += _schedules(result)
+    out += _deadline_findings(result)
+    return out
+
+
+def _stranded(result: Result, breakdown: pd.DataFrame, explained: set[str]) -> list[str]:
+    """Groups whose waits were mostly spent beside idle threads they may not use."""
+    tasks = result.tasks
     zone = result.scenario.timezone
-    # affinity strands capacity: a group whose waits are mostly spent beside idle threads
-    for group, rows in breakdown.groupby("group"):
+    sets = metrics.eligible_servers(result.scenario)
+    names = [s.name for s in result.scenario.servers]
+    util = result.utilization_by_hour()
+    parts, suggestions = [], []
+    for group, rows in breakdown.groupby("group", sort=False):
         total = pd.Timedelta(rows.wait.sum())
         stranded = pd.Timedelta(rows.stranded.sum())
-        if total > pd.Timedelta("10min") and stranded > 0.3 * total:
-            ready = tasks[(tasks.group == group) & tasks.start.notna()]
-            hourly = ready.groupby(ready.ready.dt.floor("h")).wait.quantile(0.95)
-            worst = pd.Timestamp(hourly.index[int(np.argmax(hourly.to_numpy()))])
-            window = ready[ready.ready.dt.floor("h") == worst]
-            util = result.utilization_by_hour()
-            hour = worst.tz_convert(zone).hour
-            idle = util[util.hour == hour].set_index("server").utilization
-            spare = idle.idxmin() if len(idle) else "?"
-            out.append(
-                f"{group} waited p95 {_clock(window.wait.quantile(0.95))} between"
-                f" {worst:%H:%M} and {worst + pd.Timedelta('1h'):%H:%M} on {worst:%a %d %b},"
-                f" while {spare} was {1 - idle.min():.0%} idle at that hour: affinity strands"
-                f" capacity ({stranded / total:.0%} of {group}'s wait was spent beside idle"
-                " threads it may not use).")
-    # an under-allocated group piling up: its backlog grows and does not drain
-    backlog = result.backlog()
-    for group, rows in backlog.groupby("group"):
+        if not (total > pd.Timedelta("10min") and stranded > 0.3 * total):
+            continue
+        explained.add(str(group))
+        ready = tasks[(tasks.group == group) & tasks.start.notna()]
+        hourly = ready.groupby(ready.ready.dt.floor("h")).wait.quantile(0.95)
+        worst = pd.Timestamp(hourly.index[int(np.argmax(hourly.to_numpy()))])
+        window = ready[ready.ready.dt.floor("h") == worst]
+        own = {names[i] for (_, g), allowed in sets.items() if g == group for i in allowed}
+        hour = worst.tz_convert(zone).hour
+        idle = util[(util.hour == hour) & ~util.server.isin(own)].set_index("server").utilization
+        detail = (f"{group}: {units.percent(stranded / total, 0)} of its {units.clock(total)}"
+                  f" wait, p95 {units.clock(window.wait.quantile(0.95))} between"
+                  f" {worst:%H:%M} and {worst + pd.Timedelta('1h'):%H:%M} on {worst:%a %d %b}")
+        if idle.notna().any():
+            spare = str(idle.idxmin())
+            detail += f", while {spare} was {units.percent(1 - idle.min(), 0)} idle"
+            listed = ", ".join([n for n in names if n in own] + [spare])
+            suggestions.append(f"bind {group} to {spare} as well (groups.{group}.servers:"
+                               f" [{listed}])")
+        parts.append(detail)
+    if not parts:
+        return []
+    text = (f"Affinity strands capacity in {_jobs_word(len(parts), 'group')} (waits spent"
+            f" beside idle threads they may not use): {'; '.join(parts)}.")
+    if suggestions:
+        text += f" Suggestion: {'; '.join(suggestions)}, or schedule by priority."
+    return [text]
+
+
+def _piling_up(result: Result, explained: set[str]) -> list[str]:
+    """Groups whose backlog grows and does not drain by the horizon."""
+    parts = []
+    for group, rows in result.backlog().groupby("group", sort=False):
         if len(rows) < 2:
             continue
         at = int(np.argmax(rows.waiting.to_numpy()))
         most, when = int(rows.waiting.iloc[at]), pd.Timestamp(rows.time.iloc[at])
         last = int(rows.waiting.iloc[-1])
         if most >= 20 and last >= 0.5 * most:
-            out.append(f"{group} piles up: {most} tasks were waiting at"
-                       f" {when:%a %H:%M} and {last} still waited at the horizon;"
-                       " the group is under-allocated.")
-    # heavy jobs overlapping: long runs of different jobs at the same time
+            explained.add(str(group))
+            parts.append(f"{group} ({most:,} waiting at {when:%a %H:%M}, {last:,} still"
+                         " waiting at the horizon)")
+    if not parts:
+        return []
+    return [f"Piling up in {_jobs_word(len(parts), 'group')} (under-allocated):"
+            f" {'; '.join(parts)}. Suggestion: give them more threads, or servers of their"
+            " own."]
+
+
+_PARTS = {"capacity": "every thread busy", "poll": "waiting for a poll",
+          "held": "held by max concurrency", "stranded": "beside idle threads it may not use"}
+_ADVICE = {"capacity": "add threads to its servers, or move heavy work apart in time",
+           "poll": "its waits are mostly the poll interval; shorter polling would cut them",
+           "held": "raise its max_concurrency",
+           "stranded": "bind it to more servers, or schedule by priority"}
+
+
+def _long_waits(result: Result, breakdown: pd.DataFrame, explained: set[str]) -> list[str]:
+    """Groups with long waits that no other finding explains, with where the wait went."""
+    parts, advice = [], []
+    for group, rows in breakdown.groupby("group", sort=False):
+        p95: Any = rows.wait.quantile(0.95)
+        if str(group) in explained or p95 < LONG_WAIT:
+            continue
+        total = pd.Timedelta(rows.wait.sum())
+        shares = {k: pd.Timedelta(rows[k].sum()) / total for k in _PARTS} if total > \
+            pd.Timedelta(0) else {}
+        split = ", ".join(f"{units.percent(v, 0)} {_PARTS[k]}" for k, v in
+                          sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0)
+        parts.append(f"{group}: p95 {units.clock(p95)}, mean {units.clock(rows.wait.mean())}"
+                     f" over {len(rows):,} attempts ({split})")
+        if shares:
+            advice.append(f"{group}: {_ADVICE[max(shares, key=lambda k: shares[k])]}")
+    if not parts:
+        return []
+    return [f"Long waits in {_jobs_word(len(parts), 'group')}: {'; '.join(parts)}."
+            f" Suggestion: {'; '.join(advice)}."]
+
+
+def _heavy_overlaps(result: Result) -> list[str]:
+    """Long runs of different jobs at the same time, with when to move one of them."""
+    jobs = result.jobs
     heavy = jobs[jobs.duration > pd.Timedelta("1h")]
     runs = list(zip(heavy.job.astype(str).tolist(), heavy.start.tolist(), heavy.end.tolist(),
                     strict=True))
-    pairs: set[tuple[str, str]] = set()
+    pairs: dict[tuple[str, str], list[pd.Timedelta]] = {}
     for a_job, a_start, a_end in runs:
         for b_job, b_start, b_end in runs:
             if a_job < b_job and a_start < b_end and b_start < a_end:
-                pairs.add((a_job, b_job))
-    for a_name, b_name in sorted(pairs)[:3]:
-        out.append(f"Heavy jobs overlap: runs of {a_name} and {b_name} (each over an hour)"
-                   " ran at the same time; spreading them apart frees threads for both.")
-    # failed jobs left in Error
-    errors = jobs[jobs.status == "Error"].groupby("job").size()
-    for job, count in errors.sort_values(ascending=False).head(3).items():
-        out.append(f"{count} run{'s' if count > 1 else ''} of {job} ended in Error; failed"
-                   " jobs left in Error mean downstream work misses its data.")
-    # schedule drift and skipped slots
+                pairs.setdefault((a_job, b_job), []).append(min(a_end, b_end)
+                                                            - max(a_start, b_start))
+    if not pairs:
+        return []
+    ranked = sorted(pairs.items(), key=lambda kv: -sum(kv[1], pd.Timedelta(0)))
+    parts = [f"{a} and {b} ({len(spans):,} times, {units.clock(sum(spans, pd.Timedelta(0)))}"
+             " together)" for (a, b), spans in ranked[:3]]
+    (a, b), _ = ranked[0]
+    mean = {name: pd.Timedelta(heavy[heavy.job == name].duration.mean()) for name in (a, b)}
+    mover, stay = (a, b) if mean[a] <= mean[b] else (b, a)
+    ends = heavy[heavy.job == stay].end
+    typical = pd.Timestamp(ends.sort_values().iloc[len(ends) // 2])
+    return [f"Heavy jobs overlap (runs over an hour at the same time): {'; '.join(parts)}."
+            f" Suggestion: move {mover} (runs {units.clock(mean[mover])} on average) to start"
+            f" after {stay} ends (its median end is {typical:%H:%M}), which frees threads"
+            " for both."]
+
+
+def _schedules(result: Result) -> list[str]:
+    """Drifting schedules and skipped recurrence slots, one finding each."""
+    jobs = result.jobs
+    drifting, skipping = [], []
     for job in result.scenario.jobs:
         mine = jobs[jobs.job == job.name]
         recurrence = job.recurrence
@@ -159,20 +264,57 @@ def findings(result: Result) -> list[str]:
                 and isinstance(step, dt.timedelta)):
             drift = (mine.scheduled.iloc[-1] - mine.scheduled.iloc[0]) - (
                 len(mine) - 1) * pd.Timedelta(step)
-            out.append(f"{job.name} drifts: each run is due one interval after the last ended,"
-                       f" so by run {len(mine)} it had moved {_clock(drift)} off its slots.")
+            drifting.append((job.name, f"{units.clock(drift)} off its slots by run"
+                                       f" {len(mine)}"))
         skipped = int(mine.skipped.sum())
         if skipped:
-            out.append(f"{job.name} skipped {skipped} recurrence slot"
-                       f"{'s' if skipped > 1 else ''} because earlier runs were still"
-                       " running.")
-    # deadlines
-    deadlines = result.deadlines()
-    for job, rows in deadlines.groupby("job"):
-        missed = rows[rows.met.fillna(True) == False]  # noqa: E712 - a nullable boolean
-        if len(missed):
-            out.append(f"{job!s} missed its deadline {len(missed)} of {len(rows)} times, by up"
-                       f" to {_clock(missed.lateness.max())}.")
+            skipping.append((job.name, f"{skipped:,}"))
+    out = []
+    if drifting:
+        out.append(f"Drifting schedules in {_jobs_word(len(drifting))} (each run due one"
+                   f" interval after the last ended): {_names_counts(drifting)}. Suggestion:"
+                   " anchor: slot keeps runs on their slots.")
+    if skipping:
+        out.append(f"Skipped recurrence slots in {_jobs_word(len(skipping))} (earlier runs"
+                   f" were still running): {_names_counts(skipping)}.")
+    return out
+
+
+def _deadline_findings(result: Result) -> list[str]:
+    """Missed deadlines (with how much of the lateness was waiting) and undetermined runs."""
+    table = result.deadlines()
+    if table.empty:
+        return []
+    summary = result.deadline_summary()
+    jobs = result.jobs[["job", "run", "wait"]]
+    parts, waits = [], []
+    for row in summary.to_dict("records"):
+        name, missed, judged = str(row["job"]), int(row["missed"]), int(row["runs"])
+        if not missed:
+            continue
+        mine = table[(table.job == name) & (table.state == "missed")]
+        parts.append(f"{name} ({missed:,} of {judged:,} judged runs, by up to"
+                     f" {units.clock(mine.lateness.max())})")
+        finished = mine[mine.finished.astype(bool)].merge(jobs, on=["job", "run"])
+        if len(finished):
+            saved = int((finished.lateness <= finished.wait).sum())
+            if saved:
+                waits.append(f"{saved:,} of {name}'s late runs waited longer to start than"
+                             " they were late, so starting on time alone would have met"
+                             " the deadline")
+    out = []
+    if parts:
+        text = f"Missed deadlines in {_jobs_word(len(parts))}: {'; '.join(parts)}."
+        if waits:
+            text += f" {'; '.join(waits)}: give their group threads at that hour."
+        out.append(text)
+    open_runs = summary[summary.undetermined > 0]
+    if len(open_runs):
+        items = [(str(j), f"{n:,}") for j, n in zip(open_runs.job, open_runs.undetermined,
+                                                     strict=True)]
+        out.append(f"Undetermined deadlines in {_jobs_word(len(items))} (runs still open at"
+                   f" the horizon before their deadline): {_names_counts(items)}; they count"
+                   " as neither met nor missed. Simulate past their deadline to judge them.")
     return out
 
 
@@ -188,16 +330,23 @@ def write_report(results: Mapping[str, Result], out: str | Path,
              " in each scenario's time zone.</p>",
              "<h2>Key figures</h2>", _table(key_figures(results))]
     if comparison is not None and len(comparison.variants) > 1:
+        shown = ["wait_mean_s", "wait_p95_s", "backlog_at_horizon", "jobs_error",
+                 "deadline_misses", "deadline_miss", "deadline_undetermined", "lateness_p95_s",
+                 "margin_min_s", "latest_finish_s"]
         diff = comparison.differences()
-        diff = diff[diff.metric.isin(["wait_mean_s", "wait_p95_s", "backlog_at_horizon",
-                                      "jobs_error"]) & (diff.n > 0)].copy()
+        diff = diff[diff.metric.isin(shown) & (diff.n > 0)].copy()
+        diff["order"] = diff.metric.map(shown.index)
+        diff = diff.sort_values(["variant", "order"], kind="stable")
         diff["difference (95% interval)"] = [
-            f"{m:,.1f} [{lo:,.1f}, {hi:,.1f}]" if pd.notna(lo) else f"{m:,.1f}"
-            for m, lo, hi in zip(diff["mean"], diff.ci_low, diff.ci_high, strict=True)]
+            units.estimate(m, mean, lo, hi) for m, mean, lo, hi in zip(
+                diff.metric, diff["mean"], diff.ci_low, diff.ci_high, strict=True)]
+        diff["metric"] = diff.metric.map(units.label)
         parts += [f"<h2>Differences from {html.escape(comparison.variants[0])}</h2>",
                   f"<p class='muted'>{int(diff.n.max()) if len(diff) else 0} replications"
                   " each on common random numbers (the same arrivals, durations and failures"
-                  " in every variant), paired by replication. Waits in seconds.</p>",
+                  " in every variant), paired by replication. Times in h:mm:ss, shares in"
+                  " percent; t intervals, and for the deadline miss share a paired score"
+                  " interval (Newcombe).</p>",
                   _table(diff[["variant", "metric", "key", "difference (95% interval)"]])]
     for name, result in results.items():
         scenario = result.scenario
@@ -212,18 +361,12 @@ def write_report(results: Mapping[str, Result], out: str | Path,
             " stranded, no run failed or missed a deadline.</div>"]
         summary = result.summary()
         for column in ("wait_mean", "wait_p50", "wait_p95", "wait_max"):
-            summary[column] = summary[column].map(_clock)
+            summary[column] = summary[column].map(units.clock)
         parts += ["<h3>Waits per group</h3>", _table(summary)]
-        deadlines = result.deadlines()
-        missed = deadlines[deadlines.met.fillna(True) == False]  # noqa: E712
-        if len(deadlines):
-            shown = missed.assign(lateness=missed.lateness.map(_clock))
-            parts += [f"<h3>Deadline misses ({len(missed)} of {len(deadlines)} runs)</h3>",
-                      _table(shown[["job", "run", "scheduled", "deadline", "end", "lateness"]])
-                      if len(missed) else "<p>Every run met its deadline.</p>"]
+        parts += _deadline_section(result)
         figures = [plots.utilization_heatmap(result), plots.wait_cdf(result),
                    plots.backlog(result), plots.job_timelines(result),
-                   plots.gantt(result, start=_busiest(result), hours=6)]
+                   plots.gantt(result)]
         parts += ["<h3>Plots</h3>", *(_png(fig) for fig in figures)]
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -235,13 +378,32 @@ def write_report(results: Mapping[str, Result], out: str | Path,
     return path
 
 
-def _busiest(result: Result) -> pd.Timestamp:
-    """The start of the six hours with the most waiting work, for the Gantt window."""
-    backlog = result.backlog()
-    start = pd.Timestamp(result.scenario.start)
-    if backlog.empty:
-        return start
-    hourly = backlog.set_index("time").waiting.resample("6h", origin=start).mean()
-    if hourly.empty or np.isnan(hourly.max()):
-        return start
-    return pd.Timestamp(hourly.index[int(np.nanargmax(hourly.to_numpy()))])
+def _deadline_section(result: Result) -> list[str]:
+    """The deadline summary per job, and the runs missed or undetermined."""
+    deadlines = result.deadlines()
+    if deadlines.empty:
+        return []
+    summary = result.deadline_summary()
+    shown = pd.DataFrame({
+        "job": summary.job, "runs judged": summary.runs, "missed": summary.missed,
+        "miss share": summary.miss_share.map(units.percent),
+        "undetermined": summary.undetermined,
+        "lateness p50": summary.lateness_p50.map(units.clock),
+        "lateness p95": summary.lateness_p95.map(units.clock),
+        "smallest margin": summary.margin_min.map(units.clock),
+        "latest finish after due": summary.latest_finish.map(units.clock)})
+    parts = [f"<h3>Deadlines: {html.escape(_misses(deadlines))} missed</h3>",
+             "<p class='muted'>Lateness is end - deadline (negative when early). A run still"
+             " open at the horizon is missed once its deadline has passed (its lateness is"
+             " then at least horizon - deadline) and undetermined before: it is counted as"
+             " neither met nor missed.</p>", _table(shown)]
+    notable = deadlines[deadlines.state != "met"]
+    if len(notable):
+        runs = notable.assign(lateness=notable.lateness.map(units.clock),
+                              end=notable.end.map(lambda t: "open at the horizon"
+                                                  if pd.isna(t) else f"{t:%Y-%m-%d %H:%M}"))
+        parts.append(_table(runs[["job", "run", "state", "scheduled", "deadline", "end",
+                                  "lateness"]]))
+    elif (deadlines.state == "met").all():
+        parts.append("<p>Every run met its deadline.</p>")
+    return parts
