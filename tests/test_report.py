@@ -33,7 +33,8 @@ def test_report_contains_each_scenarios_figures(report: Path) -> None:
         for group in result.summary().group:
             assert f"<td>{group}</td>" in page
     assert "Differences from tenant-week" in page
-    assert re.search(r"\d+\.\d \[-?\d[\d,.]*, -?\d[\d,.]*\]", page)  # intervals
+    clock = r"-?(\d+d )?\d+:\d\d:\d\d"
+    assert re.search(rf"{clock} \[{clock}, {clock}\]", page)  # intervals, in h:mm:ss
     assert "Affinity strands capacity in 2 groups" in page  # the dedicated variant's finding
 
 
