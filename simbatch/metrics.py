@@ -306,51 +306,68 @@ def deadlines(result: Result) -> pd.DataFrame:
     """
     scenario = result.scenario
     jobs = result.jobs
-    horizon_end = pd.Timestamp(scenario.end)
-    rows = []
+    horizon_end = epoch_ns(scenario.end)
+    frames = []
     for job in scenario.jobs:
         if job.deadline is None:
             continue
-        zone = scenario.zone_of(job)
         mine = jobs[jobs.job == job.name]
-        for number, scheduled, ended in zip(mine.run.tolist(), mine.scheduled.tolist(),
-                                            mine.end.tolist(), strict=True):
-            due = pd.Timestamp(scheduled)
-            end = pd.Timestamp(ended) if pd.notna(ended) else None
-            if job.deadline.within is not None:
-                deadline = due + pd.Timedelta(job.deadline.within, unit="ns")
-            else:
-                second = job.deadline.time_of_day or 0
-                local = due.floor("us").to_pydatetime().astimezone(zone)
-                day = local.date()
-                candidate = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
-                candidate += dt.timedelta(seconds=second)  # wall clock, as the user wrote it
-                if epoch_ns(candidate) <= epoch_ns(local):
-                    nxt = day + dt.timedelta(days=1)
-                    candidate = dt.datetime(nxt.year, nxt.month, nxt.day,
-                                            tzinfo=zone) + dt.timedelta(seconds=second)
-                deadline = pd.Timestamp(epoch_ns(candidate), unit="ns", tz="UTC")
-            deadline = deadline.tz_convert(scenario.timezone)
-            met: bool | None
-            lateness: pd.Timedelta | None
-            if end is not None:
-                met, lateness = bool(end <= deadline), end - deadline
-            elif deadline < horizon_end:
-                # open, and past its deadline: it can only end later than the horizon
-                met, lateness = False, horizon_end - deadline  # at least this late
-            else:  # open, and it may still end by its deadline (even exactly at the horizon)
-                met, lateness = None, None
-            state = "undetermined" if met is None else "met" if met else "missed"
-            rows.append([job.name, number, scheduled, deadline, ended, end is not None, state,
-                         met, lateness])
-    out = pd.DataFrame(rows, columns=["job", "run", "scheduled", "deadline", "end", "finished",
-                                      "state", "met", "lateness"])
-    out["job"] = out["job"].astype("string")
-    out["state"] = out["state"].astype("string")
+        due = _ns(mine.scheduled, 0)
+        if job.deadline.within is not None:
+            deadline = due + job.deadline.within
+        else:
+            deadline = _next_time_of_day(due, job.deadline.time_of_day or 0,
+                                         str(scenario.zone_of(job)))
+        end = _ns(mine.end, -1)
+        finished = end >= 0
+        late = np.where(finished, end - deadline, horizon_end - deadline)
+        # open and past its deadline: missed, at least this late; open before it: undetermined
+        open_ok = ~finished & (deadline >= horizon_end)
+        state = np.where(open_ok, "undetermined", np.where(late <= 0, "met", "missed"))
+        frames.append(pd.DataFrame({
+            "job": job.name, "run": mine.run.to_numpy(), "scheduled": mine.scheduled.to_numpy(),
+            "deadline": deadline, "end": mine.end.to_numpy(), "finished": finished,
+            "state": state, "met": pd.Series(state == "met", dtype="boolean").where(
+                ~open_ok, pd.NA).to_numpy(),
+            "lateness": np.where(open_ok, np.iinfo(np.int64).min, late)}))
+    columns = ["job", "run", "scheduled", "deadline", "end", "finished", "state", "met",
+               "lateness"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {c: [] for c in columns})
+    zone = scenario.timezone
+    out = out.astype({"job": "string", "state": "string", "finished": "bool",
+                      "run": "int64"})
     out["met"] = out["met"].astype("boolean")
-    out["lateness"] = pd.to_timedelta(out["lateness"])
-    for column in ("scheduled", "deadline", "end"):
-        out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(scenario.timezone)
+    out["lateness"] = pd.to_timedelta(out["lateness"].astype("int64").to_numpy().view(
+        "timedelta64[ns]"))
+    out["deadline"] = pd.to_datetime(out["deadline"].astype("int64"), unit="ns",
+                                     utc=True).dt.tz_convert(zone)
+    for column in ("scheduled", "end"):
+        out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(zone)
+    return out[columns]
+
+
+def _next_time_of_day(due: np.ndarray, second: int, zone: str) -> np.ndarray:
+    """The first local wall-clock ``second`` of the day strictly after each instant ``due``.
+
+    A wall time in the spring-forward gap means the instant the clocks jump; one that
+    happens twice in autumn means its first occurrence (as ``epoch_ns`` reads them).
+    """
+    if not len(due):
+        return np.zeros(0, np.int64)
+    local = pd.DatetimeIndex(due.view("datetime64[ns]")).tz_localize("UTC").tz_convert(zone)
+    midnight = local.tz_localize(None).normalize()
+    offset = pd.Timedelta(seconds=second)
+
+    def wall(days: pd.DatetimeIndex) -> np.ndarray:
+        moments = (days + offset).tz_localize(zone, ambiguous=np.ones(len(days), bool),
+                                              nonexistent="shift_forward")
+        ns: np.ndarray = moments.as_unit("ns").asi8
+        return ns
+
+    today = wall(midnight)
+    tomorrow = wall(midnight + pd.Timedelta(days=1))
+    out: np.ndarray = np.where(today > due, today, tomorrow)
     return out
 
 

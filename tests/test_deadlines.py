@@ -116,3 +116,27 @@ def test_compare_gives_proportion_intervals_within_range() -> None:
     row = diff[(diff.metric == "deadline_miss") & (diff.key == "Cycle")].iloc[0]
     assert -1 <= row.ci_low <= row["mean"] <= row.ci_high <= 1
     assert [s.name for s in cmp.scenarios] == ["Night", "Night"]
+
+
+@pytest.mark.parametrize(("start", "utc"), [
+    ("2026-03-29 01:00", "2026-03-29 01:00"),  # 02:30 does not exist: the jump, 03:00 CEST
+    ("2026-10-25 01:00", "2026-10-25 00:30"),  # 02:30 happens twice: the first, CEST
+    ("2026-01-05 03:00", "2026-01-06 01:30"),  # past 02:30 already: tomorrow's
+])
+def test_time_of_day_deadlines_across_dst(start: str, utc: str) -> None:
+    doc = {"start": start, "timezone": "Europe/Amsterdam", "horizon": "2d", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 1}},
+           "jobs": {"J": {"deadline": "02:30", "tasks": {"T": {"duration": "1m"}}}}}
+    table = simbatch.simulate(doc).deadlines()
+    assert table.deadline.iloc[0] == pd.Timestamp(utc, tz="UTC")
+
+
+def test_deadlines_of_many_runs_agree_with_their_ends() -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": "1d", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 16}},
+           "jobs": {"Load": {"arrivals": {"interval": "10s"}, "deadline": "06:00",
+                             "tasks": {"T": {"duration": "5s"}}}}}
+    result = simbatch.simulate(doc)
+    table = result.deadlines()
+    assert len(table) == len(result.jobs) > 8000
+    assert (table.state == "met").sum() == (table.end <= table.deadline).sum()
