@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simbatch
 from simbatch.experiments import metrics, paired_share_difference, wilson
@@ -140,3 +142,30 @@ def test_deadlines_of_many_runs_agree_with_their_ends() -> None:
     table = result.deadlines()
     assert len(table) == len(result.jobs) > 8000
     assert (table.state == "met").sum() == (table.end <= table.deadline).sum()
+
+
+@settings(max_examples=25, deadline=None)
+@given(durations=st.lists(st.integers(1, 600), min_size=1, max_size=6),
+       within=st.integers(1, 400), horizon=st.integers(60, 900), threads=st.integers(1, 3))
+def test_deadline_states_are_consistent(durations: list[int], within: int, horizon: int,
+                                        threads: int) -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": f"{horizon}m", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": threads}},
+           "jobs": {"J": {"recurrence": {"every": "1h"}, "deadline": f"{within}m",
+                          "tasks": {f"T{i}": {"duration": f"{d}m"}
+                                    for i, d in enumerate(durations)}}}}
+    result = simbatch.simulate(doc)
+    table = result.deadlines()
+    end = pd.Timestamp(result.scenario.end)
+    finished = table.end.notna()
+    assert (table.finished == finished).all()
+    assert ((table.state == "met") == (finished & (table.end <= table.deadline))).all()
+    assert ((table.state == "undetermined") == (~finished & (table.deadline >= end))).all()
+    assert (table.lateness[table.state == "missed"] > pd.Timedelta(0)).all()
+    [row] = result.deadline_summary().to_dict("records")
+    assert row["runs"] == row["met"] + row["missed"]
+    assert row["runs"] + row["undetermined"] == len(table) == len(result.jobs)
+    if row["runs"]:
+        assert 0 <= row["miss_share"] <= 1
+    if finished.any():
+        assert row["margin_min"] == -(table.end - table.deadline)[finished].max()
