@@ -392,16 +392,19 @@ def _deadline_section(result: Result) -> list[str]:
         "lateness p95": summary.lateness_p95.map(units.clock),
         "smallest margin": summary.margin_min.map(units.clock),
         "latest finish after due": summary.latest_finish.map(units.clock)})
-    parts = [f"<h3>Deadlines: {html.escape(_misses(deadlines))} missed</h3>",
+    parts = [f"<h3>Deadlines missed: {html.escape(_misses(deadlines))}</h3>",
              "<p class='muted'>Lateness is end - deadline (negative when early). A run still"
              " open at the horizon is missed once its deadline has passed (its lateness is"
              " then at least horizon - deadline) and undetermined before: it is counted as"
              " neither met nor missed.</p>", _table(shown)]
     notable = deadlines[deadlines.state != "met"]
     if len(notable):
+        def when(t: Any) -> str:
+            return "open at the horizon" if pd.isna(t) else f"{t:%a %Y-%m-%d %H:%M}"
+
         runs = notable.assign(lateness=notable.lateness.map(units.clock),
-                              end=notable.end.map(lambda t: "open at the horizon"
-                                                  if pd.isna(t) else f"{t:%Y-%m-%d %H:%M}"))
+                              scheduled=notable.scheduled.map(when),
+                              deadline=notable.deadline.map(when), end=notable.end.map(when))
         parts.append(_table(runs[["job", "run", "state", "scheduled", "deadline", "end",
                                   "lateness"]]))
     elif (deadlines.state == "met").all():

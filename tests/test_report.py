@@ -147,7 +147,8 @@ def test_report_deadline_section_on_an_open_run(tmp_path: Path) -> None:
     result = simbatch.simulate(doc)
     page = simbatch.write_report({"night": result}, tmp_path / "r.html").read_text()
     assert "Every run met its deadline" not in page
-    assert "<h3>Deadlines: 1 of 1 judged runs (100.0%), 1 undetermined missed</h3>" in page
+    assert "<h3>Deadlines missed: 1 of 1 judged runs (100.0%), 1 undetermined</h3>" in page
+    assert "<td>Tue 2026-01-06 06:00</td>" in page  # Nightly's deadline, in clock time
     assert "<td>undetermined</td>" in page and "open at the horizon" in page
     assert "Undetermined deadlines in 1 job" in page and "Nightly (1)" in page
     figures = simbatch.report.key_figures({"night": result}).set_index("figure")["night"]
