@@ -12,17 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 import simbatch
+from simbatch import units
 
 __all__ = ["main"]
-
-
-def _clock(value: object) -> str:
-    if not isinstance(value, pd.Timedelta) or pd.isna(value):
-        return "-"
-    seconds = value.total_seconds()
-    hours, rest = divmod(round(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -40,14 +32,50 @@ def _print_tables(result: simbatch.Result) -> None:
     print("\nWaits per group (h:mm:ss)")
     summary = result.summary()
     for column in ("wait_mean", "wait_p50", "wait_p95", "wait_max"):
-        summary[column] = summary[column].map(_clock)
+        summary[column] = summary[column].map(units.clock)
     print(_table(summary))
-    print("\nUtilization per server")
+    _print_deadlines(result)
+    print("\nUtilization per server (thread-time in h:mm:ss)")
     util = result.utilization()
-    util["busy_thread_seconds"] = util["busy_thread_seconds"].map("{:,.0f}".format)
-    util["available_thread_seconds"] = util["available_thread_seconds"].map("{:,.0f}".format)
-    util["utilization"] = util["utilization"].map("{:.1%}".format)
-    print(_table(util))
+    frame = pd.DataFrame({
+        "server": util["server"],
+        "busy": util["busy_thread_seconds"].map(units.clock),
+        "available": util["available_thread_seconds"].map(units.clock),
+        "utilization": util["utilization"].map(units.percent)})
+    print(_table(frame))
+
+
+def _print_deadlines(result: simbatch.Result) -> None:
+    """The deadline summary per job: does the night finish in time."""
+    summary = result.deadline_summary()
+    if summary.empty:
+        return
+    zone = result.scenario.timezone
+    print(f"\nDeadlines per job (h:mm:ss; lateness = end - deadline, negative when early;"
+          f" clock times in {zone})")
+    frame = pd.DataFrame({
+        "job": summary.job,
+        "judged": summary.runs,
+        "missed": summary.missed,
+        "miss share": summary.miss_share.map(units.percent),
+        "undetermined": summary.undetermined,
+        "lateness p50": summary.lateness_p50.map(units.clock),
+        "lateness p95": summary.lateness_p95.map(units.clock),
+        "smallest margin": summary.margin_min.map(units.clock),
+        "latest finish": [f"{units.clock(span)} after due ({end:%a %H:%M})" if pd.notna(end)
+                          else "-" for span, end in zip(summary.latest_finish,
+                                                        summary.latest_end, strict=True)]})
+    print(frame.to_string(index=False))
+    if int(summary.undetermined.sum()):
+        print("undetermined: still open at the horizon, before the deadline; not counted as"
+              " met or missed")
+
+
+def _csv_times(column: pd.Series) -> pd.Series:
+    """Tz-aware times as ISO 8601 UTC text, rounded to the millisecond; empty when NaT."""
+    utc = column.dt.tz_convert("UTC").dt.round("ms")
+    text: pd.Series = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "+00:00"
+    return text.where(column.notna(), "")
 
 
 def _write_csv(result: simbatch.Result, out: Path) -> None:
@@ -55,7 +83,10 @@ def _write_csv(result: simbatch.Result, out: Path) -> None:
     for name, table in (("tasks", result.tasks), ("jobs", result.jobs)):
         frame = table.copy()
         for column in ("wait", "duration"):
-            frame[column] = frame[column].dt.total_seconds()
+            frame[column] = frame[column].dt.total_seconds().round(3)
+        for column in ("scheduled", "ready", "start", "end"):
+            if column in frame:
+                frame[column] = _csv_times(frame[column])
         frame.to_csv(out / f"{name}.csv", index=False)
 
 
@@ -99,16 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error"]
+SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error",
+         "deadline_runs", "deadline_misses", "deadline_miss", "deadline_undetermined",
+         "lateness_p95_s", "margin_min_s", "latest_finish_s"]
 
 
 def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
     frame = frame[frame.metric.isin(SHOWN) & (frame.n > 0)].copy()
-    frame["metric"] = pd.Categorical(frame.metric, SHOWN)
-    frame = frame.sort_values([*by[:-2], "metric"], kind="stable")
-    frame["estimate"] = [
-        f"{m:,.2f} [{lo:,.2f}, {hi:,.2f}]" if pd.notna(lo) else f"{m:,.2f}"
-        for m, lo, hi in zip(frame["mean"], frame.ci_low, frame.ci_high, strict=True)]
+    frame["order"] = frame.metric.map(SHOWN.index)
+    frame = frame.sort_values([*by[:-2], "order"], kind="stable")
+    frame["estimate"] = [units.estimate(m, mean, lo, hi) for m, mean, lo, hi in zip(
+        frame.metric, frame["mean"], frame.ci_low, frame.ci_high, strict=True)]
+    frame["metric"] = frame.metric.map(units.label)
     return frame[[*by, "n", "estimate"]].to_string(index=False)
 
 
@@ -124,18 +157,42 @@ def _executor(address: str | None) -> object:
 
 
 def _grid(specs: list[str]) -> dict[str, list[object]]:
+    """``--grid PATH=V1,V2,...`` as paths and values.
+
+    The values are YAML flow items separated by commas, as inside ``[...]``: ``8,12,20``,
+    ``10/h,20/h``, a list in brackets (``[AOS1,AOS2],[AOS1]``) or a map in braces
+    (``{threads: 8},{threads: 12}``).
+    """
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     reader = YAML(typ="safe", pure=True)
     grid: dict[str, list[object]] = {}
     for spec in specs:
         path, sep, values = spec.partition("=")
-        if not sep or not path or not values:
-            raise simbatch.UsageError(f"--grid {spec!r}: write PATH=V1,V2,...")
-        if path.strip() in grid:
-            raise simbatch.UsageError(f"--grid {path.strip()!r} is given twice; list all its"
+        path = path.strip()
+        if not sep or not path or not values.strip():
+            raise simbatch.UsageError(f"--grid {spec!r}: write PATH=V1,V2,... (a list value"
+                                      " in brackets: PATH=[A,B],[A])")
+        if path in grid:
+            raise simbatch.UsageError(f"--grid {path!r} is given twice; list all its"
                                       " values in one --grid")
-        grid[path.strip()] = [reader.load(v.strip()) for v in values.split(",")]
+        try:
+            parsed = reader.load(f"[{values}]")
+        except YAMLError as exc:
+            problem = str(getattr(exc, "problem", "") or exc).strip()
+            raise simbatch.UsageError(f"--grid {spec!r}: cannot read the values ({problem});"
+                                      " separate them by commas, write a list value in"
+                                      " brackets and a map in braces") from None
+        if not isinstance(parsed, list) or not parsed or any(v is None for v in parsed):
+            raise simbatch.UsageError(f"--grid {spec!r}: an empty value; write PATH=V1,V2,...")
+        seen: list[object] = []
+        for value in parsed:
+            if value in seen:
+                raise simbatch.UsageError(f"--grid {spec!r}: the value {value!r} is given"
+                                          " twice")
+            seen.append(value)
+        grid[path] = parsed
     return grid
 
 
@@ -151,8 +208,12 @@ def _experiment(args: argparse.Namespace) -> int:
                                           warmup=args.warmup, executor=executor,
                                           store=args.store)
             print(f"{args.replications} replications each on common random numbers, seed"
-                  f" {args.seed}; 95% t intervals" + (f"; reused {comparison.reused}"
-                                                      if comparison.reused else ""))
+                  f" {args.seed}; 95% intervals (t, clipped to each metric's range; Wilson"
+                  " for the deadline miss share)" + (f"; reused {comparison.reused}"
+                                                     if comparison.reused else ""))
+            print("Times in h:mm:ss, shares in percent; lateness = end - deadline.")
+            for name, scenario in zip(names, comparison.scenarios, strict=True):
+                print(f"  {name}: {scenario.name} ({scenario.source})")
             print("\nEach variant")
             print(_interval_table(comparison.summary(), ["variant", "metric", "key"]))
             if len(names) > 1:
@@ -163,9 +224,10 @@ def _experiment(args: argparse.Namespace) -> int:
         else:
             table = simbatch.sweep(args.file, _grid(args.grid), replications=args.replications,
                                    seed=args.seed, warmup=args.warmup, executor=executor)
-            shown = [c for c in table.columns if "[" not in c
-                     or c.split("[")[0] in ("wait_mean_s", "wait_p95_s", "backlog_at_horizon")]
-            print(table[shown].to_string(index=False, float_format="{:,.1f}".format))
+            print(f"{args.replications} replication(s) per point, seed {args.seed}; metric"
+                  " means; columns ending _s are seconds, utilization and deadline_miss are"
+                  " fractions")
+            print(table.to_string(index=False, float_format="{:,.3f}".format))
     finally:
         close = getattr(executor, "close", None)
         if close is not None:

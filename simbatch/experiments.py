@@ -37,6 +37,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 import simbatch
+from simbatch import metrics as metrics_module
 from simbatch.errors import UsageError
 from simbatch.loading import load, load_document
 from simbatch.results import Result
@@ -88,7 +89,38 @@ def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
                  if jobs.duration.notna().any() else np.nan))
     rows.append(("backlog_at_horizon", "all",
                  float(tasks.status.isin(["Ready", "Waiting"]).sum())))
+    rows += deadline_rows(result)
     return pd.DataFrame(rows, columns=["metric", "key", "value"])
+
+
+def deadline_rows(result: Result) -> list[tuple[str, str, float]]:
+    """Per job with a deadline (key = the job's name), its deadline metrics over the horizon.
+
+    ``deadline_runs`` (judged: met + missed), ``deadline_misses``, ``deadline_miss`` (the
+    share of judged runs missed, NaN when none was judged), ``deadline_undetermined`` (open
+    at the horizon before their deadline), ``lateness_p50_s`` and ``lateness_p95_s`` (end -
+    deadline over judged runs), ``margin_min_s`` (the smallest deadline - end over finished
+    runs; negative when late) and ``latest_finish_s`` (the longest time from a run's due
+    time, its ``scheduled``, to its end).
+    """
+    summary = metrics_module.deadline_summary(result)
+    rows: list[tuple[str, str, float]] = []
+    for row in summary.to_dict("records"):
+        key = str(row["job"])
+        rows += [("deadline_runs", key, float(row["runs"])),
+                 ("deadline_misses", key, float(row["missed"])),
+                 ("deadline_miss", key, float(row["miss_share"])),
+                 ("deadline_undetermined", key, float(row["undetermined"])),
+                 ("lateness_p50_s", key, _span_seconds(row["lateness_p50"])),
+                 ("lateness_p95_s", key, _span_seconds(row["lateness_p95"])),
+                 ("margin_min_s", key, _span_seconds(row["margin_min"])),
+                 ("latest_finish_s", key, _span_seconds(row["latest_finish"]))]
+    return rows
+
+
+def _span_seconds(value: object) -> float:
+    return float(value.total_seconds()) if isinstance(value, pd.Timedelta) and pd.notna(
+        value) else np.nan
 
 
 def _one(scenario: Scenario, replication: int, seed: int, warmup: int) -> pd.DataFrame:
@@ -227,13 +259,93 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, floa
     return mean, sd, mean - half, mean + half
 
 
-def _summarize(rows: pd.DataFrame, by: list[str], confidence: float) -> pd.DataFrame:
+SHARES = frozenset({"utilization", "deadline_miss"})
+"""Metrics that are fractions in [0, 1]."""
+SIGNED = frozenset({"lateness_p50_s", "lateness_p95_s", "margin_min_s"})
+"""Metrics that may be negative; every other metric is a count or a time, at least 0."""
+
+
+def metric_range(metric: str, difference: bool = False) -> tuple[float, float]:
+    """The values a metric (or a difference of two of its values) can take."""
+    if metric in SHARES:
+        return (-1.0, 1.0) if difference else (0.0, 1.0)
+    if metric in SIGNED or difference:
+        return -np.inf, np.inf
+    return 0.0, np.inf
+
+
+def wilson(misses: float, runs: float, confidence: float) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``misses / runs``."""
+    if runs <= 0:
+        return np.nan, np.nan
+    z = float(stats.norm.ppf((1 + confidence) / 2))
+    p = misses / runs
+    centre = (p + z * z / (2 * runs)) / (1 + z * z / runs)
+    half = z / (1 + z * z / runs) * np.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs))
+    low = 0.0 if misses <= 0 else max(0.0, float(centre - half))
+    high = 1.0 if misses >= runs else min(1.0, float(centre + half))
+    return low, high
+
+
+def paired_share_difference(misses_a: np.ndarray, runs_a: np.ndarray, misses_b: np.ndarray,
+                            runs_b: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """Share b - share a of paired counts, with Newcombe's hybrid score interval.
+
+    Each share is pooled over the replications (misses ÷ runs judged), and each gets a
+    Wilson interval. They are combined by the square-and-add method with the correlation of
+    the paired per-replication shares (Newcombe 1998, method 10; Zou and Donner's MOVER),
+    so identical outcomes in both variants give a narrow interval around 0, and the bounds
+    stay within [-1, 1].
+    """
+    total_a, total_b = float(runs_a.sum()), float(runs_b.sum())
+    if total_a <= 0 or total_b <= 0:
+        return np.nan, np.nan, np.nan
+    pa, pb = misses_a.sum() / total_a, misses_b.sum() / total_b
+    la, ua = wilson(float(misses_a.sum()), total_a, confidence)
+    lb, ub = wilson(float(misses_b.sum()), total_b, confidence)
+    both = (runs_a > 0) & (runs_b > 0)
+    phi = 0.0
+    if both.sum() > 1:
+        xa, xb = misses_a[both] / runs_a[both], misses_b[both] / runs_b[both]
+        if np.std(xa) > 0 and np.std(xb) > 0:
+            phi = float(np.corrcoef(xa, xb)[0, 1])
+    d = float(pb - pa)
+    low = d - np.sqrt(max(0.0, (pb - lb) ** 2 - 2 * phi * (pb - lb) * (ua - pa) + (ua - pa) ** 2))
+    high = d + np.sqrt(max(0.0, (ub - pb) ** 2 - 2 * phi * (ub - pb) * (pa - la)
+                           + (pa - la) ** 2))
+    return d, max(-1.0, low), min(1.0, high)
+
+
+def _summarize(rows: pd.DataFrame, by: list[str], confidence: float,
+               difference: bool = False) -> pd.DataFrame:
+    """Per ``by`` group: n, mean, sd and a t interval clipped to the metric's range.
+
+    Outside differences, ``deadline_miss`` gets a Wilson interval on its counts pooled
+    over the replications (``deadline_misses`` ÷ ``deadline_runs``), and its mean is that
+    pooled share.
+    """
     out = []
+    counts = {}
+    if not difference:
+        pooled = rows[rows.metric.isin(["deadline_misses", "deadline_runs"])]
+        others = [c for c in by if c != "metric"]
+        if len(pooled):
+            counts = pooled.groupby([*others, "metric"], sort=False)["value"].sum().to_dict()
     for key, group in rows.groupby(by, sort=False):
+        parts = key if isinstance(key, tuple) else (key,)
+        metric = str(dict(zip(by, parts, strict=True))["metric"])
         values = group["value"].dropna().to_numpy()
         mean, sd, low, high = _interval(values, confidence)
-        out.append([*(key if isinstance(key, tuple) else (key,)), len(values), mean, sd, low,
-                    high])
+        floor, ceiling = metric_range(metric, difference)
+        low, high = (float(np.clip(low, floor, ceiling)), float(np.clip(high, floor, ceiling)))
+        if metric == "deadline_miss" and not difference:
+            rest = tuple(p for c, p in zip(by, parts, strict=True) if c != "metric")
+            misses = counts.get((*rest, "deadline_misses"), np.nan)
+            runs = counts.get((*rest, "deadline_runs"), np.nan)
+            if runs > 0:
+                mean = float(misses / runs)
+                low, high = wilson(misses, runs, confidence)
+        out.append([*parts, len(values), mean, sd, low, high])
     return pd.DataFrame(out, columns=[*by, "n", "mean", "sd", "ci_low", "ci_high"])
 
 
@@ -251,7 +363,12 @@ class Replications:
     """Replications read back from the store instead of simulated."""
 
     def summary(self, confidence: float = 0.95) -> pd.DataFrame:
-        """Per metric and key: n, mean, sd and a t confidence interval."""
+        """Per metric and key: n, mean, sd and a confidence interval.
+
+        Intervals are t intervals clipped to the metric's range (a count or share never
+        gets a negative bound); ``deadline_miss`` gets a Wilson interval on its pooled
+        counts.
+        """
         return _summarize(self.metrics, ["metric", "key"], confidence)
 
 
@@ -264,13 +381,19 @@ class Comparison:
     metrics: pd.DataFrame
     """One row per (variant, replication, metric, key)."""
     reused: int = 0
+    scenarios: tuple[Scenario, ...] = ()
+    """The variants' scenarios, in the order of ``variants``."""
 
     def summary(self, confidence: float = 0.95) -> pd.DataFrame:
         """Per variant, metric and key: n, mean, sd and a t confidence interval."""
         return _summarize(self.metrics, ["variant", "metric", "key"], confidence)
 
     def differences(self, confidence: float = 0.95) -> pd.DataFrame:
-        """Each variant minus the baseline (the first), paired by replication, with intervals."""
+        """Each variant minus the baseline (the first), paired by replication, with intervals.
+
+        Differences get paired t intervals; ``deadline_miss`` gets the difference of its
+        pooled shares with Newcombe's paired score interval, within [-1, 1].
+        """
         wide = self.metrics.set_index(["metric", "key", "replication", "variant"])[
             "value"].unstack("variant")
         base = self.variants[0]
@@ -282,7 +405,26 @@ class Comparison:
         if not out:
             return pd.DataFrame(columns=["variant", "metric", "key", "n", "mean", "sd",
                                          "ci_low", "ci_high"])
-        return _summarize(pd.concat(out), ["variant", "metric", "key"], confidence)
+        table = _summarize(pd.concat(out), ["variant", "metric", "key"], confidence,
+                           difference=True)
+        shares = table.index[table.metric == "deadline_miss"]
+        for i in shares:
+            variant, key = str(table.at[i, "variant"]), str(table.at[i, "key"])
+            mean, low, high = paired_share_difference(
+                _counts(wide, "deadline_misses", key, base),
+                _counts(wide, "deadline_runs", key, base),
+                _counts(wide, "deadline_misses", key, variant),
+                _counts(wide, "deadline_runs", key, variant), confidence)
+            if np.isfinite(mean):
+                table.loc[i, ["mean", "ci_low", "ci_high"]] = [mean, low, high]
+        return table
+
+
+def _counts(wide: pd.DataFrame, metric: str, key: str, variant: str) -> np.ndarray:
+    """One variant's per-replication values of a metric and key (0 where missing)."""
+    rows = wide[(wide.index.get_level_values("metric") == metric)
+                & (wide.index.get_level_values("key") == key)]
+    return rows[variant].fillna(0).to_numpy(float)
 
 
 def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,
@@ -309,7 +451,7 @@ def compare(variants: Mapping[str, Source], replications: int = 30, seed: int = 
                          " {'today': 'base.yaml', 'more servers': 'more.yaml'}")
     loaded = {str(name): load(s) for name, s in variants.items()}
     rows, reused = _experiment(loaded, replications, seed, _warmup(warmup), executor, store)
-    return Comparison(tuple(loaded), seed, rows, reused)
+    return Comparison(tuple(loaded), seed, rows, reused, tuple(loaded.values()))
 
 
 def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1,
@@ -324,7 +466,19 @@ def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1
         raise UsageError("sweep takes a grid of paths to lists of values, such as"
                          " {'servers.AOS1.threads': [8, 12, 16]}")
     paths = list(grid)
-    points = list(itertools.product(*(list(grid[p]) for p in paths)))
+    columns: list[list[Any]] = []
+    for path in paths:
+        values = grid[path]
+        if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+            raise UsageError(f"sweep grid {path!r}: give a list of values, got {values!r}")
+        listed = list(values)
+        if not listed:
+            raise UsageError(f"sweep grid {path!r}: give at least one value")
+        for i, value in enumerate(listed):
+            if any(_same(value, other) for other in listed[:i]):
+                raise UsageError(f"sweep grid {path!r}: the value {value!r} is given twice")
+        columns.append(listed)
+    points = list(itertools.product(*columns))
     variants = {}
     for point in points:
         label = ", ".join(f"{p}={v}" for p, v in zip(paths, point, strict=True))
@@ -336,6 +490,14 @@ def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1
     wide = wide.loc[list(variants)].reset_index(drop=True)
     params = pd.DataFrame(points, columns=paths)
     return pd.concat([params, wide], axis=1)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two grid values are the same value (numpy values compared as plain ones)."""
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _warmup(value: str | int) -> int:

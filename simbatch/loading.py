@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from simbatch import schema
+from simbatch import lint, schema
 from simbatch.calendar import DAY, Profile, Recurrence, Window
 from simbatch.errors import ScenarioError, SimbatchWarning
 from simbatch.scenario import (
@@ -49,6 +49,7 @@ from simbatch.schema import Document, Loc
 from simbatch.timegrammar import (
     NS,
     Distribution,
+    epoch_ns,
     parse_days,
     parse_duration_ns,
     parse_every,
@@ -199,10 +200,10 @@ class _Builder:
         self.check_platform(raw)
         zone = self.zone(("timezone",), raw.timezone)
         start = self.moment(("start",), raw.start, zone)
-        horizon = self.parse(("horizon",), parse_duration_ns, raw.horizon)
+        horizon = self.horizon(raw, start, zone)
         if not 0 < horizon <= MAX_HORIZON:
             raise self.fail(("horizon",), "the horizon must be longer than 0 and at most 100"
-                                          f" years, got {raw.horizon!r}")
+                                          f" years, got {raw.horizon or raw.end!r}")
         polling = self.parse(("polling",), parse_duration_ns, raw.polling)
         servers = tuple(self.server(name, s, polling) for name, s in raw.servers.items())
         groups = self.groups(raw, servers)
@@ -220,13 +221,15 @@ class _Builder:
         self.warn_idle(servers, groups, jobs, start, horizon)
         name = raw.name or self.default_name or (
             Path(self.doc.source).stem if self.doc.origins else "scenario")
-        return Scenario(
+        scenario = Scenario(
             name=name, start=start, timezone=raw.timezone, horizon=horizon, polling=polling,
             scheduling=raw.scheduling, servers=servers, groups=groups, jobs=jobs,
             reserved_capacity=raw.reserved_capacity, throttle=raw.throttle,
             platform=raw.platform, outages=outages, maintenance=maintenance,
             source=self.doc.source, document=self.doc.data, folder=self.doc.folder,
         )
+        lint.warn_likely_mistakes(scenario, self.warn)
+        return scenario
 
     def check_platform(self, raw: schema.ScenarioIn) -> None:
         """The rules of the chosen platform and scheduling model that the shape cannot say.
@@ -267,6 +270,24 @@ class _Builder:
                                         " priority scheduling a task's group is its job's"
                                         " (read-only in F&O); set the job's group, or use"
                                         " scheduling: affinity")
+
+    def horizon(self, raw: schema.ScenarioIn, start: dt.datetime, zone: ZoneInfo) -> int:
+        """The elapsed horizon in nanoseconds: ``horizon:``, or up to ``end:`` (local time)."""
+        if raw.horizon is None and raw.end is None:
+            raise self.fail((), "missing required key 'horizon' (elapsed time, such as 1d);"
+                                " or give end: (a local date and time, such as 2026-01-19"
+                                " 08:00)")
+        if raw.horizon is not None and raw.end is not None:
+            raise self.fail(("end",), "give horizon: (elapsed time) or end: (a local date and"
+                                      " time), not both")
+        if raw.horizon is not None:
+            return self.parse(("horizon",), parse_duration_ns, raw.horizon)
+        end = self.moment(("end",), raw.end, zone)
+        elapsed = epoch_ns(end) - epoch_ns(start)  # true elapsed time, across DST changes
+        if elapsed <= 0:
+            raise self.fail(("end",), f"end {str(raw.end)!r} is not after the start"
+                                      f" {start:%Y-%m-%d %H:%M}")
+        return elapsed
 
     def warn_idle(self, servers: tuple[Server, ...], groups: tuple[Group, ...],
                   jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:

@@ -17,8 +17,8 @@ from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.timegrammar import NS, epoch_ns
 
-__all__ = ["backlog", "deadlines", "dependency_waits", "stranded_capacity", "utilization",
-           "utilization_by_hour", "wait_breakdown"]
+__all__ = ["backlog", "backlog_by_hour", "deadline_summary", "deadlines", "dependency_waits",
+           "stranded_capacity", "utilization", "utilization_by_hour", "wait_breakdown"]
 
 
 def _ns(column: pd.Series, missing: int) -> np.ndarray:
@@ -324,46 +324,180 @@ def dependency_waits(result: Result) -> pd.DataFrame:
 
 
 def deadlines(result: Result) -> pd.DataFrame:
-    """Every run of a job with a deadline: when it was due, its deadline, met or missed."""
+    """Every run of a job with a deadline: when it was due, its deadline, and its state.
+
+    ``state`` is ``met``, ``missed`` or ``undetermined``. A run still open at the horizon is
+    missed if its deadline is before the horizon (its ``lateness`` is then a lower bound,
+    horizon - deadline), and undetermined otherwise: it may still finish in time, so it is
+    never counted as met (``met`` is NA).
+    """
     scenario = result.scenario
     jobs = result.jobs
-    horizon_end = pd.Timestamp(scenario.end)
-    rows = []
+    horizon_end = epoch_ns(scenario.end)
+    frames = []
     for job in scenario.jobs:
         if job.deadline is None:
             continue
-        zone = scenario.zone_of(job)
         mine = jobs[jobs.job == job.name]
-        for number, scheduled, ended in zip(mine.run.tolist(), mine.scheduled.tolist(),
-                                            mine.end.tolist(), strict=True):
-            due = pd.Timestamp(scheduled)
-            end = pd.Timestamp(ended) if pd.notna(ended) else None
-            if job.deadline.within is not None:
-                deadline = due + pd.Timedelta(job.deadline.within, unit="ns")
-            else:
-                second = job.deadline.time_of_day or 0
-                local = due.floor("us").to_pydatetime().astimezone(zone)
-                day = local.date()
-                candidate = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
-                candidate += dt.timedelta(seconds=second)  # wall clock, as the user wrote it
-                if epoch_ns(candidate) <= epoch_ns(local):
-                    nxt = day + dt.timedelta(days=1)
-                    candidate = dt.datetime(nxt.year, nxt.month, nxt.day,
-                                            tzinfo=zone) + dt.timedelta(seconds=second)
-                deadline = pd.Timestamp(epoch_ns(candidate), unit="ns", tz="UTC")
-            deadline = deadline.tz_convert(scenario.timezone)
-            met: bool | None
-            lateness: pd.Timedelta | None
-            if end is not None:
-                met, lateness = bool(end <= deadline), end - deadline
-            elif horizon_end >= deadline:
-                met, lateness = False, horizon_end - deadline  # at least this late
-            else:
-                met, lateness = None, None
-            rows.append([job.name, number, scheduled, deadline, ended, end is not None, met,
-                         lateness])
-    out = pd.DataFrame(rows, columns=["job", "run", "scheduled", "deadline", "end", "finished",
-                                      "met", "lateness"])
+        due = _ns(mine.scheduled, 0)
+        if job.deadline.within is not None:
+            deadline = due + job.deadline.within
+        else:
+            deadline = _next_time_of_day(due, job.deadline.time_of_day or 0,
+                                         str(scenario.zone_of(job)))
+        end = _ns(mine.end, -1)
+        finished = end >= 0
+        late = np.where(finished, end - deadline, horizon_end - deadline)
+        # open and past its deadline: missed, at least this late; open before it: undetermined
+        open_ok = ~finished & (deadline >= horizon_end)
+        state = np.where(open_ok, "undetermined", np.where(late <= 0, "met", "missed"))
+        frames.append(pd.DataFrame({
+            "job": job.name, "run": mine.run.to_numpy(), "scheduled": mine.scheduled.to_numpy(),
+            "deadline": deadline, "end": mine.end.to_numpy(), "finished": finished,
+            "state": state, "met": pd.Series(state == "met", dtype="boolean").where(
+                ~open_ok, pd.NA).to_numpy(),
+            "lateness": np.where(open_ok, np.iinfo(np.int64).min, late)}))
+    columns = ["job", "run", "scheduled", "deadline", "end", "finished", "state", "met",
+               "lateness"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {c: [] for c in columns})
+    zone = scenario.timezone
+    out = out.astype({"job": "string", "state": "string", "finished": "bool",
+                      "run": "int64"})
     out["met"] = out["met"].astype("boolean")
-    out["lateness"] = pd.to_timedelta(out["lateness"])
+    out["lateness"] = pd.to_timedelta(out["lateness"].astype("int64").to_numpy().view(
+        "timedelta64[ns]"))
+    out["deadline"] = pd.to_datetime(out["deadline"].astype("int64"), unit="ns",
+                                     utc=True).dt.tz_convert(zone)
+    for column in ("scheduled", "end"):
+        out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(zone)
+    return out[columns]
+
+
+def _next_time_of_day(due: np.ndarray, second: int, zone: str) -> np.ndarray:
+    """The first local wall-clock ``second`` of the day strictly after each instant ``due``.
+
+    A wall time in the spring-forward gap means the instant the clocks jump; one that
+    happens twice in autumn means its first occurrence (as ``epoch_ns`` reads them).
+    """
+    if not len(due):
+        return np.zeros(0, np.int64)
+    local = pd.DatetimeIndex(due.view("datetime64[ns]")).tz_localize("UTC").tz_convert(zone)
+    midnight = local.tz_localize(None).normalize()
+    offset = pd.Timedelta(seconds=second)
+
+    def wall(days: pd.DatetimeIndex) -> np.ndarray:
+        moments = (days + offset).tz_localize(zone, ambiguous=np.ones(len(days), bool),
+                                              nonexistent="shift_forward")
+        ns: np.ndarray = moments.as_unit("ns").asi8
+        return ns
+
+    today = wall(midnight)
+    tomorrow = wall(midnight + pd.Timedelta(days=1))
+    out: np.ndarray = np.where(today > due, today, tomorrow)
     return out
+
+
+DEADLINE_SUMMARY_COLUMNS = ["job", "runs", "met", "missed", "undetermined", "miss_share",
+                            "lateness_p50", "lateness_p95", "margin_min", "latest_finish",
+                            "latest_end"]
+
+
+def deadline_summary(result: Result, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per job with a deadline: did its runs finish in time, and by how much.
+
+    - ``runs``: runs judged, met + missed (undetermined runs are not judged);
+    - ``met``, ``missed``, ``undetermined``: runs in each state (see ``deadlines``);
+    - ``miss_share``: missed ÷ judged, in [0, 1]; NaN when no run was judged;
+    - ``lateness_p50``, ``lateness_p95``: end - deadline over the judged runs (negative
+      when early; a missed run still open counts with its lower bound, horizon - deadline);
+    - ``margin_min``: the smallest deadline - end over the finished runs (negative when late);
+    - ``latest_finish``: the longest time from due (``scheduled``) to end over the finished
+      runs, and ``latest_end`` that run's end as a clock time.
+    """
+    table = deadlines(result) if table is None else table
+    rows = []
+    for job in result.scenario.jobs:
+        if job.deadline is None:
+            continue
+        mine = table[table.job == job.name]
+        met = int((mine.state == "met").sum())
+        missed = int((mine.state == "missed").sum())
+        undetermined = int((mine.state == "undetermined").sum())
+        judged = met + missed
+        late = mine.lateness[mine.state != "undetermined"].dropna().to_numpy("timedelta64[ns]")
+        ns = late.view(np.int64)
+        finished = mine[mine.finished.astype(bool)]
+        margins = (finished.deadline - finished.end)
+        spans = (finished.end - finished.scheduled)
+        latest = int(spans.to_numpy("timedelta64[ns]").view(np.int64).argmax()) if len(
+            spans) else None
+        rows.append([
+            job.name, judged, met, missed, undetermined,
+            missed / judged if judged else np.nan,
+            _quantile(ns, 0.50), _quantile(ns, 0.95),
+            margins.min() if len(margins) else _NO_SPAN,
+            spans.iloc[latest] if latest is not None else _NO_SPAN,
+            finished.end.iloc[latest] if latest is not None else pd.NaT,
+        ])
+    out = pd.DataFrame(rows, columns=DEADLINE_SUMMARY_COLUMNS)
+    for column in ("lateness_p50", "lateness_p95", "margin_min", "latest_finish"):
+        out[column] = pd.to_timedelta(out[column].astype(object).map(
+            lambda x: pd.Timedelta(x) if pd.notna(x) else None), unit="ns")
+    out["latest_end"] = pd.to_datetime(out["latest_end"], utc=True).dt.tz_convert(
+        result.scenario.timezone)
+    return out.astype({"job": "string", "runs": "int64", "met": "int64", "missed": "int64",
+                       "undetermined": "int64", "miss_share": "float64"})
+
+
+_NO_SPAN = np.timedelta64("NaT", "ns")
+
+
+def _quantile(ns: np.ndarray, q: float) -> pd.Timedelta | np.timedelta64:
+    """A quantile of nanosecond spans (linear interpolation), rounded to the nanosecond."""
+    if not len(ns):
+        return _NO_SPAN
+    return pd.Timedelta(round(float(np.quantile(ns, q))), unit="ns")
+
+
+def backlog_by_hour(result: Result) -> pd.DataFrame:
+    """Tasks waiting per group by local hour of the day: time-weighted mean, and the peak.
+
+    The mean of an hour of the day is over every such hour of the horizon (say, every
+    23:00 to 00:00), weighted by the time simulated in it.
+    """
+    table = backlog(result)
+    scenario = result.scenario
+    origin = epoch_ns(scenario.start)
+    end = origin + scenario.horizon
+    zone = scenario.zone
+    moment = scenario.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    edges = []
+    while epoch_ns(moment) < end:
+        edges.append(max(epoch_ns(moment), origin))
+        moment = (moment.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(zone)
+    bins = np.array([*edges, end], np.int64)
+    hours = pd.to_datetime(bins[:-1], unit="ns", utc=True).tz_convert(zone).hour.to_numpy()
+    seconds = np.diff(bins) / NS
+    frames = []
+    for group, rows in table.groupby("group", sort=False):
+        steps = Steps(np.r_[origin, _ns(rows.time, origin)].astype(np.int64),
+                      np.r_[0, rows.waiting.to_numpy(np.float64)])
+        area = _areas(steps, bins)
+        grid = np.unique(np.r_[steps.times, bins])
+        grid = grid[grid < end]
+        peak = pd.Series(steps.at(grid)).groupby(
+            np.searchsorted(bins, grid, side="right") - 1).max()
+        frame = pd.DataFrame({"hour": hours, "area": area, "seconds": seconds,
+                              "peak": peak.reindex(range(len(hours)), fill_value=0).to_numpy()})
+        per = frame.groupby("hour").agg(area=("area", "sum"), seconds=("seconds", "sum"),
+                                        peak=("peak", "max")).reset_index()
+        frames.append(pd.DataFrame({"group": str(group), "hour": per.hour,
+                                    "waiting_mean": per.area / per.seconds,
+                                    "waiting_max": per.peak.astype(np.int64)}))
+    if not frames:
+        return pd.DataFrame({"group": pd.Series([], dtype="string"),
+                             "hour": np.zeros(0, np.int64), "waiting_mean": np.zeros(0),
+                             "waiting_max": np.zeros(0, np.int64)})
+    out = pd.concat(frames, ignore_index=True)
+    return out.astype({"group": "string"})

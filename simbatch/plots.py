@@ -8,13 +8,21 @@ thinning what they draw.
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
+from simbatch import metrics
 from simbatch.results import Result
 
-__all__ = ["backlog", "gantt", "job_timelines", "utilization_heatmap", "wait_cdf"]
+__all__ = ["backlog", "default_window", "gantt", "job_timelines", "utilization_heatmap",
+           "wait_cdf"]
 
 MAX_POINTS = 5_000
 """Most points a curve keeps; longer series are thinned evenly."""
@@ -26,19 +34,112 @@ def _thin(frame: pd.DataFrame, limit: int = MAX_POINTS) -> pd.DataFrame:
     return frame.iloc[np.linspace(0, len(frame) - 1, limit).astype(int)]
 
 
+def _num(times: pd.Series | pd.DatetimeIndex | pd.Timestamp) -> np.ndarray:
+    """Tz-aware times as matplotlib date numbers (days since the epoch, in UTC)."""
+    if isinstance(times, pd.Timestamp):
+        times = pd.DatetimeIndex([times])
+    ns = pd.DatetimeIndex(times).tz_convert("UTC").as_unit("ns").asi8  # never NaT here
+    out: np.ndarray = ns / DAY_NS  # matplotlib's default epoch is 1970-01-01 UTC
+    return out
+
+
+DAY_NS = 86_400 * 10**9
+
+
+def _time(number: float) -> pd.Timestamp:
+    """A matplotlib date number back as a UTC Timestamp."""
+    return pd.Timestamp(round(number * DAY_NS), unit="ns", tz="UTC")
+
+
+def _clock_axis(ax: Axes, zone: str, begin: pd.Timestamp, finish: pd.Timestamp) -> None:
+    """Label the x axis in clock time of the scenario's zone, with the dates it spans."""
+    locator = mdates.AutoDateLocator(  # type: ignore[no-untyped-call]
+        tz=ZoneInfo(zone), minticks=4, maxticks=10)
+    several_days = (finish - begin) > pd.Timedelta("20h")
+    ax.xaxis.set_major_locator(locator)
+    formatter = mdates.DateFormatter(  # type: ignore[no-untyped-call]
+        "%a %H:%M" if several_days else "%H:%M", tz=ZoneInfo(zone))
+    ax.xaxis.set_major_formatter(formatter)
+    local_begin, local_end = begin.tz_convert(zone), finish.tz_convert(zone)
+    dates = (f"{local_begin:%a %d %b %Y}" if local_begin.date() == local_end.date()
+             else f"{local_begin:%a %d %b} to {local_end:%a %d %b %Y}")
+    ax.set_xlabel(f"clock time ({zone}), {dates}")
+
+
+def default_window(result: Result) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The Gantt's default window: around the latest deadline, else the busiest night.
+
+    - With deadlines: from when the run with the latest deadline inside the horizon was due
+      to a little past its deadline or its end, whichever is later.
+    - Without: the local night (18:00 to 08:00) with the most busy thread-time, to its end.
+
+    Windows are clipped to the horizon and to at most a day.
+    """
+    scenario = result.scenario
+    origin, horizon = pd.Timestamp(scenario.start), pd.Timestamp(scenario.end)
+    deadlines = result.deadlines()
+    inside = deadlines[deadlines.deadline <= horizon]
+    chosen = inside if len(inside) else deadlines
+    if len(chosen):
+        row: Any = chosen.sort_values(["deadline", "run"], kind="stable").iloc[-1]
+        begin = pd.Timestamp(row["scheduled"])
+        last = max(pd.Timestamp(row["end"]) if pd.notna(row["end"]) else horizon,
+                   pd.Timestamp(row["deadline"]))
+        finish = last + max((last - begin) * 0.1, pd.Timedelta("15min"))
+    else:
+        begin, finish = _busiest_night(result)
+    finish = min(finish, horizon)
+    begin = max(begin, origin, finish - pd.Timedelta(days=1))
+    if finish <= begin:
+        begin, finish = origin, min(origin + pd.Timedelta("6h"), horizon)
+    return begin, finish
+
+
+def _busiest_night(result: Result) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The local night, 18:00 to 08:00, with the most busy thread-time."""
+    scenario = result.scenario
+    zone = scenario.timezone
+    origin, horizon = pd.Timestamp(scenario.start), pd.Timestamp(scenario.end)
+    tasks = result.tasks[result.tasks.start.notna()]
+    first = origin.tz_convert(zone).normalize() - pd.Timedelta(days=1)
+    best, best_busy = (origin, min(origin + pd.Timedelta("6h"), horizon)), -1.0
+    day = first
+    starts, ends = tasks.start, tasks.end.fillna(horizon)
+    while day < horizon:
+        night = (day.replace(hour=18), (day + pd.Timedelta(days=1)).normalize().replace(hour=8))
+        night = (pd.Timestamp(night[0]), pd.Timestamp(night[1]))
+        low, high = max(night[0], origin), min(night[1], horizon)
+        if low < high:
+            overlap = (ends.where(ends < high, high)
+                       - starts.where(starts > low, low)).dt.total_seconds()
+            busy = float(overlap[overlap > 0].sum())
+            if busy > best_busy:
+                best, best_busy = (low, high), busy
+        day = (day + pd.Timedelta(days=1) + pd.Timedelta("2h")).normalize()  # across DST
+    return best
+
+
 def gantt(result: Result, start: str | pd.Timestamp | None = None,
-          hours: float = 6.0) -> Figure:
-    """Attempts as bars per server and thread over a window (default: the first hours)."""
+          hours: float | None = None) -> Figure:
+    """Attempts as bars per server and thread, in clock time of the scenario's zone.
+
+    By default the window is ``default_window``: around the latest deadline, or the busiest
+    night. ``start`` (a local time, or a Timestamp) and ``hours`` (default 6) set it.
+    """
     tasks = result.tasks[result.tasks.start.notna()]
     zone = result.scenario.timezone
-    begin = (pd.Timestamp(start).tz_localize(zone) if isinstance(start, str)
-             else start if start is not None else pd.Timestamp(result.scenario.start))
-    finish = begin + pd.Timedelta(hours=hours)
     horizon = pd.Timestamp(result.scenario.end)
+    if start is None and hours is None:
+        begin, finish = default_window(result)
+    else:
+        begin = (pd.Timestamp(start).tz_localize(zone) if isinstance(start, str)
+                 else pd.Timestamp(start) if start is not None
+                 else pd.Timestamp(result.scenario.start))
+        finish = begin + pd.Timedelta(hours=6.0 if hours is None else hours)
     ends = tasks.end.fillna(horizon)
     shown = tasks[(tasks.start < finish) & (ends > begin)].assign(end=ends)
     rows: list[str] = []
-    bars: list[tuple[int, float, float, str]] = []
+    lanes_of: list[tuple[int, pd.Timestamp, pd.Timestamp, str]] = []
     groups = sorted(shown.group.dropna().unique())
     colors = {g: f"C{i % 10}" for i, g in enumerate(groups)}
     for server in [s.name for s in result.scenario.servers]:
@@ -50,23 +151,31 @@ def gantt(result: Result, start: str | pd.Timestamp | None = None,
                 lanes.append(row[1])
                 rows.append(f"{server} #{lane + 1}")
             lanes[lane] = row[1]
-            y = len(rows) - len(lanes) + lane
-            left = max((row[0] - begin).total_seconds(), 0) / 3600
-            right = min((row[1] - begin).total_seconds(), hours * 3600) / 3600
-            bars.append((y, left, right - left, colors[row[2]]))
+            lanes_of.append((len(rows) - len(lanes) + lane, row[0], row[1], colors[row[2]]))
     fig = Figure(figsize=(11, max(3.0, min(0.18 * len(rows) + 1.5, 30))))
     ax = fig.add_subplot()
-    for y, left, width, color in bars:
-        ax.broken_barh([(left, width)], (y - 0.4, 0.8), facecolors=color, linewidth=0)
+    if lanes_of:
+        left = _num(pd.Series([max(b[1], begin) for b in lanes_of]))
+        right = _num(pd.Series([min(b[2], finish) for b in lanes_of]))
+        for (y, _, _, color), x0, x1 in zip(lanes_of, left, right, strict=True):
+            ax.broken_barh([(x0, x1 - x0)], (y - 0.4, 0.8), facecolors=color, linewidth=0)
     ax.set_yticks(range(len(rows)), rows, fontsize=max(4, 9 - len(rows) // 40))
     ax.invert_yaxis()
-    ax.set_xlim(0, hours)
-    ax.set_xlabel(f"hours after {begin:%Y-%m-%d %H:%M} ({zone})")
+    ax.set_xlim(_num(begin)[0], _num(finish)[0])
+    _clock_axis(ax, zone, begin, finish)
+    deadlines = result.deadlines()
+    marks = deadlines[(deadlines.deadline >= begin) & (deadlines.deadline <= finish)]
+    for when in sorted(set(marks.deadline)):
+        jobs = ", ".join(sorted({str(j) for j in marks.job[marks.deadline == when]}))
+        moment = pd.Timestamp(when)
+        ax.axvline(_num(moment)[0], color="k", linestyle="--", linewidth=1,
+                   label=f"deadline {moment.tz_convert(zone):%H:%M} ({jobs})")
     ax.set_title(f"{result.scenario.name}: attempts by server and thread")
     for group, color in colors.items():
         ax.plot([], [], color=color, linewidth=6, label=group)
-    if colors:
-        ax.legend(loc="upper right", fontsize=8, title="group")
+    if colors or len(marks):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=8,
+                  title="group")  # beside the axes, never over the bars
     fig.tight_layout()
     return fig
 
@@ -84,7 +193,7 @@ def utilization_heatmap(result: Result) -> Figure:
     ax.set_yticks(range(len(table)), table.index, fontsize=max(4, 9 - len(table) // 15))
     ax.set_xlabel(f"hour of the day ({result.scenario.timezone})")
     ax.set_title(f"{result.scenario.name}: utilization (busy ÷ available thread-seconds)")
-    fig.colorbar(image, ax=ax, label="utilization")
+    fig.colorbar(image, ax=ax, label="utilization", format=PercentFormatter(xmax=1))
     fig.tight_layout()
     return fig
 
@@ -104,7 +213,8 @@ def wait_cdf(result: Result) -> Figure:
     ax.set_xscale("symlog", linthresh=1)
     ticks = [t for t in (0, 0.5, 1, 2, 5, 10, 30, 60, 120, 240, 480, 1440) if t <= longest * 1.5]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.set_xlabel("wait (minutes)")
+    ax.set_xlabel("wait (minutes; symmetric log scale: linear up to 1 minute, logarithmic"
+                  " beyond)")
     ax.set_ylabel("share of attempts")
     ax.set_ylim(0, 1.01)
     ax.grid(alpha=0.3)
@@ -115,18 +225,33 @@ def wait_cdf(result: Result) -> Figure:
 
 
 def backlog(result: Result) -> Figure:
-    """Tasks waiting per group over time."""
+    """Tasks waiting per group over time, and beside it their profile by hour of the day."""
     table = result.backlog()
+    zone = result.scenario.timezone
     fig = Figure(figsize=(11, 4.5))
-    ax = fig.add_subplot()
-    for group, rows in table.groupby("group"):
+    ax, profile = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
+    for i, (group, rows) in enumerate(table.groupby("group", sort=False)):
         if len(rows) > MAX_POINTS:  # keep each minute's peak, so bursts stay visible
             rows = (rows.set_index("time").waiting.resample("1min").max().ffill()
                     .reset_index())
-        ax.step(rows.time, rows.waiting, where="post", label=group)
+        ax.step(_num(rows.time), rows.waiting, where="post", label=group, color=f"C{i % 10}")
     ax.set_ylabel("tasks waiting")
     ax.set_title(f"{result.scenario.name}: backlog per group")
     ax.grid(alpha=0.3)
+    begin, finish = pd.Timestamp(result.scenario.start), pd.Timestamp(result.scenario.end)
+    ax.set_xlim(_num(begin)[0], _num(finish)[0])
+    _clock_axis(ax, zone, begin, finish)
+    by_hour = metrics.backlog_by_hour(result)
+    for i, (group, rows) in enumerate(by_hour.groupby("group", sort=False)):
+        profile.plot(rows.hour, rows.waiting_mean, marker="o", markersize=3,
+                     color=f"C{i % 10}", label=f"{group}, mean")
+        profile.plot(rows.hour, rows.waiting_max, linestyle=":", color=f"C{i % 10}",
+                     label=f"{group}, peak")
+    profile.set_xticks(range(0, 24, 3), [f"{h:02d}" for h in range(0, 24, 3)])
+    profile.set_xlim(-0.5, 23.5)
+    profile.set_xlabel(f"hour of the day ({zone})")
+    profile.set_title("by hour (line: mean, dotted: peak)", fontsize=9)
+    profile.grid(alpha=0.3)
     if len(table):
         ax.legend(fontsize=8, title="group")
     fig.autofmt_xdate()
@@ -135,32 +260,54 @@ def backlog(result: Result) -> Figure:
 
 
 def job_timelines(result: Result, limit: int = 200) -> Figure:
-    """Runs from due to end, with their deadlines where jobs have one (latest runs first)."""
+    """Runs from due to end against their deadlines, in clock time (latest runs first).
+
+    Only the part of a run past its deadline is red; a run still open at the horizon
+    before its deadline (undetermined) is grey up to the horizon.
+    """
     deadlines = result.deadlines()
     jobs = result.jobs
+    zone = result.scenario.timezone
     if len(deadlines):
         runs = deadlines.rename(columns={"scheduled": "due"})
     else:
         runs = jobs.rename(columns={"scheduled": "due"})
-        runs["deadline"] = pd.Series(pd.NaT, index=runs.index,
-                                     dtype=f"datetime64[ns, {result.scenario.timezone}]")
+        runs["deadline"] = pd.Series(pd.NaT, index=runs.index, dtype=f"datetime64[ns, {zone}]")
+        runs["state"] = "none"
     runs = runs.sort_values("due").tail(limit)
     horizon = pd.Timestamp(result.scenario.end)
     fig = Figure(figsize=(11, max(3.0, min(0.12 * len(runs) + 1.5, 24))))
     ax = fig.add_subplot()
     labels = [f"{j} #{r}" for j, r in zip(runs.job, runs.run, strict=True)]
-    ends = runs.end.fillna(horizon)
-    late = (runs.end > runs.deadline) | (runs.end.isna() & (runs.deadline <= horizon))
-    for y, (due, end, miss) in enumerate(zip(runs.due, ends, late.fillna(False), strict=True)):
-        ax.plot([due, end], [y, y], color="C3" if miss else "C0", linewidth=3)
-    marked = runs.deadline.notna()
-    if marked.any():
-        ax.scatter(runs.deadline[marked], np.arange(len(runs))[marked.to_numpy()], marker="|",
-                   s=120, color="k", label="deadline")
-        ax.legend(fontsize=8)
+    due = _num(runs.due) if len(runs) else np.zeros(0)
+    end = _num(runs.end.fillna(horizon)) if len(runs) else np.zeros(0)
+    deadline = (_num(runs.deadline.fillna(horizon)) if len(runs) else np.zeros(0))
+    has_deadline = runs.deadline.notna().to_numpy()
+    undetermined = (runs.state == "undetermined").to_numpy()
+    for y in range(len(runs)):
+        color = "0.6" if undetermined[y] else "C0"
+        on_time_end = min(end[y], deadline[y]) if has_deadline[y] else end[y]
+        ax.plot([due[y], max(on_time_end, due[y])], [y, y], color=color, linewidth=3)
+        if has_deadline[y] and end[y] > deadline[y]:
+            ax.plot([max(deadline[y], due[y]), end[y]], [y, y], color="C3", linewidth=3)
+    ax.plot([], [], color="C0", linewidth=3, label="due to end (in time)")
+    ax.plot([], [], color="C3", linewidth=3, label="past the deadline")
+    if undetermined.any():
+        ax.plot([], [], color="0.6", linewidth=3, label="open at the horizon (undetermined)")
+    if has_deadline.any():
+        ax.scatter(deadline[has_deadline], np.arange(len(runs))[has_deadline], marker="|",
+                   s=120, color="k", label="deadline", zorder=3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=8)
     ax.set_yticks(range(len(runs)), labels, fontsize=max(4, 9 - len(runs) // 30))
     ax.invert_yaxis()
-    ax.set_title(f"{result.scenario.name}: runs from due to end (red: past the deadline)")
+    if len(runs):
+        low = pd.Timestamp(runs.due.min())
+        last = max(end.max(), deadline[has_deadline].max() if has_deadline.any() else 0)
+        right = max(last, float(_num(low)[0]) + 1 / 1440)  # at least a minute wide
+        ax.set_xlim(_num(low)[0], right)
+        _clock_axis(ax, zone, low, _time(right))
+    ax.set_title(f"{result.scenario.name}: runs from due to end (red: the part past the"
+                 " deadline)")
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig

@@ -9,20 +9,20 @@ are inline, and the page makes no external request.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import io
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 import simbatch
-from simbatch import plots
+from simbatch import plots, units
 from simbatch.experiments import Comparison
+from simbatch.findings import findings
 from simbatch.results import Result
 
 __all__ = ["findings", "key_figures", "write_report"]
@@ -39,15 +39,6 @@ th { background: #f2f5fa; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #dde3ee; margin: .5rem 0; }
 .muted { color: #667085; font-size: .85rem; }
 """
-
-
-def _clock(value: object) -> str:
-    if not isinstance(value, pd.Timedelta) or pd.isna(value):
-        return "-"
-    seconds = round(value.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _png(fig: Figure) -> str:
@@ -74,16 +65,26 @@ def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
             "job runs": f"{len(jobs):,}",
             "ended in Error": f"{int((jobs.status == 'Error').sum()):,}",
             "task attempts started": f"{len(waits):,}",
-            "wait, mean": _clock(waits.mean()),
-            "wait, p95": _clock(waits.quantile(0.95)) if len(waits) else "-",
+            "wait, mean": units.clock(waits.mean()),
+            "wait, p95": units.clock(waits.quantile(0.95)) if len(waits) else "-",
             "busiest server": _busiest_server(util, result.utilization_by_hour()),
-            "deadline misses": (f"{int((~deadlines.met.fillna(True)).sum())} of"
-                                f" {len(deadlines)}") if len(deadlines) else "no deadlines",
-            "stranded wait (hours)":
-                f"{pd.Timedelta(breakdown.stranded.sum()).total_seconds() / 3600:,.1f}",
+            "deadline misses": _misses(deadlines),
+            "stranded wait": units.clock(pd.Timedelta(breakdown.stranded.sum())),
             "waiting at the horizon": f"{int(tasks.status.isin(['Ready', 'Waiting']).sum()):,}",
         }
     return pd.DataFrame(rows).rename_axis("figure").reset_index()
+
+
+def _misses(deadlines: pd.DataFrame) -> str:
+    """``2 of 14 judged runs (15.4%), 1 undetermined``: misses never count open runs as met."""
+    if deadlines.empty:
+        return "no deadlines"
+    missed = int((deadlines.state == "missed").sum())
+    judged = int(deadlines.state.isin(["met", "missed"]).sum())
+    text = (f"{missed:,} of {judged:,} judged runs ({units.percent(missed / judged)})"
+            if judged else "no run judged")
+    undetermined = int((deadlines.state == "undetermined").sum())
+    return text + (f", {undetermined:,} undetermined" if undetermined else "")
 
 
 def _busiest_server(util: pd.DataFrame, hourly: pd.DataFrame) -> str:
@@ -92,88 +93,9 @@ def _busiest_server(util: pd.DataFrame, hourly: pd.DataFrame) -> str:
         return "-"
     top = util.sort_values("utilization").iloc[-1]
     mine = hourly[hourly.server == top["server"]].utilization
-    peak = f", {float(mine.max()):.0%} in its busiest hour" if mine.notna().any() else ""
-    return f"{top['server']} ({float(top['utilization']):.0%} on average{peak})"
-
-
-def findings(result: Result) -> list[str]:
-    """Plain-words findings, each backed by numbers (the seed document's pitfalls)."""
-    out: list[str] = []
-    tasks, jobs = result.tasks, result.jobs
-    breakdown = result.wait_breakdown()
-    zone = result.scenario.timezone
-    # affinity strands capacity: a group whose waits are mostly spent beside idle threads
-    for group, rows in breakdown.groupby("group"):
-        total = pd.Timedelta(rows.wait.sum())
-        stranded = pd.Timedelta(rows.stranded.sum())
-        if total > pd.Timedelta("10min") and stranded > 0.3 * total:
-            ready = tasks[(tasks.group == group) & tasks.start.notna()]
-            hourly = ready.groupby(ready.ready.dt.floor("h")).wait.quantile(0.95)
-            worst = pd.Timestamp(hourly.index[int(np.argmax(hourly.to_numpy()))])
-            window = ready[ready.ready.dt.floor("h") == worst]
-            util = result.utilization_by_hour()
-            hour = worst.tz_convert(zone).hour
-            idle = util[util.hour == hour].set_index("server").utilization
-            spare = idle.idxmin() if len(idle) else "?"
-            out.append(
-                f"{group} waited p95 {_clock(window.wait.quantile(0.95))} between"
-                f" {worst:%H:%M} and {worst + pd.Timedelta('1h'):%H:%M} on {worst:%a %d %b},"
-                f" while {spare} was {1 - idle.min():.0%} idle at that hour: affinity strands"
-                f" capacity ({stranded / total:.0%} of {group}'s wait was spent beside idle"
-                " threads it may not use).")
-    # an under-allocated group piling up: its backlog grows and does not drain
-    backlog = result.backlog()
-    for group, rows in backlog.groupby("group"):
-        if len(rows) < 2:
-            continue
-        at = int(np.argmax(rows.waiting.to_numpy()))
-        most, when = int(rows.waiting.iloc[at]), pd.Timestamp(rows.time.iloc[at])
-        last = int(rows.waiting.iloc[-1])
-        if most >= 20 and last >= 0.5 * most:
-            out.append(f"{group} piles up: {most} tasks were waiting at"
-                       f" {when:%a %H:%M} and {last} still waited at the horizon;"
-                       " the group is under-allocated.")
-    # heavy jobs overlapping: long runs of different jobs at the same time
-    heavy = jobs[jobs.duration > pd.Timedelta("1h")]
-    runs = list(zip(heavy.job.astype(str).tolist(), heavy.start.tolist(), heavy.end.tolist(),
-                    strict=True))
-    pairs: set[tuple[str, str]] = set()
-    for a_job, a_start, a_end in runs:
-        for b_job, b_start, b_end in runs:
-            if a_job < b_job and a_start < b_end and b_start < a_end:
-                pairs.add((a_job, b_job))
-    for a_name, b_name in sorted(pairs)[:3]:
-        out.append(f"Heavy jobs overlap: runs of {a_name} and {b_name} (each over an hour)"
-                   " ran at the same time; spreading them apart frees threads for both.")
-    # failed jobs left in Error
-    errors = jobs[jobs.status == "Error"].groupby("job").size()
-    for job, count in errors.sort_values(ascending=False).head(3).items():
-        out.append(f"{count} run{'s' if count > 1 else ''} of {job} ended in Error; failed"
-                   " jobs left in Error mean downstream work misses its data.")
-    # schedule drift and skipped slots
-    for job in result.scenario.jobs:
-        mine = jobs[jobs.job == job.name]
-        recurrence = job.recurrence
-        step = recurrence.step() if recurrence is not None else None
-        if (recurrence is not None and recurrence.anchor == "end" and len(mine) > 1
-                and isinstance(step, dt.timedelta)):
-            drift = (mine.scheduled.iloc[-1] - mine.scheduled.iloc[0]) - (
-                len(mine) - 1) * pd.Timedelta(step)
-            out.append(f"{job.name} drifts: each run is due one interval after the last ended,"
-                       f" so by run {len(mine)} it had moved {_clock(drift)} off its slots.")
-        skipped = int(mine.skipped.sum())
-        if skipped:
-            out.append(f"{job.name} skipped {skipped} recurrence slot"
-                       f"{'s' if skipped > 1 else ''} because earlier runs were still"
-                       " running.")
-    # deadlines
-    deadlines = result.deadlines()
-    for job, rows in deadlines.groupby("job"):
-        missed = rows[rows.met.fillna(True) == False]  # noqa: E712 - a nullable boolean
-        if len(missed):
-            out.append(f"{job!s} missed its deadline {len(missed)} of {len(rows)} times, by up"
-                       f" to {_clock(missed.lateness.max())}.")
-    return out
+    peak = (f", {units.percent(mine.max(), 0)} in its busiest hour" if mine.notna().any()
+            else "")
+    return f"{top['server']} ({units.percent(top['utilization'], 0)} on average{peak})"
 
 
 def write_report(results: Mapping[str, Result], out: str | Path,
@@ -188,16 +110,23 @@ def write_report(results: Mapping[str, Result], out: str | Path,
              " in each scenario's time zone.</p>",
              "<h2>Key figures</h2>", _table(key_figures(results))]
     if comparison is not None and len(comparison.variants) > 1:
+        shown = ["wait_mean_s", "wait_p95_s", "backlog_at_horizon", "jobs_error",
+                 "deadline_misses", "deadline_miss", "deadline_undetermined", "lateness_p95_s",
+                 "margin_min_s", "latest_finish_s"]
         diff = comparison.differences()
-        diff = diff[diff.metric.isin(["wait_mean_s", "wait_p95_s", "backlog_at_horizon",
-                                      "jobs_error"]) & (diff.n > 0)].copy()
+        diff = diff[diff.metric.isin(shown) & (diff.n > 0)].copy()
+        diff["order"] = diff.metric.map(shown.index)
+        diff = diff.sort_values(["variant", "order"], kind="stable")
         diff["difference (95% interval)"] = [
-            f"{m:,.1f} [{lo:,.1f}, {hi:,.1f}]" if pd.notna(lo) else f"{m:,.1f}"
-            for m, lo, hi in zip(diff["mean"], diff.ci_low, diff.ci_high, strict=True)]
+            units.estimate(m, mean, lo, hi) for m, mean, lo, hi in zip(
+                diff.metric, diff["mean"], diff.ci_low, diff.ci_high, strict=True)]
+        diff["metric"] = diff.metric.map(units.label)
         parts += [f"<h2>Differences from {html.escape(comparison.variants[0])}</h2>",
                   f"<p class='muted'>{int(diff.n.max()) if len(diff) else 0} replications"
                   " each on common random numbers (the same arrivals, durations and failures"
-                  " in every variant), paired by replication. Waits in seconds.</p>",
+                  " in every variant), paired by replication. Times in h:mm:ss, shares in"
+                  " percent; t intervals, and for the deadline miss share a paired score"
+                  " interval (Newcombe).</p>",
                   _table(diff[["variant", "metric", "key", "difference (95% interval)"]])]
     for name, result in results.items():
         scenario = result.scenario
@@ -212,18 +141,12 @@ def write_report(results: Mapping[str, Result], out: str | Path,
             " stranded, no run failed or missed a deadline.</div>"]
         summary = result.summary()
         for column in ("wait_mean", "wait_p50", "wait_p95", "wait_max"):
-            summary[column] = summary[column].map(_clock)
+            summary[column] = summary[column].map(units.clock)
         parts += ["<h3>Waits per group</h3>", _table(summary)]
-        deadlines = result.deadlines()
-        missed = deadlines[deadlines.met.fillna(True) == False]  # noqa: E712
-        if len(deadlines):
-            shown = missed.assign(lateness=missed.lateness.map(_clock))
-            parts += [f"<h3>Deadline misses ({len(missed)} of {len(deadlines)} runs)</h3>",
-                      _table(shown[["job", "run", "scheduled", "deadline", "end", "lateness"]])
-                      if len(missed) else "<p>Every run met its deadline.</p>"]
+        parts += _deadline_section(result)
         figures = [plots.utilization_heatmap(result), plots.wait_cdf(result),
                    plots.backlog(result), plots.job_timelines(result),
-                   plots.gantt(result, start=_busiest(result), hours=6)]
+                   plots.gantt(result)]
         parts += ["<h3>Plots</h3>", *(_png(fig) for fig in figures)]
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -235,13 +158,35 @@ def write_report(results: Mapping[str, Result], out: str | Path,
     return path
 
 
-def _busiest(result: Result) -> pd.Timestamp:
-    """The start of the six hours with the most waiting work, for the Gantt window."""
-    backlog = result.backlog()
-    start = pd.Timestamp(result.scenario.start)
-    if backlog.empty:
-        return start
-    hourly = backlog.set_index("time").waiting.resample("6h", origin=start).mean()
-    if hourly.empty or np.isnan(hourly.max()):
-        return start
-    return pd.Timestamp(hourly.index[int(np.nanargmax(hourly.to_numpy()))])
+def _deadline_section(result: Result) -> list[str]:
+    """The deadline summary per job, and the runs missed or undetermined."""
+    deadlines = result.deadlines()
+    if deadlines.empty:
+        return []
+    summary = result.deadline_summary()
+    shown = pd.DataFrame({
+        "job": summary.job, "runs judged": summary.runs, "missed": summary.missed,
+        "miss share": summary.miss_share.map(units.percent),
+        "undetermined": summary.undetermined,
+        "lateness p50": summary.lateness_p50.map(units.clock),
+        "lateness p95": summary.lateness_p95.map(units.clock),
+        "smallest margin": summary.margin_min.map(units.clock),
+        "latest finish after due": summary.latest_finish.map(units.clock)})
+    parts = [f"<h3>Deadlines missed: {html.escape(_misses(deadlines))}</h3>",
+             "<p class='muted'>Lateness is end - deadline (negative when early). A run still"
+             " open at the horizon is missed once its deadline has passed (its lateness is"
+             " then at least horizon - deadline) and undetermined before: it is counted as"
+             " neither met nor missed.</p>", _table(shown)]
+    notable = deadlines[deadlines.state != "met"]
+    if len(notable):
+        def when(t: Any) -> str:
+            return "open at the horizon" if pd.isna(t) else f"{t:%a %Y-%m-%d %H:%M}"
+
+        runs = notable.assign(lateness=notable.lateness.map(units.clock),
+                              scheduled=notable.scheduled.map(when),
+                              deadline=notable.deadline.map(when), end=notable.end.map(when))
+        parts.append(_table(runs[["job", "run", "state", "scheduled", "deadline", "end",
+                                  "lateness"]]))
+    elif (deadlines.state == "met").all():
+        parts.append("<p>Every run met its deadline.</p>")
+    return parts

@@ -242,3 +242,9 @@ class Result:
         from simbatch import metrics
 
         return metrics.deadlines(self)
+
+    def deadline_summary(self) -> pd.DataFrame:
+        """Per job with a deadline: runs judged, misses, miss share, lateness, margin."""
+        from simbatch import metrics
+
+        return metrics.deadline_summary(self)

@@ -13,9 +13,12 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -112,6 +115,25 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, Origin], source: str) -> Any:
     if isinstance(node, dt.datetime):
         return dt.datetime(node.year, node.month, node.day, node.hour, node.minute, node.second,
                            node.microsecond, tzinfo=node.tzinfo)
+    return _python_time(node)
+
+
+def _python_time(node: Any) -> Any:
+    """Python times in a scenario given as a dict, as the YAML would write them.
+
+    A ``timedelta`` (pandas' and numpy's included) becomes exact seconds such as
+    ``"5400s"``; a ``datetime.time`` becomes ``"HH:MM:SS"``. Dates and datetimes stay as
+    they are: the builder reads them.
+    """
+    if isinstance(node, dt.timedelta | np.timedelta64):
+        span: Any = pd.Timedelta(node)  # NaT for a missing numpy value
+        if pd.isna(span):
+            return node
+        return f"{Decimal(span.value) / 10**9}s"
+    if isinstance(node, dt.time):
+        if node.tzinfo is not None:
+            return node
+        return node.isoformat()
     return node
 
 
@@ -372,7 +394,8 @@ class ScenarioIn(_Strict):
     name: str | None = None
     start: Moment
     timezone: str = "UTC"
-    horizon: Time
+    horizon: Time = None
+    end: Moment = None
     polling: Time = "1m"
     scheduling: Literal["affinity", "priority"] = "priority"
     platform: Literal["cloud", "on-premises"] = "cloud"

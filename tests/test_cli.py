@@ -70,3 +70,107 @@ def test_numpy_integer_seeds_are_fine() -> None:
 
     a = simbatch.simulate(SCENARIOS / "affinity.yaml", seed=np.int64(3))
     assert a.tasks.equals(simbatch.simulate(SCENARIOS / "affinity.yaml", seed=3).tasks)
+
+
+def night_file(tmp_path: Path) -> Path:
+    path = tmp_path / "night.yaml"
+    path.write_text(
+        "name: Night\nstart: 2026-01-05 00:00\nhorizon: 10h\npolling: 0\n"
+        "scheduling: affinity\n"
+        "servers: {AOS1: {threads: 2}, AOS2: {threads: 2}}\n"
+        "groups: {Integration: {servers: [AOS1]}, default: {servers: [AOS2]}}\n"
+        "jobs:\n"
+        "  Cycle: {recurrence: {every: 3h}, deadline: \"04:00\","
+        " tasks: {T: {duration: 1h30m}}}\n"
+        "  Stuck: {group: Integration, deadline: 2h, tasks: {T: {duration: 20h}}}\n",
+        encoding="utf-8")
+    return path
+
+
+def test_run_prints_deadlines_under_the_waits(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(night_file(tmp_path)), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert out.index("Waits per group") < out.index("Deadlines per job") < out.index(
+        "Utilization per server")
+    deadlines = out.split("Deadlines per job")[1].split("Utilization")[0]
+    cycle = next(line for line in deadlines.splitlines() if line.startswith("Cycle"))
+    # 3 judged, 1 missed (33.3%), 1 undetermined; lateness p50 -2:30:00; margin -0:30:00
+    assert cycle.split()[:5] == ["Cycle", "3", "1", "33.3%", "1"]
+    assert "-2:30:00" in cycle and "-0:30:00" in cycle and "1:30:00 after due" in cycle
+    stuck = next(line for line in deadlines.splitlines() if line.startswith("Stuck"))
+    assert stuck.split()[:5] == ["Stuck", "1", "1", "100.0%", "0"]
+    assert "undetermined: still open at the horizon" in deadlines
+    assert "50.0%" in out.split("Utilization per server")[1] or "%" in out
+
+
+def test_csv_times_read_back_with_the_documented_call(tmp_path: Path) -> None:
+    import simbatch
+
+    doc = tmp_path / "dst.yaml"
+    doc.write_text(  # across the spring-forward change, with sub-second durations
+        "start: 2026-03-28 22:00\ntimezone: Europe/Amsterdam\nhorizon: 1d\npolling: 0\n"
+        "scheduling: priority\nservers: {S: {threads: 2}}\n"
+        "jobs:\n  J: {recurrence: {every: 2h},"
+        " tasks: {T: {duration: {uniform: [10m, 20m]}}}}\n", encoding="utf-8")
+    assert main(["run", str(doc), "--out", str(tmp_path)]) == 0
+    tasks = pd.read_csv(tmp_path / "tasks.csv", parse_dates=["ready", "start", "end"])
+    jobs = pd.read_csv(tmp_path / "jobs.csv", parse_dates=["scheduled", "start", "end"])
+    for frame, columns in ((tasks, ["ready", "start", "end"]),
+                           (jobs, ["scheduled", "start", "end"])):
+        for column in columns:
+            assert str(frame[column].dtype).startswith("datetime64") and str(
+                frame[column].dt.tz) == "UTC"
+    text = (tmp_path / "tasks.csv").read_text().splitlines()[1]
+    assert "+00:00" in text and "+01:00" not in text
+    result = simbatch.simulate(doc)
+    expected = result.tasks.start.dt.tz_convert("UTC").dt.round("ms")
+    assert (tasks.start == expected).all()
+    assert (pd.to_datetime(pd.read_csv(tmp_path / "tasks.csv").end) == tasks.end).all()
+    assert (tasks.wait == result.tasks.wait.dt.total_seconds().round(3)).all()
+
+
+def test_sweep_shows_indexed_paths_and_every_metric(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = night_file(tmp_path)
+    text = path.read_text().replace("AOS1: {threads: 2}",
+                                    "AOS1: {threads: 2, periods: [{from: \"00:00\","
+                                    " to: \"06:00\", threads: 1}]}")
+    path.write_text(text)
+    code = main(["sweep", str(path), "--grid", "servers.AOS1.periods[0].threads=1,2",
+                 "--grid", "jobs.Cycle.deadline=04:00,2h"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    header = out.out.splitlines()[1]
+    for column in ("servers.AOS1.periods[0].threads", "jobs.Cycle.deadline",
+                   "wait_mean_s[all]", "utilization[AOS1]", "deadline_miss[Cycle]",
+                   "lateness_p95_s[Cycle]", "margin_min_s[Cycle]", "latest_finish_s[Cycle]"):
+        assert column in header
+    assert len(out.out.splitlines()) == 2 + 4
+
+
+def test_sweep_takes_list_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sweep", str(night_file(tmp_path)),
+                 "--grid", "groups.Integration.servers=[AOS1],[AOS1,AOS2]",
+                 "--grid", "servers.AOS2={threads: 1},{threads: 4}"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    rows = out.out.splitlines()[2:]
+    assert len(rows) == 4
+    assert "[AOS1, AOS2]" in rows[2] and "{'threads': 1}" in rows[2]
+
+
+@pytest.mark.parametrize(("grid", "message"), [
+    ("groups.Integration.servers=[AOS1,", "cannot read the values"),
+    ("servers.AOS1.threads=", "write PATH=V1,V2"),
+    ("servers.AOS1.threads=2,2", "given twice"),
+    ("servers.AOS9.threads=2", "no 'servers.AOS9'"),
+    ("servers.AOS1.threads=[1,2]", "servers.AOS1.threads"),
+    ("servers..threads=2", "bad path"),
+    ("jobs.Cycle.tasks.T.duration=5 parsecs", "bad time"),
+])
+def test_sweep_bad_input_gives_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           grid: str, message: str) -> None:
+    assert main(["sweep", str(night_file(tmp_path)), "--grid", grid]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

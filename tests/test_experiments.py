@@ -183,7 +183,7 @@ def test_cli_compare_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str
                  "--report", str(report)]) == 0
     out = capsys.readouterr().out
     assert "Difference from tenant-week (paired by replication)" in out
-    assert "tenant-week-more-servers" in out and "wait_p95_s" in out
+    assert "tenant-week-more-servers" in out and "wait, p95" in out
     page = report.read_text(encoding="utf-8")
     assert "Differences from tenant-week" in page and "2 replications each" in page
     assert main(["sweep", str(SCENARIOS / "affinity.yaml"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 
 import matplotlib
+import matplotlib.dates
 import pytest
 from matplotlib.figure import Figure
 
@@ -60,3 +62,101 @@ def test_plots_stay_readable_with_50_servers_and_10000_tasks() -> None:
     # thinned curves: no line keeps more than MAX_POINTS points
     for line in plots.wait_cdf(result).axes[0].get_lines():
         assert len(line.get_xdata()) <= plots.MAX_POINTS
+
+
+def amsterdam_night() -> simbatch.Result:
+    # Nightly is due 22:00 local (21:00 UTC) with a 06:00 deadline and runs 9 h: 3 h late.
+    doc = {"name": "Amsterdam night", "start": "2026-01-05 18:00",
+           "timezone": "Europe/Amsterdam", "horizon": "1d", "polling": 0,
+           "scheduling": "priority", "servers": {"AOS1": {"threads": 2}},
+           "jobs": {"Nightly": {"start": "2026-01-05 22:00", "deadline": "06:00",
+                                "tasks": {"Plan": {"duration": "9h"}}},
+                    "Daytime": {"start": "2026-01-06 10:00",
+                                "tasks": {"T": {"duration": "1h"}}}}}
+    return simbatch.simulate(doc)
+
+
+def local(number: float) -> str:
+    return plots._time(number).tz_convert("Europe/Amsterdam").strftime("%H:%M")
+
+
+def test_gantt_axis_is_clock_time_in_the_scenario_zone() -> None:
+    fig = plots.gantt(amsterdam_night())
+    render(fig)
+    ax = fig.axes[0]
+    formatter = ax.xaxis.get_major_formatter()
+    assert isinstance(formatter, matplotlib.dates.DateFormatter)
+    assert str(formatter.tz) == "Europe/Amsterdam"
+    assert isinstance(ax.xaxis.get_major_locator(), matplotlib.dates.AutoDateLocator)
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"\d\d:\d\d", text) for text in labels)
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert [local(t) for t in ticks] == labels[:len(ticks)]  # local clock, not UTC
+    assert ax.get_xlabel().startswith("clock time (Europe/Amsterdam), Mon 05 Jan to Tue 06 Jan")
+    assert "hours after" not in ax.get_xlabel()
+
+
+def test_gantt_default_window_is_around_the_latest_deadline() -> None:
+    result = amsterdam_night()
+    begin, finish = plots.default_window(result)
+    # from the run's due time to past its end (07:00) by a tenth of the span
+    assert f"{begin:%H:%M} {finish:%H:%M}" == "22:00 07:54"
+    ax = plots.gantt(result).axes[0]
+    assert (local(ax.get_xlim()[0]), local(ax.get_xlim()[1])) == ("22:00", "07:54")
+    assert any(line.get_label() == "deadline 06:00 (Nightly)" for line in ax.get_lines())
+
+
+def test_gantt_default_window_without_deadlines_is_the_busiest_night() -> None:
+    doc = {"start": "2026-01-05 12:00", "horizon": "2d", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 4}},
+           "jobs": {"Light": {"start": "2026-01-05 20:00", "tasks": {"T": {"duration": "1h"}}},
+                    "Heavy": {"start": "2026-01-06 23:00",
+                              "tasks": {f"T{i}": {"duration": "3h"} for i in range(4)}}}}
+    begin, finish = plots.default_window(simbatch.simulate(doc))
+    assert f"{begin:%d %H:%M} {finish:%d %H:%M}" == "06 18:00 07 08:00"
+
+
+def test_legends_sit_beside_the_bars() -> None:
+    for fig in (plots.gantt(amsterdam_night()), plots.job_timelines(amsterdam_night())):
+        render(fig)
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        assert legend is not None
+        assert legend.get_window_extent().x0 >= ax.get_window_extent().x1
+
+
+def test_job_timelines_colour_only_the_late_part() -> None:
+    ax = plots.job_timelines(amsterdam_night()).axes[0]
+    red = [line for line in ax.get_lines() if line.get_color() == "C3" and len(
+        line.get_xdata())]
+    [late] = red
+    start, end = late.get_xdata()
+    assert (local(start), local(end)) == ("06:00", "07:00")  # deadline to end, not due to end
+    blue = [line for line in ax.get_lines() if line.get_color() == "C0" and len(
+        line.get_xdata())]
+    assert (local(blue[0].get_xdata()[0]), local(blue[0].get_xdata()[1])) == ("22:00", "06:00")
+    assert isinstance(ax.xaxis.get_major_formatter(), matplotlib.dates.DateFormatter)
+
+
+def test_backlog_has_an_hour_of_day_profile_and_cdf_states_its_scale(
+        tenant: simbatch.Result) -> None:
+    fig = plots.backlog(tenant)
+    curve, profile = fig.axes[:2]
+    assert curve.get_xlabel().startswith("clock time (")
+    assert profile.get_xlabel().startswith("hour of the day (")
+    assert profile.get_lines() and max(len(line.get_xdata()) for line in
+                                       profile.get_lines()) <= 24
+    by_hour = simbatch.metrics.backlog_by_hour(tenant)
+    assert set(by_hour.hour) <= set(range(24)) and (by_hour.waiting_mean >= 0).all()
+    assert (by_hour.waiting_max >= by_hour.waiting_mean - 1e-9).all()
+    assert "symmetric log scale" in plots.wait_cdf(tenant).axes[0].get_xlabel()
+
+
+def test_backlog_by_hour_matches_a_hand_computed_case() -> None:
+    # one thread, two 30-minute tasks ready at 00:00: one waits for 30 minutes
+    doc = {"start": "2026-01-05 00:00", "horizon": "2h", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 1}},
+           "jobs": {"J": {"tasks": {"X": {"duration": "30m"}, "Y": {"duration": "30m"}}}}}
+    rows = simbatch.metrics.backlog_by_hour(simbatch.simulate(doc)).set_index("hour")
+    assert rows.loc[0, "waiting_mean"] == pytest.approx(0.5)
+    assert rows.loc[0, "waiting_max"] == 1 and rows.loc[1, "waiting_max"] == 0

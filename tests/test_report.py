@@ -33,8 +33,9 @@ def test_report_contains_each_scenarios_figures(report: Path) -> None:
         for group in result.summary().group:
             assert f"<td>{group}</td>" in page
     assert "Differences from tenant-week" in page
-    assert re.search(r"\d+\.\d \[-?\d[\d,.]*, -?\d[\d,.]*\]", page)  # intervals
-    assert "affinity strands capacity" in page  # the dedicated variant's finding
+    clock = r"-?(\d+d )?\d+:\d\d:\d\d"
+    assert re.search(rf"{clock} \[{clock}, {clock}\]", page)  # intervals, in h:mm:ss
+    assert "Affinity strands capacity in 2 groups" in page  # the dedicated variant's finding
 
 
 def test_report_is_self_contained(report: Path) -> None:
@@ -98,9 +99,57 @@ def test_findings_name_the_pitfalls_with_numbers() -> None:
                           "tasks": {"Read": {"duration": "5m"}}},
                "Posting": {"recurrence": {"every": "1h", "anchor": "end"}, "deadline": "20m",
                            "tasks": {"Post": {"duration": "30m", "fail": 1}}}}}
-    found = " ".join(simbatch.report.findings(simbatch.simulate(doc)))
-    assert "Integration piles up:" in found and "still waited at the horizon" in found
-    assert "affinity strands capacity" in found  # B idles while Integration queues on A
-    assert "runs of Posting ended in Error" in found
-    assert "Posting drifts:" in found
-    assert "Posting missed its deadline" in found
+    found = simbatch.report.findings(simbatch.simulate(doc))
+    kinds = [f.split(" in ")[0].split(":")[0] for f in found]
+    assert kinds == ["Affinity strands capacity", "Piling up", "1 job left runs",
+                     "Drifting schedules",
+                     "Missed deadlines"]
+    text = " ".join(found)
+    # B idles while Integration queues on A, and the suggestion says which server to add
+    assert "Integration: 100% of its" in text and "while B was 100% idle" in text
+    assert "bind Integration to B as well (groups.Integration.servers: [A, B])" in text
+    assert "Integration (107 waiting at Mon 05:56, 107 still waiting at the horizon)" in text
+    assert "1 job left runs in Error: Posting (4);" in text
+    assert "Drifting schedules in 1 job" in text and "Posting (1:30:32 off its slots" in text
+    assert "Missed deadlines in 1 job: Posting (4 of 4 judged runs, by up to 0:10:32)" in text
+
+
+def test_findings_are_grouped_by_kind() -> None:
+    # three jobs fail a different number of times; one finding names them all, worst first
+    doc = {"start": "2026-01-05 00:00", "horizon": "6h", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 8}},
+           "jobs": {name: {"recurrence": {"every": every},
+                           "tasks": {"T": {"duration": "1m", "fail": 1}}}
+                    for name, every in (("C", "6h"), ("A", "15m"), ("B", "3h"))}}
+    found = simbatch.report.findings(simbatch.simulate(doc))
+    assert found == ["3 jobs left runs in Error: A (24), B (2), C (1); failed jobs left in"
+                     " Error mean downstream work misses its data."]
+
+
+def test_findings_flag_long_waits_nothing_else_explains() -> None:
+    # one thread, six 10-minute tasks at once: the queue drains, nothing is stranded
+    doc = {"start": "2026-01-05 00:00", "horizon": "6h", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 1}},
+           "jobs": {"J": {"tasks": {f"T{i}": {"duration": "10m"} for i in range(6)}}}}
+    [found] = simbatch.report.findings(simbatch.simulate(doc))
+    assert found == ("Long waits in 1 group: default: p95 0:47:30, mean 0:25:00 over 6"
+                     " attempts (100% every thread busy). Suggestion: default: add threads"
+                     " to its servers, or move heavy work apart in time.")
+
+
+def test_report_deadline_section_on_an_open_run(tmp_path: Path) -> None:
+    # Nightly is still running at the horizon, before its 06:00 deadline: undetermined.
+    # Quick misses its 30m deadline. The page must not say every run met its deadline.
+    doc = {"name": "Open night", "start": "2026-01-05 22:00", "horizon": "6h",
+           "polling": 0, "scheduling": "priority", "servers": {"A": {"threads": 2}},
+           "jobs": {"Nightly": {"deadline": "06:00", "tasks": {"T": {"duration": "7h"}}},
+                    "Quick": {"deadline": "30m", "tasks": {"T": {"duration": "45m"}}}}}
+    result = simbatch.simulate(doc)
+    page = simbatch.write_report({"night": result}, tmp_path / "r.html").read_text()
+    assert "Every run met its deadline" not in page
+    assert "<h3>Deadlines missed: 1 of 1 judged runs (100.0%), 1 undetermined</h3>" in page
+    assert "<td>Tue 2026-01-06 06:00</td>" in page  # Nightly's deadline, in clock time
+    assert "<td>undetermined</td>" in page and "open at the horizon" in page
+    assert "Undetermined deadlines in 1 job" in page and "Nightly (1)" in page
+    figures = simbatch.report.key_figures({"night": result}).set_index("figure")["night"]
+    assert figures["deadline misses"] == "1 of 1 judged runs (100.0%), 1 undetermined"

@@ -1,0 +1,171 @@
+"""Deadline metrics: met, missed and undetermined runs, their summary and metric rows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import simbatch
+from simbatch.experiments import metrics, paired_share_difference, wilson
+
+
+def night() -> dict[str, Any]:
+    # Four threads, dispatch at once, so every run starts when it is due.
+    # Cycle: due 00:00, 03:00, 06:00, 09:00 (every 3h, the next slot after the last end),
+    #   1h30m each, deadline 04:00: 00:00 ends 01:30 (2h30m early), 03:00 ends 04:30
+    #   (30m late), 06:00 ends 07:30 (20h30m before 04:00 the next day), 09:00 is still
+    #   running at the 10:00 horizon and its deadline (04:00 tomorrow) is after it:
+    #   undetermined.
+    # Stuck: due 00:00 with 2h to finish, runs 20h: open at the horizon, 8h past its
+    #   deadline already: missed.
+    return {"name": "Night", "start": "2026-01-05 00:00", "horizon": "10h", "polling": 0,
+            "scheduling": "priority", "servers": {"A": {"threads": 4}},
+            "jobs": {"Cycle": {"recurrence": {"every": "3h"}, "deadline": "04:00",
+                               "tasks": {"T": {"duration": "1h30m"}}},
+                     "Stuck": {"deadline": "2h", "tasks": {"T": {"duration": "20h"}}},
+                     "Free": {"tasks": {"T": {"duration": "5m"}}}}}
+
+
+def test_deadlines_states_exactly() -> None:
+    table = simbatch.simulate(night()).deadlines()
+    assert table.job.tolist() == ["Cycle"] * 4 + ["Stuck"]
+    assert table.state.tolist() == ["met", "missed", "met", "undetermined", "missed"]
+    assert table.met.tolist()[:3] == [True, False, True] and pd.isna(table.met.iloc[3])
+    assert table.lateness.tolist()[:3] == [pd.Timedelta("-2h30m"), pd.Timedelta("30m"),
+                                           pd.Timedelta("-20h30m")]
+    assert pd.isna(table.lateness.iloc[3])
+    assert table.lateness.iloc[4] == pd.Timedelta("8h")  # at least: horizon - deadline
+    assert table.deadline.dt.strftime("%d %H:%M").tolist() == [
+        "05 04:00", "05 04:00", "06 04:00", "06 04:00", "05 02:00"]
+
+
+def test_deadline_summary_exactly() -> None:
+    summary = simbatch.simulate(night()).deadline_summary().set_index("job")
+    cycle, stuck = summary.loc["Cycle"], summary.loc["Stuck"]
+    assert (cycle.runs, cycle.met, cycle.missed, cycle.undetermined) == (3, 2, 1, 1)
+    assert cycle.miss_share == pytest.approx(1 / 3)
+    # lateness of the judged runs: -20h30m, -2h30m, +30m
+    assert cycle.lateness_p50 == pd.Timedelta("-2h30m")
+    assert cycle.lateness_p95 == pd.Timedelta("-2h30m") + 0.9 * pd.Timedelta("3h")
+    assert cycle.margin_min == pd.Timedelta("-30m")
+    assert cycle.latest_finish == pd.Timedelta("1h30m")
+    assert cycle.latest_end == pd.Timestamp("2026-01-05 01:30", tz="UTC")
+    assert (stuck.runs, stuck.missed, stuck.undetermined, stuck.miss_share) == (1, 1, 0, 1.0)
+    assert stuck.lateness_p50 == pd.Timedelta("8h")
+    assert pd.isna(stuck.margin_min) and pd.isna(stuck.latest_finish)
+    assert "Free" not in summary.index  # no deadline, no row
+
+
+def test_deadline_metric_rows_use_the_planner_names() -> None:
+    rows = metrics(simbatch.simulate(night()))
+    got = {(m, k): v for m, k, v in rows.itertuples(index=False) if k in ("Cycle", "Stuck")}
+    assert got[("deadline_runs", "Cycle")] == 3
+    assert got[("deadline_misses", "Cycle")] == 1
+    assert got[("deadline_miss", "Cycle")] == pytest.approx(1 / 3)
+    assert got[("deadline_undetermined", "Cycle")] == 1
+    assert got[("lateness_p50_s", "Cycle")] == -9000
+    assert got[("lateness_p95_s", "Cycle")] == pytest.approx(-9000 + 0.9 * 10800)
+    assert got[("margin_min_s", "Cycle")] == -1800
+    assert got[("latest_finish_s", "Cycle")] == 5400
+    assert math.isnan(got[("margin_min_s", "Stuck")])
+    assert got[("deadline_miss", "Stuck")] == 1.0
+    # the existing names stay as they were
+    assert {"wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon"} <= set(
+        rows.metric)
+
+
+def test_no_judged_run_gives_nan_share() -> None:
+    doc = night()
+    doc["jobs"] = {"Long": {"deadline": "1d", "tasks": {"T": {"duration": "20h"}}}}
+    got = metrics(simbatch.simulate(doc)).set_index(["metric", "key"]).value
+    assert got["deadline_runs", "Long"] == 0 and got["deadline_undetermined", "Long"] == 1
+    assert math.isnan(got["deadline_miss", "Long"])
+
+
+def test_wilson_matches_the_textbook_values() -> None:
+    low, high = wilson(1, 10, 0.95)  # Wilson (1927): 1 of 10 -> [0.0179, 0.4042]
+    assert (low, high) == (pytest.approx(0.01787, abs=1e-4), pytest.approx(0.40416, abs=1e-4))
+    assert wilson(0, 30, 0.95)[0] == 0.0 and wilson(30, 30, 0.95)[1] == 1.0
+
+
+def test_paired_share_difference_stays_in_range() -> None:
+    ones, zeros = np.ones(30), np.zeros(30)
+    d, low, high = paired_share_difference(ones, ones, ones, ones, 0.95)
+    # 30 of 30 missed in both: no difference seen, and 30 runs bound it to about 11 points
+    assert d == 0.0 and -0.12 < low < 0 < high < 0.12
+    d, low, high = paired_share_difference(zeros, ones, ones, ones, 0.95)
+    assert d == 1.0 and 0.8 < low < 1.0 and high == 1.0
+
+
+def test_compare_gives_proportion_intervals_within_range() -> None:
+    base = night()
+    more = night()
+    more["jobs"]["Cycle"]["tasks"]["T"]["duration"] = {"uniform": ["1h", "2h"]}
+    base["jobs"]["Cycle"]["tasks"]["T"]["duration"] = {"uniform": ["50m", "1h40m"]}
+    cmp = simbatch.compare({"base": base, "slower": more}, replications=6, executor="serial")
+    summary = cmp.summary()
+    share = summary[(summary.metric == "deadline_miss") & (summary.key == "Cycle")]
+    assert ((share.ci_low >= 0) & (share.ci_high <= 1)).all()
+    counts = summary[summary.metric.isin(["deadline_misses", "deadline_runs", "jobs_error"])]
+    assert (counts.ci_low.dropna() >= 0).all()
+    diff = cmp.differences()
+    row = diff[(diff.metric == "deadline_miss") & (diff.key == "Cycle")].iloc[0]
+    assert -1 <= row.ci_low <= row["mean"] <= row.ci_high <= 1
+    assert [s.name for s in cmp.scenarios] == ["Night", "Night"]
+
+
+@pytest.mark.parametrize(("start", "utc"), [
+    ("2026-03-29 01:00", "2026-03-29 01:00"),  # 02:30 does not exist: the jump, 03:00 CEST
+    ("2026-10-25 01:00", "2026-10-25 00:30"),  # 02:30 happens twice: the first, CEST
+    ("2026-01-05 03:00", "2026-01-06 01:30"),  # past 02:30 already: tomorrow's
+])
+def test_time_of_day_deadlines_across_dst(start: str, utc: str) -> None:
+    doc = {"start": start, "timezone": "Europe/Amsterdam", "horizon": "2d", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 1}},
+           "jobs": {"J": {"deadline": "02:30", "tasks": {"T": {"duration": "1m"}}}}}
+    table = simbatch.simulate(doc).deadlines()
+    assert table.deadline.iloc[0] == pd.Timestamp(utc, tz="UTC")
+
+
+def test_deadlines_of_many_runs_agree_with_their_ends() -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": "1d", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 16}},
+           "jobs": {"Load": {"arrivals": {"interval": "10s"}, "deadline": "06:00",
+                             "tasks": {"T": {"duration": "5s"}}}}}
+    result = simbatch.simulate(doc)
+    table = result.deadlines()
+    assert len(table) == len(result.jobs) > 8000
+    assert (table.state == "met").sum() == (table.end <= table.deadline).sum()
+
+
+@settings(max_examples=25, deadline=None)
+@given(durations=st.lists(st.integers(1, 600), min_size=1, max_size=6),
+       within=st.integers(1, 400), horizon=st.integers(60, 900), threads=st.integers(1, 3))
+def test_deadline_states_are_consistent(durations: list[int], within: int, horizon: int,
+                                        threads: int) -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": f"{horizon}m", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": threads}},
+           "jobs": {"J": {"recurrence": {"every": "1h"}, "deadline": f"{within}m",
+                          "tasks": {f"T{i}": {"duration": f"{d}m"}
+                                    for i, d in enumerate(durations)}}}}
+    result = simbatch.simulate(doc)
+    table = result.deadlines()
+    end = pd.Timestamp(result.scenario.end)
+    finished = table.end.notna()
+    assert (table.finished == finished).all()
+    assert ((table.state == "met") == (finished & (table.end <= table.deadline))).all()
+    assert ((table.state == "undetermined") == (~finished & (table.deadline >= end))).all()
+    assert (table.lateness[table.state == "missed"] > pd.Timedelta(0)).all()
+    [row] = result.deadline_summary().to_dict("records")
+    assert row["runs"] == row["met"] + row["missed"]
+    assert row["runs"] + row["undetermined"] == len(table) == len(result.jobs)
+    if row["runs"]:
+        assert 0 <= row["miss_share"] <= 1
+    if finished.any():
+        assert row["margin_min"] == -(table.end - table.deadline)[finished].max()
