@@ -7,7 +7,9 @@ Describe a topology and a workload in a scenario file, then::
     result.tasks, result.jobs, result.summary(), result.utilization()
 """
 
+from simbatch.calibrate import Calibration, calibrate
 from simbatch.errors import (
+    HistoryError,
     ScenarioError,
     SimbatchError,
     SimbatchWarning,
@@ -15,6 +17,7 @@ from simbatch.errors import (
     UsageError,
 )
 from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
+from simbatch.history import History, read_history, write_fo_history
 from simbatch.loading import load
 from simbatch.report import write_report
 from simbatch.results import Result
@@ -24,7 +27,10 @@ from simbatch.simulation import simulate
 __version__ = "0.1.0"
 
 __all__ = [
+    "Calibration",
     "Comparison",
+    "History",
+    "HistoryError",
     "Replications",
     "Result",
     "Scenario",
@@ -34,10 +40,13 @@ __all__ = [
     "SimulationError",
     "UsageError",
     "__version__",
+    "calibrate",
     "compare",
     "load",
+    "read_history",
     "replicate",
     "simulate",
     "sweep",
+    "write_fo_history",
     "write_report",
 ]
