@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -252,7 +253,7 @@ def _calendar(slots: pd.Series) -> dict[str, Any] | None:
     n = len(slots)
     dates = [d.date() for d in slots]
     at = f"at {_hhmm(int(tod[0]))}" + (f":{tod[0] % 60:02d}" if tod[0] % 60 else "")
-    day_gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
+    day_gaps = [(b - a).days for a, b in itertools.pairwise(dates)]
     step = math.gcd(*day_gaps)
     doms = {d.day for d in dates}
     last = all((d + dt.timedelta(days=1)).month != d.month for d in dates)
@@ -376,7 +377,7 @@ def _arrivals(slots: pd.Series, sizes: pd.Series, batch: int, zone: ZoneInfo,
     # the rate outside any window: the one that, pooled with the segments it agrees with,
     # covers the most hours
     best: tuple[float, list[int]] = (-1.0, [])
-    for i, seg in enumerate(segments):
+    for seg in segments:
         agree = [j for j, other in enumerate(segments)
                  if _same(seg[3], seg[4], other[3], other[4])]
         hours = sum(segments[j][4] for j in agree)
@@ -390,10 +391,9 @@ def _arrivals(slots: pd.Series, sizes: pd.Series, batch: int, zone: ZoneInfo,
     for j, (days, begin, end, c, e) in enumerate(segments):
         if j in covered:
             continue
-        for k, (mdays, mb, me, mc, me) in enumerate(merged):
-            if (mb, me) == (begin, end) and _same(mc, me, c, e):
-                merged[k] = (
-                    sorted([*mdays, *days]), mb, me, mc + c, me + e)
+        for k, (mdays, mb, mt, mc, mexp) in enumerate(merged):
+            if (mb, mt) == (begin, end) and _same(mc, mexp, c, e):
+                merged[k] = (sorted([*mdays, *days]), mb, mt, mc + c, mexp + e)
                 break
         else:
             merged.append((list(days), begin, end, c, e))

@@ -16,7 +16,8 @@ means to report with a single ``except SimbatchError``::
 
 from __future__ import annotations
 
-__all__ = ["HistoryError", "ScenarioError", "SimbatchError", "SimbatchWarning", "SimulationError", "UsageError"]
+__all__ = ["HistoryError", "ScenarioError", "SimbatchError", "SimbatchWarning", "SimulationError",
+           "UsageError"]
 
 
 class SimbatchError(Exception):

@@ -209,7 +209,7 @@ def _labels(table: _Table, column: str, words: Mapping[str, str], codes: Mapping
     mapping: dict[Any, str] = {}
     for value in cats.cat.categories:
         text = str(value).strip()
-        key = " ".join(text.lower().replace("'", "").replace("’", "").split())
+        key = " ".join(text.lower().replace("'", "").replace("\u2019", "").split())
         label = words.get(key) or words.get(key.replace(" ", ""))
         if label is None and re.fullmatch(r"\d+(\.0)?", text):
             label = codes.get(int(float(text)))
@@ -253,8 +253,7 @@ def _text(table: _Table, column: str) -> pd.Series:
     if column not in table.frame.columns:
         return pd.Series(pd.Categorical([None] * len(table.frame)), name=column)
     text = table.frame[column].astype("string").str.strip()
-    return pd.Series(pd.Categorical(text.where(text != "").to_numpy(dtype=object,
-                                                                    na_value=None)),
+    return pd.Series(pd.Categorical(np.asarray(text.where(text != ""), dtype=object)),
                      name=column)
 
 
@@ -550,7 +549,8 @@ def record_id(*names: str) -> int:
 
 
 def _utc_seconds(values: pd.Series) -> pd.Series:
-    return values.dt.tz_convert("UTC").dt.floor("s")
+    floored: pd.Series = values.dt.tz_convert("UTC").dt.floor("s")
+    return floored
 
 
 def to_fo_history(result: Result, company: str = "DAT",
@@ -598,8 +598,8 @@ def to_fo_history(result: Result, company: str = "DAT",
         class_number[(job, task)] = record_id("class", classes[(job, own)]) >> 22
     pairs = list(zip(folded["job"], folded["task"], strict=True))
     is_child = np.array([runtime[p] for p in pairs], dtype=bool)
-    static_ids = {p: record_id("task", str(p[0]), str(p[1])) for p in names.itertuples(
-        index=False)}
+    static_ids = {(j, t): record_id("task", str(j), str(t))
+                  for j, t in zip(names["job"], names["task"], strict=True)}
     batch_ids = np.array([
         record_id("task", str(j), str(t), str(r)) if child else static_ids[(j, t)]
         for (j, t), r, child in zip(pairs, folded["run"], is_child, strict=True)],
