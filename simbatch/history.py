@@ -98,8 +98,8 @@ def _error(table: _Table, i: int, column: str, problem: str) -> HistoryError:
     return HistoryError(source, problem, row=row, column=column)
 
 
-def _recognise(source: str, frame: pd.DataFrame) -> str:
-    """Which F&O table a frame is, from its columns; renames them to F&O's spelling."""
+def _recognise(source: str, frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """Which F&O table a frame is, from its columns, and the frame in F&O's spelling."""
     by_lower = {str(c).strip().lower(): c for c in frame.columns}
     best, best_score = None, 0.0
     for kind, (required, _optional) in TABLES.items():
@@ -118,12 +118,12 @@ def _recognise(source: str, frame: pd.DataFrame) -> str:
                            f" ({shown or 'none'}) match none of {', '.join(TABLES)}")
     required, optional = TABLES[best]
     renames = {by_lower[n.lower()]: n for n in (*required, *optional) if n.lower() in by_lower}
-    frame.rename(columns=renames, inplace=True)
+    frame = frame.rename(columns=renames)
     for name in required:
         if name not in frame.columns:
             raise HistoryError(source, f"the {best} table has no column {name!r} (required:"
                                f" {', '.join(required)})")
-    return best
+    return best, frame
 
 
 def _read_file(path: Path) -> list[_Table]:
@@ -156,7 +156,7 @@ def _read_file(path: Path) -> list[_Table]:
         frames = [(source, frame)]
     tables = []
     for name, frame in frames:
-        kind = _recognise(name, frame)
+        kind, frame = _recognise(name, frame)
         rows = np.arange(2, len(frame) + 2, dtype=np.int64)
         tables.append(_Table(kind, name, frame.reset_index(drop=True), rows))
     return tables
@@ -223,8 +223,9 @@ def _labels(table: _Table, column: str, words: Mapping[str, str], codes: Mapping
         shown = "an empty cell" if pd.isna(value) or not str(value).strip() else repr(value)
         known = ", ".join(f"{k} {v}" for k, v in codes.items())
         raise _error(table, i, column, f"unknown {what} {shown} (labels or numbers: {known})")
-    labels = cats.cat.rename_categories([mapping[c] for c in cats.cat.categories])
-    return pd.Series(pd.Categorical(np.asarray(labels, dtype=object)), name=column)
+    lookup = np.array([mapping[c] for c in cats.cat.categories], dtype=object)
+    labels = lookup[cats.cat.codes.to_numpy()] if len(lookup) else np.zeros(0, dtype=object)
+    return pd.Series(pd.Categorical(labels), name=column)
 
 
 def _times(table: _Table, column: str) -> pd.Series:
@@ -329,8 +330,7 @@ class History:
             if frame is None:
                 continue
             name = f"{source}[{kind}]"
-            frame = frame.reset_index(drop=True).copy()
-            found = _recognise(name, frame)
+            found, frame = _recognise(name, frame.reset_index(drop=True))
             if found != kind:
                 raise HistoryError(name, f"expected the {kind} table, but its columns are"
                                    f" those of {found}")
