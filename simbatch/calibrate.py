@@ -260,10 +260,10 @@ def _calendar(slots: pd.Series) -> dict[str, Any] | None:
     if n >= 2 and min(day_gaps) >= 28:
         if last:
             return {"recurrence": _flow({"every": "1mo", "day": "last"}),
-                    "_why": f"{n} runs, each on a month's last day {at}; {_sureness(n)}"}
+                    "_why": f"{_count(n)} runs, each on a month's last day {at}; {_sureness(n)}"}
         if len(doms) == 1:
             return {"recurrence": _flow({"every": "1mo", "day": doms.pop()}),
-                    "_why": f"{n} runs, each on day {dates[0].day} of a month {at};"
+                    "_why": f"{_count(n)} runs, each on day {dates[0].day} of a month {at};"
                             f" {_sureness(n)}"}
     weekdays = sorted({d.weekday() for d in dates})
     if step == 1 and len(weekdays) < 7 and (dates[-1] - dates[0]).days >= 7:
@@ -272,15 +272,15 @@ def _calendar(slots: pd.Series) -> dict[str, Any] | None:
                      and dates[0] + dt.timedelta(days=i) not in set(dates))
         return {"recurrence": _flow({"every": "1w", "on": _flow_list(
                     [WEEKDAYS[d] for d in weekdays])}),
-                "_why": f"{n} runs {at} on {_days(weekdays)} only, {missed} of those days"
+                "_why": f"{_count(n)} runs {at} on {_days(weekdays)} only, {missed} of those days"
                         f" without a run; {_sureness(n)}"}
     if step % 7 == 0 and step:
         return {"recurrence": _flow({"every": f"{step // 7}w"}),
-                "_why": f"{n} runs {at}, every {step // 7} weeks; {_sureness(n)}"}
+                "_why": f"{_count(n)} runs {at}, every {step // 7} weeks; {_sureness(n)}"}
     if step:
         skipped = sum(g // step - 1 for g in day_gaps)
         return {"recurrence": _flow({"every": f"{step}d"}),
-                "_why": f"{n} runs {at}, {step}-day steps, {skipped} slots without a run;"
+                "_why": f"{_count(n)} runs {at}, {step}-day steps, {skipped} slots without a run;"
                         f" {_sureness(n)}"}
     return None
 
@@ -297,8 +297,8 @@ def _grid(slots: pd.Series, start: pd.Series, scheduled: pd.Series) -> dict[str,
     n = len(slots)
     skipped = int(sum(g // step - 1 for g in gaps))
     out: dict[str, Any] = {"recurrence": _flow({"every": every})}
-    why = (f"{n} runs, all on a {every} grid from {slots.iloc[0]:%H:%M}; {_count(skipped)} slots"
-           " without a run")
+    why = (f"{_count(n)} runs, all on a {every} grid from {slots.iloc[0]:%H:%M};"
+           f" {_count(skipped)} slots without a run")
     # the daily window: runs due inside it start within a step; those held start when it opens
     began = (pd.DataFrame({"due": scheduled, "start": start.dt.tz_convert("UTC")})
              .groupby("due")["start"].min().sort_index())
@@ -331,7 +331,7 @@ def _exposure(period: tuple[pd.Timestamp, pd.Timestamp], zone: ZoneInfo) -> np.n
     hours = pd.date_range(period[0].floor("h"), period[1].ceil("h"), freq="h", inclusive="left")
     local = hours.tz_convert(zone)
     out = np.zeros((7, 24))
-    np.add.at(out, (local.weekday, local.hour), 1.0)
+    np.add.at(out, (local.day_of_week, local.hour), 1.0)
     return out
 
 
@@ -349,7 +349,7 @@ def _arrivals(slots: pd.Series, sizes: pd.Series, batch: int, zone: ZoneInfo,
     """A Poisson rate by weekday and local hour, segments merged where the counts agree."""
     exposure = _exposure(period, zone)
     counts = np.zeros((7, 24))
-    np.add.at(counts, (slots.dt.weekday.to_numpy(), slots.dt.hour.to_numpy()), 1.0)
+    np.add.at(counts, (slots.dt.day_of_week.to_numpy(), slots.dt.hour.to_numpy()), 1.0)
     # weekdays with one profile: every hour agrees
     groups: list[list[int]] = []
     for day in range(7):
@@ -399,6 +399,9 @@ def _arrivals(slots: pd.Series, sizes: pd.Series, batch: int, zone: ZoneInfo,
             merged.append((list(days), begin, end, c, e))
     windows = []
     for days, begin, end, c, e in sorted(merged, key=lambda m: (m[0][0], m[1])):
+        days = [d for d in days if (exposure[d, begin:end] > 0).all()]  # only days observed
+        if not days:
+            continue
         spans = [(begin, 12), (12, 24)] if (begin, end) == (0, 24) else [(begin, end)]
         for b, t in spans:
             windows.append(_flow({"days": _days(days), "from": _hhmm(b * 3600),
@@ -461,10 +464,17 @@ def _runtime(parent_runs: pd.Series, children: pd.DataFrame, key: str) -> Commen
         parent_runs.to_numpy(), fill_value=0).to_numpy()
     out = CommentedMap()
     low, high = int(counts.min()), int(counts.max())
-    out["tasks"] = low if low == high else _flow({"uniform": _flow_list([low, high])})
-    out.yaml_add_eol_comment(f"{len(counts)} parent runs, {_count(int(counts.sum()))} runtime"
-                             f" tasks: {low}-{high} per run, mean {counts.mean():.1f}"
-                             + ("" if low == high else "; uniform over the range seen"), "tasks")
+    seen = (f"{_count(len(counts))} parent runs, {_count(int(counts.sum()))} runtime tasks:"
+            f" {low}-{high} per run, mean {counts.mean():.1f}")
+    if low == high:
+        out["tasks"] = low
+    else:
+        # the unbiased estimate of a uniform's bounds widens the range seen by range/(n-1)
+        widen = (high - low) / max(len(counts) - 1, 1)
+        bounds = [max(0, round(low - widen)), round(high + widen)]
+        out["tasks"] = _flow({"uniform": _flow_list(bounds)})
+        seen += f"; uniform, the range seen widened by range/(n-1) = {widen:.2f} each side"
+    out.yaml_add_eol_comment(seen, "tasks")
     ended = children[children["status"].isin(FINAL) & children["start"].notna()
                      & children["end"].notna()]
     value, why = fit_duration((ended["end"] - ended["start"]).dt.total_seconds().to_numpy(),
@@ -678,7 +688,7 @@ def calibrate(history: History, timezone: str | None = None,
         raise UsageError("the history has no job runs to calibrate from")
     first, last = history.period
     origin = first.tz_convert(zone).normalize()
-    days = max(1, math.ceil((last - origin) / pd.Timedelta("1d")))
+    days = max(1, math.ceil((last - origin) / pd.Timedelta("1D")))
     period = (origin.tz_convert("UTC"), origin.tz_convert("UTC") + pd.Timedelta(days=days))
     doc = CommentedMap()
     doc["name"] = name or "Calibrated from batch history"
