@@ -146,7 +146,7 @@ def _read_file(path: Path) -> list[_Table]:
             raise HistoryError(source, "the file is empty")
     else:
         try:
-            frame = pd.read_csv(path, engine="pyarrow", dtype_backend="pyarrow")
+            frame = pd.read_csv(path, engine="pyarrow")
         except (ValueError, OSError) as exc:
             text = path.read_bytes()[:4096].decode("utf-8", "replace")
             if not text.strip():
@@ -205,7 +205,7 @@ def _labels(table: _Table, column: str, words: Mapping[str, str], codes: Mapping
             what: str) -> pd.Series:
     """Status-like labels from labels or enum numbers, refusing an unknown value."""
     raw = table.frame[column]
-    cats = raw.astype("string").astype("category")
+    cats = raw.astype("category")
     mapping: dict[Any, str] = {}
     for value in cats.cat.categories:
         text = str(value).strip()
@@ -216,7 +216,8 @@ def _labels(table: _Table, column: str, words: Mapping[str, str], codes: Mapping
         if label is None:
             continue
         mapping[value] = label
-    unknown = ~cats.isin(list(mapping)).to_numpy(dtype=bool)
+    known = np.array([c in mapping for c in cats.cat.categories] + [False], dtype=bool)
+    unknown = ~known[cats.cat.codes.to_numpy()]
     if unknown.any():
         i = int(np.argmax(unknown))
         value = raw.iloc[i]
@@ -253,9 +254,10 @@ def _text(table: _Table, column: str) -> pd.Series:
     """An optional text column as a categorical (NA where missing or empty)."""
     if column not in table.frame.columns:
         return pd.Series(pd.Categorical([None] * len(table.frame)), name=column)
-    text = table.frame[column].astype("string").str.strip()
-    return pd.Series(pd.Categorical(np.asarray(text.where(text != ""), dtype=object)),
-                     name=column)
+    cats = table.frame[column].astype("category")
+    names = [str(c).strip() for c in cats.cat.categories]
+    lookup = np.array([n if n else None for n in names] + [None], dtype=object)
+    return pd.Series(pd.Categorical(lookup[cats.cat.codes.to_numpy()]), name=column)
 
 
 def _flags(table: _Table, column: str) -> np.ndarray:
@@ -366,15 +368,10 @@ def _build(tables: dict[str, _Table], sources: tuple[str, ...]) -> History:
     jt, tt = tables["BatchJobHistory"], tables["BatchHistory"]
     present = frozenset(f"{t.kind}.{c}" for t in tables.values() for c in t.frame.columns)
     jobs = _jobs(jt)
-    tasks = _tasks(tt, jobs)
     _check_unique(jt, [jobs["run_id"].to_numpy()], "RecId", "RecId")
+    tasks = _tasks(tt, jobs)
     _check_unique(tt, [tasks["run_id"].to_numpy(), tasks["task_id"].to_numpy()], "BatchId",
                   "task run: this BatchId is already in this BatchJobHistoryId")
-    known = np.isin(tasks["run_id"].to_numpy(), jobs["run_id"].to_numpy())
-    if not known.all():
-        i = int(np.argmax(~known))
-        raise _error(tt, i, "BatchJobHistoryId", f"no job run with RecId"
-                     f" {tasks['run_id'].iloc[i]} in the BatchJobHistory table")
     _groups(tables, jobs, tasks)
     cons = _constraints(tables.get("BatchConstraints"))
     gaps = _gaps(tables, present, jobs, tasks)
@@ -394,13 +391,13 @@ def _jobs(t: _Table) -> pd.DataFrame:
     return pd.DataFrame({
         "run_id": _ids(t, "RecId"),
         "job_id": job_id,
-        "job": caption.to_numpy(),
-        "status": _labels(t, "Status", _STATUS_WORDS, STATUS_CODES, "status").to_numpy(),
-        "scheduled": scheduled.to_numpy(),
-        "start": start.to_numpy(),
-        "end": end.to_numpy(),
-        "company": _text(t, "Company").to_numpy(),
-        "executed_by": _text(t, "ExecutedBy").to_numpy(),
+        "job": caption,
+        "status": _labels(t, "Status", _STATUS_WORDS, STATUS_CODES, "status"),
+        "scheduled": scheduled,
+        "start": start,
+        "end": end,
+        "company": _text(t, "Company"),
+        "executed_by": _text(t, "ExecutedBy"),
     }).astype({"scheduled": "datetime64[ns, UTC]", "start": "datetime64[ns, UTC]",
                "end": "datetime64[ns, UTC]", "job": "category", "status": "category",
                "company": "category", "executed_by": "category"})
@@ -427,53 +424,60 @@ def _tasks(t: _Table, jobs: pd.DataFrame) -> pd.DataFrame:
     runtime = (_flags(t, "RuntimeTask") if "RuntimeTask" in frame.columns
                else np.zeros(len(frame), dtype=bool))
     run_id = _ids(t, "BatchJobHistoryId")
-    job_names = pd.Series(jobs["job"].astype(object).to_numpy(),
-                          index=jobs["run_id"].to_numpy())
-    job_names = job_names[~job_names.index.duplicated()]
+    where = pd.Index(jobs["run_id"]).get_indexer(run_id) if jobs["run_id"].is_unique else (
+        pd.Index(jobs["run_id"].drop_duplicates()).get_indexer(run_id))
+    if (where < 0).any():
+        i = int(np.argmax(where < 0))
+        raise _error(t, i, "BatchJobHistoryId", f"no job run with RecId {run_id[i]} in the"
+                     " BatchJobHistory table")
     return pd.DataFrame({
         "run_id": run_id,
         "job_id": _ids(t, "BatchJobId"),
-        "job": pd.Categorical(job_names.reindex(run_id).to_numpy()),
+        "job": jobs["job"].array.take(where),
         "task_id": task_id,
-        "task": caption.to_numpy(),
+        "task": caption,
         "class_number": pd.Series(classes, dtype="Int64").mask(classes < 0).to_numpy(),
-        "server": _text(t, "ServerId").to_numpy(),
-        "status": _labels(t, "Status", _STATUS_WORDS, STATUS_CODES, "status").to_numpy(),
-        "start": start.to_numpy(),
-        "end": end.to_numpy(),
+        "server": _text(t, "ServerId"),
+        "status": _labels(t, "Status", _STATUS_WORDS, STATUS_CODES, "status"),
+        "start": start,
+        "end": end,
         "retries": retries,
         "runtime": runtime,
-        "company": _text(t, "Company").to_numpy(),
+        "company": _text(t, "Company"),
     }).astype({"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]",
                "class_number": "Int64", "task": "category", "server": "category",
                "status": "category", "company": "category"})
 
 
+def _lookup(values: pd.Series, ids: np.ndarray, keys: np.ndarray) -> pd.Categorical:
+    """``values`` (indexed like ``ids``) looked up for each of ``keys``; NA where absent."""
+    where = pd.Index(ids).get_indexer(keys)
+    cats = pd.Categorical(values)
+    return cats.take(where, allow_fill=True)
+
+
 def _groups(tables: dict[str, _Table], jobs: pd.DataFrame, tasks: pd.DataFrame) -> None:
     """Join each task's group (Batch.GroupId, else BatchJob.BatchGroup) and job priority."""
-    job_group = pd.Series(dtype=object)
-    priority = pd.Series(dtype=object)
+    none = pd.Categorical([None] * len(jobs))
+    jobs["group"], jobs["priority"] = none, none.copy()
+    tasks["group"] = pd.Categorical([None] * len(tasks))
     if "BatchJob" in tables:
         bj = tables["BatchJob"]
         ids = _ids(bj, "RecId")
         _check_unique(bj, [ids], "RecId", "RecId")
-        job_group = pd.Series(_text(bj, "BatchGroup").astype(object).to_numpy(), index=ids)
+        batch_group = _text(bj, "BatchGroup")
+        jobs["group"] = _lookup(batch_group, ids, jobs["job_id"].to_numpy())
+        tasks["group"] = _lookup(batch_group, ids, tasks["job_id"].to_numpy())
         if "Priority" in bj.frame.columns:
-            priority = pd.Series(_labels(bj, "Priority", _PRIORITY_WORDS, {}, "priority"
-                                         ).astype(object).to_numpy(), index=ids)
-    groups = pd.Series(job_group.reindex(tasks["job_id"].to_numpy()).to_numpy(dtype=object))
+            priority = _labels(bj, "Priority", _PRIORITY_WORDS, {}, "priority")
+            jobs["priority"] = _lookup(priority, ids, jobs["job_id"].to_numpy())
     if "Batch" in tables:
         b = tables["Batch"]
         ids = _ids(b, "RecId")
         _check_unique(b, [ids], "RecId", "RecId")
-        task_group = pd.Series(_text(b, "GroupId").astype(object).to_numpy(), index=ids)
-        own = pd.Series(task_group.reindex(tasks["task_id"].to_numpy()).to_numpy(dtype=object))
-        groups = own.where(own.notna(), groups)
-    jobs["group"] = pd.Categorical(job_group.reindex(jobs["job_id"].to_numpy()).to_numpy(
-        dtype=object))
-    jobs["priority"] = pd.Categorical(priority.reindex(jobs["job_id"].to_numpy()).to_numpy(
-        dtype=object))
-    tasks["group"] = pd.Categorical(groups.to_numpy(dtype=object))
+        own = pd.Series(_lookup(_text(b, "GroupId"), ids, tasks["task_id"].to_numpy()))
+        tasks["group"] = pd.Categorical(own.astype(object).where(
+            own.notna(), tasks["group"].astype(object)))
 
 
 def _constraints(t: _Table | None) -> pd.DataFrame:
