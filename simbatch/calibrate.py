@@ -170,12 +170,12 @@ def fit_duration(seconds: np.ndarray, key: str = "") -> tuple[Any, str]:
     fits = []
     for name, dist in _CANDIDATES.items():
         with np.errstate(all="ignore"):
-            params = dist.fit(positive, floc=0)
+            params = _fit(name, positive)
             loglik = float(np.sum(dist.logpdf(positive, *params)))
         k = 1 if name == "exponential" else 2
         if not math.isfinite(loglik):
             continue
-        ks = float(stats.kstest(positive, dist.cdf, args=params).statistic)
+        ks = _ks(positive, dist.cdf(positive, *params))
         fits.append((2 * k - 2 * loglik, name, params, ks))
     fits.sort(key=lambda f: f[0])
     aic, name, params, ks = fits[0]
@@ -187,6 +187,50 @@ def fit_duration(seconds: np.ndarray, key: str = "") -> tuple[Any, str]:
     subset = f" (fitted on {_count(FIT_SAMPLE)} of them)" if n > FIT_SAMPLE else ""
     return _written(name, params), (f"{seen}; {name}, KS {ks:.2f}; AIC {aic:,.0f}, lowest"
                                     f" of {name}, {others}{subset}")
+
+
+def _fit(name: str, x: np.ndarray) -> tuple[float, ...]:
+    """Maximum-likelihood parameters with location 0, in scipy's order (shape, loc, scale)."""
+    if name == "exponential":
+        return (0.0, float(x.mean()))
+    logs = np.log(x)
+    if name == "lognormal":
+        return (float(logs.std()), 0.0, float(np.exp(logs.mean())))
+    if name == "gamma":  # Minka's start, then Newton steps on log(a) - digamma(a) = s
+        from scipy.special import digamma, polygamma
+
+        gap = math.log(x.mean()) - float(logs.mean())
+        a = (3 - gap + math.sqrt((gap - 3) ** 2 + 24 * gap)) / (12 * gap) if gap > 0 else 1e6
+        for _ in range(20):
+            step = (math.log(a) - float(digamma(a)) - gap) / (1 / a - float(polygamma(1, a)))
+            a = max(a - step, a / 10)
+            if abs(step) < 1e-10 * a:
+                break
+        return (a, 0.0, float(x.mean()) / a)
+    # weibull: the shape k solves sum(x^k ln x) / sum(x^k) - 1/k = mean(ln x)
+    from scipy.optimize import brentq
+
+    unit = float(x.mean())
+    y = x / unit
+    logy = np.log(y)
+
+    def score(k: float) -> float:
+        w = y ** k
+        return float((w * logy).sum() / w.sum() - 1 / k - logy.mean())
+
+    low, high = 0.02, 50.0
+    if score(low) > 0 or score(high) < 0:
+        return (1.0, 0.0, unit)
+    k = float(brentq(score, low, high, xtol=1e-8))
+    return (k, 0.0, unit * float(np.mean(y ** k)) ** (1 / k))
+
+
+def _ks(sorted_x: np.ndarray, cdf: np.ndarray) -> float:
+    """The Kolmogorov-Smirnov statistic of a sorted sample against its fitted CDF values."""
+    n = len(sorted_x)
+    upper = np.arange(1, n + 1) / n - cdf
+    lower = cdf - np.arange(n) / n
+    return float(max(upper.max(), lower.max()))
 
 
 def _empirical(x: np.ndarray) -> dict[str, Any]:
@@ -491,10 +535,12 @@ def _runtime(parent_runs: pd.Series, children: pd.DataFrame, key: str) -> Commen
 
 def _inferred_order(static: pd.DataFrame, names: list[str]) -> dict[str, dict[str, int]]:
     """``{B: {A: runs}}`` where B started after A ended in every run (transitively reduced)."""
-    start = static.pivot_table(index="run_id", columns="task", values="start", aggfunc="min",
-                               observed=True)
-    end = static.pivot_table(index="run_id", columns="task", values="end", aggfunc="max",
-                             observed=True)
+    spans = static.groupby(["run_id", "task"], observed=True).agg(start=("start", "min"),
+                                                                     end=("end", "max"))
+    start = spans["start"].unstack()
+    end = spans["end"].unstack()
+    start.columns = [str(c) for c in start.columns]
+    end.columns = [str(c) for c in end.columns]
     before: dict[str, set[str]] = {n: set() for n in names}
     evidence: dict[tuple[str, str], int] = {}
     for a in names:
