@@ -34,15 +34,16 @@ SERVERS = [f"AOS{i}" for i in range(1, 13)]
 def _tenant(scale: float) -> list[dict[str, object]]:
     """The jobs of the synthetic tenant: how their runs are due and what tasks they have."""
     jobs: list[dict[str, object]] = []
-    for i in range(40):
+    for i in range(max(4, round(40 * scale))):
         jobs.append({"name": f"Integration {i + 1}", "kind": "every",
                      "minutes": [5, 10, 15, 30, 60][i % 5], "tasks": 2 + i % 4})
     for i in range(20):
         jobs.append({"name": f"Import {i + 1}", "kind": "arrivals",
-                     "rate": (40 + 20 * i) * scale, "tasks": 1 + i % 2, "batch": 1 + 4 * (i % 4 == 0)})
+                     "rate": (8 + 4 * i) * scale, "tasks": 1 + i % 2,
+                     "batch": 1 + 4 * (i % 4 == 0)})
     for i in range(12):
         jobs.append({"name": f"Nightly {i + 1}", "kind": "daily", "hour": 18 + i // 2,
-                     "tasks": 2, "runtime": int((1500 + 250 * i) * scale)})
+                     "tasks": 2, "runtime": int((2800 + 170 * i) * scale)})
     return jobs
 
 
