@@ -583,12 +583,13 @@ def _job_doc(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: History
     run_start = runs.set_index("run_id")["start"]
     offset = (static["start"].reset_index(drop=True)
               - run_start.reindex(static["run_id"].to_numpy()).reset_index(drop=True))
-    order = (pd.DataFrame({"task": static["task"].astype(str).to_numpy(), "offset": offset})
-             .groupby("task")["offset"].median().sort_values(na_position="last"))
+    order = (pd.DataFrame({"task": static["task"].to_numpy(), "offset": offset})
+             .groupby("task", observed=True)["offset"].median()
+             .sort_values(na_position="last"))
     names = [str(t) for t in order.index]
     tasks = CommentedMap()
-    by_task = {str(k): v for k, v in static.groupby(static["task"].astype(str))}
-    child_by = {str(k): v for k, v in children.groupby(children["task"].astype(str))}
+    by_task = {str(k): v for k, v in static.groupby("task", observed=True)}
+    child_by = {str(k): v for k, v in children.groupby("task", observed=True)}
     for tname in names:
         mine = by_task[tname]
         tdoc = _task_doc(mine, f"{name}/{tname}")
@@ -648,7 +649,7 @@ def _peaks(tasks: pd.DataFrame) -> dict[str, int]:
     """The most task runs seen at once on each server."""
     ran = tasks[tasks["server"].notna() & tasks["start"].notna()]
     out: dict[str, int] = {}
-    for server, rows in ran.groupby(ran["server"].astype(str)):
+    for server, rows in ran.groupby("server", observed=True):
         starts = rows["start"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         ends = rows["end"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         ends = np.where(rows["end"].isna().to_numpy(), np.iinfo(np.int64).max, ends)
@@ -748,10 +749,11 @@ def calibrate(history: History, timezone: str | None = None,
         topology is not None and scheduling == "affinity") else None
     job_docs = CommentedMap()
     groups: set[str] = set()
-    order = jobs.sort_values(["scheduled", "run_id"], kind="stable")["job"].astype(str)
-    rows_by_job = {str(k): v for k, v in tasks.groupby(tasks["job"].astype(str), observed=True)}
-    runs_by_job = {str(k): v for k, v in jobs.groupby(jobs["job"].astype(str), observed=True)}
-    for jname in dict.fromkeys(order):
+    first_due = jobs.groupby("job", observed=True)["scheduled"].min().sort_values(kind="stable")
+    order = [str(j) for j in first_due.index]
+    rows_by_job = {str(k): v for k, v in tasks.groupby("job", observed=True)}
+    runs_by_job = {str(k): v for k, v in jobs.groupby("job", observed=True)}
+    for jname in order:
         rows = rows_by_job.get(jname)
         if rows is None:
             continue  # no task rows: named in the header's gaps

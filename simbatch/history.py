@@ -146,7 +146,7 @@ def _read_file(path: Path) -> list[_Table]:
             raise HistoryError(source, "the file is empty")
     else:
         try:
-            frame = pd.read_csv(path, engine="pyarrow")
+            frame = _read_csv(path)
         except (ValueError, OSError) as exc:
             text = path.read_bytes()[:4096].decode("utf-8", "replace")
             if not text.strip():
@@ -160,6 +160,16 @@ def _read_file(path: Path) -> list[_Table]:
         rows = np.arange(2, len(frame) + 2, dtype=np.int64)
         tables.append(_Table(kind, name, frame.reset_index(drop=True), rows))
     return tables
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file through pyarrow: parsed in threads, text columns dictionary-encoded."""
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        strings_can_be_null=True, auto_dict_encode=True, auto_dict_max_cardinality=1 << 20))
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
 
 
 def _combine(tables: list[_Table]) -> _Table:
