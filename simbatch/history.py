@@ -164,7 +164,7 @@ def _read_file(path: Path) -> list[_Table]:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     """A CSV file through pyarrow: parsed in threads, text columns dictionary-encoded."""
-    import pyarrow.csv as pacsv
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
     table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
         strings_can_be_null=True, auto_dict_encode=True, auto_dict_max_cardinality=1 << 20))
@@ -232,8 +232,9 @@ def _labels(table: _Table, column: str, words: Mapping[str, str], codes: Mapping
         i = int(np.argmax(unknown))
         value = raw.iloc[i]
         shown = "an empty cell" if pd.isna(value) or not str(value).strip() else repr(value)
-        known = ", ".join(f"{k} {v}" for k, v in codes.items())
-        raise _error(table, i, column, f"unknown {what} {shown} (labels or numbers: {known})")
+        listed = ("labels or numbers: " + ", ".join(f"{k} {v}" for k, v in codes.items())
+                  if codes else "labels: " + ", ".join(dict.fromkeys(words.values())))
+        raise _error(table, i, column, f"unknown {what} {shown} ({listed})")
     lookup = np.array([mapping[c] for c in cats.cat.categories], dtype=object)
     labels = lookup[cats.cat.codes.to_numpy()] if len(lookup) else np.zeros(0, dtype=object)
     return pd.Series(pd.Categorical(labels), name=column)

@@ -250,6 +250,15 @@ def test_an_unknown_status(tmp_path: Path) -> None:
         "jobs.csv: row 3, column Status: unknown status '12' (labels or numbers:")
 
 
+def test_an_unknown_priority() -> None:
+    batch_job = pd.DataFrame({"RecId": [1], "BatchGroup": ["Nights"], "Priority": ["Urgent"]})
+    with pytest.raises(simbatch.HistoryError) as caught:
+        simbatch.History.from_tables(pd.DataFrame(JOBS), pd.DataFrame(TASKS),
+                                     batch_job=batch_job, source="export")
+    assert str(caught.value) == ("export[BatchJob]: row 2, column Priority: unknown priority"
+                                 " 'Urgent' (labels: low, normal, high, critical, reserved)")
+
+
 def test_a_missing_table(tmp_path: Path) -> None:
     path = write(tmp_path, "jobs.csv", JOBS)
     with pytest.raises(simbatch.HistoryError) as caught:
