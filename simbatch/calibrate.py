@@ -330,13 +330,17 @@ def _calendar(slots: pd.Series) -> dict[str, Any] | None:
 
 
 def _grid(slots: pd.Series, start: pd.Series, scheduled: pd.Series) -> dict[str, Any] | None:
-    """Every N minutes or hours (elapsed time), with the daily window the runs keep to."""
+    """Every N minutes or hours (elapsed time), with the daily window the runs keep to.
+
+    A grid needs due times whose gaps share a divisor of whole minutes, and at least half
+    of the gaps one step long (else sparse runs on whole minutes would pass for a grid).
+    """
     utc = slots.dt.tz_convert("UTC")
     epoch = (utc - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s")
     gaps = np.diff(epoch.to_numpy(dtype=np.int64))
     step = math.gcd(*[int(g) for g in gaps])
-    if step < 60 or step % 60 or (86400 % step and step % 3600):
-        return None
+    if step < 60 or step % 60 or (gaps == step).mean() < 0.5:
+        return None  # not whole minutes, or most runs not one step apart: not a grid
     every = f"{step // 3600}h" if step % 3600 == 0 else f"{step // 60}m"
     n = len(slots)
     skipped = int(sum(g // step - 1 for g in gaps))
