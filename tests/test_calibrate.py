@@ -46,6 +46,18 @@ def test_durations_constant_few_and_fitted() -> None:
     assert "empirical" in why and "> 0.05" in why
 
 
+def test_the_weibull_time_that_calibration_writes() -> None:
+    doc = {"start": "2026-01-05", "horizon": "1d", "servers": {"S": {}}, "scheduling": "priority",
+           "jobs": {"J": {"tasks": {"T": {"duration": {"weibull": {"shape": 2, "scale": "5m"}}}}}}}
+    duration = simbatch.load(doc).jobs[0].tasks[0].duration
+    assert duration.mean == pytest.approx(300 * math.gamma(1.5))
+    assert duration.describe() == "{weibull: {shape: 2, scale: 5m}}"
+    doc["jobs"]["J"]["tasks"]["T"]["duration"] = {"weibull": {"shape": 0, "scale": "5m"}}
+    with pytest.raises(simbatch.ScenarioError, match=r"jobs\.J\.tasks\.T\.duration: weibull"
+                                                     r" needs a shape above 0, got 0"):
+        simbatch.load(doc)
+
+
 # ---- schedules ----------------------------------------------------------------------------------
 
 def schedule(times: Any, zone: ZoneInfo = AMSTERDAM, batch: int = 1) -> tuple[dict[str, Any],
