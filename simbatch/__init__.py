@@ -9,6 +9,7 @@ Describe a topology and a workload in a scenario file, then::
 
 from typing import TYPE_CHECKING, Any
 
+from simbatch.calibrate import Calibration, calibrate
 from simbatch.errors import (
     HistoryError,
     ScenarioError,
@@ -22,8 +23,10 @@ from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
 
-if TYPE_CHECKING:  # loaded on first use (scipy, tqdm, matplotlib): a quick ``import simbatch``
-    from simbatch.calibrate import Calibration, calibrate
+# Loaded on first use (scipy, tqdm, matplotlib), for a quick ``import simbatch``. A public
+# name that is also a submodule's (``calibrate``) is imported here instead: importing the
+# submodule would otherwise shadow the function with the module.
+if TYPE_CHECKING:
     from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
     from simbatch.history import History, read_history, write_fo_history
     from simbatch.report import write_report
@@ -31,8 +34,6 @@ if TYPE_CHECKING:  # loaded on first use (scipy, tqdm, matplotlib): a quick ``im
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Calibration": "simbatch.calibrate",
-    "calibrate": "simbatch.calibrate",
     "History": "simbatch.history",
     "read_history": "simbatch.history",
     "write_fo_history": "simbatch.history",

@@ -23,14 +23,13 @@ import numpy as np
 import pandas as pd
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from scipy import stats
 
 from simbatch.errors import UsageError
 from simbatch.history import History
 from simbatch.loading import load
 from simbatch.randomness import generator
 from simbatch.scenario import Scenario
-from simbatch.timegrammar import format_seconds
+from simbatch.timegrammar import format_seconds, parse_days
 
 __all__ = ["Calibration", "calibrate"]
 
@@ -141,8 +140,9 @@ def _rate(per_hour: float) -> str:
 
 # ---- durations ------------------------------------------------------------------------------
 
-_CANDIDATES = {"lognormal": stats.lognorm, "gamma": stats.gamma, "weibull": stats.weibull_min,
-               "exponential": stats.expon}
+_CANDIDATES = {"lognormal": "lognorm", "gamma": "gamma", "weibull": "weibull_min",
+               "exponential": "expon"}
+"""The candidate families, by their scipy.stats names (scipy loads when a fit needs it)."""
 
 
 def fit_duration(seconds: np.ndarray, key: str = "") -> tuple[Any, str]:
@@ -167,8 +167,11 @@ def fit_duration(seconds: np.ndarray, key: str = "") -> tuple[Any, str]:
     if n > FIT_SAMPLE:
         sample = np.sort(generator(0, "calibrate", key).choice(x, FIT_SAMPLE, replace=False))
     positive = np.maximum(sample, 0.5)  # F&O keeps whole seconds: 0 means under a second
+    from scipy import stats
+
     fits = []
-    for name, dist in _CANDIDATES.items():
+    for name, family in _CANDIDATES.items():
+        dist = getattr(stats, family)
         with np.errstate(all="ignore"):
             params = _fit(name, positive)
             loglik = float(np.sum(dist.logpdf(positive, *params)))
@@ -278,7 +281,7 @@ def infer_schedule(scheduled: pd.Series, start: pd.Series, zone: ZoneInfo,
     if len(slots) == 1 and batch == 1:
         return {"start": first}, "one run in the history: a one-time job"
     if len(slots) >= 2 and batch == 1:
-        found = _calendar(slots) or _grid(slots, start, scheduled)
+        found = _calendar(slots) or _grid(slots, start, scheduled, period)
         if found is not None:
             why = found.pop("_why")
             return {"start": first, **found}, why
@@ -329,7 +332,8 @@ def _calendar(slots: pd.Series) -> dict[str, Any] | None:
     return None
 
 
-def _grid(slots: pd.Series, start: pd.Series, scheduled: pd.Series) -> dict[str, Any] | None:
+def _grid(slots: pd.Series, start: pd.Series, scheduled: pd.Series,
+          period: tuple[pd.Timestamp, pd.Timestamp]) -> dict[str, Any] | None:
     """Every N minutes or hours (elapsed time), with the daily window the runs keep to.
 
     A grid needs due times whose gaps share a divisor of whole minutes, and at least half
@@ -343,35 +347,78 @@ def _grid(slots: pd.Series, start: pd.Series, scheduled: pd.Series) -> dict[str,
         return None  # not whole minutes, or most runs not one step apart: not a grid
     every = f"{step // 3600}h" if step % 3600 == 0 else f"{step // 60}m"
     n = len(slots)
-    skipped = int(sum(g // step - 1 for g in gaps))
     out: dict[str, Any] = {"recurrence": _flow({"every": every})}
-    why = (f"{_count(n)} runs, all on a {every} grid from {slots.iloc[0]:%H:%M};"
-           f" {_count(skipped)} slots without a run")
-    # the daily window: runs due inside it start within a step; those held start when it opens
+    # the daily window: recurrence applies only inside an active period, so the runs' due
+    # times keep to it; in older histories a run due outside it was held until it opened
     began = (pd.DataFrame({"due": scheduled, "start": start.dt.tz_convert("UTC")})
              .groupby("due")["start"].min().sort_index())
     waits = ((began - began.index).dt.total_seconds()).to_numpy()
     ran = ~np.isnan(waits)
     held = ran & (np.nan_to_num(waits, nan=0.0) > step)
-    tod = _seconds_of_day(slots)
     opened_at = began[held].dt.tz_convert(slots.dt.tz)
-    opened = _seconds_of_day(opened_at) // step * step
-    inside = tod[ran & ~held]
-    if len(inside) and held.any():
-        begin = int(min(inside.min(), opened.min())) if len(opened) else int(inside.min())
-        end = min(int(inside.max()) + step, 86400)
-        days = sorted({d.weekday() for d in slots[ran & ~held]}
-                      | {d.weekday() for d in opened_at})
-        window: dict[str, Any] = {"from": _hhmm(begin), "to": _hhmm(end) if end < 86400
-                                  else "24:00"}
-        if len(days) < 7:
-            window["days"] = _days(days)
+    points = pd.concat([slots[~held].reset_index(drop=True), opened_at.reset_index(drop=True)])
+    window = _daily_window(points, step, (period[1] - period[0]).days)
+    # the slots without a run: those of the grid inside the window (a slot outside is none)
+    grid = pd.to_datetime(np.arange(int(epoch.iloc[0]), int(epoch.iloc[-1]) + 1, step),
+                          unit="s", utc=True).tz_convert(slots.dt.tz)
+    inside = np.ones(len(grid), bool) if window is None else _inside(pd.Series(grid), window)
+    skipped = int(inside.sum()) - n
+    why = (f"{_count(n)} runs, all on a {every} grid from {slots.iloc[0]:%H:%M};"
+           f" {_count(max(skipped, 0))} slots without a run")
+    if window is not None:
         out["active"] = _flow(window)
-        why += (f"; {int(held.sum())} runs were held until a window opened, so it may start"
-                f" only {window['from']}-{window['to']}"
-                + (f" on {window['days']}" if "days" in window else "") + " (inferred)")
+        span = f"{window['from']}-{window['to']}" + (f" on {window['days']}"
+                                                     if "days" in window else "")
+        why += (f" inside the window; due only {span}, so it is active only then (inferred)"
+                if not held.any() else f"; {int(held.sum())} runs were held until a window"
+                f" opened, so it may start only {span} (inferred)")
     out["_why"] = f"{why}; {_sureness(n)}"
     return out
+
+
+def _daily_window(points: pd.Series, step: int, observed_days: int) -> dict[str, Any] | None:
+    """The daily window a grid job's runs keep to, or None when they cover the day.
+
+    The times of day are binned by the grid's step; the largest circular run of empty
+    bins, if it is at least an hour and two steps long, lies outside the window. The
+    weekdays are those on which a window with runs opens, when the history covers a week
+    or more and some weekdays are never used.
+    """
+    size = max(step, 60)
+    bins = math.ceil(86400 / size)
+    occupied = sorted({int(x) // size for x in _seconds_of_day(points)})
+    if not occupied:
+        return None
+    gaps = [((occupied[(i + 1) % len(occupied)] - b - 1) % bins, b)
+            for i, b in enumerate(occupied)]
+    empty, last = max(gaps)
+    if empty * size < max(3600, 2 * size):
+        return None
+    begin = (last + 1 + empty) % bins * size
+    end = min((last + 1) * size, 86400)
+    window: dict[str, Any] = {"from": _hhmm(begin), "to": _hhmm(end) if end < 86400
+                              else "24:00"}
+    local = points.reset_index(drop=True)
+    opens_before = _seconds_of_day(local) < begin if begin > end % 86400 else np.zeros(
+        len(local), bool)
+    days = sorted({(moment - dt.timedelta(days=int(before))).weekday()
+                   for moment, before in zip(local, opens_before, strict=True)})
+    if len(days) < 7 and observed_days >= 7:
+        window["days"] = _days(days)
+    return window
+
+
+def _inside(local: pd.Series, window: dict[str, Any]) -> np.ndarray:
+    """Which local instants fall inside a daily window (``from``, ``to``, ``days``)."""
+    begin, end = (int(window[k][:2]) * 3600 + int(window[k][3:5]) * 60 for k in ("from", "to"))
+    tod = _seconds_of_day(local)
+    crosses = begin >= end
+    within = (tod >= begin) | (tod < end) if crosses else (tod >= begin) & (tod < end)
+    if "days" not in window:
+        return np.asarray(within)
+    days = set(parse_days(window["days"]))
+    opened = local - pd.to_timedelta(np.where(crosses & (tod < end), 1, 0), unit="D")
+    return np.asarray(within & opened.dt.weekday.isin(days))
 
 
 def _exposure(period: tuple[pd.Timestamp, pd.Timestamp], zone: ZoneInfo) -> np.ndarray:

@@ -142,3 +142,13 @@ def test_import_loads_no_heavy_module_until_it_is_used() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split("\n")
     assert out[:2] == ["[]", "True"]
+
+
+def test_public_names_stay_what_they_are_after_their_modules_load() -> None:
+    import importlib
+    import types
+
+    for module in ("calibrate", "experiments", "history", "report", "metrics", "plots"):
+        importlib.import_module(f"simbatch.{module}")
+    for name in simbatch.__all__:
+        assert not isinstance(getattr(simbatch, name), types.ModuleType), name

@@ -95,7 +95,7 @@ def test_grid_recurrence_with_its_daily_window() -> None:
     # the first run of each day was due the evening before, at 18:00, and held until 08:00
     held = utc.dt.tz_convert(AMSTERDAM).dt.hour.eq(8) & utc.dt.tz_convert(AMSTERDAM).dt.minute.eq(0)
     utc = utc.where(~held, utc - pd.Timedelta(hours=14))
-    period = (utc.min().floor("D"), utc.max().ceil("D"))
+    period = (utc.min().floor("D"), utc.min().floor("D") + pd.Timedelta("7D"))  # a week
     found, why = infer_schedule(utc, start, AMSTERDAM, period)
     assert found == {"start": "2026-01-04 18:00", "recurrence": {"every": "15m"},
                      "active": {"from": "08:00", "to": "18:00", "days": "mon-fri"}}
@@ -409,3 +409,19 @@ def test_round_trip_keeps_the_runtime_fan_out(round_trip: dict[str, Any]) -> Non
         assert children.between(24, 40).all()
         assert (tasks[tasks.task.str.startswith("Calculate #")].groupby("run").size()
                 == 40).all()
+
+
+def test_a_grid_due_only_inside_its_active_period_gets_that_window() -> None:
+    # today's platform: slots outside the active period are no runs at all (activeperiod.md)
+    days = pd.date_range("2026-01-05", periods=12, freq="D")  # Monday 5 to Friday 16
+    due = [d + pd.Timedelta(minutes=m) for d in days if d.weekday() < 5
+           for m in range(22 * 60, 24 * 60 + 6 * 60, 30)]
+    utc = pd.Series(pd.to_datetime(due)).dt.tz_localize(AMSTERDAM).dt.tz_convert("UTC")
+    utc = utc.drop(index=[3, 40])  # two slots without a run
+    period = (pd.Timestamp("2026-01-05", tz="UTC"), pd.Timestamp("2026-01-17", tz="UTC"))
+    found, why = infer_schedule(utc, utc + pd.Timedelta("5s"), AMSTERDAM, period)
+    assert found == {"start": "2026-01-05 22:00", "recurrence": {"every": "30m"},
+                     "active": {"from": "22:00", "to": "06:00", "days": "mon-fri"}}
+    assert why == ("158 runs, all on a 30m grid from 22:00; 2 slots without a run inside the"
+                   " window; due only 22:00-06:00 on mon-fri, so it is active only then"
+                   " (inferred); sure")
