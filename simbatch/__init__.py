@@ -16,6 +16,7 @@ from simbatch.errors import (
 )
 from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
 from simbatch.loading import load
+from simbatch.plan import Plan, Target, parse_target, parse_vary, plan
 from simbatch.report import write_report
 from simbatch.results import Result
 from simbatch.scenario import Scenario
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Comparison",
+    "Plan",
     "Replications",
     "Result",
     "Scenario",
@@ -32,10 +34,14 @@ __all__ = [
     "SimbatchError",
     "SimbatchWarning",
     "SimulationError",
+    "Target",
     "UsageError",
     "__version__",
     "compare",
     "load",
+    "parse_target",
+    "parse_vary",
+    "plan",
     "replicate",
     "simulate",
     "sweep",
