@@ -467,8 +467,10 @@ class _Search:
         top = tuple(v[-1] for v in self.values)
         low = tuple(v[0] for v in self.values)
         if not self.met(top):
-            self.evaluate([low])
-            self._flat(low, top)
+            below = [p for i in range(len(self.paths)) if (p := self._step(top, i, -1))]
+            self.evaluate([low, *below])
+            for point in dict.fromkeys([*below, low]):
+                self._flat(point, top)
             return
         if len(self.paths) == 1:
             self._axis(0, top)
@@ -535,11 +537,11 @@ class _Search:
     def _label(self, point: tuple[int, ...]) -> str:
         return ", ".join(f"{p}={v}" for p, v in zip(self.paths, point, strict=True))
 
-    def _flat(self, low: tuple[int, ...], top: tuple[int, ...]) -> None:
-        """Say when the varied capacity does not move a failing target's metric at all."""
+    def _flat(self, lower: tuple[int, ...], top: tuple[int, ...]) -> None:
+        """Say when going from ``lower`` to ``top`` does not move a failing target at all."""
         assert self.columns is not None
-        a, b = self.candidates[low], self.candidates[top]
-        if a.n == 0 or low == top:
+        a, b = self.candidates[lower], self.candidates[top]
+        if a.n == 0 or lower == top:
             return
         for target, column in zip(self.targets, self.columns, strict=True):
             if b.judged[target.label][5]:
@@ -548,10 +550,10 @@ class _Search:
             if d is not None and d[1] <= 0:
                 self.notes.append(
                     f"more capacity does not help {target.label!r}: from"
-                    f" {self._label(low)} to {self._label(top)} the metric changed by"
-                    f" {d[0]:+.4g} (paired, upper {self.confidence:.0%} bound of the"
-                    f" improvement {d[1]:.4g}); something other than the varied threads"
-                    " limits it, such as a group's max_concurrency")
+                    f" {self._label(lower)} to {self._label(top)} it improved by"
+                    f" {d[0]:.4g} (paired; {self.confidence:.0%} upper bound {d[1]:.4g});"
+                    " something other than the varied threads limits it, such as a"
+                    " group's max_concurrency")
 
     def _paired(self, a: _Candidate, b: _Candidate, column: str,
                 target: Target) -> tuple[float, float, float] | None:
