@@ -22,6 +22,7 @@ def test_exported_members() -> None:
         "Comparison", "Replications", "Result", "Scenario", "ScenarioError", "SimbatchError",
         "SimbatchWarning", "SimulationError", "UsageError", "__version__", "compare", "load",
         "replicate", "simulate", "sweep", "write_report",
+        "Plan", "Target", "parse_target", "parse_vary", "plan",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)

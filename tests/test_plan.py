@@ -7,7 +7,10 @@ correct planner is not on a knife's edge.
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import pytest
 import simbatch
 from simbatch.cli import main
 from simbatch.plan import changes_for, thread_hours
-from tests.conftest import SCENARIOS
+from tests.conftest import ROOT
 
 
 def erlang_c_wait(arrival_rate: float, service_rate: float, c: int) -> float:
@@ -122,7 +125,7 @@ def test_changes_copy_whole_lists_and_leave_aliases_alone() -> None:
                                                               "threads": 9}]},
                                    "B": {"threads": 5}}}
     assert document["servers"]["C"]["periods"][1]["threads"] == 20
-    with pytest.raises(simbatch.UsageError, match="no 'servers.A.periods\\[5\\]'"):
+    with pytest.raises(simbatch.UsageError, match=r"no 'servers.A.periods\[5\]'"):
         changes_for(document, {"servers.A.periods[5].threads": 1})
 
 
@@ -365,3 +368,15 @@ def test_day_night_plan_is_tight_in_both_periods() -> None:
     assert chosen.loc["Day", "ci_high"] <= 80 and chosen.loc["Night", "ci_high"] <= 120
     assert check({day: 5, night: 4}).loc["Day", "ci_low"] > 80
     assert check({day: 6, night: 3}).loc["Night", "ci_low"] > 120
+
+
+@pytest.mark.slow
+def test_plan_benchmark_small(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plan.py"), "--small",
+                           "--json", str(out)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "simbatch plan scenarios/tenant-week.yaml --vary" in proc.stdout
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["met"] and len(figures["choice"]) == 2
+    assert 0 < figures["runs"] <= figures["grid"] * figures["replications"]
