@@ -270,9 +270,17 @@ class _Candidate:
     """met, failed (clearly) or close (undecided at its replications)."""
     judged: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
+    cached: tuple[int, pd.DataFrame] | None = field(default=None, repr=False)
+
     @property
     def n(self) -> int:
         return len(self.rows)
+
+    def frame(self) -> pd.DataFrame:
+        """All its metric rows in one frame (kept until more replications arrive)."""
+        if self.cached is None or self.cached[0] != len(self.rows):
+            self.cached = (len(self.rows), pd.concat(self.rows, ignore_index=True))
+        return self.cached[1]
 
 
 # ---- where work runs ------------------------------------------------------------------------
@@ -381,14 +389,14 @@ class _Search:
 
     # judging
     def _values(self, c: _Candidate, column: str, key: str) -> pd.Series:
-        frame = pd.concat(c.rows, ignore_index=True)
+        frame = c.frame()
         mine = frame[(frame.metric == column) & (frame.key == key)]
         return mine.set_index("replication")["value"].reindex(
             sorted(frame.replication.unique()))
 
     def judge(self, c: _Candidate) -> None:
         if self.columns is None:
-            frame = pd.concat(c.rows, ignore_index=True)
+            frame = c.frame()
             produced = set(zip(frame.metric, frame.key, strict=True))
             self.columns = [t.column(produced) for t in self.targets]
         verdicts = []
@@ -555,8 +563,8 @@ class _Search:
                     " something other than the varied threads limits it, such as a"
                     " group's max_concurrency")
 
-    def _paired(self, a: _Candidate, b: _Candidate, column: str,
-                target: Target) -> tuple[float, float, float] | None:
+    def _paired(self, a: _Candidate, b: _Candidate, column: str, target: Target,
+                confidence: float | None = None) -> tuple[float, float, float] | None:
         """The improvement from ``a`` to ``b`` on a target, paired: mean, upper, lower bound."""
         x = self._values(a, column, target.key)
         y = self._values(b, column, target.key)
@@ -566,25 +574,34 @@ class _Search:
         better = (both[:, 0] - both[:, 1]) if target.upper else (both[:, 1] - both[:, 0])
         mean = float(better.mean())
         se = float(better.std(ddof=1)) / math.sqrt(len(better))
-        t = float(stats.t.ppf(self.confidence, len(better) - 1))
+        t = float(stats.t.ppf(confidence or self.confidence, len(better) - 1))
         return mean, mean + t * se, mean - t * se
 
     def monotonicity(self) -> None:
-        """Report pairs where more capacity was worse on a target, paired by replication."""
+        """Report pairs where more capacity was worse on a target, paired by replication.
+
+        Every pair of candidates where one has at least as much of every variable is
+        tested; the confidence is Bonferroni-corrected over all those tests, so a flat
+        region's noise does not raise false alarms.
+        """
         if self.columns is None:
             return
         done = [c for c in self.candidates.values() if c.n >= 2]
-        for a, b in itertools.permutations(done, 2):
-            if a.point == b.point or not all(x <= y for x, y in zip(a.point, b.point,
-                                                                      strict=True)):
-                continue
+        pairs = [(a, b) for a, b in itertools.permutations(done, 2)
+                 if all(x <= y for x, y in zip(a.point, b.point, strict=True))]
+        tests = len(pairs) * len(self.targets)
+        if not tests:
+            return
+        strict = 1 - (1 - self.confidence) / tests
+        for a, b in pairs:
             for target, column in zip(self.targets, self.columns, strict=True):
-                d = self._paired(a, b, column, target)
+                d = self._paired(a, b, column, target, strict)
                 if d is not None and d[1] < 0:
                     self.notes.append(
                         f"monotonicity contradicted: {target.label!r} is worse at"
                         f" {self._label(b.point)} than at {self._label(a.point)} (paired"
-                        f" difference {-d[0]:+.4g}, significant at {self.confidence:.0%})")
+                        f" difference {-d[0]:+.4g}, significant at {self.confidence:.0%}"
+                        f" over {tests} comparisons)")
 
 
 # ---- the result -----------------------------------------------------------------------------
@@ -871,8 +888,7 @@ def _result(search: _Search, base: Scenario, targets: list[Target], paths: list[
                 _JUDGED, (n, mean, low, high, bound, ok), strict=True)}
         records.append(record)
     evaluations = pd.DataFrame(records)
-    frames = [pd.concat(c.rows, ignore_index=True).assign(candidate=i)
-              for i, c in enumerate(tried)]
+    frames = [c.frame().assign(candidate=i) for i, c in enumerate(tried)]
     rows = pd.concat(frames, ignore_index=True)[
         ["candidate", "replication", "seed", "metric", "key", "value"]]
     estimates = pd.DataFrame(

@@ -244,6 +244,30 @@ def test_the_local_pool_gives_the_serial_answer() -> None:
     assert serial.choice == pooled.choice
 
 
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_serial_answer() -> None:
+    distributed = pytest.importorskip("distributed")
+    kwargs: dict[str, Any] = {"vary": {"servers.S.threads": range(1, 8)},
+                              "targets": ["wait_mean <= 2m"], "replications": 3}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        on_dask = simbatch.plan(mmc(12, 10, 1), executor=client, **kwargs)
+    serial = simbatch.plan(mmc(12, 10, 1), executor="serial", **kwargs)
+    pd.testing.assert_frame_equal(serial.metrics, on_dask.metrics)
+
+
+def test_a_contradiction_of_monotonicity_is_reported() -> None:
+    # a variable that is not capacity: the job's duration (longer tasks wait more)
+    doc = mmc(12, 10, 1)
+    doc["servers"]["S"]["threads"] = 3
+    doc["jobs"]["J"]["tasks"]["T"]["duration"] = 600
+    found = simbatch.plan(doc, {"jobs.J.tasks.T.duration": range(300, 1201, 300)},
+                          ["wait_mean <= 10m"], replications=4, executor="serial")
+    assert not found.monotone
+    assert any(note.startswith("monotonicity contradicted") for note in found.notes)
+
+
 # ---- results written out and the command line ----------------------------------------------
 
 MMC_YAML = """\
