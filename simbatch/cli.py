@@ -288,8 +288,8 @@ def _plan(args: argparse.Namespace) -> int:
         for path, value in found.choice.items():
             print(f"  {path} = {value}")
         chosen = found.evaluations[found.evaluations.chosen].iloc[0]
-        print(f"  cost {chosen['cost']:,.1f} thread-hours over the horizon,"
-              f" {int(chosen['servers'])} servers")
+        print(f"  cost {chosen['cost']:,.1f} thread-hours over the horizon (the base:"
+              f" {found.base_thread_hours:,.1f}), {int(chosen['servers'])} servers")
         print("\ntargets at the choice")
         shown = found.estimates.assign(estimate=[
             f"{m:,.3g} [{lo:,.3g}, {hi:,.3g}]" if pd.notna(lo) else f"{m:,.3g}"

@@ -383,8 +383,12 @@ class _Search:
             self._axis(0, top)
             return
         bound = tuple(self.values[i][self._axis(i, top)] for i in range(len(self.paths)))
-        point = self._greedy(bound)
-        self._descend(point, bound)
+        self._greedy(bound)
+        self._descend(min(self.feasible(), key=self.rank).point, bound)
+
+    def feasible(self) -> list[_Candidate]:
+        """The candidates decided to meet every target so far."""
+        return [c for c in self.candidates.values() if c.verdict == "met"]
 
     def _axis(self, i: int, top: tuple[int, ...]) -> int:
         """Bisection along variable ``i`` with the others at ``top``: the lowest index met."""
@@ -410,8 +414,14 @@ class _Search:
         return (*point[:i], self.values[i][k], *point[i + 1:])
 
     def _greedy(self, point: tuple[int, ...]) -> tuple[int, ...]:
-        """From the lower bound, add the unit that closes the gap most per cost, until met."""
+        """From the lower bound, add the unit that closes the gap most per cost, until met.
+
+        It stops early once it costs as much as a candidate already known to meet the
+        targets: adding units cannot lead to a cheaper one.
+        """
         while not self.met(point):
+            if self.candidates[point].cost >= min(c.cost for c in self.feasible()):
+                return point
             options = [p for i in range(len(self.paths)) if (p := self._step(point, i, 1))]
             if not options:
                 return point
@@ -530,6 +540,8 @@ class Plan:
     budget: int | None
     grid: int
     """How many candidates the full grid of the ranges holds."""
+    base_thread_hours: float = math.nan
+    """The base scenario's available thread-hours over the horizon, to set the cost against."""
     notes: tuple[str, ...] = ()
     """Monotonicity findings and why the search stopped early."""
     recommended: Scenario | None = field(default=None, repr=False)
@@ -796,5 +808,5 @@ def _result(search: _Search, base: Scenario, targets: list[Target], paths: list[
     grid = math.prod(len(v) for v in values)
     return Plan(base, tuple(paths), tuple(targets), search.confidence, seed,
                 dict(zip(paths, best.point, strict=True)), best.verdict == "met", estimates,
-                evaluations, rows, search.runs, budget, grid, tuple(dict.fromkeys(
-                    search.notes)), best.scenario)
+                evaluations, rows, search.runs, budget, grid, thread_hours(base)[0],
+                tuple(dict.fromkeys(search.notes)), best.scenario)
