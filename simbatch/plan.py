@@ -343,6 +343,7 @@ class _Search:
         chosen = [self.candidate(p) for p in dict.fromkeys(points)]
         while True:
             batch = []
+            spent = False
             for c in chosen:
                 if c.n == 0:
                     want = self.n
@@ -353,18 +354,20 @@ class _Search:
                 if self.budget is not None:
                     want = min(want, self.budget - self.runs)
                     if want <= 0:
-                        raise _BudgetSpentError
-                    self.runs += want
-                else:
-                    self.runs += want
+                        spent = True
+                        continue
+                self.runs += want
                 reps = [(r, replication_seed(self.seed, r)) for r in
                         range(c.n + 1, c.n + want + 1)]
                 batch.append((c, reps))
+            if batch:
+                self.runner.run(batch, self.warmup)
+                for c, _ in batch:
+                    self.judge(c)
+            if spent:
+                raise _BudgetSpentError
             if not batch:
                 return chosen
-            self.runner.run(batch, self.warmup)
-            for c, _ in batch:
-                self.judge(c)
 
     def met(self, point: tuple[int, ...]) -> bool:
         return self.evaluate([point])[0].verdict == "met"
@@ -525,6 +528,8 @@ class Plan:
     targets: tuple[Target, ...]
     confidence: float
     seed: int
+    warmup: int
+    """Waits of work ready before this (ns after the start) are left out of the metrics."""
     choice: dict[str, int]
     """Each varied path and its recommended value (the best found when not met)."""
     met: bool
@@ -642,7 +647,8 @@ class Plan:
             base_rows = rows[rows.candidate == int(found.candidate.iloc[0])]
             base_rows = base_rows[base_rows.replication <= n].drop(columns="candidate")
         else:
-            base_rows = replicate(self.scenario, n, self.seed, executor=executor).metrics
+            base_rows = replicate(self.scenario, n, self.seed, warmup=self.warmup,
+                                  executor=executor).metrics
         mine = rows[rows.candidate == cid].drop(columns="candidate")
         both = pd.concat([base_rows.assign(variant="base"), mine.assign(variant="plan")],
                          ignore_index=True)[["variant", "replication", "seed", "metric",
@@ -806,7 +812,7 @@ def _result(search: _Search, base: Scenario, targets: list[Target], paths: list[
         [{"target": t.label, "metric": t.metric, "key": t.key, "op": t.op, "value": t.value,
           **dict(zip(_JUDGED, best.judged[t.label], strict=True))} for t in targets])
     grid = math.prod(len(v) for v in values)
-    return Plan(base, tuple(paths), tuple(targets), search.confidence, seed,
+    return Plan(base, tuple(paths), tuple(targets), search.confidence, seed, search.warmup,
                 dict(zip(paths, best.point, strict=True)), best.verdict == "met", estimates,
                 evaluations, rows, search.runs, budget, grid, thread_hours(base)[0],
                 tuple(dict.fromkeys(search.notes)), best.scenario)

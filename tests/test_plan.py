@@ -166,6 +166,15 @@ def test_the_budget_is_honoured_exactly() -> None:
                           ["wait_mean <= 2m"], replications=3, budget=7, executor="serial")
     assert found.runs == 7 == found.metrics.groupby(["candidate", "replication"]).ngroups
     assert any("budget of 7 runs" in note for note in found.notes)
+    # several variables: the budget may run out in the middle of a batch of candidates
+    doc = mmc(30, 10, 1)
+    doc["servers"]["T"] = {"threads": 1}
+    vary = {"servers.S.threads": range(1, 9), "servers.T.threads": range(1, 9)}
+    for budget in (1, 13, 26):
+        found = simbatch.plan(doc, vary, ["wait_mean <= 1m"], replications=3, budget=budget,
+                              executor="serial")
+        assert found.runs == budget == found.metrics.groupby(
+            ["candidate", "replication"]).ngroups == found.evaluations.replications.sum()
 
 
 def test_an_infeasible_target_is_not_met_and_gives_the_best_candidate() -> None:
