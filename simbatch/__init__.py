@@ -29,6 +29,7 @@ from simbatch.simulation import simulate
 if TYPE_CHECKING:
     from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
     from simbatch.history import History, read_history, write_fo_history
+    from simbatch.planning import Plan, Target, parse_target, parse_vary, plan
     from simbatch.report import write_report
 
 __version__ = "0.1.0"
@@ -43,6 +44,11 @@ _LAZY = {
     "replicate": "simbatch.experiments",
     "sweep": "simbatch.experiments",
     "write_report": "simbatch.report",
+    "Plan": "simbatch.planning",
+    "Target": "simbatch.planning",
+    "parse_target": "simbatch.planning",
+    "parse_vary": "simbatch.planning",
+    "plan": "simbatch.planning",
 }
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "Comparison",
     "History",
     "HistoryError",
+    "Plan",
     "Replications",
     "Result",
     "Scenario",
@@ -57,11 +64,15 @@ __all__ = [
     "SimbatchError",
     "SimbatchWarning",
     "SimulationError",
+    "Target",
     "UsageError",
     "__version__",
     "calibrate",
     "compare",
     "load",
+    "parse_target",
+    "parse_vary",
+    "plan",
     "read_history",
     "replicate",
     "simulate",

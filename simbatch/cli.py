@@ -131,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="with several scenarios: replications for the paired"
                         " differences (default 0: none)")
     _calibrate_parser(commands)
+    _plan_parser(commands)
     return parser
 
 
@@ -284,6 +285,8 @@ def _write_report(files: list[Path], names: list[str], seed: int,
 def _run(args: argparse.Namespace) -> int:
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "plan":
+        return _plan(args)
     if args.command in ("compare", "sweep"):
         return _experiment(args)
     if args.command == "report":
@@ -313,6 +316,99 @@ def _run(args: argparse.Namespace) -> int:
         written = [args.out / "tasks.csv", args.out / "jobs.csv"]
     _print_tables(result)
     print(f"\nwrote {' and '.join(map(str, written))}")
+    return 0
+
+
+def _plan_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = commands.add_parser("plan", help="find the least capacity that meets targets, at a"
+                               " stated confidence")
+    plan.add_argument("file", type=Path)
+    plan.add_argument("--vary", action="append", required=True, metavar="PATH=LO..HI",
+                      help="a whole-number path into the scenario and its range (repeatable)")
+    plan.add_argument("--target", action="append", required=True,
+                      metavar='"METRIC OP VALUE [for KEY]"',
+                      help="such as 'wait_p95 <= 2m for Integration' (repeatable)")
+    plan.add_argument("--weight", action="append", default=[], metavar="PATH=W",
+                      help="multiply the thread-hours a varied path adds by W (default 1)")
+    plan.add_argument("--confidence", type=float, default=0.95,
+                      help="of the one-sided bounds (default 0.95)")
+    plan.add_argument("-n", "--replications", type=int, default=10,
+                      help="replications per candidate to start with (default 10)")
+    plan.add_argument("--max-replications", type=int,
+                      help="most replications per candidate (default 4 x -n)")
+    plan.add_argument("--budget", type=int, metavar="RUNS", help="most simulation runs in all")
+    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--warmup", default="0s", help="waits of work ready before this time"
+                      " are left out (default 0s)")
+    plan.add_argument("--out", type=Path, metavar="PLAN.yaml",
+                      help="write the recommendation as a what-if file that extends FILE")
+    plan.add_argument("--report", type=Path, metavar="PLAN.html", help="write an HTML page"
+                      " with the curve and the choice against the base")
+    plan.add_argument("--dask", metavar="ADDRESS", help="run on a dask.distributed scheduler"
+                      " at ADDRESS")
+
+
+def _plan(args: argparse.Namespace) -> int:
+    for option in ("out", "report"):
+        path = getattr(args, option)
+        if path is not None and path.is_dir():
+            raise simbatch.UsageError(f"--{option} {path}: is a folder; name the file")
+    vary: dict[str, range] = {}
+    for spec in args.vary:
+        path, span = simbatch.parse_vary(spec)
+        if path in vary:
+            raise simbatch.UsageError(f"--vary {path!r} is given twice")
+        vary[path] = span
+    weights: dict[str, float] = {}
+    for spec in args.weight:
+        path, sep, value = spec.partition("=")
+        try:
+            weights[path.strip()] = float(value)
+        except ValueError:
+            raise simbatch.UsageError(f"--weight {spec!r}: write PATH=W with a number W")\
+                from None
+        if not sep:
+            raise simbatch.UsageError(f"--weight {spec!r}: write PATH=W")
+    targets = [simbatch.parse_target(t) for t in args.target]
+    executor = _executor(args.dask)
+    try:
+        found = simbatch.plan(args.file, vary, targets, args.confidence,
+                              replications=args.replications,
+                              max_replications=args.max_replications, budget=args.budget,
+                              weights=weights, seed=args.seed, warmup=args.warmup,
+                              executor=executor)
+        print(f"Plan for {found.scenario.name}: {len(vary)} variable"
+              f"{'s' if len(vary) > 1 else ''}, {len(targets)} target"
+              f"{'s' if len(targets) > 1 else ''}, {args.confidence:.0%} one-sided bounds,"
+              f" common random numbers (seed {args.seed})")
+        state = "meets the targets" if found.met else "does NOT meet the targets (best found)"
+        print(f"\nchoice ({state}):")
+        for path, value in found.choice.items():
+            print(f"  {path} = {value}")
+        chosen = found.evaluations[found.evaluations.chosen].iloc[0]
+        print(f"  cost {chosen['cost']:,.1f} thread-hours over the horizon (the base:"
+              f" {found.base_thread_hours:,.1f}), {int(chosen['servers'])} servers")
+        print("\ntargets at the choice")
+        shown = found.estimates.assign(estimate=[
+            f"{m:,.3g} [{lo:,.3g}, {hi:,.3g}]" if pd.notna(lo) else f"{m:,.3g}"
+            for m, lo, hi in zip(found.estimates["mean"], found.estimates.ci_low,
+                                 found.estimates.ci_high, strict=True)],
+            bound=found.estimates.bound.map("{:,.3g}".format))
+        print(shown[["target", "n", "estimate", "bound", "met"]].to_string(index=False))
+        budget = f" of a budget of {found.budget}" if found.budget is not None else ""
+        print(f"\nruns spent: {found.runs}{budget}, on {len(found.evaluations)} of"
+              f" {found.grid} candidates (the full grid at -n {args.replications}:"
+              f" {found.grid * args.replications:,} runs)")
+        for note in found.notes:
+            print(f"note: {note}")
+        if args.out is not None:
+            print(f"wrote {found.write(args.out)}")
+        if args.report is not None:
+            print(f"wrote {found.report(args.report, executor=executor)}")
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
     return 0
 
 

@@ -24,6 +24,7 @@ def test_exported_members() -> None:
         "replicate", "simulate", "sweep", "write_report",
         "Calibration", "History", "HistoryError", "calibrate", "read_history",
         "write_fo_history",
+        "Plan", "Target", "parse_target", "parse_vary", "plan",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)
@@ -148,7 +149,8 @@ def test_public_names_stay_what_they_are_after_their_modules_load() -> None:
     import importlib
     import types
 
-    for module in ("calibrate", "experiments", "history", "report", "metrics", "plots"):
+    for module in ("calibrate", "experiments", "history", "planning", "report", "metrics",
+                   "plots"):
         importlib.import_module(f"simbatch.{module}")
     for name in simbatch.__all__:
         assert not isinstance(getattr(simbatch, name), types.ModuleType), name

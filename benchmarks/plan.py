@@ -1,0 +1,90 @@
+"""simbatch plan benchmark: a two-variable plan on the bundled tenant week.
+
+    python benchmarks/plan.py            # full size (about a minute on 2 cores)
+    python benchmarks/plan.py --small    # a quick run that checks the script still works
+
+It varies the batch threads of the busiest period (the night) on the first two servers of
+``scenarios/tenant-week.yaml``, from 1 to what the file gives them. The paths are read from
+the file's servers, so the script keeps working when the file changes. It reports the wall
+time, the runs the plan spent, and the runs the full grid of the same ranges would take at
+the same replications per candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import simbatch
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANT_WEEK = ROOT / "scenarios" / "tenant-week.yaml"
+
+
+def varied(scenario: simbatch.Scenario) -> dict[str, range]:
+    """The night threads of the first two servers: the period with the most threads each."""
+    out: dict[str, range] = {}
+    for server in scenario.servers[:2]:
+        if server.periods:
+            k = max(range(len(server.periods)), key=lambda i: server.periods[i].threads)
+            path, top = f"servers.{server.name}.periods[{k}].threads", server.periods[k].threads
+        else:
+            path, top = f"servers.{server.name}.threads", server.threads
+        out[path] = range(1, top + 1)
+    if len(out) < 2:
+        sys.exit(f"{TENANT_WEEK} needs two servers for a two-variable plan")
+    return out
+
+
+def targets(scenario: simbatch.Scenario) -> list[str]:
+    """Night planning waits and everything else's mean wait, on the groups the file has."""
+    groups = {g.name for g in scenario.groups}
+    planning = "Planning" if "Planning" in groups else "all"
+    return [f"wait_p95 <= 2m for {planning}", "wait_mean <= 45s for default"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="narrow ranges, 2 replications")
+    parser.add_argument("-n", "--replications", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    scenario = simbatch.load(TENANT_WEEK)
+    vary = varied(scenario)
+    n = args.replications
+    if args.small:
+        vary = {p: range(max(r.start, r.stop - 3), r.stop) for p, r in vary.items()}
+        n = 2
+    wanted = targets(scenario)
+    command = ("simbatch plan scenarios/tenant-week.yaml "
+               + " ".join(f"--vary '{p}={r.start}..{r.stop - 1}'" for p, r in vary.items())
+               + " " + " ".join(f"--target '{t}'" for t in wanted) + f" -n {n}")
+    print(f"simbatch {simbatch.__version__}, Python {platform.python_version()},"
+          f" {platform.machine()}\n{command}\n")
+    began = time.perf_counter()
+    found = simbatch.plan(scenario, vary, wanted, replications=n)
+    wall = time.perf_counter() - began
+    state = "met" if found.met else "NOT met (best found)"
+    print(f"choice ({state}): " + ", ".join(f"{p} = {v}" for p, v in found.choice.items()))
+    print(found.estimates[["target", "n", "mean", "bound", "met"]].to_string(index=False))
+    full = found.grid * n
+    print(f"\nwall time {wall:.1f} s; runs spent {found.runs} on {len(found.evaluations)}"
+          f" candidates; the full grid: {found.grid} candidates x {n} = {full} runs"
+          f" ({found.runs / full:.1%} of it)")
+    for note in found.notes:
+        print(f"note: {note}")
+    if args.json is not None:
+        figures: dict[str, Any] = {
+            "wall_s": wall, "runs": found.runs, "candidates": len(found.evaluations),
+            "grid": found.grid, "replications": n, "met": found.met,
+            "choice": found.choice}
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
