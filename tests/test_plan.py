@@ -413,3 +413,18 @@ def test_plan_benchmark_small(tmp_path: Path) -> None:
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert figures["met"] and len(figures["choice"]) == 2
     assert 0 < figures["runs"] <= figures["grid"] * figures["replications"]
+
+
+def test_a_deadline_target_finds_the_fewest_threads_that_keep_the_night() -> None:
+    # 8 helpers of 30 minutes after a 5-minute split: the run ends 5m + ceil(8 / c) * 30m
+    # after 22:00, so 3 threads (1:35) meet a 1:40 deadline and 2 (2:05) miss it
+    doc = {"start": "2026-01-05 12:00", "horizon": "3d", "polling": 0,
+           "scheduling": "priority", "servers": {"S": {"threads": 8}},
+           "jobs": {"Master planning": {
+               "start": "2026-01-05 22:00", "recurrence": {"every": "1d"}, "deadline": "1h40m",
+               "tasks": {"Split": {"duration": "5m", "runtime": {"tasks": 8,
+                                                                  "duration": "30m"}}}}}}
+    found = simbatch.plan(doc, {"servers.S.threads": range(1, 9)},
+                          ['deadline_miss <= 0% for "Master planning"'], replications=2,
+                          executor="serial")
+    assert found.met and found.choice == {"servers.S.threads": 3}
