@@ -365,7 +365,7 @@ def test_mmc_plan_matches_erlang_c(per_hour: float, service: float, target_minut
 DAY_NIGHT: dict[str, Any] = {
     "name": "day and night", "start": "2026-01-05 00:00", "horizon": "4d", "polling": 0,
     "scheduling": "priority",
-    "servers": {"S": {"threads": 1, "periods": [
+    "servers": {"S": {"periods": [
         {"from": "08:00", "to": "20:00", "threads": 10},
         {"from": "20:00", "to": "08:00", "threads": 10}]}},
     "groups": {"Day": {}, "Night": {}},
@@ -412,7 +412,8 @@ def test_plan_benchmark_small(tmp_path: Path) -> None:
     assert "simbatch plan scenarios/tenant-week.yaml --vary" in proc.stdout
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert figures["met"] and len(figures["choice"]) == 2
-    assert 0 < figures["runs"] <= figures["grid"] * figures["replications"]
+    # sequential sampling may give a close candidate up to 4 x n replications
+    assert 0 < figures["runs"] <= figures["grid"] * 4 * figures["replications"]
 
 
 def test_a_deadline_target_finds_the_fewest_threads_that_keep_the_night() -> None:
