@@ -370,12 +370,7 @@ class _Builder:
         for gname, g in raw.groups.items():
             loc: Loc = ("groups", gname)
             listed = g.servers or []
-            for i, sname in enumerate(listed):
-                if sname not in names:
-                    raise self.fail((*loc, "servers", i), f"unknown server {sname!r}"
-                                    f" (servers: {', '.join(sorted(names))})")
-                if sname in listed[:i]:
-                    raise self.fail((*loc, "servers", i), f"server {sname!r} is listed twice")
+            self.server_list(loc, listed, sorted(names))
             if gname != DEFAULT_GROUP:
                 bound.update(listed)
                 if not listed and raw.scheduling == "affinity":
@@ -391,6 +386,15 @@ class _Builder:
             groups = [Group(g.name, default_servers, g.priority, g.max_concurrency)
                       if g.name == DEFAULT_GROUP else g for g in groups]
         return tuple(groups)
+
+    def server_list(self, loc: Loc, listed: list[str], servers: list[str]) -> None:
+        """Every name in ``loc``'s ``servers`` list is a server, and none is listed twice."""
+        for i, name in enumerate(listed):
+            if name not in servers:
+                raise self.fail((*loc, "servers", i), f"unknown server {name!r}"
+                                f" (servers: {', '.join(servers)})")
+            if name in listed[:i]:
+                raise self.fail((*loc, "servers", i), f"server {name!r} is listed twice")
 
     def group_ref(self, loc: Loc, name: str, group_servers: Mapping[str, tuple[str, ...]]) -> str:
         if name not in group_servers:
@@ -513,12 +517,7 @@ class _Builder:
         if not listed:
             raise self.fail((*loc, "servers"), "must not be empty; leave it out for every"
                                                " server")
-        for i, name in enumerate(listed):
-            if name not in servers:
-                raise self.fail((*loc, "servers", i), f"unknown server {name!r}"
-                                f" (servers: {', '.join(servers)})")
-            if name in listed[:i]:
-                raise self.fail((*loc, "servers", i), f"server {name!r} is listed twice")
+        self.server_list(loc, listed, servers)
         length = ((window.end - window.start) % DAY or DAY) * NS
         needed = down * (len(listed) if raw.stagger == "one-at-a-time" else 1)
         if needed > length:

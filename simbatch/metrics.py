@@ -237,6 +237,21 @@ def _busy_and_limits(result: Result, tasks: pd.DataFrame | None = None
     return busy, limits, origin, end
 
 
+def _hour_bins(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """The horizon cut at every local full hour (ns since the epoch), and each bin's hour."""
+    zone = scenario.zone
+    origin = epoch_ns(scenario.start)
+    end = origin + scenario.horizon
+    moment = scenario.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    edges = []
+    while epoch_ns(moment) < end:
+        edges.append(max(epoch_ns(moment), origin))
+        moment = (moment.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(zone)
+    bins = np.array([*edges, end], np.int64)
+    hours = pd.to_datetime(bins[:-1], unit="ns", utc=True).tz_convert(zone).hour.to_numpy()
+    return bins, hours
+
+
 def _areas(step: Steps, bins: np.ndarray) -> np.ndarray:
     """The integral of a step function over each bin, in value-seconds."""
     grid = np.unique(np.r_[step.times, bins])
@@ -274,15 +289,8 @@ def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
     if by not in ("server", "group"):
         raise UsageError(f"by is 'server' or 'group', got {by!r}")
     scenario = result.scenario
-    busy, limits, origin, end = _busy_and_limits(result)
-    zone = scenario.zone
-    moment = scenario.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
-    edges = []
-    while epoch_ns(moment) < end:
-        edges.append(max(epoch_ns(moment), origin))
-        moment = (moment.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(zone)
-    bins = np.array([*edges, end], np.int64)
-    hours = pd.to_datetime(bins[:-1], unit="ns", utc=True).tz_convert(zone).hour.to_numpy()
+    busy, limits, _, _ = _busy_and_limits(result)
+    bins, hours = _hour_bins(scenario)
     available = [_areas(_available(b, lim), bins) for b, lim in zip(busy, limits, strict=True)]
     if by == "server":
         keys = [s.name for s in scenario.servers]
@@ -470,14 +478,7 @@ def backlog_by_hour(result: Result) -> pd.DataFrame:
     scenario = result.scenario
     origin = epoch_ns(scenario.start)
     end = origin + scenario.horizon
-    zone = scenario.zone
-    moment = scenario.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
-    edges = []
-    while epoch_ns(moment) < end:
-        edges.append(max(epoch_ns(moment), origin))
-        moment = (moment.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(zone)
-    bins = np.array([*edges, end], np.int64)
-    hours = pd.to_datetime(bins[:-1], unit="ns", utc=True).tz_convert(zone).hour.to_numpy()
+    bins, hours = _hour_bins(scenario)
     seconds = np.diff(bins) / NS
     frames = []
     for group, rows in table.groupby("group", sort=False):
