@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,15 +53,6 @@ def _print_tables(result: simbatch.Result) -> None:
     print(_table(util))
 
 
-def _write_csv(result: simbatch.Result, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("tasks", result.tasks), ("jobs", result.jobs)):
-        frame = table.copy()
-        for column in ("wait", "duration"):
-            frame[column] = frame[column].dt.total_seconds()
-        frame.to_csv(out / f"{name}.csv", index=False)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simbatch", description=(
         "Capacity planning for the Dynamics 365 F&O batch framework."))
@@ -69,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--out", type=Path, default=Path("."),
                      help="folder for tasks.csv and jobs.csv (default: current folder)")
+    _max_attempts(run)
     validate = commands.add_parser("validate", help="check a scenario file; exit 0 or 2")
     validate.add_argument("file", type=Path)
     compare = commands.add_parser("compare", help="replicate scenarios on common random"
@@ -85,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                              " time are left out (default 0s)")
         command.add_argument("--dask", metavar="ADDRESS", help="run on a dask.distributed"
                              " scheduler at ADDRESS")
+        _max_attempts(command)
     compare.add_argument("--store", type=Path, help="keep finished replications here and reuse"
                          " them on a rerun")
     compare.add_argument("--report", type=Path, metavar="OUT.html",
@@ -96,7 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-n", "--replications", type=int, default=0,
                         help="with several scenarios: replications for the paired"
                         " differences (default 0: none)")
+    _max_attempts(report)
     return parser
+
+
+def _max_attempts(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-attempts", type=int, metavar="N", default=None,
+                         help="refuse a run expected to simulate more task attempts than N"
+                         f" (default {simbatch.MAX_ATTEMPTS:,}, about"
+                         f" {simbatch.MAX_ATTEMPTS * simbatch.BYTES_PER_ATTEMPT / 1e9:.1f} GB)")
 
 
 SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error"]
@@ -112,15 +116,27 @@ def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
     return frame[[*by, "n", "estimate"]].to_string(index=False)
 
 
+_ADDRESS = re.compile(r"^(?:(tcp|tls|inproc|ws|wss|ucx)://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\])"
+                      r":([0-9]{1,5})$")
+
+
 def _executor(address: str | None) -> object:
     if address is None:
         return None
+    match = _ADDRESS.match(address.strip())
+    if match is None or not 0 < int(match.group(3)) < 65536:
+        raise simbatch.UsageError(f"--dask {address!r}: write the scheduler's address as"
+                                  " HOST:PORT or tcp://HOST:PORT, such as tcp://10.0.0.5:8786")
     try:
         from distributed import Client
     except ImportError:
         raise simbatch.UsageError("--dask needs dask.distributed: pip install"
                                   " 'simbatch[cluster]'") from None
-    return Client(address)
+    try:
+        return Client(address.strip(), timeout="10s")
+    except (OSError, ValueError, TypeError) as exc:
+        raise simbatch.UsageError(f"--dask {address!r}: no scheduler answers there"
+                                  f" ({type(exc).__name__}: {exc})") from None
 
 
 def _grid(specs: list[str]) -> dict[str, list[object]]:
@@ -149,7 +165,7 @@ def _experiment(args: argparse.Namespace) -> int:
             comparison = simbatch.compare(dict(zip(names, args.files, strict=True)),
                                           replications=args.replications, seed=args.seed,
                                           warmup=args.warmup, executor=executor,
-                                          store=args.store)
+                                          store=args.store, max_attempts=args.max_attempts)
             print(f"{args.replications} replications each on common random numbers, seed"
                   f" {args.seed}; 95% t intervals" + (f"; reused {comparison.reused}"
                                                       if comparison.reused else ""))
@@ -159,10 +175,12 @@ def _experiment(args: argparse.Namespace) -> int:
                 print(f"\nDifference from {names[0]} (paired by replication)")
                 print(_interval_table(comparison.differences(), ["variant", "metric", "key"]))
             if args.report is not None:
-                _write_report(args.files, names, args.seed, comparison, args.report)
+                _write_report(args.files, names, args.seed, comparison, args.report,
+                              args.max_attempts)
         else:
             table = simbatch.sweep(args.file, _grid(args.grid), replications=args.replications,
-                                   seed=args.seed, warmup=args.warmup, executor=executor)
+                                   seed=args.seed, warmup=args.warmup, executor=executor,
+                                   max_attempts=args.max_attempts)
             shown = [c for c in table.columns if "[" not in c
                      or c.split("[")[0] in ("wait_mean_s", "wait_p95_s", "backlog_at_horizon")]
             print(table[shown].to_string(index=False, float_format="{:,.1f}".format))
@@ -183,8 +201,9 @@ def _names(files: list[Path]) -> list[str]:
 
 
 def _write_report(files: list[Path], names: list[str], seed: int,
-                  comparison: simbatch.Comparison | None, out: Path) -> None:
-    results = {name: simbatch.simulate(f, seed=seed)
+                  comparison: simbatch.Comparison | None, out: Path,
+                  max_attempts: int | None = None) -> None:
+    results = {name: simbatch.simulate(f, seed=seed, max_attempts=max_attempts)
                for name, f in zip(names, files, strict=True)}
     print(f"\nwrote {simbatch.write_report(results, out, comparison)}")
 
@@ -201,8 +220,9 @@ def _run(args: argparse.Namespace) -> int:
         comparison = None
         if args.replications and len(args.files) > 1:
             comparison = simbatch.compare(dict(zip(names, args.files, strict=True)),
-                                          replications=args.replications, seed=args.seed)
-        _write_report(args.files, names, args.seed, comparison, args.out)
+                                          replications=args.replications, seed=args.seed,
+                                          max_attempts=args.max_attempts)
+        _write_report(args.files, names, args.seed, comparison, args.out, args.max_attempts)
         return 0
     if args.command == "validate":
         scenario = simbatch.load(args.file)
@@ -211,16 +231,28 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.out.exists() and not args.out.is_dir():
         raise simbatch.UsageError(f"--out {args.out}: is a file, not a folder")
-    result = simbatch.simulate(args.file, seed=args.seed)
-    _write_csv(result, args.out)
+    result = simbatch.simulate(args.file, seed=args.seed, max_attempts=args.max_attempts,
+                               progress=True)
+    simbatch.write_csv(result, args.out)
     _print_tables(result)
     print(f"\nwrote {args.out / 'tasks.csv'} and {args.out / 'jobs.csv'}")
     return 0
 
 
+class _TerminatedError(Exception):
+    """SIGTERM arrived: stop like Ctrl-C, with the conventional exit code 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _TerminatedError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 fine, 2 bad input)."""
+    """Run the command line; returns the exit code (0 fine, 2 bad input, 130 interrupted)."""
     args = _parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", simbatch.SimbatchWarning)
         try:
@@ -231,6 +263,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (simbatch.SimbatchError, OSError) as exc:
             print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
             code = 2
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopped; finished outputs and stored replications are"
+                  " kept", file=sys.stderr)
+            code = 130
+        except _TerminatedError:
+            print("terminated: stopped; finished outputs and stored replications are kept",
+                  file=sys.stderr)
+            code = 143
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     for warning in caught:
         print(f"{warning.category.__name__}: {warning.message}", file=sys.stderr)
     return code

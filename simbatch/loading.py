@@ -145,7 +145,10 @@ class _Builder:
             ranges.check_distribution(dist)
             return dist
         except ValueError as exc:
-            raise self.fail(loc, str(exc)) from None
+            problem = str(exc)
+            if isinstance(value, dict) and len(value) == 1 and problem.startswith("bad time"):
+                problem = f"{next(iter(value))}: {problem}"  # name the distribution
+            raise self.fail(loc, problem) from None
 
     def zone(self, loc: Loc, name: str) -> ZoneInfo:
         if name not in _zone_names():  # also refuses names like "localtime" that vary by host
