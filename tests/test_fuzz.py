@@ -50,6 +50,8 @@ ODD_STRINGS = ["", " ", "5x", "-1m", "0s", "1e400s", "1h1h", "08:00", "24:00", "
                "1969-12-31", "{", "mon-sun", "sun-mon", "60/h", "0/h", "99999999999/s",
                "ended or error", "last", "*/0 * * * *", "0 22 * * 1-5", "1mo", "0d",
                "99999999999y", "Europe/Nowhere", "default", "affinity", "priority"]
+VALID_EXTREMES = ["0s", "0.000000001s", "1s", "36500d", "5214w", "1d", "30d", "2h", 0, 1, 16,
+                  1000, 0.999, 1.0]  # values in range: mutations that still simulate
 ODD_MAPS = [{}, {"exponential": "1e400s"}, {"normal": {"mean": "1m", "sd": "100000w"}},
             {"uniform": ["9m", "1m"]}, {"empirical": []}, {"lognormal": {"mean": 0, "sd": "1m"}},
             {"gamma": {"mean": "1s", "sd": "36500d"}}, {"uniform": [1, 99999999999999999999]},
@@ -60,7 +62,7 @@ ODD = st.one_of(
     st.none(), st.booleans(), st.sampled_from(ODD_NUMBERS), st.integers(),
     st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(ODD_STRINGS),
     st.text(max_size=12), st.lists(st.sampled_from([0, -1, "1m", None, "x"]), max_size=3),
-    st.sampled_from(ODD_MAPS),
+    st.sampled_from(ODD_MAPS), st.sampled_from(VALID_EXTREMES), st.sampled_from(VALID_EXTREMES),
 )
 
 

@@ -270,3 +270,14 @@ def test_progress_reaches_the_callback(monkeypatch: pytest.MonkeyPatch) -> None:
     plain = engine.Model(scenario, 0)
     plain.run()  # watching changes nothing
     assert np.array_equal(plain.recorder.rows("tasks"), run.recorder.rows("tasks"))
+
+
+@pytest.mark.parametrize("address", ["not a url", "http://x:1", "tcp://host", "host:99999",
+                                     ""])
+def test_a_malformed_dask_address_is_a_usage_error(tmp_path: Path, address: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = scenario_with(tmp_path, BASE)
+    assert main(["compare", str(path), "-n", "1", "--dask", address]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"UsageError: --dask {address!r}: write the scheduler's address as")
+    assert "Traceback" not in err
