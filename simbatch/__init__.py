@@ -9,16 +9,21 @@ Describe a topology and a workload in a scenario file, then::
 
 from typing import TYPE_CHECKING, Any
 
+from simbatch.budget import BYTES_PER_ATTEMPT, MAX_ATTEMPTS, Estimate
+from simbatch.budget import estimate as estimate_work
 from simbatch.calibrate import Calibration, calibrate
 from simbatch.errors import (
+    BudgetError,
     HistoryError,
     ScenarioError,
     SimbatchError,
     SimbatchWarning,
     SimulationError,
+    StoreError,
     UsageError,
 )
 from simbatch.loading import load
+from simbatch.outputs import write_csv
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
@@ -52,8 +57,12 @@ _LAZY = {
 }
 
 __all__ = [
+    "BYTES_PER_ATTEMPT",
+    "MAX_ATTEMPTS",
+    "BudgetError",
     "Calibration",
     "Comparison",
+    "Estimate",
     "History",
     "HistoryError",
     "Plan",
@@ -64,11 +73,13 @@ __all__ = [
     "SimbatchError",
     "SimbatchWarning",
     "SimulationError",
+    "StoreError",
     "Target",
     "UsageError",
     "__version__",
     "calibrate",
     "compare",
+    "estimate_work",
     "load",
     "parse_target",
     "parse_vary",
@@ -77,6 +88,7 @@ __all__ = [
     "replicate",
     "simulate",
     "sweep",
+    "write_csv",
     "write_fo_history",
     "write_report",
 ]

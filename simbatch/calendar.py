@@ -10,6 +10,7 @@ dialog); cron expressions use ``cronsim``; minutes and hours are elapsed time.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -132,7 +133,12 @@ def arrival_times(rng: np.random.Generator, horizon: int, *,
         t = first
         while t < horizon:
             gaps = np.rint(np.minimum(interval.sample(rng, chunk), horizon / NS) * NS)
-            times = t + np.cumsum(gaps.astype(np.int64))
+            if t + float(gaps.sum()) < 2.0**62:
+                times = t + np.cumsum(gaps.astype(np.int64))
+            else:  # gaps this long could overflow int64 when summed: stop past the horizon
+                kept = list(itertools.takewhile(lambda x: x < horizon, itertools.accumulate(
+                    (int(g) for g in gaps), initial=t)))[1:]
+                times = np.array([*kept, horizon], dtype=np.int64)
             out.append(times)
             t = int(times[-1])
         allt = np.concatenate(out) if out else np.zeros(0, np.int64)

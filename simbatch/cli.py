@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,25 +74,6 @@ def _print_deadlines(result: simbatch.Result) -> None:
               " met or missed")
 
 
-def _csv_times(column: pd.Series) -> pd.Series:
-    """Tz-aware times as ISO 8601 UTC text, rounded to the millisecond; empty when NaT."""
-    utc = column.dt.tz_convert("UTC").dt.round("ms")
-    text: pd.Series = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "+00:00"
-    return text.where(column.notna(), "")
-
-
-def _write_csv(result: simbatch.Result, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("tasks", result.tasks), ("jobs", result.jobs)):
-        frame = table.copy()
-        for column in ("wait", "duration"):
-            frame[column] = frame[column].dt.total_seconds().round(3)
-        for column in ("scheduled", "ready", "start", "end"):
-            if column in frame:
-                frame[column] = _csv_times(frame[column])
-        frame.to_csv(out / f"{name}.csv", index=False)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simbatch", description=(
         "Capacity planning for the Dynamics 365 F&O batch framework."))
@@ -103,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=["csv", "fo"], default="csv",
                      help="csv: tasks.csv and jobs.csv (default); fo: BatchJobHistory.csv and"
                      " BatchHistory.csv in F&O's columns")
+    _max_attempts(run)
     validate = commands.add_parser("validate", help="check a scenario file; exit 0 or 2")
     validate.add_argument("file", type=Path)
     compare = commands.add_parser("compare", help="replicate scenarios on common random"
@@ -119,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
                              " time are left out (default 0s)")
         command.add_argument("--dask", metavar="ADDRESS", help="run on a dask.distributed"
                              " scheduler at ADDRESS")
+        _max_attempts(command)
     compare.add_argument("--store", type=Path, help="keep finished replications here and reuse"
                          " them on a rerun")
     compare.add_argument("--report", type=Path, metavar="OUT.html",
@@ -132,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
                         " differences (default 0: none)")
     _calibrate_parser(commands)
     _plan_parser(commands)
+    _max_attempts(report)
     return parser
 
 
@@ -164,6 +151,13 @@ def _calibrate(args: argparse.Namespace) -> int:
 SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error",
          "deadline_runs", "deadline_misses", "deadline_miss", "deadline_undetermined",
          "lateness_p95_s", "margin_min_s", "latest_finish_s"]
+def _max_attempts(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-attempts", type=int, metavar="N", default=None,
+                         help="refuse a run expected to simulate more task attempts than N"
+                         f" (default {simbatch.MAX_ATTEMPTS:,}, about"
+                         f" {simbatch.MAX_ATTEMPTS * simbatch.BYTES_PER_ATTEMPT / 1e9:.1f} GB)")
+
+
 
 
 def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
@@ -176,15 +170,27 @@ def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
     return frame[[*by, "n", "estimate"]].to_string(index=False)
 
 
+_ADDRESS = re.compile(r"^(?:(tcp|tls|inproc|ws|wss|ucx)://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\])"
+                      r":([0-9]{1,5})$")
+
+
 def _executor(address: str | None) -> object:
     if address is None:
         return None
+    match = _ADDRESS.match(address.strip())
+    if match is None or not 0 < int(match.group(3)) < 65536:
+        raise simbatch.UsageError(f"--dask {address!r}: write the scheduler's address as"
+                                  " HOST:PORT or tcp://HOST:PORT, such as tcp://10.0.0.5:8786")
     try:
         from distributed import Client
     except ImportError:
         raise simbatch.UsageError("--dask needs dask.distributed: pip install"
                                   " 'simbatch[cluster]'") from None
-    return Client(address)
+    try:
+        return Client(address.strip(), timeout="10s")
+    except (OSError, ValueError, TypeError) as exc:
+        raise simbatch.UsageError(f"--dask {address!r}: no scheduler answers there"
+                                  f" ({type(exc).__name__}: {exc})") from None
 
 
 def _grid(specs: list[str]) -> dict[str, list[object]]:
@@ -237,7 +243,7 @@ def _experiment(args: argparse.Namespace) -> int:
             comparison = simbatch.compare(dict(zip(names, args.files, strict=True)),
                                           replications=args.replications, seed=args.seed,
                                           warmup=args.warmup, executor=executor,
-                                          store=args.store)
+                                          store=args.store, max_attempts=args.max_attempts)
             print(f"{args.replications} replications each on common random numbers, seed"
                   f" {args.seed}; 95% intervals (t, clipped to each metric's range; Wilson"
                   " for the deadline miss share)" + (f"; reused {comparison.reused}"
@@ -251,10 +257,12 @@ def _experiment(args: argparse.Namespace) -> int:
                 print(f"\nDifference from {names[0]} (paired by replication)")
                 print(_interval_table(comparison.differences(), ["variant", "metric", "key"]))
             if args.report is not None:
-                _write_report(args.files, names, args.seed, comparison, args.report)
+                _write_report(args.files, names, args.seed, comparison, args.report,
+                              args.max_attempts)
         else:
             table = simbatch.sweep(args.file, _grid(args.grid), replications=args.replications,
-                                   seed=args.seed, warmup=args.warmup, executor=executor)
+                                   seed=args.seed, warmup=args.warmup, executor=executor,
+                                   max_attempts=args.max_attempts)
             print(f"{args.replications} replication(s) per point, seed {args.seed}; metric"
                   " means; columns ending _s are seconds, utilization and deadline_miss are"
                   " fractions")
@@ -276,8 +284,9 @@ def _names(files: list[Path]) -> list[str]:
 
 
 def _write_report(files: list[Path], names: list[str], seed: int,
-                  comparison: simbatch.Comparison | None, out: Path) -> None:
-    results = {name: simbatch.simulate(f, seed=seed)
+                  comparison: simbatch.Comparison | None, out: Path,
+                  max_attempts: int | None = None) -> None:
+    results = {name: simbatch.simulate(f, seed=seed, max_attempts=max_attempts)
                for name, f in zip(names, files, strict=True)}
     print(f"\nwrote {simbatch.write_report(results, out, comparison)}")
 
@@ -298,8 +307,9 @@ def _run(args: argparse.Namespace) -> int:
         comparison = None
         if args.replications and len(args.files) > 1:
             comparison = simbatch.compare(dict(zip(names, args.files, strict=True)),
-                                          replications=args.replications, seed=args.seed)
-        _write_report(args.files, names, args.seed, comparison, args.out)
+                                          replications=args.replications, seed=args.seed,
+                                          max_attempts=args.max_attempts)
+        _write_report(args.files, names, args.seed, comparison, args.out, args.max_attempts)
         return 0
     if args.command == "validate":
         scenario = simbatch.load(args.file)
@@ -308,12 +318,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.out.exists() and not args.out.is_dir():
         raise simbatch.UsageError(f"--out {args.out}: is a file, not a folder")
-    result = simbatch.simulate(args.file, seed=args.seed)
+    result = simbatch.simulate(args.file, seed=args.seed, max_attempts=args.max_attempts,
+                               progress=True)
     if args.format == "fo":
-        written = simbatch.write_fo_history(result, args.out)
+        written = list(simbatch.write_fo_history(result, args.out))
     else:
-        _write_csv(result, args.out)
-        written = [args.out / "tasks.csv", args.out / "jobs.csv"]
+        written = list(simbatch.write_csv(result, args.out))
     _print_tables(result)
     print(f"\nwrote {' and '.join(map(str, written))}")
     return 0
@@ -412,9 +422,20 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+class _TerminatedError(Exception):
+    """SIGTERM arrived: stop like Ctrl-C, with the conventional exit code 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _TerminatedError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 fine, 2 bad input)."""
+    """Run the command line; returns the exit code (0 fine, 2 bad input, 130 interrupted)."""
     args = _parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", simbatch.SimbatchWarning)
         try:
@@ -425,6 +446,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (simbatch.SimbatchError, OSError) as exc:
             print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
             code = 2
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopped; finished outputs and stored replications are"
+                  " kept", file=sys.stderr)
+            code = 130
+        except _TerminatedError:
+            print("terminated: stopped; finished outputs and stored replications are kept",
+                  file=sys.stderr)
+            code = 143
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     for warning in caught:
         print(f"{warning.category.__name__}: {warning.message}", file=sys.stderr)
     return code

@@ -8,6 +8,8 @@ means to report with a single ``except SimbatchError``::
     ├── HistoryError       a batch history export is invalid (file, row, column, value)
     ├── SimulationError    a run met a state the scenario could not rule out
     │                      (for example a sampled time that is negative or NaN)
+    ├── BudgetError        a scenario asks for more work than the limit (max_attempts)
+    ├── StoreError         a result store is held by another experiment or cannot be used
     └── UsageError         a function was called with a bad argument (also a ValueError)
 
     SimbatchWarning        a valid scenario that very likely does not mean what it says
@@ -16,8 +18,8 @@ means to report with a single ``except SimbatchError``::
 
 from __future__ import annotations
 
-__all__ = ["HistoryError", "ScenarioError", "SimbatchError", "SimbatchWarning", "SimulationError",
-           "UsageError"]
+__all__ = ["BudgetError", "HistoryError", "ScenarioError", "SimbatchError", "SimbatchWarning",
+           "SimulationError", "StoreError", "UsageError"]
 
 
 class SimbatchError(Exception):
@@ -56,6 +58,14 @@ class HistoryError(SimbatchError):
 
 class SimulationError(SimbatchError):
     """A run could not go on, for a reason the scenario's validation cannot see in advance."""
+
+
+class BudgetError(SimbatchError):
+    """A scenario's estimated work (task attempts) is above the limit; the message has it."""
+
+
+class StoreError(SimbatchError):
+    """A result store folder is held by another experiment, or cannot be read or written."""
 
 
 class UsageError(SimbatchError, ValueError):

@@ -24,21 +24,23 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
 import simbatch
+from simbatch import budget, outputs, workers
 from simbatch import metrics as metrics_module
-from simbatch.errors import UsageError
+from simbatch.errors import SimbatchWarning, StoreError, UsageError
 from simbatch.loading import load, load_document
 from simbatch.results import Result
 from simbatch.scenario import Scenario
@@ -123,9 +125,10 @@ def _span_seconds(value: object) -> float:
         value) else np.nan
 
 
-def _one(scenario: Scenario, replication: int, seed: int, warmup: int) -> pd.DataFrame:
+def _one(scenario: Scenario, replication: int, seed: int, warmup: int,
+         max_attempts: int | None = None) -> pd.DataFrame:
     """Run one replication and return its metric rows (runs in a worker)."""
-    frame = metrics(simulate(scenario, seed=seed), warmup)
+    frame = metrics(simulate(scenario, seed=seed, max_attempts=max_attempts), warmup)
     frame.insert(0, "seed", seed)
     frame.insert(0, "replication", replication)
     return frame
@@ -143,8 +146,8 @@ def _run_all(jobs: list[tuple[Any, ...]], executor: Any, save: Callable[[int, pd
             save(i, _one(*job))
         return
     own = executor is None
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=os.cpu_count()) if own \
-        else executor
+    pool = workers.pool() if own else executor
+    finished = False
     try:
         futures = {pool.submit(_one, *job): i for i, job in enumerate(jobs)}
         done_iter: Iterable[Any]
@@ -155,9 +158,13 @@ def _run_all(jobs: list[tuple[Any, ...]], executor: Any, save: Callable[[int, pd
             done_iter = concurrent.futures.as_completed(futures)
         for future in tqdm(done_iter, total=len(futures), desc=label, disable=None):
             save(futures[future], future.result())
+        finished = True
     finally:
         if own:
-            pool.shutdown(cancel_futures=True)
+            workers.close(pool, finished)
+        elif not finished:
+            for future in futures:
+                future.cancel()
 
 
 def _check_executor(executor: Any) -> None:
@@ -169,42 +176,99 @@ def _check_executor(executor: Any) -> None:
 
 
 class _Store:
-    """A results folder: one parquet file per finished replication, and a manifest."""
+    """A results folder: one parquet file per finished replication, and a manifest.
+
+    One experiment owns the folder while it runs: a lock file (``.lock``, through
+    ``filelock``) refuses a second one, even one started at the same instant. Every stored
+    replication carries its replication, seed, variant and scenario fingerprint; one that
+    cannot be read or does not match is recomputed with a warning, never mixed in.
+    """
 
     def __init__(self, folder: str | Path, fingerprint: dict[str, Any]) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.fingerprint = fingerprint
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {self.folder}: cannot be created ({exc})") from None
+        self.lock = filelock.FileLock(self.folder / ".lock", timeout=0)
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            raise StoreError(f"store {self.folder} is in use by another experiment that is"
+                             " running now; wait for it or use another folder") from None
+        try:
+            self._check_manifest()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _check_manifest(self) -> None:
         manifest = self.folder / "experiment.json"
+        found: Any = None
         if manifest.exists():
-            found = json.loads(manifest.read_text(encoding="utf-8"))
-            if found != fingerprint:
-                differs = sorted(k for k in {*found, *fingerprint}
-                                 if found.get(k) != fingerprint.get(k))
-                raise UsageError(f"{self.folder} holds results of another experiment"
-                                 f" (differing: {', '.join(differs)}); use another folder")
-        else:
-            _atomic_write(manifest, json.dumps(fingerprint, indent=2).encode())
+            try:
+                found = json.loads(manifest.read_text(encoding="utf-8"))
+                if not isinstance(found, dict):
+                    raise ValueError(f"expected an object, got {type(found).__name__}")
+            except (OSError, ValueError) as exc:
+                _warn(f"store {self.folder}: experiment.json cannot be read ({exc}); writing"
+                      " it anew and checking every stored replication against it")
+                found = None
+        if found is None:
+            outputs.write_bytes(manifest, json.dumps(self.fingerprint, indent=2).encode())
+        elif found != self.fingerprint:
+            differs = sorted(k for k in {*found, *self.fingerprint}
+                             if found.get(k) != self.fingerprint.get(k))
+            raise UsageError(f"{self.folder} holds results of another experiment"
+                             f" (differing: {', '.join(differs)}); use another folder")
+
+    def close(self) -> None:
+        """Let another experiment have the folder."""
+        self.lock.release()
 
     def path(self, variant: str, replication: int) -> Path:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", variant)
         return self.folder / slug / f"replication-{replication:05d}.parquet"
 
-    def load(self, variant: str, replication: int) -> pd.DataFrame | None:
+    def load(self, variant: str, replication: int, seed: int) -> pd.DataFrame | None:
+        """A stored replication that matches, or None (with a warning if one was unusable)."""
         path = self.path(variant, replication)
-        return pd.read_parquet(path) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many kinds for a damaged file
+            reason = " ".join(str(exc).split())[:200]
+            _warn(f"store: {path} cannot be read ({type(exc).__name__}: {reason});"
+                  " recomputing it")
+            return None
+        expected = {"replication": replication, "seed": seed, "variant": variant,
+                    "fingerprint": self.fingerprint["variants"][variant]}
+        missing = [c for c in [*METRIC_COLUMNS, *expected] if c not in frame.columns]
+        if missing or frame.empty:
+            _warn(f"store: {path} is not a stored replication (missing columns:"
+                  f" {', '.join(missing) or 'none, but no rows'}); recomputing it")
+            return None
+        for column, value in expected.items():
+            values = set(frame[column].tolist())
+            if values != {value}:
+                shown = ", ".join(repr(v) for v in sorted(values, key=str))
+                _warn(f"store: {path} holds {column} {shown}, not {value!r}; recomputing it")
+                return None
+        return frame[METRIC_COLUMNS]
 
     def save(self, variant: str, replication: int, frame: pd.DataFrame) -> None:
         path = self.path(variant, replication)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)  # a reader never sees half a file
+        tagged = frame.assign(variant=variant,
+                              fingerprint=self.fingerprint["variants"][variant])
+        with outputs.replacing(path) as (temp,):  # a reader never sees half a file
+            tagged.to_parquet(temp, index=False)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _warn(message: str) -> None:
+    warnings.warn(message, SimbatchWarning, stacklevel=4)
 
 
 def _fingerprint(scenario: Scenario) -> str:
@@ -214,21 +278,38 @@ def _fingerprint(scenario: Scenario) -> str:
 
 
 def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, warmup: int,
-                executor: Any, store: str | Path | None) -> tuple[pd.DataFrame, int]:
+                executor: Any, store: str | Path | None, max_attempts: int | None = None
+                ) -> tuple[pd.DataFrame, int]:
     """Run every variant's replications (reusing stored ones); return rows and reuse count."""
     replications = whole_number(replications, "replications", 1)
     seed = whole_number(seed, "seed", 0)
+    if max_attempts is not None:
+        max_attempts = whole_number(max_attempts, "max_attempts", 1)
     _check_executor(executor)
+    for scenario in variants.values():  # refuse before any work starts
+        budget.check(scenario, max_attempts)
     shelf = None
     if store is not None:
         shelf = _Store(store, {"simbatch": simbatch.__version__, "seed": seed,
                                "warmup_ns": warmup, "variants": {
                                    name: _fingerprint(s) for name, s in variants.items()}})
+    try:
+        return _replications(variants, replications, seed, warmup, executor, shelf,
+                             max_attempts)
+    finally:
+        if shelf is not None:
+            shelf.close()
+
+
+def _replications(variants: Mapping[str, Scenario], replications: int, seed: int, warmup: int,
+                  executor: Any, shelf: _Store | None, max_attempts: int | None
+                  ) -> tuple[pd.DataFrame, int]:
     frames: dict[tuple[str, int], pd.DataFrame] = {}
     jobs: list[tuple[str, int]] = []
     for name in variants:
         for r in range(1, replications + 1):
-            found = shelf.load(name, r) if shelf is not None else None
+            found = (shelf.load(name, r, replication_seed(seed, r)) if shelf is not None
+                     else None)
             if found is not None:
                 frames[name, r] = found
             else:
@@ -241,7 +322,8 @@ def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, 
             shelf.save(name, r, frame)
         frames[name, r] = frame
 
-    work = [(variants[name], r, replication_seed(seed, r), warmup) for name, r in jobs]
+    work = [(variants[name], r, replication_seed(seed, r), warmup, max_attempts)
+            for name, r in jobs]
     _run_all(work, executor, save, "replications")
     rows = pd.concat([frames[name, r].assign(variant=name) for name in variants
                       for r in range(1, replications + 1)], ignore_index=True)
@@ -428,34 +510,38 @@ def _counts(wide: pd.DataFrame, metric: str, key: str, variant: str) -> np.ndarr
 
 
 def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,
-              executor: Any = None, store: str | Path | None = None) -> Replications:
+              executor: Any = None, store: str | Path | None = None,
+              max_attempts: int | None = None) -> Replications:
     """Run ``n`` replications of a scenario; every metric row carries its replication and seed.
 
     ``warmup`` (a time such as ``"2h"``) leaves waits of work ready before it out of the
     metrics. ``executor`` is None (local processes), ``"serial"``, or any executor with
     ``submit`` such as a ``dask.distributed.Client``. ``store`` is a folder that keeps every
     finished replication and reuses it when the same experiment runs again.
+    ``max_attempts`` raises the work budget of each run (``simbatch.budget``).
     """
     loaded = load(scenario)
     rows, reused = _experiment({loaded.name: loaded}, n, seed, _warmup(warmup), executor,
-                               store)
+                               store, max_attempts)
     return Replications(loaded, seed, rows.drop(columns="variant"), reused)
 
 
 def compare(variants: Mapping[str, Source], replications: int = 30, seed: int = 0, *,
             warmup: str | int = 0, executor: Any = None,
-            store: str | Path | None = None) -> Comparison:
+            store: str | Path | None = None, max_attempts: int | None = None) -> Comparison:
     """Run variants on common random numbers; ``differences()`` are against the first one."""
     if not isinstance(variants, Mapping) or not variants:
         raise UsageError("compare takes a mapping of names to scenarios, such as"
                          " {'today': 'base.yaml', 'more servers': 'more.yaml'}")
     loaded = {str(name): load(s) for name, s in variants.items()}
-    rows, reused = _experiment(loaded, replications, seed, _warmup(warmup), executor, store)
+    rows, reused = _experiment(loaded, replications, seed, _warmup(warmup), executor, store,
+                               max_attempts)
     return Comparison(tuple(loaded), seed, rows, reused, tuple(loaded.values()))
 
 
 def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1,
-          seed: int = 0, *, warmup: str | int = 0, executor: Any = None) -> pd.DataFrame:
+          seed: int = 0, *, warmup: str | int = 0, executor: Any = None,
+          max_attempts: int | None = None) -> pd.DataFrame:
     """One row of metric means per point of ``grid``, a product of values set by path.
 
     Paths address the scenario as error messages print them, such as
@@ -483,7 +569,8 @@ def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1
     for point in points:
         label = ", ".join(f"{p}={v}" for p, v in zip(paths, point, strict=True))
         variants[label] = _with_values(scenario, dict(zip(paths, point, strict=True)), label)
-    rows, _ = _experiment(variants, replications, seed, _warmup(warmup), executor, None)
+    rows, _ = _experiment(variants, replications, seed, _warmup(warmup), executor, None,
+                          max_attempts)
     means = rows.groupby(["variant", "metric", "key"], sort=False)["value"].mean()
     wide = means.unstack(["metric", "key"])
     wide.columns = [f"{column[0]}[{column[1]}]" for column in wide.columns]

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from simbatch import lint, schema
+from simbatch import lint, ranges, schema
 from simbatch.calendar import DAY, Profile, Recurrence, Window
 from simbatch.errors import ScenarioError, SimbatchWarning
 from simbatch.scenario import (
@@ -109,6 +109,13 @@ def _zone_names() -> frozenset[str]:
     return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
 
 
+def _bounded_rate(value: Any) -> float:
+    """``parse_rate`` within ``ranges.MAX_RATE``."""
+    rate = parse_rate(value)
+    ranges.check_rate(rate, value)
+    return rate
+
+
 def time_of_day(text: str) -> int:
     """Seconds of the day from ``HH:MM`` or ``HH:MM:SS`` (``24:00`` is the day's end)."""
     parts = text.split(":")
@@ -139,9 +146,14 @@ class _Builder:
 
     def distribution(self, loc: Loc, value: Any) -> Distribution:
         try:
-            return parse_time(value, self.doc.folder_of(loc))
+            dist = parse_time(value, self.doc.folder_of(loc))
+            ranges.check_distribution(dist)
+            return dist
         except ValueError as exc:
-            raise self.fail(loc, str(exc)) from None
+            problem = str(exc)
+            if isinstance(value, dict) and len(value) == 1 and problem.startswith("bad time"):
+                problem = f"{next(iter(value))}: {problem}"  # name the distribution
+            raise self.fail(loc, problem) from None
 
     def zone(self, loc: Loc, name: str) -> ZoneInfo:
         if name not in _zone_names():  # also refuses names like "localtime" that vary by host
@@ -204,6 +216,10 @@ class _Builder:
         if not 0 < horizon <= MAX_HORIZON:
             raise self.fail(("horizon",), "the horizon must be longer than 0 and at most 100"
                                           f" years, got {raw.horizon or raw.end!r}")
+        if epoch_ns(start) + horizon >= ranges.last_instant_ns():
+            raise self.fail(("horizon",), f"the run would end after {ranges.LAST_INSTANT:%Y-%m-%d},"
+                                          " beyond the nanosecond clock of the results; got"
+                                          f" {raw.horizon or raw.end!r} from {start:%Y-%m-%d}")
         polling = self.parse(("polling",), parse_duration_ns, raw.polling)
         servers = tuple(self.server(name, s, polling) for name, s in raw.servers.items())
         groups = self.groups(raw, servers)
@@ -447,6 +463,10 @@ class _Builder:
                 if within == 0:
                     raise self.fail(dloc, f"a deadline must be later than the run is due, got"
                                           f" {raw.deadline!r}")
+                if epoch_ns(origin) + horizon + within >= ranges.last_instant_ns():
+                    raise self.fail(dloc, f"deadline {raw.deadline!r} after the horizon falls"
+                                          f" after {ranges.LAST_INSTANT:%Y-%m-%d}, beyond the"
+                                          " nanosecond clock of the results")
                 deadline = Deadline(within=within)
         return Job(name, raw.group, start, tuple(tasks), arrivals, recurrence, active,
                    raw.timezone, raw.priority, deadline)
@@ -490,6 +510,9 @@ class _Builder:
         else:
             raise self.fail((*loc, "tasks"), "runtime tasks is a whole number >= 0 or"
                                              f" {{uniform: [low, high]}}, got {count!r}")
+        if high > ranges.MAX_RUNTIME_TASKS:
+            raise self.fail((*loc, "tasks"), f"at most {ranges.MAX_RUNTIME_TASKS:,} runtime"
+                                             f" tasks, got {count!r}")
         return Runtime((low, high), self.distribution((*loc, "duration"), raw.duration),
                        raw.fail, self.transient(raw.transient))
 
@@ -537,10 +560,10 @@ class _Builder:
                 raise self.fail((*loc, "interval"), "an arrival interval must average more than"
                                                     f" 0, got {interval.describe()}")
             return Arrivals(interval=interval, batch=raw.batch)
-        rate = self.parse((*loc, "rate"), parse_rate, raw.rate)
+        rate = self.parse((*loc, "rate"), _bounded_rate, raw.rate)
         windows = tuple(
             (self.window((*loc, "windows", i), w),
-             self.parse((*loc, "windows", i, "rate"), parse_rate, w.rate))
+             self.parse((*loc, "windows", i, "rate"), _bounded_rate, w.rate))
             for i, w in enumerate(raw.windows))
         if rate == 0 and not any(r > 0 for _, r in windows):
             self.warn((*loc, "rate"), "every rate is 0, so this job never arrives")
@@ -553,6 +576,7 @@ class _Builder:
         unit, every = None, 1
         if raw.every is not None:
             every, unit = self.parse((*loc, "every"), parse_every, raw.every)
+            self.parse((*loc, "every"), lambda _: ranges.check_every(every, unit), raw.every)
         else:
             if len(str(raw.cron).split()) != 5:
                 raise self.fail((*loc, "cron"), f"bad cron expression {raw.cron!r}: use five"

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 import simbatch
-from simbatch import plots, units
+from simbatch import outputs, plots, units
 from simbatch.experiments import Comparison
 from simbatch.findings import findings
 from simbatch.results import Result
@@ -153,8 +153,7 @@ def write_report(results: Mapping[str, Result], out: str | Path,
             f"<title>simbatch report: {html.escape(', '.join(names))}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    outputs.write_text(path, page)
     return path
 
 

@@ -20,9 +20,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from simbatch import ranges, safeyaml
 from simbatch.errors import ScenarioError
 
 Loc = tuple[str | int, ...]
@@ -75,10 +75,10 @@ class Document:
             return self.folder
         return Path(source).resolve().parent
 
-    def error(self, loc: Loc, problem: str) -> ScenarioError:
-        """A ``ScenarioError`` at ``loc``, in the file that wrote it."""
+    def error(self, loc: Loc, problem: str, at: Loc | None = None) -> ScenarioError:
+        """A ``ScenarioError`` at ``loc``, in the file that wrote it (printed as path ``at``)."""
         source, line = self.origin(loc)
-        return ScenarioError(source, format_path(loc), problem, line)
+        return ScenarioError(source, format_path(loc if at is None else at), problem, line)
 
 
 def _plain(node: Any, loc: Loc, lines: dict[Loc, Origin], source: str) -> Any:
@@ -135,24 +135,6 @@ def _python_time(node: Any) -> Any:
             return node
         return node.isoformat()
     return node
-
-
-MAX_NODES = 1_000_000
-
-
-def _size(node: Any, budget: int, seen: tuple[int, ...] = ()) -> int:
-    """How many values ``node`` holds with aliases expanded, counting no further than ``budget``."""
-    if not isinstance(node, Mapping | list):
-        return 1
-    if id(node) in seen:  # a recursive alias; _plain reports it
-        return 1
-    total = 1
-    children = list(node.keys()) + list(node.values()) if isinstance(node, Mapping) else node
-    for child in children:
-        total += _size(child, budget - total, (*seen, id(node)))
-        if total > budget:
-            break
-    return total
 
 
 def read_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
@@ -223,14 +205,19 @@ def _paths(node: Any, loc: Loc = ()) -> list[Loc]:
 def _read_one(path: str | Path) -> Document:
     source = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > safeyaml.MAX_BYTES:
+            raise ScenarioError(source, "", f"the file is {size:,} bytes, more than the"
+                                            f" {safeyaml.MAX_BYTES:,} a scenario may have")
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(source, "", f"cannot be read: {exc}") from None
-    yaml = YAML(typ="rt")
     try:
-        tree = yaml.load(text)
+        tree = safeyaml.reader().load(text)
+    except safeyaml.YamlLimitError as exc:
+        raise ScenarioError(source, "", exc.problem, exc.line) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
@@ -239,20 +226,22 @@ def _read_one(path: str | Path) -> Document:
             problem = f"duplicate key {duplicate.group(1)}"
         raise ScenarioError(source, "", f"not valid YAML: {problem}",
                             mark.line + 1 if mark else None) from None
-    except YAMLError as exc:
+    except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ScenarioError(source, "", f"not valid YAML: {exc}") from None
     if tree is None:
         raise ScenarioError(source, "", "the file is empty")
     if not isinstance(tree, Mapping):
         raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {tree!r}")
-    if _size(tree, MAX_NODES) > MAX_NODES:
-        raise ScenarioError(source, "", f"more than {MAX_NODES:,} values once aliases are"
-                                        " expanded; is an alias repeated in a loop?")
-    lines: dict[Loc, Origin] = {}
     try:
-        data = _plain(tree, (), lines, source)
-    except RecursionError:
-        raise ScenarioError(source, "", "an alias refers to itself (recursive YAML)") from None
+        written, expanded = safeyaml.expansion(tree)
+    except safeyaml.YamlLimitError as exc:
+        raise ScenarioError(source, "", exc.problem) from None
+    if expanded - written > safeyaml.MAX_EXPANSION:
+        raise ScenarioError(source, "", f"aliases expand {written:,} written values to"
+                                        f" {expanded:,}, more than {safeyaml.MAX_EXPANSION:,}"
+                                        " beyond the file; is an alias repeated in a loop?")
+    lines: dict[Loc, Origin] = {}
+    data = _plain(tree, (), lines, source)
     return Document(data, source, lines, Path(path).resolve().parent)
 
 
@@ -350,7 +339,7 @@ class ArrivalsIn(_Strict):
     interval: Time = None
     rate: str | int | float | None = None
     windows: list[RateWindowIn] = []
-    batch: int = Field(default=1, ge=1)
+    batch: int = Field(default=1, ge=1, le=ranges.MAX_BATCH)
 
 
 class RecurrenceIn(_Strict):
@@ -359,7 +348,7 @@ class RecurrenceIn(_Strict):
     on: Days = None
     day: int | str | None = None
     month: int | None = Field(default=None, ge=1, le=12)
-    count: int | None = Field(default=None, ge=1)
+    count: int | None = Field(default=None, ge=1, le=ranges.MAX_COUNT)
     until: Moment = None
     anchor: Literal["slot", "end"] = "slot"
 
@@ -474,14 +463,12 @@ def _problem(doc: Document, err: Any) -> ScenarioError:
             names = [f.alias or n for n, f in model.model_fields.items()]
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
-        return ScenarioError(doc.source, format_path(parent), f"unknown key {key!r}{hint}",
-                             doc.line(loc))
+        return doc.error(loc, f"unknown key {key!r}{hint}", at=parent)
     if kind in ("too_long", "list_too_long"):
         limit = err.get("ctx", {}).get("max_length")
         return doc.error(loc, f"at most {limit:,} entries, got {len(err['input']):,}")
     if kind == "missing":
-        return ScenarioError(doc.source, format_path(loc[:-1]),
-                             f"missing required key {loc[-1]!r}", doc.line(loc))
+        return doc.error(loc, f"missing required key {loc[-1]!r}", at=loc[:-1])
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         problem = f"expected one of {expected}, got {err['input']!r}"

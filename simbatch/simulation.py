@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from simbatch import budget
 from simbatch.engine.model import Model
 from simbatch.errors import UsageError
 from simbatch.loading import load
+from simbatch.progress import simulated_time
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 
@@ -27,8 +29,23 @@ def whole_number(value: Any, name: str, least: int) -> int:
     return whole
 
 
-def simulate(scenario: Scenario | str | Path | Mapping[str, Any], seed: int = 0) -> Result:
-    """Simulate a scenario (object, YAML path or mapping) from its start to its horizon."""
-    model = Model(load(scenario), whole_number(seed, "seed", 0))
-    model.run()
+def simulate(scenario: Scenario | str | Path | Mapping[str, Any], seed: int = 0, *,
+             max_attempts: int | None = None, progress: bool = False) -> Result:
+    """Simulate a scenario (object, YAML path or mapping) from its start to its horizon.
+
+    A scenario expected to ask for more than ``max_attempts`` task attempts (default
+    ``simbatch.budget.MAX_ATTEMPTS``) is refused with a ``BudgetError`` before it runs.
+    ``progress=True`` shows a bar over simulated time on a terminal for runs longer than
+    a couple of seconds.
+    """
+    loaded = load(scenario)
+    seed = whole_number(seed, "seed", 0)
+    limit = None if max_attempts is None else whole_number(max_attempts, "max_attempts", 1)
+    budget.check(loaded, limit)
+    model = Model(loaded, seed)
+    if progress:
+        with simulated_time(loaded.horizon, loaded.name) as advance:
+            model.run(advance)
+    else:
+        model.run()
     return Result.from_model(model)

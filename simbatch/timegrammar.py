@@ -21,11 +21,13 @@ import pandas as pd
 
 from simbatch.errors import SimulationError
 
-__all__ = ["NS", "Distribution", "epoch_ns", "format_seconds", "parse_days", "parse_duration_ns",
-           "parse_every", "parse_rate", "parse_time"]
+__all__ = ["MAX_TIME", "NS", "Distribution", "epoch_ns", "format_seconds", "parse_days",
+           "parse_duration_ns", "parse_every", "parse_rate", "parse_time"]
 
 NS = 1_000_000_000
 """Nanoseconds per second: the engine's clock counts whole nanoseconds."""
+MAX_TIME = 100 * 365 * 86_400 * NS
+"""The longest time a scenario may write (100 years): its nanoseconds fit in 64 bits."""
 
 _UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])")
@@ -90,6 +92,8 @@ def parse_duration_ns(value: Any) -> int:
         raise ValueError(f"bad time {value!r}: a time cannot be negative")
     if 0 < seconds < Decimal("1e-9"):
         raise ValueError(f"bad time {value!r}: shorter than a nanosecond, the clock's unit")
+    if seconds * NS > MAX_TIME:
+        raise ValueError(f"bad time {value!r}: a time is at most 100 years (36500d)")
     return int(seconds * NS)
 
 

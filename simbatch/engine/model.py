@@ -55,6 +55,8 @@ __all__ = ["Model"]
 Entry = tuple[int, int, int, int, Run]
 """A waiting task in a lane (a ready queue): (ready, job, run number, task, run)."""
 Callback = Callable[[Any], None]
+PROGRESS_EVERY = 1 << 16
+"""Events between two calls of ``Model.run``'s progress callback."""
 
 
 class _Restarted:
@@ -438,8 +440,13 @@ class Model:
 
     # ---- running ------------------------------------------------------------------------
 
-    def run(self) -> Recorder:
-        """Simulate up to the horizon and return the recorded columns."""
+    def run(self, progress: Callable[[int], None] | None = None) -> Recorder:
+        """Simulate up to the horizon and return the recorded columns.
+
+        ``progress``, if given, is called with the current instant every
+        ``PROGRESS_EVERY`` events (a progress bar; it may raise to stop the run).
+        """
+        report = PROGRESS_EVERY if progress is not None else -1
         peek, step = self.env.peek, self.env.step
         horizon = self.horizon
         dispatch = self._dispatch
@@ -461,6 +468,9 @@ class Model:
                 self.clock = t  # SimPy's clock as its callbacks see it
                 step()
             events += 1
+            if events == report:
+                progress(t)  # type: ignore[misc]
+                report += PROGRESS_EVERY
             after = peek()
             if arrival < after:
                 after = arrival
