@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from simbatch.errors import HistoryError
+from simbatch.outputs import replacing
 
 if TYPE_CHECKING:
     from simbatch.results import Result
@@ -644,10 +645,9 @@ def write_fo_history(result: Result, folder: str | Path) -> list[Path]:
     Times are written as ``YYYY-MM-DD HH:MM:SS`` in UTC; an empty cell is a missing time.
     """
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, table in to_fo_history(result).items():
-        path = out / f"{name}.csv"
-        table.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M:%S")
-        written.append(path)
+    tables = to_fo_history(result)
+    written = [out / f"{name}.csv" for name in tables]
+    with replacing(*written) as temps:  # both files replaced only once both are written
+        for temp, table in zip(temps, tables.values(), strict=True):
+            table.to_csv(temp, index=False, date_format="%Y-%m-%d %H:%M:%S")
     return written

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tqdm.auto import tqdm
-
 from simbatch.timegrammar import NS
 
 __all__ = ["DELAY_SECONDS", "simulated_time"]
@@ -22,6 +20,8 @@ def simulated_time(horizon: int, label: str) -> Iterator[Callable[[int], None]]:
     The bar appears only on a terminal (or in a notebook) and only after
     ``DELAY_SECONDS``; it is closed however the run ends.
     """
+    from tqdm.auto import tqdm  # loaded by runs that show progress, not by ``import simbatch``
+
     hours = horizon / NS / 3600
     bar = tqdm(total=round(hours, 1), desc=label, unit="h", delay=DELAY_SECONDS, disable=None,
                leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f}"
