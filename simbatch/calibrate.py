@@ -418,7 +418,7 @@ def _inside(local: pd.Series, window: dict[str, Any]) -> np.ndarray:
         return np.asarray(within)
     days = set(parse_days(window["days"]))
     opened = local - pd.to_timedelta(np.where(crosses & (tod < end), 1, 0), unit="D")
-    return np.asarray(within & opened.dt.dayofweek.isin(days))
+    return np.asarray(within & opened.dt.day_of_week.isin(days))
 
 
 def _exposure(period: tuple[pd.Timestamp, pd.Timestamp], zone: ZoneInfo) -> np.ndarray:
