@@ -10,6 +10,7 @@ Describe a topology and a workload in a scenario file, then::
 from typing import TYPE_CHECKING, Any
 
 from simbatch.errors import (
+    HistoryError,
     ScenarioError,
     SimbatchError,
     SimbatchWarning,
@@ -22,12 +23,19 @@ from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
 
 if TYPE_CHECKING:  # loaded on first use (scipy, tqdm, matplotlib): a quick ``import simbatch``
+    from simbatch.calibrate import Calibration, calibrate
     from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
+    from simbatch.history import History, read_history, write_fo_history
     from simbatch.report import write_report
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Calibration": "simbatch.calibrate",
+    "calibrate": "simbatch.calibrate",
+    "History": "simbatch.history",
+    "read_history": "simbatch.history",
+    "write_fo_history": "simbatch.history",
     "Comparison": "simbatch.experiments",
     "Replications": "simbatch.experiments",
     "compare": "simbatch.experiments",
@@ -37,7 +45,10 @@ _LAZY = {
 }
 
 __all__ = [
+    "Calibration",
     "Comparison",
+    "History",
+    "HistoryError",
     "Replications",
     "Result",
     "Scenario",
@@ -47,11 +58,14 @@ __all__ = [
     "SimulationError",
     "UsageError",
     "__version__",
+    "calibrate",
     "compare",
     "load",
+    "read_history",
     "replicate",
     "simulate",
     "sweep",
+    "write_fo_history",
     "write_report",
 ]
 

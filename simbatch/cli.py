@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--out", type=Path, default=Path("."),
                      help="folder for tasks.csv and jobs.csv (default: current folder)")
+    run.add_argument("--format", choices=["csv", "fo"], default="csv",
+                     help="csv: tasks.csv and jobs.csv (default); fo: BatchJobHistory.csv and"
+                     " BatchHistory.csv in F&O's columns")
     validate = commands.add_parser("validate", help="check a scenario file; exit 0 or 2")
     validate.add_argument("file", type=Path)
     compare = commands.add_parser("compare", help="replicate scenarios on common random"
@@ -96,7 +99,34 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-n", "--replications", type=int, default=0,
                         help="with several scenarios: replications for the paired"
                         " differences (default 0: none)")
+    _calibrate_parser(commands)
     return parser
+
+
+def _calibrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    calibrate = commands.add_parser("calibrate", help="fit a scenario to F&O batch history"
+                                    " exports (CSV or xlsx)")
+    calibrate.add_argument("history", type=Path, nargs="+", help="BatchJobHistory and"
+                           " BatchHistory exports, and optionally Batch, BatchJob and"
+                           " BatchConstraints")
+    calibrate.add_argument("--out", type=Path, required=True, help="the scenario file to write")
+    calibrate.add_argument("--timezone", help="IANA zone of recurrences and arrival profiles"
+                           " (default: the topology's, else UTC)")
+    calibrate.add_argument("--topology", type=Path, help="a scenario whose servers, threads,"
+                           " groups and scheduling to use")
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    if args.out.is_dir():
+        raise simbatch.UsageError(f"--out {args.out}: is a folder; name the scenario file")
+    history = simbatch.read_history(*args.history)
+    calibration = simbatch.calibrate(history, timezone=args.timezone, topology=args.topology)
+    scenario = calibration.write(args.out)
+    print(f"wrote {args.out}: {len(scenario.jobs)} jobs, {len(scenario.servers)} servers, from"
+          f" {len(history.jobs):,} job runs and {len(history.tasks):,} task runs")
+    for gap in history.gaps:
+        print(f"  not in the history: {gap}")
+    return 0
 
 
 SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error"]
@@ -190,6 +220,8 @@ def _write_report(files: list[Path], names: list[str], seed: int,
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "calibrate":
+        return _calibrate(args)
     if args.command in ("compare", "sweep"):
         return _experiment(args)
     if args.command == "report":
@@ -212,9 +244,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise simbatch.UsageError(f"--out {args.out}: is a file, not a folder")
     result = simbatch.simulate(args.file, seed=args.seed)
-    _write_csv(result, args.out)
+    if args.format == "fo":
+        written = simbatch.write_fo_history(result, args.out)
+    else:
+        _write_csv(result, args.out)
+        written = [args.out / "tasks.csv", args.out / "jobs.csv"]
     _print_tables(result)
-    print(f"\nwrote {args.out / 'tasks.csv'} and {args.out / 'jobs.csv'}")
+    print(f"\nwrote {' and '.join(map(str, written))}")
     return 0
 
 

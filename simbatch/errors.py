@@ -5,6 +5,7 @@ means to report with a single ``except SimbatchError``::
 
     SimbatchError
     ├── ScenarioError      a scenario file or dict is invalid (file, path, line, value)
+    ├── HistoryError       a batch history export is invalid (file, row, column, value)
     ├── SimulationError    a run met a state the scenario could not rule out
     │                      (for example a sampled time that is negative or NaN)
     └── UsageError         a function was called with a bad argument (also a ValueError)
@@ -15,7 +16,8 @@ means to report with a single ``except SimbatchError``::
 
 from __future__ import annotations
 
-__all__ = ["ScenarioError", "SimbatchError", "SimbatchWarning", "SimulationError", "UsageError"]
+__all__ = ["HistoryError", "ScenarioError", "SimbatchError", "SimbatchWarning", "SimulationError",
+           "UsageError"]
 
 
 class SimbatchError(Exception):
@@ -35,6 +37,21 @@ class ScenarioError(SimbatchError):
         where = f"{path}: " if path else ""
         at = f" (line {line})" if line is not None else ""
         super().__init__(f"{source}: {where}{problem}{at}")
+
+
+class HistoryError(SimbatchError):
+    """A batch history export is invalid; the message names the file, the row, the column
+    and the bad value."""
+
+    def __init__(self, source: str, problem: str, row: int | None = None,
+                 column: str | None = None) -> None:
+        self.source = source
+        self.problem = problem
+        self.row = row
+        self.column = column
+        where = "".join([f"row {row}, " if row is not None else "",
+                         f"column {column}, " if column is not None else ""])
+        super().__init__(f"{source}: {where[:-2] + ': ' if where else ''}{problem}")
 
 
 class SimulationError(SimbatchError):

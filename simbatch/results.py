@@ -237,6 +237,13 @@ class Result:
 
         return metrics.dependency_waits(self)
 
+    def to_fo_history(self, company: str = "DAT",
+                      executed_by: str = "Admin") -> dict[str, pd.DataFrame]:
+        """This run as F&O's BatchJobHistory and BatchHistory tables (``simbatch.history``)."""
+        from simbatch import history
+
+        return history.to_fo_history(self, company, executed_by)
+
     def deadlines(self) -> pd.DataFrame:
         """Runs of jobs with a ``deadline``: met or missed, and by how much."""
         from simbatch import metrics

@@ -140,10 +140,16 @@ class Distribution:
             return mean + sd * pdf / cdf
         if self.kind in ("lognormal", "gamma"):
             return p[0]
+        if self.kind == "weibull":
+            scale, shape = p
+            return scale * math.gamma(1 + 1 / shape)
         return float(np.mean(p))  # empirical
 
     def describe(self) -> str:
         """The distribution as the user wrote it, for messages."""
+        if self.kind == "weibull":
+            return (f"{{weibull: {{shape: {self.params[1]:g}, scale:"
+                    f" {format_seconds(self.params[0])}}}}}")
         p = [format_seconds(x) for x in self.params]
         if self.kind in ("constant", "exponential"):
             return f"{{{self.kind}: {p[0]}}}"
@@ -180,6 +186,8 @@ class Distribution:
                 if p[1] > 0
                 else np.full(size, p[0])
             )
+        elif kind == "weibull":
+            out = p[0] * rng.weibull(p[1], size)
         else:  # empirical
             out = np.asarray(p)[rng.integers(0, len(p), size)]
         if np.isnan(out).any() or (out < 0).any():
@@ -188,7 +196,7 @@ class Distribution:
 
 
 _KINDS = ("constant", "exponential", "uniform", "triangular", "normal", "lognormal", "gamma",
-          "empirical")
+          "weibull", "empirical")
 
 
 def _list(value: Any, n: int, kind: str) -> list[float]:
@@ -239,6 +247,20 @@ def _empirical(value: Any, base_dir: Path | None) -> list[float]:
     return times
 
 
+def _weibull(value: Any) -> list[float]:
+    """``{shape: K, scale: TIME}`` as (scale in seconds, shape)."""
+    if not isinstance(value, dict) or set(value) != {"shape", "scale"}:
+        raise ValueError(f"weibull takes {{shape: NUMBER, scale: TIME}}, got {value!r}")
+    shape = value["shape"]
+    if (isinstance(shape, bool) or not isinstance(shape, int | float)
+            or not math.isfinite(shape) or shape <= 0):
+        raise ValueError(f"weibull needs a shape above 0, got {shape!r}")
+    scale = _seconds(value["scale"])
+    if scale == 0:
+        raise ValueError(f"weibull needs a scale above 0, got {value['scale']!r}")
+    return [scale, float(shape)]
+
+
 def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
     """A time field as a ``Distribution``: plain durations become ``constant``."""
     if not isinstance(value, dict):
@@ -263,6 +285,8 @@ def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
             raise ValueError(f"triangular needs [min, mode, max] in that order, got {arg!r}")
     elif kind == "empirical":
         params = _empirical(arg, base_dir)
+    elif kind == "weibull":
+        params = _weibull(arg)
     else:
         params = list(_mean_sd(arg, kind))
         if kind in ("lognormal", "gamma") and params[0] == 0:

@@ -22,6 +22,8 @@ def test_exported_members() -> None:
         "Comparison", "Replications", "Result", "Scenario", "ScenarioError", "SimbatchError",
         "SimbatchWarning", "SimulationError", "UsageError", "__version__", "compare", "load",
         "replicate", "simulate", "sweep", "write_report",
+        "Calibration", "History", "HistoryError", "calibrate", "read_history",
+        "write_fo_history",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)
@@ -30,7 +32,8 @@ def test_exported_members() -> None:
 
 
 def test_one_exception_root() -> None:
-    for error in (simbatch.ScenarioError, simbatch.SimulationError, simbatch.UsageError):
+    for error in (simbatch.ScenarioError, simbatch.SimulationError, simbatch.UsageError,
+                  simbatch.HistoryError):
         assert issubclass(error, simbatch.SimbatchError)
 
 

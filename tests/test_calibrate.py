@@ -1,0 +1,397 @@
+"""Calibration: fitting rules, schedule inference, a golden small history, and the round trip."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import simbatch
+from simbatch.calibrate import fit_duration, infer_schedule
+from simbatch.cli import main
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+# ---- durations ----------------------------------------------------------------------------------
+
+def test_durations_constant_few_and_fitted() -> None:
+    value, why = fit_duration(np.array([900.0, 901, 899, 900]))
+    assert (value, why) == ("15m", "4 runs, median 15m, p95 15m1s; all within 2s: constant")
+    value, why = fit_duration(np.array([60.0, 120, 180]))
+    assert value == {"empirical": ["60s", "2m", "3m"]}
+    assert why == "3 runs, median 2m, p95 2m54s; fewer than 20 runs: empirical"
+    rng = np.random.default_rng(7)
+    lognormal = rng.lognormal(math.log(240), 0.6, 3000).round()
+    value, why = fit_duration(lognormal)
+    assert list(value) == ["lognormal"]
+    assert abs(simbatch.load({"start": "2026-01-05", "horizon": "1d", "servers": {"S": {}},
+                              "jobs": {"J": {"tasks": {"T": {"duration": value}}}}}
+                             ).jobs[0].tasks[0].duration.mean / lognormal.mean() - 1) < 0.02
+    assert "lognormal, KS 0.0" in why and "lowest of lognormal" in why
+    weibull = (300 * rng.weibull(3.0, 3000)).round()
+    value, why = fit_duration(weibull)
+    assert list(value) == ["weibull"] and abs(value["weibull"]["shape"] - 3) < 0.2
+    bimodal = np.concatenate([rng.normal(60, 2, 500), rng.normal(600, 5, 500)]).round()
+    value, why = fit_duration(bimodal)
+    assert list(value) == ["empirical"] and len(value["empirical"]) == 100
+    assert "empirical" in why and "> 0.05" in why
+
+
+# ---- schedules ----------------------------------------------------------------------------------
+
+def schedule(times: Any, zone: ZoneInfo = AMSTERDAM, batch: int = 1) -> tuple[dict[str, Any],
+                                                                               str]:
+    local = pd.Series(pd.to_datetime(list(times))).repeat(batch).reset_index(drop=True)
+    utc = local.dt.tz_localize(zone).dt.tz_convert("UTC")
+    period = (utc.min().floor("D"), utc.max().ceil("D") + pd.Timedelta("1D"))
+    return infer_schedule(utc, utc + pd.Timedelta("20s"), zone, period)
+
+
+def test_calendar_recurrences() -> None:
+    # daily at 22:00 local across the spring daylight-saving change: still every day
+    assert schedule(pd.date_range("2026-03-25 22:00", periods=10, freq="D")) == (
+        {"start": "2026-03-25 22:00", "recurrence": {"every": "1d"}},
+        "10 runs at 22:00, 1-day steps, 0 slots without a run; sure")
+    found, why = schedule(["2026-01-31 20:00", "2026-02-28 20:00", "2026-03-31 20:00"])
+    assert found["recurrence"] == {"every": "1mo", "day": "last"}
+    assert why == "3 runs, each on a month's last day at 20:00; a guess from few runs"
+    found, _ = schedule(["2026-01-15 06:00", "2026-02-15 06:00", "2026-03-15 06:00",
+                         "2026-04-15 06:00"])
+    assert found["recurrence"] == {"every": "1mo", "day": 15}
+    mondays_thursdays = [d for d in pd.date_range("2026-01-05 06:00", periods=28, freq="D")
+                         if d.weekday() in (0, 3)]
+    found, why = schedule(mondays_thursdays)
+    assert found["recurrence"] == {"every": "1w", "on": ["mon", "thu"]}
+    assert why == "8 runs at 06:00 on mon,thu only, 0 of those days without a run; likely"
+
+
+def test_grid_recurrence_with_its_daily_window() -> None:
+    days = pd.date_range("2026-01-05", periods=5, freq="D")  # Monday to Friday
+    due = [d + pd.Timedelta(minutes=m) for d in days for m in range(8 * 60, 18 * 60, 15)]
+    local = pd.Series(pd.to_datetime(due))
+    utc = local.dt.tz_localize(AMSTERDAM).dt.tz_convert("UTC")
+    start = utc + pd.Timedelta("30s")
+    # the first run of each day was due the evening before, at 18:00, and held until 08:00
+    held = utc.dt.tz_convert(AMSTERDAM).dt.hour.eq(8) & utc.dt.tz_convert(AMSTERDAM).dt.minute.eq(0)
+    utc = utc.where(~held, utc - pd.Timedelta(hours=14))
+    period = (utc.min().floor("D"), utc.max().ceil("D"))
+    found, why = infer_schedule(utc, start, AMSTERDAM, period)
+    assert found == {"start": "2026-01-04 18:00", "recurrence": {"every": "15m"},
+                     "active": {"from": "08:00", "to": "18:00", "days": "mon-fri"}}
+    assert why.startswith("200 runs, all on a 15m grid from 18:00;")
+    assert "5 runs were held until a window opened, so it may start only 08:00-18:00 on" \
+           " mon-fri (inferred); sure" in why
+
+
+def test_irregular_runs_become_an_arrival_profile_and_shared_times_a_batch() -> None:
+    rng = np.random.default_rng(3)
+    week = pd.Timestamp("2026-01-05")
+    busy = [week + pd.Timedelta(days=d, hours=8) + pd.Timedelta(seconds=float(s))
+            for d in range(5) for s in np.sort(rng.uniform(0, 10 * 3600, 300))]
+    found, why = schedule(busy, batch=3)
+    arrivals = found["arrivals"]
+    assert arrivals["rate"] == "0/h" and arrivals["batch"] == 3
+    [window] = arrivals["windows"]
+    assert (window["days"], window["from"], window["to"]) == ("mon-fri", "08:00", "18:00")
+    assert abs(float(window["rate"].removesuffix("/h")) - 30) < 3
+    assert "runs share one OrigStartDateTime in groups of 3-3 (mean 3.0): batch 3" in why
+
+
+# ---- the golden small history -------------------------------------------------------------------
+
+def small_history() -> simbatch.History:
+    """Five nights of a two-task export job and a week of order imports, checked by hand."""
+    jobs, tasks = [], []
+    extract = [600, 660, 1, 600, 720]  # seconds; night 3 failed twice (retryCount 1)
+    for night in range(5):
+        day = pd.Timestamp("2026-01-05 22:00") + pd.Timedelta(days=night)
+        run = 100 + night
+        failed = night == 2
+        end_extract = day + pd.Timedelta(seconds=30 + extract[night])
+        end = end_extract if failed else end_extract + pd.Timedelta(minutes=5)
+        jobs.append({"RecId": run, "BatchJobId": 1, "Caption": "Nightly export",
+                     "Status": 3 if failed else 4, "OrigStartDateTime": day,
+                     "StartDateTime": day + pd.Timedelta("30s"), "EndDateTime": end})
+        tasks.append({"BatchJobHistoryId": run, "BatchJobId": 1, "BatchId": 11,
+                      "Caption": "Extract", "ServerId": "AOS1", "Status": 3 if failed else 4,
+                      "StartDateTime": day + pd.Timedelta("30s"), "EndDateTime": end_extract,
+                      "retryCount": 1 if failed else 0, "RuntimeTask": 0})
+        tasks.append({"BatchJobHistoryId": run, "BatchJobId": 1, "BatchId": 12,
+                      "Caption": "Load", "ServerId": None if failed else "AOS2",
+                      "Status": 6 if failed else 4,
+                      "StartDateTime": pd.NaT if failed else end_extract,
+                      "EndDateTime": pd.NaT if failed else end, "retryCount": 0,
+                      "RuntimeTask": 0})
+    # order imports: 9 a day at irregular times between 09:00 and 12:00 on the five weekdays,
+    # one task each whose 45 durations are lognormal quantiles around a median of 90 s
+    minutes = [7.25, 13.5, 29.75, 41.0, 58.5, 77.25, 101.0, 133.75, 166.5]
+    quantiles = np.exp(0.5 * stats.norm.ppf((np.arange(45) + 0.5) / 45))
+    seconds = np.round(90 * quantiles[(np.arange(45) * 17) % 45])  # a fixed shuffle
+    for i in range(45):
+        day, k = divmod(i, 9)
+        due = pd.Timestamp("2026-01-05 09:00") + pd.Timedelta(days=day, minutes=minutes[k])
+        run = 200 + i
+        end = due + pd.Timedelta(seconds=float(seconds[i]))
+        jobs.append({"RecId": run, "BatchJobId": 2, "Caption": "Order import", "Status": 4,
+                     "OrigStartDateTime": due, "StartDateTime": due, "EndDateTime": end})
+        tasks.append({"BatchJobHistoryId": run, "BatchJobId": 2, "BatchId": 21,
+                      "Caption": "Import", "ServerId": "AOS2", "Status": 4,
+                      "StartDateTime": due, "EndDateTime": end, "retryCount": 0,
+                      "RuntimeTask": 0})
+    batch = pd.DataFrame({"RecId": [11, 12, 21], "GroupId": ["Nights", "Nights", ""]})
+    batch_job = pd.DataFrame({"RecId": [1, 2], "BatchGroup": ["Nights", "Integration"],
+                              "Priority": ["High", "Normal"]})
+    constraints = pd.DataFrame({"BatchId": [12], "DependsOnBatchId": [11],
+                                "ExpectedStatus": ["Ended"]})
+    return simbatch.History.from_tables(pd.DataFrame(jobs), pd.DataFrame(tasks), batch,
+                                        batch_job, constraints, source="small export")
+
+
+def test_a_small_history_gives_the_golden_scenario(tmp_path: Path) -> None:
+    calibration = simbatch.calibrate(small_history())
+    golden = GOLDEN / "calibrated-small.yaml"
+    if os.environ.get("SIMBATCH_UPDATE_GOLDEN"):
+        golden.write_text(calibration.text, encoding="utf-8")
+    assert calibration.text == golden.read_text(encoding="utf-8")
+    scenario = calibration.write(tmp_path / "small.yaml")
+    nightly = next(j for j in scenario.jobs if j.name == "Nightly export")
+    assert nightly.group == "Nights"
+    assert nightly.priority == "high"
+    extract, load = nightly.tasks
+    assert extract.duration.params == (600.0, 600.0, 660.0, 720.0)
+    assert extract.fail == round(2 / 6, 4) and extract.retries == 1  # 5 rows + 1 retry
+    assert load.after[0].task == "Extract" and load.after[0].expect == "ended"
+    simbatch.simulate(scenario)
+
+
+# ---- options and the command line -------------------------------------------------------------
+
+def test_bad_arguments() -> None:
+    with pytest.raises(simbatch.UsageError, match="unknown time zone 'Mars/Base'"):
+        simbatch.calibrate(small_history(), timezone="Mars/Base")
+    with pytest.raises(simbatch.UsageError, match="calibrate takes a History"):
+        simbatch.calibrate("history.csv")  # type: ignore[arg-type]
+
+
+def test_cli_run_fo_then_calibrate_with_a_topology(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    topology = tmp_path / "topology.yaml"
+    topology.write_text("start: 2026-01-05 00:00\ntimezone: Europe/Amsterdam\nhorizon: 1d\n"
+                        "scheduling: priority\nservers:\n  AOS1: {threads: 4}\n"
+                        "jobs:\n  J:\n    recurrence: {every: 1h}\n"
+                        "    tasks: {T: {duration: 5m}}\n", encoding="utf-8")
+    assert main(["run", str(topology), "--format", "fo", "--out", str(tmp_path / "fo")]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path}/fo/BatchJobHistory.csv and {tmp_path}/fo/BatchHistory.csv" in out
+    files = [str(tmp_path / "fo" / f) for f in ("BatchJobHistory.csv", "BatchHistory.csv")]
+    target = tmp_path / "calibrated.yaml"
+    assert main(["calibrate", *files, "--out", str(target), "--topology", str(topology)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {target}: 1 jobs, 1 servers, from 24 job runs and 24 task"
+                          " runs\n")
+    scenario = simbatch.load(target)
+    assert scenario.timezone == "Europe/Amsterdam"  # the topology's zone by default
+    assert scenario.jobs[0].recurrence is not None
+    assert (scenario.jobs[0].recurrence.unit, scenario.jobs[0].recurrence.every) == ("h", 1)
+    assert [(s.name, s.threads) for s in scenario.servers] == [("AOS1", 4)]
+    text = target.read_text(encoding="utf-8")
+    assert "# 24 runs, all on a 1h grid from 00:00; 0 slots without a run; sure" in text
+    assert "servers, threads and groups from the topology" in text
+    assert main(["calibrate", *files, "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"UsageError: --out {tmp_path}: is a folder; name the"
+                                       " scenario file\n")
+
+
+# ---- the round trip -----------------------------------------------------------------------------
+
+TENANT: dict[str, Any] = {
+    "name": "Round trip", "start": "2026-02-02 00:00", "timezone": "Europe/Amsterdam",
+    "horizon": "4w", "polling": "1m", "scheduling": "priority",
+    "servers": {"AOS1": {"threads": 16}, "AOS2": {"threads": 16}, "AOS3": {"threads": 16}},
+    "jobs": {
+        "Integration sync": {
+            "recurrence": {"every": "5m"},
+            "active": {"from": "08:00", "to": "18:00", "days": "mon-fri"},
+            "tasks": {
+                "Read messages": {"duration": {"lognormal": {"mean": "40s", "sd": "20s"}},
+                                  "fail": 0.05, "retries": 2},
+                "Process": {"duration": {"gamma": {"mean": "2m", "sd": "1m"}},
+                            "after": {"Read messages": "ended"}}}},
+        "Sales order import": {
+            "arrivals": {"rate": "6/h", "windows": [
+                {"days": "mon-fri", "from": "08:00", "to": "18:00", "rate": "60/h"}]},
+            "tasks": {"Import": {"duration": {"gamma": {"mean": "45s", "sd": "30s"}},
+                                 "fail": 0.02, "retries": 2}}},
+        "Vendor invoice import": {
+            "arrivals": {"interval": {"exponential": "30m"}, "batch": 5},
+            "tasks": {"Import invoice": {"duration": {"lognormal": {"mean": "90s",
+                                                                    "sd": "60s"}}}}},
+        "Reporting": {
+            "arrivals": {"rate": "0/h", "windows": [
+                {"days": "mon-fri", "from": "08:00", "to": "18:00", "rate": "20/h"}]},
+            "tasks": {"Report": {"duration": {"lognormal": {"mean": "8m", "sd": "6m"}}}}},
+        "Master planning": {
+            "start": "2026-02-02 22:00", "recurrence": {"every": "1d"},
+            "tasks": {"Plan": {"duration": "15m", "runtime": {
+                "tasks": {"uniform": [24, 40]},
+                "duration": {"lognormal": {"mean": "10m", "sd": "4m"}}}},
+                "Summary": {"duration": "5m", "after": {"Plan": "ended"}}}},
+        "Cost calculation": {
+            "start": "2026-02-02 23:00", "recurrence": {"every": "1d"},
+            "tasks": {"Calculate": {"duration": "5m", "runtime": {
+                "tasks": 40, "duration": {"gamma": {"mean": "6m", "sd": "3m"}}}}}},
+        "Statements": {
+            "start": "2026-02-02 06:00", "recurrence": {"every": "1w", "on": ["mon", "thu"]},
+            "tasks": {"Print": {"duration": "20m"}}},
+        "Recurring invoicing": {
+            "start": "2026-02-02 01:00", "recurrence": {"cron": "0 1 * * *"},
+            "tasks": {"Select": {"duration": "10m"},
+                      "Invoice": {"duration": "25m", "after": {"Select": "ended"}}}},
+    },
+}
+SIGMAS = 3.0
+"""Each tolerance below is at least this many standard errors of what it compares."""
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("round-trip")
+    original = simbatch.load(TENANT)
+    first = simbatch.simulate(original, seed=1)
+    history = simbatch.read_history(*simbatch.write_fo_history(first, folder / "export"))
+    calibrated = simbatch.calibrate(history, topology=TENANT).write(folder / "calibrated.yaml")
+    second = simbatch.simulate(calibrated, seed=2)
+    return {"original": original, "first": first, "calibrated": calibrated, "second": second}
+
+
+def _single_attempts(result: simbatch.Result) -> pd.DataFrame:
+    tasks = result.tasks[result.tasks.end.notna()]
+    return tasks.assign(seconds=tasks.duration.dt.total_seconds())
+
+
+@pytest.mark.slow
+def test_round_trip_keeps_the_recurrences(round_trip: dict[str, Any]) -> None:
+    original, calibrated = round_trip["original"], round_trip["calibrated"]
+    jobs = {j.name: j for j in calibrated.jobs}
+    expected = {"Integration sync": ("m", 5, ()), "Master planning": ("d", 1, ()),
+                "Cost calculation": ("d", 1, ()), "Statements": ("w", 1, (0, 3)),
+                "Recurring invoicing": ("d", 1, ())}  # cron 0 1 * * * is daily at 01:00
+    for name, (unit, every, weekdays) in expected.items():
+        rec = jobs[name].recurrence
+        assert rec is not None, name
+        assert (rec.unit, rec.every, rec.weekdays) == (unit, every, weekdays), name
+    assert jobs["Integration sync"].active == next(
+        j for j in original.jobs if j.name == "Integration sync").active
+    # the daily and weekly jobs are due at exactly the same slots in both simulations
+    first, second = round_trip["first"].jobs, round_trip["second"].jobs
+    for name in ("Master planning", "Cost calculation", "Statements", "Recurring invoicing"):
+        assert (first[first.job == name].scheduled.tolist()
+                == second[second.job == name].scheduled.tolist()), name
+    for name in ("Sales order import", "Vendor invoice import", "Reporting"):
+        assert jobs[name].arrivals is not None and jobs[name].recurrence is None
+    assert jobs["Vendor invoice import"].arrivals.batch == 5  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_round_trip_duration_means_within_5_percent(round_trip: dict[str, Any]) -> None:
+    first, second = _single_attempts(round_trip["first"]), _single_attempts(round_trip["second"])
+    calibrated = {(j.name, t.name): t for j in round_trip["calibrated"].jobs for t in j.tasks}
+    for (job, task), spec in calibrated.items():
+        for runtime, source in ((False, spec.duration),
+                                (True, spec.runtime.duration if spec.runtime else None)):
+            if source is None:
+                continue
+            pick = (first.task.str.startswith(f"{task} #") if runtime
+                    else first.task == task) & (first.job == job)
+            seen = first[pick].seconds
+            pick2 = (second.task.str.startswith(f"{task} #") if runtime
+                     else second.task == task) & (second.job == job)
+            again = second[pick2].seconds
+            # the tolerance is at least SIGMAS standard errors of each sample's mean
+            for sample in (seen, again):
+                assert 0.05 * sample.mean() >= SIGMAS * sample.std() / math.sqrt(len(sample)), (
+                    job, task, len(sample))
+            assert abs(source.mean / seen.mean() - 1) <= 0.05, (job, task, runtime)
+            assert abs(again.mean() / source.mean - 1) <= 0.05, (job, task, runtime)
+
+
+@pytest.mark.slow
+def test_round_trip_failure_shares_within_2_points(round_trip: dict[str, Any]) -> None:
+    first, second = round_trip["first"].tasks, round_trip["second"].tasks
+    calibrated = {(j.name, t.name): t for j in round_trip["calibrated"].jobs for t in j.tasks}
+    for job, task, fail in (("Integration sync", "Read messages", 0.05),
+                            ("Sales order import", "Import", 0.02)):
+        spec = calibrated[(job, task)]
+        for result in (first, second):
+            attempts = result[(result.job == job) & (result.task == task)
+                              & result.status.isin(["Ended", "Error"])]
+            share = (attempts.status == "Error").mean()
+            se = math.sqrt(fail * (1 - fail) / len(attempts))
+            assert SIGMAS * se <= 0.02, (job, task, len(attempts))
+            assert abs(share - spec.fail) <= 0.02, (job, task, share, spec.fail)
+        assert abs(spec.fail - fail) <= 0.02
+        assert spec.retries == 2
+
+
+def _hourly(scenario: simbatch.Scenario, name: str) -> np.ndarray:
+    """A job's arrival rate per hour (runs per hour, batches counted) for each hour of a week."""
+    from simbatch.calendar import Profile
+
+    job = next(j for j in scenario.jobs if j.name == name)
+    assert job.arrivals is not None
+    profile = job.arrivals.profile
+    if profile is None:  # a renewal stream: its long-run rate
+        assert job.arrivals.interval is not None
+        profile = Profile(1 / job.arrivals.interval.mean)
+    start = pd.Timestamp("2026-02-02", tz="Europe/Amsterdam").to_pydatetime()
+    times, rates = profile.segments(start, 7 * 86400 * 10**9, AMSTERDAM)
+    hours = np.arange(7 * 24) * 3600 * 10**9 + 1
+    return np.asarray(rates[np.searchsorted(times, hours, side="right") - 1] * 3600
+                      * job.arrivals.batch)
+
+
+@pytest.mark.slow
+def test_round_trip_hourly_arrival_rates_within_10_percent(round_trip: dict[str, Any]) -> None:
+    for name in ("Sales order import", "Vendor invoice import", "Reporting"):
+        true = _hourly(round_trip["original"], name)
+        fitted = _hourly(round_trip["calibrated"], name)
+        assert ((true == 0) == (fitted == 0)).all(), name
+        busy = true > 0
+        assert (abs(fitted[busy] / true[busy] - 1) <= 0.10).all(), (name, fitted, true)
+        # the re-simulated runs per hour of the week, pooled over the 4 weeks, against the
+        # calibrated rates: each pooled rate has an error below a third of 10%
+        jobs = round_trip["second"].jobs
+        due = jobs[jobs.job == name].scheduled
+        hour = (due.dt.day_of_week * 24 + due.dt.hour).to_numpy()
+        for rate in np.unique(fitted[busy]):
+            cells = np.flatnonzero(fitted == rate)
+            runs = np.isin(hour, cells).sum()
+            exposure = 4 * len(cells)
+            assert 0.10 * rate >= SIGMAS * math.sqrt(rate / exposure), (name, rate)
+            assert abs(runs / exposure / rate - 1) <= 0.10, (name, rate, runs / exposure)
+
+
+@pytest.mark.slow
+def test_round_trip_keeps_the_runtime_fan_out(round_trip: dict[str, Any]) -> None:
+    jobs = {j.name: j for j in round_trip["calibrated"].jobs}
+    cost = jobs["Cost calculation"].tasks[0].runtime
+    plan = jobs["Master planning"].tasks[0].runtime
+    assert cost is not None and cost.tasks == (40, 40)
+    assert plan is not None and plan.tasks == (24, 40)
+    for result in (round_trip["first"], round_trip["second"]):
+        tasks = result.tasks
+        children = tasks[tasks.task.str.startswith("Plan #")].groupby("run").size()
+        # uniform 24..40: sd 4.9, so the mean of 28 runs has a standard error of 0.93
+        assert abs(children.mean() - 32) <= SIGMAS * 0.93 + 0.2
+        assert children.between(24, 40).all()
+        assert (tasks[tasks.task.str.startswith("Calculate #")].groupby("run").size()
+                == 40).all()
