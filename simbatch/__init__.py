@@ -9,6 +9,7 @@ Describe a topology and a workload in a scenario file, then::
 
 from typing import TYPE_CHECKING, Any
 
+from simbatch.backtest import Backtest, backtest  # eager: the function hides its module
 from simbatch.errors import (
     HistoryError,
     ScenarioError,
@@ -45,6 +46,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Backtest",
     "Calibration",
     "Comparison",
     "History",
@@ -58,6 +60,7 @@ __all__ = [
     "SimulationError",
     "UsageError",
     "__version__",
+    "backtest",
     "calibrate",
     "compare",
     "load",

@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="with several scenarios: replications for the paired"
                         " differences (default 0: none)")
     _calibrate_parser(commands)
+    _backtest_parser(commands)
     return parser
 
 
@@ -126,6 +127,29 @@ def _calibrate(args: argparse.Namespace) -> int:
           f" {len(history.jobs):,} job runs and {len(history.tasks):,} task runs")
     for gap in history.gaps:
         print(f"  not in the history: {gap}")
+    return 0
+
+
+def _backtest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backtest = commands.add_parser("backtest", help="replay F&O batch history on a topology"
+                                   " and compare simulated waits with the actual ones")
+    backtest.add_argument("history", type=Path, nargs="+", help="BatchJobHistory and"
+                          " BatchHistory exports (and optionally Batch, BatchJob,"
+                          " BatchConstraints)")
+    backtest.add_argument("--topology", type=Path, required=True, help="the scenario file"
+                          " whose servers, threads, groups and scheduling to replay on")
+    backtest.add_argument("--other-servers", action="store_true", help="replay rows of"
+                          " servers the topology lacks on its servers (default: refuse)")
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    history = simbatch.read_history(*args.history)
+    test = simbatch.backtest(history, args.topology, other_servers=args.other_servers)
+    print(f"replayed {len(test.runs):,} job runs on {args.topology} (task graph:"
+          f" {test.graph}); job waits in seconds, error = (simulated - actual) / actual")
+    print(test.errors().to_string(index=False, float_format="{:,.2f}".format))
+    for note in test.notes:
+        print(f"  note: {note}")
     return 0
 
 
@@ -222,6 +246,8 @@ def _write_report(files: list[Path], names: list[str], seed: int,
 def _run(args: argparse.Namespace) -> int:
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "backtest":
+        return _backtest(args)
     if args.command in ("compare", "sweep"):
         return _experiment(args)
     if args.command == "report":

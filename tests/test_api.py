@@ -23,7 +23,7 @@ def test_exported_members() -> None:
         "SimbatchWarning", "SimulationError", "UsageError", "__version__", "compare", "load",
         "replicate", "simulate", "sweep", "write_report",
         "Calibration", "History", "HistoryError", "calibrate", "read_history",
-        "write_fo_history",
+        "write_fo_history", "Backtest", "backtest",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)
