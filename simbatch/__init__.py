@@ -9,6 +9,7 @@ Describe a topology and a workload in a scenario file, then::
 
 from typing import TYPE_CHECKING, Any
 
+from simbatch.backtest import Backtest, backtest
 from simbatch.budget import BYTES_PER_ATTEMPT, MAX_ATTEMPTS, Estimate
 from simbatch.budget import estimate as estimate_work
 from simbatch.calibrate import Calibration, calibrate
@@ -29,8 +30,8 @@ from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
 
 # Loaded on first use (scipy, tqdm, matplotlib), for a quick ``import simbatch``. A public
-# name that is also a submodule's (``calibrate``) is imported here instead: importing the
-# submodule would otherwise shadow the function with the module.
+# name that is also a submodule's (``calibrate``, ``backtest``) is imported here instead:
+# importing the submodule would otherwise shadow the function with the module.
 if TYPE_CHECKING:
     from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
     from simbatch.history import History, read_history, write_fo_history
@@ -59,6 +60,7 @@ _LAZY = {
 __all__ = [
     "BYTES_PER_ATTEMPT",
     "MAX_ATTEMPTS",
+    "Backtest",
     "BudgetError",
     "Calibration",
     "Comparison",
@@ -77,6 +79,7 @@ __all__ = [
     "Target",
     "UsageError",
     "__version__",
+    "backtest",
     "calibrate",
     "compare",
     "estimate_work",

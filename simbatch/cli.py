@@ -119,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     _calibrate_parser(commands)
     _plan_parser(commands)
     _max_attempts(report)
+    _backtest_parser(commands)
     return parser
 
 
@@ -151,11 +152,36 @@ def _calibrate(args: argparse.Namespace) -> int:
 SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error",
          "deadline_runs", "deadline_misses", "deadline_miss", "deadline_undetermined",
          "lateness_p95_s", "margin_min_s", "latest_finish_s"]
+
+
 def _max_attempts(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-attempts", type=int, metavar="N", default=None,
                          help="refuse a run expected to simulate more task attempts than N"
                          f" (default {simbatch.MAX_ATTEMPTS:,}, about"
                          f" {simbatch.MAX_ATTEMPTS * simbatch.BYTES_PER_ATTEMPT / 1e9:.1f} GB)")
+
+
+def _backtest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backtest = commands.add_parser("backtest", help="replay F&O batch history on a topology"
+                                   " and compare simulated waits with the actual ones")
+    backtest.add_argument("history", type=Path, nargs="+", help="BatchJobHistory and"
+                          " BatchHistory exports (and optionally Batch, BatchJob,"
+                          " BatchConstraints)")
+    backtest.add_argument("--topology", type=Path, required=True, help="the scenario file"
+                          " whose servers, threads, groups and scheduling to replay on")
+    backtest.add_argument("--other-servers", action="store_true", help="replay rows of"
+                          " servers the topology lacks on its servers (default: refuse)")
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    history = simbatch.read_history(*args.history)
+    test = simbatch.backtest(history, args.topology, other_servers=args.other_servers)
+    print(f"replayed {len(test.runs):,} job runs on {args.topology} (task graph:"
+          f" {test.graph}); job waits in seconds, error = (simulated - actual) / actual")
+    print(test.errors().to_string(index=False, float_format="{:,.2f}".format))
+    for note in test.notes:
+        print(f"  note: {note}")
+    return 0
 
 
 
@@ -296,6 +322,8 @@ def _run(args: argparse.Namespace) -> int:
         return _calibrate(args)
     if args.command == "plan":
         return _plan(args)
+    if args.command == "backtest":
+        return _backtest(args)
     if args.command in ("compare", "sweep"):
         return _experiment(args)
     if args.command == "report":

@@ -27,6 +27,7 @@ def test_exported_members() -> None:
         "Plan", "Target", "parse_target", "parse_vary", "plan",
         "BYTES_PER_ATTEMPT", "BudgetError", "Estimate", "MAX_ATTEMPTS", "StoreError",
         "estimate_work", "write_csv",
+        "Backtest", "backtest",
     ])
     for name in simbatch.__all__:
         member = getattr(simbatch, name)
@@ -152,8 +153,8 @@ def test_public_names_stay_what_they_are_after_their_modules_load() -> None:
     import importlib
     import types
 
-    for module in ("calibrate", "experiments", "history", "planning", "report", "metrics",
-                   "plots"):
+    for module in ("backtest", "calibrate", "experiments", "history", "planning", "report",
+                   "metrics", "plots"):
         importlib.import_module(f"simbatch.{module}")
     for name in simbatch.__all__:
         assert not isinstance(getattr(simbatch, name), types.ModuleType), name

@@ -113,6 +113,23 @@ class Model:
         self.simple = self.lanes.simple
         self.throttle = scenario.throttle
         self.runs = [0 for _ in self.plans]
+        self._schedule_workload(scenario, seed)
+        for s, spans in enumerate(self.limits.down):
+            for begin, _, _ in spans:
+                self._at(begin, self._down, s)
+        for at, servers in self.limits.reserved:
+            if at == 0:
+                self.lanes.dedicate(servers)
+            else:
+                self._at(at, self._dedicate, servers)
+        if every_tick:
+            self._tick_everywhere()
+
+    def _schedule_workload(self, scenario: Scenario, seed: int) -> None:
+        """When runs are due: one-time starts and recurrences as events, arrivals merged.
+
+        A replay (``simbatch.engine.trace``) overrides this with the due times it is given.
+        """
         self.schedules = [Schedule(job, scenario, seed) for job in scenario.jobs]
         self.windows = [s.windows for s in self.schedules]
         self.recurring = [s.slots is not None for s in self.schedules]
@@ -134,16 +151,6 @@ class Model:
         self.arrival_jobs = jobs[order].astype(np.int32)
         for schedule in self.schedules:
             schedule.arrivals = None  # merged above; keep one copy only
-        for s, spans in enumerate(self.limits.down):
-            for begin, _, _ in spans:
-                self._at(begin, self._down, s)
-        for at, servers in self.limits.reserved:
-            if at == 0:
-                self.lanes.dedicate(servers)
-            else:
-                self._at(at, self._dedicate, servers)
-        if every_tick:
-            self._tick_everywhere()
 
     # ---- scheduling helpers -------------------------------------------------------------
 
