@@ -103,12 +103,12 @@ def eligibility(result: Result, grid: np.ndarray) -> dict[tuple[str, str], np.nd
             mine = cap[cap.server == server.name]
             step = Steps(_ns(mine.start, origin), mine.reserved.to_numpy(np.float64))
             dedicated[s] = step.at(grid) > 0
+    reserved = {j.name for j in scenario.jobs if scenario.priority_of(j) == "reserved"}
     out: dict[tuple[str, str], np.ndarray] = {}
     for (job, group), allowed in eligible_servers(scenario).items():
         mask = np.zeros((n, len(grid)), bool)
         mask[list(allowed)] = True
-        if scenario.scheduling == "priority" and scenario.priority_of(
-                next(j for j in scenario.jobs if j.name == job)) != "reserved":
+        if scenario.scheduling == "priority" and job not in reserved:
             mask &= ~dedicated
         out[job, group] = mask
     return out
