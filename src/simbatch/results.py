@@ -92,15 +92,13 @@ def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) ->
     """Each server's thread limit over time, and whether it is dedicated to Reserved
     capacity: one row wherever either changes."""
     limits = model.limits
-    switches = limits.reserved
+    switch_times = [t for t, _ in limits.reserved]
     rows: list[tuple[int, int, int, bool]] = []
     for s in model.servers:
-        points = sorted({*limits.times[s], *(t for t, _ in switches)})
+        points = sorted({*limits.times[s], *switch_times})
         last: tuple[int, bool] | None = None
         for t in points:
-            reserved = bool(switches) and s in next(
-                chosen for at, chosen in reversed(switches) if at <= t)
-            state = (limits.at(s, t), reserved)
+            state = (limits.at(s, t), limits.dedicated_at(s, t))
             if state != last:
                 rows.append((s, t, *state))
                 last = state

@@ -134,10 +134,16 @@ class Limits:
                 chosen = dedicated(share, [self.at(s, t) for s in range(len(self.times))])
                 if not self.reserved or chosen != self.reserved[-1][1]:
                     self.reserved.append((t, chosen))
+        self._switch_times = [t for t, _ in self.reserved]
 
     def at(self, server: int, t: int) -> int:
         """The thread limit of ``server`` at instant ``t``."""
         return self.limits[server][bisect_right(self.times[server], t) - 1]
+
+    def dedicated_at(self, server: int, t: int) -> bool:
+        """Whether ``server`` is dedicated to Reserved capacity at instant ``t``."""
+        i = bisect_right(self._switch_times, t) - 1
+        return i >= 0 and server in self.reserved[i][1]
 
     def segment(self, server: int, t: int) -> tuple[int, int, int]:
         """At ``t``: the limit, when it next changes, and when it next rises above it.
