@@ -118,3 +118,19 @@ def test_a_period_bound_in_the_spring_gap_falls_when_the_clocks_jump() -> None:
     ends = result.capacity[result.capacity.threads == 0].start
     assert ends.iloc[-1].strftime("%H:%M%z") == "03:00+0200"
     assert result.utilization().available_thread_seconds.iloc[0] == 4 * 3600
+
+
+def test_a_limit_that_falls_under_a_running_task_comes_back_when_it_rises() -> None:
+    # AOS1 is full when its limit falls to 0 at 23:30; its task ends at 23:40 (no thread
+    # free then), and the limit rises at 00:40: the waiting task starts at the first poll
+    # after the rise (poll offset 15 s), not later and not on the way down.
+    doc = {"start": "2026-01-05 23:00", "horizon": "3h", "polling": "1m",
+           "servers": {"AOS1": {"threads": 1, "poll_offset": "15s", "periods": [
+               {"from": "23:30", "to": "00:40", "threads": 0}]}},
+           "jobs": {"First": {"start": "2026-01-05 23:20",
+                              "tasks": {"Long": {"duration": "20m"}}},
+                    "Second": {"start": "2026-01-05 23:25",
+                               "tasks": {"Short": {"duration": "1m"}}}}}
+    tasks = simbatch.simulate(doc).tasks.set_index("job")
+    assert tasks.loc["First", "start"] == pd.Timestamp("2026-01-05 23:20:15", tz="UTC")
+    assert tasks.loc["Second", "start"] == pd.Timestamp("2026-01-06 00:40:15", tz="UTC")

@@ -81,8 +81,9 @@ class Lanes:
         servers = len(scenario.servers)
         self.starts: list[dict[int, deque[int]]] = [{} for _ in range(servers)]
         self.held_until: list[list[int]] = [[0] * len(classes) for _ in range(servers)]
-        self._draws = [Blocks(generator(seed, "priority", s.name), lambda r, n: r.random(n))
-                       for s in scenario.servers]
+        self._seed = seed
+        self._names = [s.name for s in scenario.servers]
+        self._draws: list[Blocks | None] = [None for _ in scenario.servers]  # made when used
         self._drawn = [0 for _ in scenario.servers]
 
     def _serve(self, server: int, lanes: list[int]) -> None:
@@ -120,7 +121,11 @@ class Lanes:
 
     def _weighted(self, server: int, present: list[int]) -> int:
         """A priority class among ``present``, with chances proportional to the weights."""
-        u = float(self._draws[server].get(self._drawn[server]))
+        draws = self._draws[server]
+        if draws is None:
+            draws = self._draws[server] = Blocks(
+                generator(self._seed, "priority", self._names[server]), lambda r, n: r.random(n))
+        u = float(draws.get(self._drawn[server]))
         self._drawn[server] += 1
         total = sum(WEIGHTS[p] for p in present)
         mark = u * total

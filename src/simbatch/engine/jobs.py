@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,7 @@ class JobPlan:
         self.groups = [group_index[t.group] for t in tasks]
         # max concurrency of each task's group: 0 none, -1 paused, N per run and group
         self.limit = [group_limits[g] if group_limits else 0 for g in self.groups]
+        self.limited = any(self.limit)  # runtime children inherit their parent's limit
         self.retries = [t.retries for t in tasks]
         self.counts_failure = [not t.ignore_failure for t in tasks]
         self.any = [t.condition == "any" for t in tasks]
@@ -187,6 +189,10 @@ class JobPlan:
         return bool(blocks.get(run - 1))
 
 
+_UNLIMITED_COUNTS: dict[int, list[int]] = {}
+_UNLIMITED_PARKED: dict[int, list[Any]] = {}
+
+
 class Run:
     """One live occurrence of a job; dropped as soon as its last task is final."""
 
@@ -208,9 +214,11 @@ class Run:
         self.failed = False
         self.first_start = NA
         self.rows = 0
-        # max concurrency, per group: [running, queued], and ready tasks held back (heaps)
-        self.counts: dict[int, list[int]] = {}
-        self.parked: dict[int, list[tuple[int, int, int, int, Run]]] = {}
+        # max concurrency, per group: [running, queued], and ready tasks held back (heaps);
+        # read only for tasks of a limited group, so runs of other jobs share empty ones
+        self.counts: dict[int, list[int]] = {} if plan.limited else _UNLIMITED_COUNTS
+        self.parked: dict[int, list[tuple[int, int, int, int, Run]]] = (
+            {} if plan.limited else _UNLIMITED_PARKED)
 
     def add(self, tasks: list[int]) -> None:
         """Bring runtime children into this run (their slots may be new to it)."""

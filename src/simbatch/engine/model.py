@@ -31,6 +31,7 @@ import simpy
 from simpy.events import Timeout
 
 from simbatch.engine.dispatch import Lanes
+from simbatch.engine.idle import Idle
 from simbatch.engine.jobs import (
     DIDNT_RUN,
     ENDED,
@@ -122,6 +123,10 @@ class Model:
                 self.lanes.dedicate(servers)
             else:
                 self._at(at, self._dedicate, servers)
+        self.idle = Idle(self.offsets, self.server_queues)
+        self.rise_wake = [-1 for _ in self.servers]  # the rise each full server waits for
+        for s in self.servers:
+            self._settle(s)
         if every_tick:
             self._tick_everywhere()
 
@@ -210,6 +215,7 @@ class Model:
 
     def _dedicate(self, event: simpy.Event) -> None:
         self.lanes.dedicate(event.value)
+        self.idle.regroup(self.server_queues)
         self.dirty = True
 
     def _woken(self, event: simpy.Event) -> None:
@@ -387,11 +393,15 @@ class Model:
 
     def _dispatch(self, now: int) -> None:
         """Hand waiting tasks to threads: freed threads first, then the servers polling now."""
-        busy, limits, until = self.busy, self.limit, self.until
         if self.going_down:
             for s in self.going_down:
                 self._restart(s)
+                if now >= self.until[s]:
+                    self._refresh(s, now)
+                self._settle(s)
             self.going_down = []
+        busy, limits, until, free = self.busy, self.limit, self.until, self.idle.free
+        rise, waits_for = self.rise, self.rise_wake
         if self.freed:
             freed = self.freed
             self.freed = []
@@ -404,46 +414,78 @@ class Model:
                     entry = self._pick(s)
                     if entry is not None:
                         self._start(s, entry, now)
+                if (busy[s] < limits[s]) != free[s] or (not free[s] and waits_for[s] != rise[s]):
+                    self._settle(s)
         if not self.waiting:
             return
-        lazy = not self.every_tick
+        if self.every_tick:
+            self._dispatch_ticked(now)
+            return
+        if not self.idle.count:
+            return  # every server is full: each comes back at its rise or a thread's end
+        # lazy polling: only free servers with work that poll now, then one wake-up at
+        # the next poll of such a server (full ones come back by their rise events)
         period = self.polling
         phase = now % period if period else 0
-        offsets = self.offsets
-        horizon = self.horizon
-        wake = horizon  # lazy mode: the earliest instant some server could pick up
-        for s in self.servers:
-            for queue in self.server_queues[s]:
-                if queue:
-                    break
-            else:
-                continue  # nothing this server may run is waiting
+        queues = self.server_queues
+        for s in self.idle.polling(phase):
+            if not self.waiting:
+                break
+            if not any(queues[s]):
+                continue  # servers before it took what it may run
             if now >= until[s]:
                 self._refresh(s, now)
             limit = limits[s]
-            if busy[s] < limit:
-                # it polls now when now is on its grid: start + offset + k * polling
-                if lazy:
-                    if period and offsets[s] != phase:
-                        at = now + (offsets[s] - phase) % period
-                        if at < wake:
-                            wake = at
-                        continue
-                elif period and not (s in self.ticked and self.tick_time == now):
-                    continue
-                while busy[s] < limit:
-                    entry = self._pick(s)
-                    if entry is None:
-                        break
-                    self._start(s, entry, now)
-                else:
-                    if lazy and self.rise[s] < wake:
-                        wake = min(wake, self._next_poll(s, self.rise[s]))
-            elif lazy and self.rise[s] < wake:
-                # full: it can take more at its first poll once its limit rises
-                wake = min(wake, self._next_poll(s, self.rise[s]))
-        if lazy and wake < horizon:
-            self._wake(wake)
+            while busy[s] < limit and self.waiting:
+                entry = self._pick(s)
+                if entry is None:
+                    break
+                self._start(s, entry, now)
+            if (busy[s] < limit) != free[s] or (not free[s] and waits_for[s] != rise[s]):
+                self._settle(s)
+        if period and self.waiting:
+            gap = self.idle.next_poll(phase, period)
+            if gap is not None:
+                self._wake(now + gap)
+
+    def _dispatch_ticked(self, now: int) -> None:
+        """Reference mode: every server with work whose tick is now fills its free threads."""
+        busy, limits, until = self.busy, self.limit, self.until
+        period = self.polling
+        for s in self.servers:
+            if not any(self.server_queues[s]):
+                continue  # nothing this server may run is waiting
+            if now >= until[s]:
+                self._refresh(s, now)
+            if period and not (s in self.ticked and self.tick_time == now):
+                continue
+            while busy[s] < limits[s]:
+                entry = self._pick(s)
+                if entry is None:
+                    break
+                self._start(s, entry, now)
+
+    def _settle(self, server: int) -> None:
+        """Index ``server`` as free or full; a full one polls again once its limit rises.
+
+        Called whenever the server's state may differ from the index: it turned free or
+        full, or it is full and its limit's next rise is not the one it waits for (a limit
+        that fell while its threads were busy).
+        """
+        free = self.busy[server] < self.limit[server]
+        self.idle.place(server, free)
+        rise = self.rise[server]
+        if not free and self.rise_wake[server] != rise:
+            self.rise_wake[server] = rise  # one wake-up per rise, however often it fills
+            if not self.every_tick:
+                self._at(self._next_poll(server, rise), self._risen, server)
+
+    def _risen(self, event: simpy.Event) -> None:
+        server = event.value
+        if self.now >= self.until[server]:
+            self._refresh(server, self.now)
+        self._settle(server)
+        self.dirty = True
 
     # ---- running ------------------------------------------------------------------------
 
