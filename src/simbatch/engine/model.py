@@ -9,9 +9,12 @@ is applied before the one dispatch step that hands waiting tasks to threads (DES
 matter: which task a thread takes is fixed by (ready, job, run, task).
 
 Polling is lazy: after each dispatch step the model schedules one wake-up, at the
-earliest poll of any server that has a free thread (or will have one when a period
-raises its limit) and a task it may run waiting. Nothing can happen between two such
-polls, so an idle tenant costs nothing per simulated minute, whatever its size.
+earliest poll of any server that has a free thread and a task it may run waiting; a full
+server gets one wake-up at its first poll after its limit next rises. Nothing can happen
+between two such polls, so an idle tenant costs nothing per simulated minute, whatever
+its size. A dispatch step looks only at the servers that have a free thread, work they
+may run and a poll now (``simbatch.engine.idle``), so its cost follows the work, not the
+number of servers.
 With ``every_tick=True`` every server polls at every tick of its grid instead, which must
 give identical tables; the test suite holds the lazy mode to that.
 
