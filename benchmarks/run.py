@@ -1,6 +1,7 @@
 """simbatch benchmarks: three comparisons in one invocation, reported as same-run ratios.
 
-    python benchmarks/run.py            # full size (about two minutes on 2 cores)
+    python benchmarks/run.py            # full size (about three minutes on 2 cores)
+    python benchmarks/run.py --history-plan   # also the history and plan benchmarks
     python benchmarks/run.py --small    # a quick run that checks the script still works
 
 (a) M/M/c kernel: simbatch's M/M/c scenario against a minimal hand-written SimPy model
@@ -9,6 +10,9 @@
     runtime helpers, about a million task attempts over 30 days.
 (c) Idle year: 100 servers polling every minute for a year with little work; the work
     done must follow the tasks, not servers x minutes.
+(d) Farm: the same workload on 100, 1,000 and 4,000 servers; the time must follow the work.
+(e) Start-up: `simbatch validate` on the walkthrough against `python -c "import pandas"`.
+(f), (g) With --history-plan: the history and plan benchmarks, as their scripts print them.
 
 Timings vary with the machine's load, so each model runs several times, interleaved, and
 the best time counts; the ratios between models are what to read.
@@ -216,6 +220,67 @@ def idle_year(servers: int, days: int) -> dict[str, Any]:
             "server_minutes": ticks}
 
 
+# ---- (d) servers at a fixed workload -------------------------------------------------------
+
+def farm(servers: int, hours: int = 24) -> dict[str, Any]:
+    """The same workload (about 1,500 single-task runs an hour) on ``servers`` servers.
+
+    Dispatch looks only at free servers with work that poll now, so the time should follow
+    the work, not the number of servers; building the model still costs a little per server.
+    """
+    doc = {"start": "2026-01-01 00:00", "horizon": f"{hours}h", "polling": "1m",
+           "servers": {f"AOS{i:04d}": {"threads": 4} for i in range(servers)},
+           "jobs": {"Work": {"arrivals": {"rate": "1500/h"},
+                             "tasks": {"T": {"duration": {"exponential": "8m"}}}}}}
+    scenario = simbatch.load(doc)
+    began = time.perf_counter()
+    model = Model(scenario, seed=1)
+    model.run()
+    wall = time.perf_counter() - began
+    return {"servers": servers, "wall_s": wall, "events": model.events,
+            "attempts": len(model.recorder.rows("tasks"))}
+
+
+def farms(counts: tuple[int, ...], repeats: int, hours: int) -> list[dict[str, Any]]:
+    """``farm`` for each count, interleaved, best of ``repeats``."""
+    best: dict[int, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for n in counts:
+            row = farm(n, hours)
+            if n not in best or row["wall_s"] < best[n]["wall_s"]:
+                best[n] = row
+    return [best[n] for n in counts]
+
+
+# ---- (e) start-up --------------------------------------------------------------------------
+
+def startup(repeats: int) -> dict[str, float]:
+    """Best wall time of ``simbatch validate`` on the walkthrough against ``import pandas``."""
+    root = Path(__file__).resolve().parent.parent
+    commands = {
+        "python -c 'import pandas'": [sys.executable, "-c", "import pandas"],
+        "simbatch validate scenarios/walkthrough.yaml": [
+            str(Path(sys.executable).with_name("simbatch")), "validate",
+            str(root / "scenarios" / "walkthrough.yaml")],
+    }
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            began = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            best[name] = min(best.get(name, math.inf), time.perf_counter() - began)
+    return best
+
+
+# ---- (f) the history and plan benchmarks, as their own scripts print them -------------------
+
+def script(name: str, *args: str) -> list[str]:
+    """Run ``benchmarks/<name>`` and keep the lines it prints."""
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name(name)), *args],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()
+
+
 # ---- report --------------------------------------------------------------------------------
 
 def report(results: dict[str, Any]) -> str:
@@ -250,6 +315,24 @@ def report(results: dict[str, Any]) -> str:
     for row in results["idle"]:
         lines.append(f"| {row['servers']} | {row['days']} | {row['wall_s']:.2f} |"
                      f" {row['events']:,} | {row['server_minutes']:,} |")
+    lines += ["", "(d) The same workload on more servers: time against servers",
+              "", "| servers | wall (s) | ÷ the first | events | task attempts |",
+              "| --- | --- | --- | --- | --- |"]
+    first = results["farm"][0]["wall_s"]
+    for row in results["farm"]:
+        lines.append(f"| {row['servers']:,} | {row['wall_s']:.2f} | {row['wall_s'] / first:.2f} |"
+                     f" {row['events']:,} | {row['attempts']:,} |")
+    up = results["startup"]
+    pandas_s, validate_s = up.values()
+    lines += ["", "(e) Start-up, best wall time", "", "| command | wall (s) | ÷ import pandas |",
+              "| --- | --- | --- |"]
+    for name, value in up.items():
+        lines.append(f"| `{name}` | {value:.2f} | {value / pandas_s:.2f} |")
+    lines += ["", f"validate ÷ import pandas = {validate_s / pandas_s:.2f} (target <= 1.5)"]
+    for title, key in (("(f) History: read and calibrate (benchmarks/history.py)", "history"),
+                       ("(g) Plan on the tenant week (benchmarks/plan.py)", "plan")):
+        if results.get(key):
+            lines += ["", title, "", "```text", *results[key], "```"]
     return "\n".join(lines)
 
 
@@ -257,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="a quick run of every part")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--history-plan", action="store_true", help="also run benchmarks/"
+                        "history.py and benchmarks/plan.py (several minutes at full size)")
     parser.add_argument("--_month", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._month:
@@ -271,7 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         "kernel": kernel(jobs=5_000 if small else 200_000, repeats=1 if small else 3),
         "month": month(days=2 if small else 30, scale=0.05 if small else 1.0),
         "idle": [idle_year(servers, 20 if small else 365) for servers in (10, 100)],
+        "farm": farms((100, 1000, 4000), repeats=1 if small else 3, hours=2 if small else 24),
+        "startup": startup(repeats=2 if small else 5),
     }
+    if args.history_plan:
+        results["history"] = script("history.py", "--scale", "0.01" if small else "1")
+        results["plan"] = script("plan.py", *(["--small"] if small else []))
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

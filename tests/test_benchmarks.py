@@ -15,7 +15,8 @@ def test_small_benchmark_run(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--small",
                            "--json", str(out)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    for part in ("(a) M/M/4 kernel", "(b) Tenant month", "(c) Idle year"):
+    for part in ("(a) M/M/4 kernel", "(b) Tenant month", "(c) Idle year", "(d) The same",
+                 "(e) Start-up"):
         assert part in proc.stdout
     figures = json.loads(out.read_text())
     kernel = figures["kernel"]
@@ -27,3 +28,11 @@ def test_small_benchmark_run(tmp_path: Path) -> None:
     assert (small["servers"], large["servers"]) == (10, 100)
     assert large["events"] <= 1.5 * small["events"]
     assert large["events"] < large["server_minutes"] / 1_000
+    # the same workload on 100, 1,000 and 4,000 servers: the same attempts, and the events
+    # (dispatch steps) follow the work, not the servers
+    farm = figures["farm"]
+    assert [row["servers"] for row in farm] == [100, 1000, 4000]
+    assert len({row["attempts"] for row in farm}) == 1
+    assert farm[-1]["events"] <= 1.2 * farm[0]["events"]
+    assert set(figures["startup"]) == {"python -c 'import pandas'",
+                                       "simbatch validate scenarios/walkthrough.yaml"}

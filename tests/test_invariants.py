@@ -332,12 +332,12 @@ def check_throttle(result: Result) -> int:
     last minute on that server. Returns how many starts came while their class was held."""
     tasks = result.tasks
     classes = {t.name: t.task_class for j in result.scenario.jobs for t in j.tasks}
-    cls = tasks.task.map(classes).fillna("").to_numpy(str)
+    cls = tasks.task.astype("string").map(classes).fillna("").to_numpy(str)
     never = np.iinfo(np.int64).max
     ready = tasks.ready.to_numpy("datetime64[ns]").view(np.int64)
     start = tasks.start.to_numpy("datetime64[ns]").view(np.int64).copy()
     start[tasks.start.isna().to_numpy()] = never
-    server = tasks.server.fillna("").to_numpy(str)
+    server = tasks.server.astype("string").fillna("").to_numpy(str)
     minute = 60 * 10**9
     held_starts = 0
     for s in set(server) - {""}:
