@@ -11,7 +11,8 @@ the simulated side (a replay or a replication), so both are measured by one rule
   the same run) and what of it: ``end`` (a prerequisite: the task is ready when the last
   of them ended) or ``start`` (a runtime task: ready when the task that added it started).
 
-Data flows one way: ``simbatch.backtest`` builds the tables and calls these functions;
+Heavy modules (scipy, the experiments) load on first use. Data flows one way:
+``simbatch.backtest`` builds the tables and calls these functions;
 nothing here reads a history or runs the engine, except ``replicate_figures``, which
 simulates the calibrated scenario and measures each replication.
 """
@@ -24,10 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from simbatch import workers
-from simbatch.experiments import Replications, replication_seed
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
@@ -209,6 +208,8 @@ def replicate_figures(scenario: Scenario, n: int, seed: int, zone: str, daily: S
     ``executor`` is None (local worker processes), ``"serial"`` or an executor with
     ``submit``. Returns ``FIGURE_COLUMNS`` plus replication and seed.
     """
+    from simbatch.experiments import replication_seed
+
     seeds = [replication_seed(seed, r) for r in range(1, n + 1)]
     frames: list[pd.DataFrame] = []
     if executor == "serial" or n == 1:
@@ -246,6 +247,10 @@ def error_table(actual: pd.DataFrame, simulated: pd.DataFrame, scenario: Scenari
     period's figure, mean ± t·sd·√(1 + 1/n): where the actual figure should fall if the
     calibrated model were right. ``within`` says whether it does.
     """
+    from scipy import stats
+
+    from simbatch.experiments import Replications
+
     left = actual.rename(columns={"value": "actual", "n": "n_actual"})
     if "replication" not in simulated.columns:
         right = simulated.rename(columns={"value": "simulated", "n": "n_simulated"})
