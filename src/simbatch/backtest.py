@@ -203,6 +203,12 @@ def _attempts(span: int | None, retries: int, error: bool, horizon: int,
     return [(each, True)] * k + [(span - each * k, error)]
 
 
+def _mode(values: pd.Series) -> str:
+    """The most frequent value as text, "" when there is none."""
+    values = values.dropna()
+    return "" if values.empty else str(values.mode().iloc[0])
+
+
 def _scenario(topo: Scenario, named: pd.DataFrame, runs: pd.DataFrame, notes: list[str]
               ) -> tuple[Scenario, dict[str, list[str]], dict[str, str]]:
     """The replay's scenario: the topology with one job per history job (tasks: the union)."""
@@ -216,16 +222,14 @@ def _scenario(topo: Scenario, named: pd.DataFrame, runs: pd.DataFrame, notes: li
     first_due = runs.groupby(runs["job"].astype(str))["scheduled"].min().sort_values(
         kind="stable")
     by_job = {str(k): v for k, v in named.groupby(named["job"].astype(str), sort=False)}
-    priority = runs.groupby(runs["job"].astype(str))["priority"].agg(
-        lambda s: s.dropna().mode().iloc[0] if s.notna().any() else None)
+    priority = runs.groupby(runs["job"].astype(str))["priority"].agg(_mode)
     for job in first_due.index:
         mine = by_job[job]
         static = mine[mine["parent"].isna()]
-        task_group = static.groupby("name", sort=False)["group"].agg(
-            lambda s: str(s.dropna().mode().iloc[0]) if s.notna().any() else None)
+        task_group = static.groupby("name", sort=False)["group"].agg(_mode)
         recorded = mine["group"].dropna().astype(str)
         job_group = recorded.mode().iloc[0] if len(recorded) else "default"
-        for gname in {job_group, *task_group.dropna()}:
+        for gname in {job_group, *(g for g in task_group if g)}:
             if affinity and (gname not in groups or not groups[gname].servers):
                 raise HistoryError(" ".join(runs.attrs.get("sources", ())) or "history",
                                    f"job {job!r} is in group {gname!r}, which the topology"
@@ -244,7 +248,7 @@ def _scenario(topo: Scenario, named: pd.DataFrame, runs: pd.DataFrame, notes: li
         for parent in dict.fromkeys(mine.loc[mine["parent"].notna(), "parent"]):
             tasks[parent]["runtime"] = {"tasks": 1, "duration": 0}
         doc: dict[str, Any] = {"start": local_start, "group": job_group, "tasks": tasks}
-        if topo.scheduling == "priority" and pd.notna(priority.get(job)):
+        if topo.scheduling == "priority" and priority.get(job):
             doc["priority"] = str(priority[job])
         docs[job] = doc
         names[job] = list(tasks)
@@ -335,11 +339,11 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
         ["scheduled", "start", "run_id"], kind="stable").reset_index(drop=True)
     runs.attrs["sources"] = history.sources
     scenario, names, group_of = _scenario(topo, named, runs, notes)
-    document = None
-    if calibrated or not len(history.constraints):
-        document = _calibrated(history, runs, topo)
     graph = "BatchConstraints" if len(history.constraints) else "calibrated"
-    edges = _edges(history, named, document["jobs"] if graph == "calibrated" else None)
+    document = (_calibrated(history, runs, topo) if calibrated or graph == "calibrated"
+                else None)
+    edges = _edges(history, named, document["jobs"] if document is not None
+                   and graph == "calibrated" else None)
     task_group = {(j.name, t.name): t.group for j in scenario.jobs for t in j.tasks}
     actual_runs = pd.DataFrame({
         "key": runs["run_id"].to_numpy(), "job": runs["job"].astype(str).to_numpy(),

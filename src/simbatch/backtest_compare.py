@@ -20,7 +20,7 @@ simulates the calibrated scenario and measures each replication.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,18 @@ from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.simulation import simulate
 
-__all__ = ["FIGURE_COLUMNS", "METRICS", "daily_jobs", "error_table", "figures", "ready_times",
-           "fold", "measure", "replicate_figures",
-           "scenario_edges"]
+__all__ = [
+    "FIGURE_COLUMNS",
+    "METRICS",
+    "daily_jobs",
+    "error_table",
+    "figures",
+    "fold",
+    "measure",
+    "ready_times",
+    "replicate_figures",
+    "scenario_edges",
+]
 
 METRICS = ("wait_mean", "wait_p50", "wait_p95", "wait_max", "delay_mean", "delay_p50",
            "delay_p95", "end_mean", "end_p50", "end_p95", "end_max")
@@ -43,8 +52,8 @@ FIGURE_COLUMNS = ["scope", "group", "hour", "job", "metric", "value", "n"]
 KEYS = ["scope", "group", "hour", "job"]
 DAILY_RUNS = 2
 """A job is daily (deadline-like) with at least this many runs; see ``daily_jobs``."""
-_STATS = {"mean": np.mean, "p50": np.median, "p95": lambda v: np.percentile(v, 95),
-          "max": np.max}
+_STATS: dict[str, Callable[[np.ndarray], Any]] = {
+    "mean": np.mean, "p50": np.median, "p95": lambda v: np.percentile(v, 95), "max": np.max}
 
 
 def ready_times(tasks: pd.DataFrame, edges: pd.DataFrame, run_start: pd.Series) -> pd.Series:
@@ -123,9 +132,8 @@ def figures(runs: pd.DataFrame, tasks: pd.DataFrame, daily: Sequence[str]) -> pd
         r = runs if group == "all" else runs[runs["group"].astype(str) == group]
         t = tasks if group == "all" else tasks[tasks["group"].astype(str) == group]
         add("group", group, -1, "", r, t)
-        by_hour = {int(h): v for h, v in t.groupby("hour")}
-        for hour, rh in r.groupby("hour"):
-            add("hour", group, int(hour), "", rh, by_hour.get(int(hour), t.iloc[:0]))
+        for hour in sorted(set(r["hour"].tolist())):
+            add("hour", group, int(hour), "", r[r["hour"] == hour], t[t["hour"] == hour])
     for job in daily:
         r = runs[runs["job"].astype(str) == job]
         t = tasks[tasks["job"].astype(str) == job]
