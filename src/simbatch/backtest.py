@@ -266,36 +266,39 @@ def _trace(scenario: Scenario, names: dict[str, list[str]], runs: pd.DataFrame,
            named: pd.DataFrame, edges: pd.DataFrame) -> tuple[Trace, list[int]]:
     """The trace of the runs (in due order) and the run_id of each trace run."""
     index = {j.name: i for i, j in enumerate(scenario.jobs)}
-    origin = pd.Timestamp(scenario.start).tz_convert("UTC")
+    origin = int(pd.Timestamp(scenario.start).tz_convert("UTC").value)
     spans = np.where(named["end"].notna(), _utc_ns(named["end"].fillna(named["start"]))
-                     - _utc_ns(named["start"]), -1)
-    named = named.assign(span=spans)
-    by_run = {k: v for k, v in named.groupby("run_id", sort=False)}
-    waits = {k: v for k, v in edges[edges["what"] == "end"].groupby("key", sort=False)}
+                     - _utc_ns(named["start"]), -1).tolist()
+    # plain lists, one pass each: per-run frames would cost a pandas call per run
+    row_names, parents = named["name"].tolist(), named["parent"].tolist()
+    retries, errors = named["retries"].tolist(), (named["status"] == "Error").tolist()
+    rows_of: dict[int, list[int]] = {}
+    for i, run_id in enumerate(named["run_id"].tolist()):
+        rows_of.setdefault(run_id, []).append(i)
+    waits: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    ends = edges[edges["what"] == "end"]
+    for key, task, on, expect in zip(ends["key"].tolist(), ends["task"].tolist(),
+                                     ends["on"].tolist(), ends["expect"].astype(str).tolist(),
+                                     strict=True):
+        waits.setdefault((key, task), []).append((on, expect))
     out: list[TraceRun] = []
     ids: list[int] = []
-    for run_id, job, due in zip(runs["run_id"], runs["job"].astype(str), runs["scheduled"],
-                                strict=True):
-        mine = by_run[run_id]
+    horizon = scenario.horizon
+    for run_id, job, due in zip(runs["run_id"].tolist(), runs["job"].astype(str).tolist(),
+                                _utc_ns(runs["scheduled"]).tolist(), strict=True):
         position = {n: i for i, n in enumerate(names[job])}
-        after: dict[str, list[tuple[int, str]]] = {}
-        if run_id in waits:
-            for task, on, expect in zip(waits[run_id]["task"], waits[run_id]["on"],
-                                        waits[run_id]["expect"], strict=True):
-                after.setdefault(task, []).append((position[on], str(expect)))
         tasks: dict[int, TraceTask] = {}
         runtime: dict[int, list[list[tuple[int, bool]]]] = {}
-        for name, parent, span, retries, status in zip(
-                mine["name"], mine["parent"], mine["span"].tolist(), mine["retries"].tolist(),
-                mine["status"].astype(str), strict=True):
-            attempts = _attempts(None if span < 0 else span, retries, status == "Error",
-                                 scenario.horizon, parent is not None)
+        for i in rows_of[run_id]:
+            name, parent, span = row_names[i], parents[i], spans[i]
+            attempts = _attempts(None if span < 0 else span, retries[i], errors[i], horizon,
+                                 parent is not None)
             if parent is None:
-                tasks[position[name]] = TraceTask(attempts, tuple(after.get(name, ())))
+                after = tuple((position[on], e) for on, e in waits.get((run_id, name), ()))
+                tasks[position[name]] = TraceTask(attempts, after)
             else:
                 runtime.setdefault(position[parent], []).append(attempts)
-        offset = int((pd.Timestamp(due) - origin) // pd.Timedelta(1, unit="ns"))
-        out.append(TraceRun(index[job], offset, tasks, runtime))
+        out.append(TraceRun(index[job], due - origin, tasks, runtime))
         ids.append(int(run_id))
     return Trace(out), ids
 
