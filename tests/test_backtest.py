@@ -174,6 +174,22 @@ def test_a_hand_made_history_replays_to_exact_starts() -> None:
     assert delays.loc[(2, "T"), "actual_delay_s"] == 0.0  # a root: ready at its run's start
 
 
+def test_runs_of_one_job_replay_with_the_tasks_each_had() -> None:
+    t = _small_tables()
+    tasks = t["BatchHistory"].iloc[:3]  # run 2 had no U
+    history = History.from_tables(t["BatchJobHistory"], tasks, batch_job=t["BatchJob"],
+                                  constraints=t["BatchConstraints"])
+    test = backtest(history, SMALL)
+    # T1 fails 22:00-22:05; T2 (ready 22:01, older than T1's retry) 22:05-22:10, and run 2
+    # is over: it has no U to wait for; T1 again 22:10-22:15, then U1 22:15-22:20
+    starts = test.tasks.set_index(["run_id", "task"])["simulated_start"].dt.strftime("%H:%M")
+    assert starts.to_dict() == {(1, "T"): "22:00", (1, "U"): "22:15", (2, "T"): "22:05"}
+    assert list(test.runs["simulated_end"].dt.strftime("%H:%M")) == ["22:20", "22:10"]
+    result = test.result
+    assert result is not None
+    assert sorted(result.tasks.loc[result.tasks["run"] == 2, "task"]) == ["T"]
+
+
 # ---- refusals ---------------------------------------------------------------------------------
 
 REFUSALS = [

@@ -173,7 +173,7 @@ def _backtest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
                           " servers the topology lacks on its servers (default: refuse)")
     backtest.add_argument("--calibrated", action="store_true", help="run replications of the"
                           " calibrated scenario on the topology instead of replaying")
-    backtest.add_argument("-n", "--replications", type=int, default=10,
+    backtest.add_argument("-n", "--replications", type=int, default=None,
                           help="replications in calibrated mode (default 10)")
     backtest.add_argument("--seed", type=int, default=0)
     backtest.add_argument("--report", type=Path, metavar="BACKTEST.html",
@@ -187,14 +187,15 @@ def _backtest(args: argparse.Namespace) -> int:
         path = getattr(args, option)
         if path is not None and path.is_dir():
             raise simbatch.UsageError(f"--{option} {path}: is a folder; name the file")
-    if not args.calibrated and args.replications != 10:
+    if not args.calibrated and args.replications is not None:
         raise simbatch.UsageError("-n sets the replications of --calibrated; give both")
+    replications = 10 if args.replications is None else args.replications
     history = simbatch.read_history(*args.history)
     test = simbatch.backtest(history, args.topology, other_servers=args.other_servers,
-                             calibrated=args.calibrated, replications=args.replications,
+                             calibrated=args.calibrated, replications=replications,
                              seed=args.seed)
     what = ("replayed" if test.mode == "replay" else
-            f"{args.replications} replications of the calibrated scenario against")
+            f"{replications} replications of the calibrated scenario against")
     print(f"{what} {len(test.runs):,} job runs on {args.topology} (task graph: {test.graph});"
           " seconds; error = (simulated - actual) / actual")
     shown = ["group", "metric", "actual", "simulated", "error", "abs_error"]
