@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from simbatch.loading import load, load_document
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.simulation import whole_number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Backtest", "backtest"]
 
@@ -92,6 +95,25 @@ class Backtest:
                               "simulated_high", "predicted_low", "predicted_high", "within",
                               "n_actual", "n_simulated", "replications") if c in table]
         return table[[*_KEYS[by], "metric", *values]].reset_index(drop=True)
+
+
+    def plot(self, group: str = "all") -> Figure:
+        """Actual against simulated job waits per hour of the day (``plots.backtest_waits``)."""
+        from simbatch.plots import backtest_waits
+
+        return backtest_waits(self, group)
+
+    def write_plot(self, path: str | Path) -> Path:
+        """Write ``plot()`` as a PNG file to ``path``."""
+        from simbatch.report import write_backtest_plot
+
+        return write_backtest_plot(self, path)
+
+    def write_report(self, path: str | Path, history: str = "") -> Path:
+        """Write the back-test's HTML report to ``path``; ``history`` names what was tested."""
+        from simbatch.report import write_backtest_report
+
+        return write_backtest_report(self, path, history)
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:

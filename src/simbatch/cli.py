@@ -211,13 +211,11 @@ def _backtest(args: argparse.Namespace) -> int:
     for note in test.notes:
         print(f"  note: {note}")
     plot = args.plot or (args.report.with_suffix(".png") if args.report else None)
-    from simbatch.report import write_backtest_plot, write_backtest_report
-
     if plot is not None:
-        print(f"wrote {write_backtest_plot(test, plot)}")
+        print(f"wrote {test.write_plot(plot)}")
     if args.report is not None:
         names = " ".join(p.name for p in args.history)
-        print(f"wrote {write_backtest_report(test, args.report, names)}")
+        print(f"wrote {test.write_report(args.report, names)}")
     return 0
 
 
