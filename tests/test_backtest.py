@@ -1,67 +1,140 @@
-"""Back-test: replaying simbatch's own exported history on its topology reproduces it."""
+"""Back-test: replays of simbatch's own exported history, a hand-made history, the refusals,
+the calibrated mode, runtime tasks, the plot and the report."""
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from simbatch import HistoryError, simulate
-from simbatch.backtest import backtest
-from simbatch.history import History
+from simbatch.backtest import Backtest, backtest
+from simbatch.history import History, write_fo_history
 
 TOPOLOGY = {
-    "start": "2026-01-05 22:00", "horizon": "6h", "polling": "1m", "scheduling": "priority",
+    "start": "2026-01-05 22:00", "horizon": "6d", "polling": "1m", "scheduling": "priority",
     "servers": {"AOS1": {"threads": 2, "poll_offset": 0}, "AOS2": {"threads": 2,
                                                                   "poll_offset": "30s"}},
 }
+FEWER = {**TOPOLOGY, "servers": {"AOS1": {"threads": 2, "poll_offset": 0}}}
 WORKLOAD = {**TOPOLOGY, "jobs": {
-    "Import": {"arrivals": {"interval": {"exponential": "4m"}},
+    "Import": {"arrivals": {"interval": {"exponential": "5m"}},
                "tasks": {"Load": {"duration": {"lognormal": {"mean": "5m", "sd": "2m"}}}}},
-    "Nightly": {"recurrence": {"every": "1h"},
-                "tasks": {"A": {"duration": "7m"}, "B": {"duration": "3m"}}}}}
+    "Hourly": {"recurrence": {"every": "1h"},
+               "tasks": {"A": {"duration": "7m"},
+                         "B": {"duration": "3m", "after": {"A": "ended"}}}},
+    "Close": {"start": "2026-01-05 23:00", "recurrence": {"every": "1d"},
+              "tasks": {"Plan": {"duration": "1m", "runtime": {"tasks": {"uniform": [2, 4]},
+                                                              "duration": "6m"}},
+                        "Post": {"duration": "4m", "after": {"Plan": "ended"}}}}}}
+POLL_S = 60
+WAIT_TOLERANCE_S = 5.0
+"""Per group, the replayed mean job wait is within this of the actual one (seconds)."""
 
 
+@cache
 def _history() -> History:
     tables = simulate(WORKLOAD, seed=1).to_fo_history()
     return History.from_tables(tables["BatchJobHistory"], tables["BatchHistory"])
 
 
-def test_own_history_replays_within_a_poll_and_fewer_servers_err_more() -> None:
-    history = _history()
-    same = backtest(history, TOPOLOGY)
-    runs = same.runs.dropna()
-    gap = (runs["simulated_start"] - runs["actual_start"]).dt.total_seconds().abs()
-    assert len(runs) > 50 and gap.max() <= 60  # within one poll interval
-    errors = same.errors().set_index(["group", "metric"])
-    assert errors.loc[("all", "wait_mean"), "abs_error"] <= 5  # seconds
-    fewer = {**TOPOLOGY, "servers": {"AOS1": {"threads": 2, "poll_offset": 0}}}
-    worse = backtest(history, fewer, other_servers=True).errors().set_index(["group", "metric"])
-    assert worse.loc[("all", "wait_mean"), "abs_error"] > 10 * max(
-        errors.loc[("all", "wait_mean"), "abs_error"], 1.0)
+@cache
+def _same() -> Backtest:
+    return backtest(_history(), TOPOLOGY)
 
 
-def test_refusals() -> None:
-    history = _history()
-    with pytest.raises(HistoryError, match="not in the topology"):
-        backtest(history, {**TOPOLOGY, "servers": {"AOS9": {"threads": 2}}})
-    with pytest.raises(HistoryError, match="no job run is due in the topology's period"):
-        backtest(history, {**TOPOLOGY, "start": "2027-01-05 22:00"})
+def _by(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
+    return frame.set_index([*keys, "metric"])
 
 
-def _small() -> History:
-    import pandas as pd
+def test_own_history_replays_each_task_within_a_poll_and_waits_within_the_tolerance() -> None:
+    same = _same()
+    assert same.graph == "calibrated"  # the export has no BatchConstraints
+    tasks = same.tasks
+    assert len(tasks) > 800 and tasks["simulated_start"].notna().all()
+    gap = (tasks["simulated_start"] - tasks["actual_start"]).dt.total_seconds().abs()
+    assert gap.max() <= POLL_S
+    errors = _by(same.errors(), "group")
+    for group in ("all", "default"):
+        assert errors.loc[(group, "wait_mean"), "abs_error"] <= WAIT_TOLERANCE_S
+        assert errors.loc[(group, "delay_mean"), "abs_error"] <= WAIT_TOLERANCE_S
+        assert errors.loc[(group, "end_p95"), "abs_error"] <= POLL_S
+    # the calibrated graph is the one simulated: B waited for A, Post for Plan
+    hourly = tasks[(tasks["job"] == "Hourly") & (tasks["task"] == "B")]
+    ends = tasks[(tasks["job"] == "Hourly") & (tasks["task"] == "A")].set_index("run_id")
+    assert (hourly.set_index("run_id")["actual_ready"] == ends["actual_end"]).all()
 
+
+def test_runtime_tasks_replay_as_recorded() -> None:
+    tasks = _same().tasks
+    children = tasks[tasks["runtime"]]
+    close_runs = set(tasks.loc[tasks["job"] == "Close", "run_id"])
+    assert len(close_runs) == 6 and len(children) >= 12
+    assert set(children["task"].str.rpartition(" #")[0]) == {"Plan"}
+    # a runtime task is ready when its parent starts, on both sides
+    parent = tasks[(tasks["task"] == "Plan")].set_index("run_id")
+    for side in ("actual", "simulated"):
+        ready = children.set_index("run_id")[f"{side}_ready"]
+        assert (ready == parent[f"{side}_start"].reindex(ready.index)).all()
+    replayed = _same().result
+    assert replayed is not None
+    assert replayed.tasks["task"].str.startswith("Plan #").sum() == len(children)
+
+
+def test_one_server_fewer_errs_clearly_more() -> None:
+    same = _by(_same().errors(), "group")
+    fewer = backtest(_history(), FEWER, other_servers=True)
+    assert any("task rows ran on servers not in the topology (AOS2)" in n for n in fewer.notes)
+    worse = _by(fewer.errors(), "group")
+    for metric in ("wait_mean", "delay_mean", "end_p95"):
+        assert worse.loc[("all", metric), "abs_error"] > 10 * max(
+            same.loc[("all", metric), "abs_error"], 1.0)
+
+
+def test_errors_per_hour_and_per_daily_job() -> None:
+    same = _same()
+    assert same.daily == ("Close",)  # Hourly and Import are not due once a day
+    hourly = same.errors("hour")
+    assert set(hourly["hour"]) == set(range(24))
+    assert list(hourly.columns[:3]) == ["group", "hour", "metric"]
+    # the hours' counts add up to the whole
+    waits = hourly[(hourly["group"] == "all") & (hourly["metric"] == "wait_mean")]
+    assert waits["n_actual"].sum() == len(same.runs)
+    daily = _by(same.errors("job"), "job", "group")
+    assert daily.loc[("Close", "default", "end_max"), "n_actual"] == 6
+    actual = same.runs[same.runs["job"] == "Close"]["actual_end_s"].max()
+    assert daily.loc[("Close", "default", "end_max"), "actual"] == actual
+
+
+# ---- a hand-made history ----------------------------------------------------------------------
+
+def _small_tables() -> dict[str, pd.DataFrame]:
+    """Two runs of job J: task T (retried once in run 1), then U after T; run 2 due 22:01."""
     jobs = pd.DataFrame({
         "RecId": [1, 2], "BatchJobId": [10, 10], "Caption": ["J", "J"], "Status": [4, 4],
         "OrigStartDateTime": ["2026-01-05 22:00:00", "2026-01-05 22:01:00"],
-        "StartDateTime": ["2026-01-05 22:00:20", "2026-01-05 22:10:30"],
-        "EndDateTime": ["2026-01-05 22:10:20", "2026-01-05 22:15:30"]})
+        "StartDateTime": ["2026-01-05 22:00:20", "2026-01-05 22:15:30"],
+        "EndDateTime": ["2026-01-05 22:15:20", "2026-01-05 22:23:30"]})
     tasks = pd.DataFrame({
-        "BatchJobHistoryId": [1, 2], "BatchJobId": [10, 10], "BatchId": [100, 100],
-        "Caption": ["T", "T"], "ServerId": ["AOS1", "AOS1"], "Status": [4, 4],
-        "StartDateTime": ["2026-01-05 22:00:20", "2026-01-05 22:10:30"],
-        "EndDateTime": ["2026-01-05 22:10:20", "2026-01-05 22:15:30"]})
-    batch_job = pd.DataFrame({"RecId": [10], "BatchGroup": ["Nightly"]})
-    return History.from_tables(jobs, tasks, batch_job=batch_job)
+        "BatchJobHistoryId": [1, 1, 2, 2], "BatchJobId": [10] * 4, "BatchId": [100, 101] * 2,
+        "Caption": ["T", "U"] * 2, "ServerId": ["AOS1"] * 4, "Status": [4] * 4,
+        "retryCount": [1, 0, 0, 0],
+        "StartDateTime": ["2026-01-05 22:00:20", "2026-01-05 22:10:20",
+                          "2026-01-05 22:15:30", "2026-01-05 22:20:30"],
+        "EndDateTime": ["2026-01-05 22:10:20", "2026-01-05 22:15:20",
+                        "2026-01-05 22:20:30", "2026-01-05 22:23:30"]})
+    return {"BatchJobHistory": jobs, "BatchHistory": tasks,
+            "BatchJob": pd.DataFrame({"RecId": [10], "BatchGroup": ["Nightly"]}),
+            "BatchConstraints": pd.DataFrame({"BatchId": [101], "DependsOnBatchId": [100],
+                                              "ExpectedStatus": [4]})}
+
+
+def _small() -> History:
+    t = _small_tables()
+    return History.from_tables(t["BatchJobHistory"], t["BatchHistory"],
+                               batch_job=t["BatchJob"], constraints=t["BatchConstraints"])
 
 
 SMALL = {"start": "2026-01-05 22:00", "horizon": "2h", "polling": "1m",
@@ -70,34 +143,155 @@ SMALL = {"start": "2026-01-05 22:00", "horizon": "2h", "polling": "1m",
 
 
 def test_a_hand_made_history_replays_to_exact_starts() -> None:
-    import pandas as pd
+    test = backtest(_small(), SMALL)
+    assert test.graph == "BatchConstraints"
+    t = pd.Timestamp
+    # one thread, polling on the minute; each task runs its recorded time, T of run 1 its
+    # 10 min as two attempts of 5 (retryCount 1). 22:00: T1's first attempt starts (due
+    # at the poll). 22:05: it fails and T1 is ready again, but T2 waits since 22:01, the
+    # older: T2 runs 22:05-22:10. 22:10: T2 ends, U2 is ready; T1 (ready 22:05) is older:
+    # T1 runs 22:10-22:15. 22:15: U1 is ready, U2 (ready 22:10) is older: U2 runs
+    # 22:15-22:18, then U1 22:18-22:23.
+    starts = test.tasks.set_index(["run_id", "task"])["simulated_start"]
+    assert starts.loc[(1, "T")] == t("2026-01-05 22:00", tz="UTC")
+    assert starts.loc[(2, "T")] == t("2026-01-05 22:05", tz="UTC")
+    assert starts.loc[(2, "U")] == t("2026-01-05 22:15", tz="UTC")
+    assert starts.loc[(1, "U")] == t("2026-01-05 22:18", tz="UTC")
+    result = test.result
+    assert result is not None
+    attempts = result.tasks[(result.tasks["run"] == 1) & (result.tasks["task"] == "T")]
+    assert list(attempts["status"]) == ["Error", "Ended"]
+    assert list(attempts["start"].dt.strftime("%H:%M")) == ["22:00", "22:10"]
+    assert list(attempts["duration"].dt.total_seconds()) == [300.0, 300.0]
+    assert list(test.runs["simulated_wait_s"]) == [0.0, 240.0]
+    assert list(test.runs["actual_wait_s"]) == [20.0, 870.0]
+    assert list(test.runs["simulated_end"].dt.strftime("%H:%M")) == ["22:23", "22:18"]
+    # delays: U of run 1 is ready when T ended: actually 22:10:20, started then; in the
+    # replay 22:15, started 22:18
+    delays = test.tasks.set_index(["run_id", "task"])
+    assert delays.loc[(1, "U"), "actual_delay_s"] == 0.0
+    assert delays.loc[(1, "U"), "simulated_delay_s"] == 180.0
+    assert delays.loc[(2, "T"), "actual_delay_s"] == 0.0  # a root: ready at its run's start
 
-    result = backtest(_small(), SMALL)
-    # one thread polling on the minute: run 1 at its due 22:00 for its recorded 10 min;
-    # run 2, due 22:01, takes the freed thread at 22:10 and runs its recorded 5 min
-    assert list(result.runs["simulated_start"]) == [
-        pd.Timestamp("2026-01-05 22:00", tz="UTC"), pd.Timestamp("2026-01-05 22:10", tz="UTC")]
-    assert list(result.runs["simulated_wait_s"]) == [0.0, 540.0]
-    assert list(result.runs["actual_wait_s"]) == [20.0, 570.0]
-    assert list(result.result.tasks["duration"].dt.total_seconds()) == [600.0, 300.0]
+
+def test_runs_of_one_job_replay_with_the_tasks_each_had() -> None:
+    t = _small_tables()
+    tasks = t["BatchHistory"].iloc[:3]  # run 2 had no U
+    history = History.from_tables(t["BatchJobHistory"], tasks, batch_job=t["BatchJob"],
+                                  constraints=t["BatchConstraints"])
+    test = backtest(history, SMALL)
+    # T1 fails 22:00-22:05; T2 (ready 22:01, older than T1's retry) 22:05-22:10, and run 2
+    # is over: it has no U to wait for; T1 again 22:10-22:15, then U1 22:15-22:20
+    starts = test.tasks.set_index(["run_id", "task"])["simulated_start"].dt.strftime("%H:%M")
+    assert starts.to_dict() == {(1, "T"): "22:00", (1, "U"): "22:15", (2, "T"): "22:05"}
+    assert list(test.runs["simulated_end"].dt.strftime("%H:%M")) == ["22:20", "22:10"]
+    result = test.result
+    assert result is not None
+    assert sorted(result.tasks.loc[result.tasks["run"] == 2, "task"]) == ["T"]
 
 
-def test_a_group_the_topology_cannot_run_is_refused() -> None:
-    topology = {**SMALL, "groups": {"Other": {"servers": ["AOS1"]}}}
-    with pytest.raises(HistoryError, match="job 'J' is in group 'Nightly', which the topology"):
+# ---- refusals ---------------------------------------------------------------------------------
+
+REFUSALS = [
+    ({**SMALL, "groups": {"Other": {"servers": ["AOS1"]}}},
+     "job 'J' is in group 'Nightly', which the topology"),
+    ({**SMALL, "servers": {"AOS9": {"threads": 1}}, "groups": {"Nightly": {"servers": ["AOS9"]}}},
+     "server 'AOS1' of 4 task rows is not in the topology"),
+    ({**SMALL, "start": "2027-01-05 22:00"}, "no job run is due in the topology's period"),
+]
+
+
+@pytest.mark.parametrize(("topology", "message"), REFUSALS)
+def test_refusals_through_the_api(topology: dict[str, object], message: str) -> None:
+    with pytest.raises(HistoryError, match=message):
         backtest(_small(), topology)
 
 
-def test_cli_prints_the_error_table(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def _write_small(folder: Path) -> list[str]:
+    """The hand-made history as the CSV files of an F&O export."""
+    written = []
+    for name, frame in _small_tables().items():
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        written.append(str(path))
+    return written
+
+
+@pytest.mark.parametrize(("topology", "message"), REFUSALS)
+def test_refusals_through_the_cli_exit_2_without_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], topology: dict[str, object],
+        message: str) -> None:
+    import json
+
     from simbatch.cli import main
-    from simbatch.history import write_fo_history
+
+    files = _write_small(tmp_path)
+    path = tmp_path / "topology.yaml"
+    path.write_text(json.dumps(topology))  # JSON is YAML
+    assert main(["backtest", *files, "--topology", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# ---- calibrated mode -----------------------------------------------------------------------
+
+def test_calibrated_mode_covers_the_actual_waits_on_the_true_topology_only() -> None:
+    right = backtest(_history(), TOPOLOGY, calibrated=True, replications=8, seed=3,
+                     executor="serial")
+    wrong = backtest(_history(), FEWER, other_servers=True, calibrated=True, replications=8,
+                     seed=3, executor="serial")
+    assert right.mode == "calibrated" and right.result is None
+    good = _by(right.errors(), "group")
+    bad = _by(wrong.errors(), "group")
+    for metric in ("wait_mean", "delay_mean", "end_mean"):
+        row = good.loc[("all", metric)]
+        assert row["replications"] == 8
+        assert row["simulated_low"] <= row["simulated"] <= row["simulated_high"]
+        assert row["predicted_low"] <= row["simulated_low"]
+        assert row["simulated_high"] <= row["predicted_high"]
+        assert row["within"]  # the actual figure is where the calibrated model puts it
+    assert not bad.loc[("all", "wait_mean"), "within"]
+    assert bad.loc[("all", "wait_mean"), "error"] > 2  # more than triple the actual wait
+    assert good.loc[("all", "wait_mean"), "abs_error"] < 0.5 * good.loc[
+        ("all", "wait_mean"), "actual"]
+
+
+# ---- CLI, plot and report --------------------------------------------------------------------
+
+def test_cli_prints_the_table_and_writes_the_plot_and_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from simbatch.cli import main
 
     written = write_fo_history(simulate(WORKLOAD, seed=1), tmp_path)
     topology = tmp_path / "topology.yaml"
-    topology.write_text("start: 2026-01-05 22:00\nhorizon: 6h\nscheduling: priority\n"
+    topology.write_text("start: 2026-01-05 22:00\nhorizon: 6d\nscheduling: priority\n"
                         "servers:\n  AOS1: {threads: 2, poll_offset: 0}\n"
                         "  AOS2: {threads: 2, poll_offset: 30s}\n")
-    assert main(["backtest", *map(str, written), "--topology", str(topology)]) == 0
+    report = tmp_path / "backtest.html"
+    assert main(["backtest", *map(str, written), "--topology", str(topology),
+                 "--report", str(report)]) == 0
     out = capsys.readouterr().out
-    assert "wait_mean" in out and "task graph: none" in out
-    assert main(["backtest", *map(str, written), "--topology", str(tmp_path / "no.yaml")]) == 2
+    assert "wait_mean" in out and "end_p95" in out and "task graph: calibrated" in out
+    assert "daily jobs" in out and "Close" in out
+    png = report.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = report.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Errors per group" in page
+    assert "data:image/png;base64," in page and "Daily jobs" in page
+    assert "task graph from calibrated" in page
+    plot = tmp_path / "waits.png"
+    assert main(["backtest", *map(str, written), "--topology", str(topology), "--calibrated",
+                 "-n", "2", "--plot", str(plot)]) == 0
+    assert "simulated_low" in capsys.readouterr().out and plot.stat().st_size > 1000
+
+
+def test_the_plot_draws_both_sides_per_hour() -> None:
+    from simbatch.plots import backtest_waits
+
+    fig = backtest_waits(_same())
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == [
+        "actual mean", "simulated mean", "actual p95", "simulated p95"]
+    hours = sorted(_same().runs["hour"].unique())
+    assert list(lines[0].get_xdata()) == hours

@@ -5,16 +5,19 @@ from __future__ import annotations
 import pytest
 
 from simbatch import UsageError, load
-from simbatch.engine.trace import ReplayModel, Trace, TraceRun
+from simbatch.engine.trace import ReplayModel, Trace, TraceRun, TraceTask
 from simbatch.results import Result
 
 S = 1_000_000_000
 SCENARIO = {
     "start": "2026-01-05 22:00", "horizon": "1h", "polling": "1m", "scheduling": "priority",
     "servers": {"AOS1": {"threads": 1, "poll_offset": 0}},
-    "jobs": {"A": {"tasks": {"T1": {"duration": "1m"},
-                             "T2": {"duration": "1m", "after": {"T1": "ended"}}}}},
+    "jobs": {"A": {"tasks": {"T1": {"duration": "1m",
+                                    "runtime": {"tasks": 1, "duration": "1m"}},
+                             "T2": {"duration": "1m"}}}},
 }
+AFTER_T1 = ((0, "ended"),)
+"""The trace's graph: T2 waits for T1 (the scenario's own graph is not used)."""
 
 
 def _replay(runs: list[TraceRun]) -> Result:
@@ -25,8 +28,10 @@ def _replay(runs: list[TraceRun]) -> Result:
 
 def test_recorded_attempts_replay_with_exact_starts() -> None:
     result = _replay([
-        TraceRun(0, 0, {0: [(90 * S, True), (30 * S, False)], 1: [(60 * S, False)]}),
-        TraceRun(0, 30 * S, {0: [(20 * S, False)], 1: [(60 * S, False)]}),
+        TraceRun(0, 0, {0: TraceTask([(90 * S, True), (30 * S, False)]),
+                        1: TraceTask([(60 * S, False)], AFTER_T1)}),
+        TraceRun(0, 30 * S, {0: TraceTask([(20 * S, False)]),
+                             1: TraceTask([(60 * S, False)], AFTER_T1)}),
     ])
     tasks = result.tasks
     origin = load(SCENARIO).start
@@ -42,8 +47,27 @@ def test_recorded_attempts_replay_with_exact_starts() -> None:
     assert list(result.jobs.status) == ["Ended", "Ended"]
 
 
-def test_a_trace_must_give_every_task() -> None:
-    with pytest.raises(UsageError, match="each of its 2 tasks"):
-        _replay([TraceRun(0, 0, {0: [(S, False)]})])
+def test_a_run_may_lack_tasks_and_carry_runtime_children() -> None:
+    result = _replay([
+        TraceRun(0, 0, {0: TraceTask([(60 * S, False)])},
+                 runtime={0: [[(120 * S, False)], [(30 * S, True)]]}),
+        TraceRun(0, 600 * S, {1: TraceTask([(10 * S, False)])}),
+    ])
+    got = [(r.run, r.task, r.status, (r.start - load(SCENARIO).start).total_seconds())
+           for r in result.tasks.itertuples()]
+    # run 1: T1 at 0 s adds two children, ready at once; the one thread takes them in
+    # order once T1 ends. Run 2 has only T2, which waits for nothing.
+    assert got == [(1, "T1", "Ended", 0.0), (1, "T1 #1", "Ended", 60.0),
+                   (1, "T1 #2", "Error", 180.0), (2, "T2", "Ended", 600.0)]
+    assert list(result.jobs.status) == ["Error", "Ended"]
+
+
+def test_a_bad_trace_is_refused() -> None:
+    with pytest.raises(UsageError, match="give at least one task"):
+        _replay([TraceRun(0, 0, {})])
     with pytest.raises(UsageError, match="no job 3"):
-        _replay([TraceRun(3, 0, {0: [(S, False)], 1: [(S, False)]})])
+        _replay([TraceRun(3, 0, {0: TraceTask([(S, False)])})])
+    with pytest.raises(UsageError, match="waits for 0"):
+        _replay([TraceRun(0, 0, {1: TraceTask([(S, False)], AFTER_T1)})])
+    with pytest.raises(UsageError, match="adds no runtime tasks"):
+        _replay([TraceRun(0, 0, {1: TraceTask([(S, False)])}, runtime={1: [[(S, False)]]})])

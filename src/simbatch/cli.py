@@ -171,19 +171,52 @@ def _backtest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
                           " whose servers, threads, groups and scheduling to replay on")
     backtest.add_argument("--other-servers", action="store_true", help="replay rows of"
                           " servers the topology lacks on its servers (default: refuse)")
+    backtest.add_argument("--calibrated", action="store_true", help="run replications of the"
+                          " calibrated scenario on the topology instead of replaying")
+    backtest.add_argument("-n", "--replications", type=int, default=None,
+                          help="replications in calibrated mode (default 10)")
+    backtest.add_argument("--seed", type=int, default=0)
+    backtest.add_argument("--report", type=Path, metavar="BACKTEST.html",
+                          help="write an HTML report (and the plot beside it as .png)")
+    backtest.add_argument("--plot", type=Path, metavar="WAITS.png", help="write the plot of"
+                          " actual against simulated waits per hour of the day")
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    for option in ("report", "plot"):
+        path = getattr(args, option)
+        if path is not None and path.is_dir():
+            raise simbatch.UsageError(f"--{option} {path}: is a folder; name the file")
+    if not args.calibrated and args.replications is not None:
+        raise simbatch.UsageError("-n sets the replications of --calibrated; give both")
+    replications = 10 if args.replications is None else args.replications
     history = simbatch.read_history(*args.history)
-    test = simbatch.backtest(history, args.topology, other_servers=args.other_servers)
-    print(f"replayed {len(test.runs):,} job runs on {args.topology} (task graph:"
-          f" {test.graph}); job waits in seconds, error = (simulated - actual) / actual")
-    print(test.errors().to_string(index=False, float_format="{:,.2f}".format))
+    test = simbatch.backtest(history, args.topology, other_servers=args.other_servers,
+                             calibrated=args.calibrated, replications=replications,
+                             seed=args.seed)
+    what = ("replayed" if test.mode == "replay" else
+            f"{replications} replications of the calibrated scenario against")
+    print(f"{what} {len(test.runs):,} job runs on {args.topology} (task graph: {test.graph});"
+          " seconds; error = (simulated - actual) / actual")
+    shown = ["group", "metric", "actual", "simulated", "error", "abs_error"]
+    if test.mode == "calibrated":
+        shown += ["simulated_low", "simulated_high", "within"]
+    print(test.errors().loc[:, shown].to_string(index=False, float_format="{:,.2f}".format))
+    daily = test.errors("job")
+    if len(daily):
+        daily = daily[daily.metric.isin(["wait_mean", "end_mean", "end_p95", "end_max"])]
+        print("\ndaily jobs (due at one local time each day):")
+        print(daily.loc[:, ["job", *shown]].to_string(index=False,
+                                                       float_format="{:,.2f}".format))
     for note in test.notes:
         print(f"  note: {note}")
+    plot = args.plot or (args.report.with_suffix(".png") if args.report else None)
+    if plot is not None:
+        print(f"wrote {test.write_plot(plot)}")
+    if args.report is not None:
+        names = " ".join(p.name for p in args.history)
+        print(f"wrote {test.write_report(args.report, names)}")
     return 0
-
-
 
 
 def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:

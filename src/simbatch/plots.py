@@ -8,7 +8,7 @@ thinning what they draw.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import matplotlib.dates as mdates
@@ -21,8 +21,11 @@ from matplotlib.ticker import PercentFormatter
 from simbatch import metrics
 from simbatch.results import Result
 
-__all__ = ["backlog", "default_window", "gantt", "job_timelines", "utilization_heatmap",
-           "wait_cdf"]
+if TYPE_CHECKING:
+    from simbatch.backtest import Backtest
+
+__all__ = ["backlog", "backtest_waits", "default_window", "gantt", "job_timelines",
+           "utilization_heatmap", "wait_cdf"]
 
 MAX_POINTS = 5_000
 """Most points a curve keeps; longer series are thinned evenly."""
@@ -309,5 +312,38 @@ def job_timelines(result: Result, limit: int = 200) -> Figure:
     ax.set_title(f"{result.scenario.name}: runs from due to end (red: the part past the"
                  " deadline)")
     fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def backtest_waits(test: Backtest, group: str = "all") -> Figure:
+    """Actual against simulated job waits per hour of the day the runs were due (a back-test).
+
+    Mean and p95 of the wait (StartDateTime - OrigStartDateTime) in minutes, for all runs
+    or one ``group``. In calibrated mode the simulated mean carries its confidence band.
+    """
+    errors = test.errors("hour")
+    mine = errors[errors["group"] == group]
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.add_subplot()
+    for metric, style in (("wait_mean", "-"), ("wait_p95", ":")):
+        rows = mine[mine["metric"] == metric].sort_values("hour")
+        label = metric.removeprefix("wait_")
+        ax.plot(rows["hour"], rows["actual"] / 60, style, marker="o", color="#1d2433",
+                label=f"actual {label}")
+        ax.plot(rows["hour"], rows["simulated"] / 60, style, marker="s", color="#d95f02",
+                label=f"simulated {label}")
+        if "simulated_low" in rows and metric == "wait_mean":
+            ax.fill_between(rows["hour"], rows["simulated_low"] / 60,
+                            rows["simulated_high"] / 60, color="#d95f02", alpha=0.2,
+                            label="simulated mean, 95% interval")
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlim(-0.5, 23.5)
+    ax.set_xlabel(f"hour of the day the run was due ({test.scenario.timezone})")
+    ax.set_ylabel("job wait (minutes)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"Back-test ({test.mode}) on {test.scenario.name}: job waits per hour,"
+                 f" {group}")
     fig.tight_layout()
     return fig

@@ -14,7 +14,7 @@ import io
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -25,7 +25,11 @@ from simbatch.experiments import Comparison
 from simbatch.findings import findings
 from simbatch.results import Result
 
-__all__ = ["findings", "key_figures", "write_report"]
+if TYPE_CHECKING:
+    from simbatch.backtest import Backtest
+
+__all__ = ["findings", "key_figures", "write_backtest_plot", "write_backtest_report",
+           "write_report"]
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto;
@@ -148,13 +152,75 @@ def write_report(results: Mapping[str, Result], out: str | Path,
                    plots.backlog(result), plots.job_timelines(result),
                    plots.gantt(result)]
         parts += ["<h3>Plots</h3>", *(_png(fig) for fig in figures)]
+    return _page(f"simbatch report: {', '.join(names)}", parts, out)
+
+
+def _page(title: str, parts: list[str], out: str | Path) -> Path:
+    """Write one self-contained HTML page of ``parts`` to ``out``."""
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>simbatch report: {html.escape(', '.join(names))}</title>"
+            f"<title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
     path = Path(out)
     outputs.write_text(path, page)
     return path
+
+
+def _error_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """An error table for reading: seconds as h:mm:ss, relative errors in percent."""
+    shown = frame.copy()
+    for column in ("actual", "simulated", "abs_error", "simulated_low", "simulated_high",
+                   "predicted_low", "predicted_high"):
+        if column in shown:
+            shown[column] = shown[column].map(units.clock)
+    shown["error"] = shown["error"].map(lambda e: "-" if pd.isna(e) else f"{e:+.1%}")
+    return shown
+
+
+def write_backtest_plot(test: Backtest, out: str | Path) -> Path:
+    """Write the plot of actual against simulated waits per hour (``plots.backtest_waits``)."""
+    buffer = io.BytesIO()
+    plots.backtest_waits(test).savefig(buffer, format="png", dpi=100)
+    path = Path(out)
+    outputs.write_bytes(path, buffer.getvalue())
+    return path
+
+
+def write_backtest_report(test: Backtest, out: str | Path, history: str = "") -> Path:
+    """Write a back-test's report to ``out`` (an HTML file): its errors, plot and notes."""
+    scenario = test.scenario
+    how = ("trace-driven replay: each run due at its OrigStartDateTime with the tasks it had,"
+           " each attempt as long as recorded; only the queueing is simulated"
+           if test.mode == "replay" else
+           f"calibrated scenario, {int(test.simulated['replication'].max())} replications"
+           f" seeded {test.seed}; simulated = their mean with its 95% interval, predicted ="
+           " where one period's figure should fall if the model were right")
+    parts = [f"<h1>Back-test: {html.escape(history or 'history')} on"
+             f" {html.escape(scenario.name)}</h1>",
+             f"<p class='muted'>simbatch {simbatch.__version__}, generated"
+             f" {datetime.now():%Y-%m-%d %H:%M}. Mode: {html.escape(how)}. Period"
+             f" {scenario.start:%Y-%m-%d %H:%M} to {scenario.end:%Y-%m-%d %H:%M}"
+             f" ({scenario.timezone}); {len(test.runs):,} job runs, {len(test.tasks):,} task"
+             f" runs. Task graph: {html.escape(test.graph)}.</p>",
+             "<p class='muted'>wait: StartDateTime - OrigStartDateTime of a job run; delay: a"
+             " task's start - the moment it became ready (a root task: its run's start; else"
+             " the last end among the tasks it waits for; a runtime task: its parent's"
+             " start); end: a run's end - its due time. error = (simulated - actual) /"
+             " actual.</p>",
+             *(f"<div class='finding'>{html.escape(n)}</div>" for n in test.notes),
+             "<h2>Errors per group</h2>", _table(_error_rows(test.errors("group"))),
+             "<h2>Job waits per hour of the day</h2>", _png(plots.backtest_waits(test))]
+    hourly = test.errors("hour")
+    hourly = hourly[(hourly["group"] == "all") & hourly["metric"].isin(
+        ["wait_mean", "wait_p95", "delay_mean", "end_p95"])]
+    parts.append(_table(_error_rows(hourly)))
+    daily = test.errors("job")
+    if len(daily):
+        parts += ["<h2>Daily jobs</h2>", "<p class='muted'>Jobs due at one local time on"
+                  " each day they run (a deadline-like schedule).</p>",
+                  _table(_error_rows(daily[daily["metric"].isin(
+                      ["wait_mean", "wait_max", "end_mean", "end_p95", "end_max"])]))]
+    return _page(f"simbatch back-test: {scenario.name}", parts, out)
 
 
 def _deadline_section(result: Result) -> list[str]:
