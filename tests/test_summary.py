@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 import simbatch
 from simbatch import experiments, summary
+from simbatch.scenario import Scenario
 from simbatch.timegrammar import parse_duration_ns
 from tests.conftest import SCENARIOS, scenario
 from tests.test_deadlines import night
@@ -124,3 +127,62 @@ def test_the_budget_is_checked_as_simulate_checks_it() -> None:
     with pytest.raises(simbatch.BudgetError):
         simbatch.simulate(loaded, max_attempts=10)
 
+
+
+# ---- where replications run: each scenario travels to a worker once ------------------------
+
+class Recording(concurrent.futures.ThreadPoolExecutor):
+    """A thread pool that keeps what was submitted to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.submitted: list[tuple[Any, ...]] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.submitted.append(args)
+        return super().submit(fn, *args, **kwargs)
+
+
+def small(threads: int) -> dict[str, Any]:
+    return scenario(polling=0, horizon="6h", servers={"S1": {"threads": threads}}, jobs={
+        "J": {"arrivals": {"interval": {"exponential": "4m"}},
+              "tasks": {"T": {"duration": {"exponential": "7m"}}}}})
+
+
+def test_any_executor_gets_one_chunk_per_core_and_the_serial_answer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    variants = {"one": small(1), "two": small(2)}
+    serial = simbatch.compare(variants, replications=7, seed=2, executor="serial")
+    with Recording() as pool:
+        chunked = simbatch.compare(variants, replications=7, seed=2, executor=pool)
+    pdt.assert_frame_equal(chunked.metrics, serial.metrics)
+    sent = [args[0] for args in pool.submitted]
+    assert sorted(s.servers[0].threads for s in sent) == [1, 1, 1, 2, 2, 2]  # 3 chunks each
+    assert sorted(r for args in pool.submitted for r, _ in args[1]) == sorted([*range(1, 8)] * 2)
+
+
+def test_the_local_pool_sends_scenarios_by_name_only() -> None:
+    loaded = {"a": simbatch.load(small(1)), "b": simbatch.load(small(2))}
+    jobs = [(name, r, experiments.replication_seed(0, r)) for name in loaded for r in (1, 2)]
+    tasks = experiments._tasks(loaded, jobs, None, own=True)
+    assert [indices for _, indices in tasks] == [[0], [1], [2], [3]]
+    assert not any(isinstance(arg, Scenario) for task, _ in tasks for arg in task)
+    on_pool = simbatch.compare({"a": small(1), "b": small(2)}, replications=2)
+    serial = simbatch.compare({"a": small(1), "b": small(2)}, replications=2,
+                              executor="serial")
+    pdt.assert_frame_equal(on_pool.metrics, serial.metrics)
+
+
+def test_a_plan_on_any_executor_gives_the_serial_answer(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    kwargs: dict[str, Any] = {"vary": {"servers.S1.threads": range(1, 5)},
+                              "targets": ["wait_mean <= 5m"], "replications": 3}
+    serial = simbatch.plan(small(1), executor="serial", **kwargs)
+    with Recording() as pool:
+        chunked = simbatch.plan(small(1), executor=pool, **kwargs)
+    pdt.assert_frame_equal(chunked.metrics, serial.metrics)
+    assert chunked.choice == serial.choice
+    # one chunk per candidate and step: the step's 3 replications travel together
+    assert [len(args[1]) for args in pool.submitted] == [3] * len(pool.submitted)
