@@ -49,12 +49,14 @@ def metric_rows(model: Model, warmup: int = 0) -> list[Row]:
     scenario = model.scenario
     origin = epoch_ns(scenario.start)
     tasks = model.recorder.rows("tasks")
-    # the tasks table's row order: the sums behind the means add in the same order
-    tasks = tasks[np.lexsort((tasks["attempt"], tasks["task"], tasks["run"], tasks["job"]))]
+    # the waits in the tasks table's row order: the sums behind the means add in that order
+    order = np.lexsort((tasks["attempt"], tasks["task"], tasks["run"], tasks["job"]))
+    rows = _wait_rows(scenario, tasks["ready"][order], tasks["start"][order],
+                      tasks["group"][order], origin, warmup)
+    del order
+    rows += _utilization_rows(scenario, model.limits, tasks, origin)
     jobs = model.recorder.rows("jobs")
     jobs = jobs[np.lexsort((jobs["run"], jobs["job"]))]
-    rows = _wait_rows(scenario, tasks, origin, warmup)
-    rows += _utilization_rows(scenario, model.limits, tasks, origin)
     status = jobs["status"]
     rows += [("jobs_ended", "all", float((status == _ENDED).sum())),
              ("jobs_error", "all", float((status == _ERROR).sum()))]
@@ -73,14 +75,15 @@ def _seconds(ns: np.ndarray) -> np.ndarray:
     return out
 
 
-def _wait_rows(scenario: Scenario, tasks: np.ndarray, origin: int, warmup: int) -> list[Row]:
-    """tasks_started, wait_mean_s and wait_p95_s for all and per group, after the warm-up."""
+def _wait_rows(scenario: Scenario, ready: np.ndarray, start: np.ndarray, group: np.ndarray,
+               origin: int, warmup: int) -> list[Row]:
+    """tasks_started, wait_mean_s and wait_p95_s for all and per group, after the warm-up
+    (the attempts' ready and start times and group codes, in the tasks table's order)."""
     first = (pd.Timestamp(scenario.start) + pd.Timedelta(warmup, unit="ns")).value - origin
-    ready = tasks["ready"]
-    after = tasks[(ready != NA) & (ready >= first)]
-    group = after["group"]
-    started = after["start"] != NA
-    waits = _seconds(after["start"][started] - after["ready"][started])
+    after = (ready != NA) & (ready >= first)
+    group = group[after]
+    started = start[after] != NA
+    waits = _seconds(start[after][started] - ready[after][started])
     started_group = group[started]
     names = [g.name for g in scenario.groups]
     present = sorted((names[g], g) for g in np.unique(group) if g >= 0)
@@ -115,14 +118,18 @@ def _utilization_rows(scenario: Scenario, limits: Limits, tasks: np.ndarray,
                       origin: int) -> list[Row]:
     """Busy ÷ available thread-seconds per server, as ``metrics.utilization`` computes it."""
     end = origin + scenario.horizon
-    started = tasks[tasks["start"] != NA]
-    starts = started["start"].astype(np.int64) + origin
-    ends = np.where(started["end"] == NA, end, started["end"].astype(np.int64) + origin)
-    server = started["server"]
+    started = tasks["start"] != NA
+    # by server (the busy count does not depend on the order of the rows)
+    by_server = np.argsort(tasks["server"][started], kind="stable")
+    server = tasks["server"][started][by_server]
+    starts = tasks["start"][started][by_server].astype(np.int64) + origin
+    ends = tasks["end"][started][by_server].astype(np.int64)
+    ends = np.where(ends == NA, end, ends + origin)
+    cuts = np.searchsorted(server, np.arange(len(scenario.servers) + 1))
     bins = np.array([origin, end], np.int64)
     rows: list[Row] = []
     for s, (times, threads) in enumerate(capacity_steps(limits)):
-        mine = server == s
+        mine = slice(cuts[s], cuts[s + 1])
         busy = table_metrics._count(origin, starts[mine], ends[mine])
         limit = table_metrics.Steps(times + origin, threads)
         used = float(_areas(busy, bins)[0])
@@ -133,7 +140,7 @@ def _utilization_rows(scenario: Scenario, limits: Limits, tasks: np.ndarray,
 
 def _unique(values: np.ndarray) -> np.ndarray:
     """``np.unique`` of integer instants, by one sort (numpy's hashing is slower here)."""
-    ordered = np.sort(values)
+    ordered = np.sort(values, kind="stable")  # runs of sorted instants: merged, not sorted
     out: np.ndarray = ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(
         ordered) else ordered
     return out
