@@ -12,7 +12,8 @@
     done must follow the tasks, not servers x minutes.
 (d) Farm: the same workload on 100, 1,000 and 4,000 servers; the time must follow the work.
 (e) Start-up: `simbatch validate` on the walkthrough against `python -c "import pandas"`.
-(f), (g) With --history-plan: the history and plan benchmarks, as their scripts print them.
+(f) Replication: one replication's metrics against simulate() with both tables.
+(g), (h) With --history-plan: the history and plan benchmarks, as their scripts print them.
 
 Timings vary with the machine's load, so each model runs several times, interleaved, and
 the best time counts; the ratios between models are what to read.
@@ -272,13 +273,53 @@ def startup(repeats: int) -> dict[str, float]:
     return best
 
 
-# ---- (f) the history and plan benchmarks, as their own scripts print them -------------------
+# ---- (g), (h) the history and plan benchmarks, as their own scripts print them --------------
 
 def script(name: str, *args: str) -> list[str]:
     """Run ``benchmarks/<name>`` and keep the lines it prints."""
     out = subprocess.run([sys.executable, str(Path(__file__).with_name(name)), *args],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()
+# ---- (f) one replication's metrics ---------------------------------------------------------
+
+def replication_cost(repeats: int) -> dict[str, Any]:
+    """One replication's metrics (run + metrics from the recorder, as workers compute them)
+    against ``simulate()`` building both tables, on the tenant week; interleaved, best of
+    ``repeats``. Also the parts: the run alone, the fast metrics, the tables, the metrics
+    read from the tables, and the previous replication (simulate + table metrics)."""
+    from simbatch import experiments, summary
+    from simbatch.results import Result
+
+    scenario = simbatch.load(Path(__file__).resolve().parent.parent / "scenarios"
+                             / "tenant-week.yaml")
+    best: dict[str, float] = {}
+
+    def timed(name: str, began: float) -> float:
+        now = time.perf_counter()
+        best[name] = min(best.get(name, math.inf), now - began)
+        return now
+
+    for repeat in range(repeats):
+        seed = repeat + 1
+        began = time.perf_counter()
+        simbatch.simulate(scenario, seed=seed)
+        began = timed("simulate", began)
+        summary.replication_metrics(scenario, seed)
+        began = timed("replication", began)
+        experiments.metrics(simbatch.simulate(scenario, seed=seed))
+        began = timed("previous replication", began)
+        model = Model(scenario, seed)
+        model.run()
+        began = timed("run", began)
+        summary.metric_rows(model)
+        began = timed("metrics from the recorder", began)
+        result = Result.from_model(model)
+        began = timed("tables", began)
+        experiments.metrics(result)
+        timed("metrics from the tables", began)
+    return {"scenario": scenario.name, "repeats": repeats, "best_s": best,
+            "ratio": best["replication"] / best["simulate"],
+            "ratio_to_previous": best["replication"] / best["previous replication"]}
 
 
 # ---- report --------------------------------------------------------------------------------
@@ -329,8 +370,13 @@ def report(results: dict[str, Any]) -> str:
     for name, value in up.items():
         lines.append(f"| `{name}` | {value:.2f} | {value / pandas_s:.2f} |")
     lines += ["", f"validate ÷ import pandas = {validate_s / pandas_s:.2f} (target <= 1.5)"]
-    for title, key in (("(f) History: read and calibrate (benchmarks/history.py)", "history"),
-                       ("(g) Plan on the tenant week (benchmarks/plan.py)", "plan")):
+    r = results["replication"]
+    lines += ["", f"(f) One replication's metrics on {r['scenario']}: replication ÷ simulate()"
+              f" with both tables = {r['ratio']:.2f} (target <= 0.6); ÷ the previous"
+              f" replication (simulate + table metrics) = {r['ratio_to_previous']:.2f};"
+              " best seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in r["best_s"].items())]
+    for title, key in (("(g) History: read and calibrate (benchmarks/history.py)", "history"),
+                       ("(h) Plan on the tenant week (benchmarks/plan.py)", "plan")):
         if results.get(key):
             lines += ["", title, "", "```text", *results[key], "```"]
     return "\n".join(lines)
@@ -358,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "idle": [idle_year(servers, 20 if small else 365) for servers in (10, 100)],
         "farm": farms((100, 1000, 4000), repeats=1 if small else 3, hours=2 if small else 24),
         "startup": startup(repeats=2 if small else 5),
+        "replication": replication_cost(repeats=1 if small else 3),
     }
     if args.history_plan:
         results["history"] = script("history.py", "--scale", "0.01" if small else "1")

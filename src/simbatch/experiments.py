@@ -24,12 +24,14 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import filelock
 import numpy as np
@@ -38,20 +40,21 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 import simbatch
-from simbatch import budget, outputs, workers
+from simbatch import budget, outputs, summary, workers
 from simbatch import metrics as metrics_module
 from simbatch.errors import SimbatchWarning, StoreError, UsageError
 from simbatch.loading import load, load_document
 from simbatch.results import Result
 from simbatch.scenario import Scenario
 from simbatch.schema import format_path
-from simbatch.simulation import simulate, whole_number
+from simbatch.simulation import whole_number
 from simbatch.timegrammar import parse_duration_ns
 
 __all__ = ["Comparison", "Replications", "compare", "replicate", "sweep"]
 
 METRIC_COLUMNS = ["replication", "seed", "metric", "key", "value"]
 Source = Scenario | str | Path | Mapping[str, Any]
+T = TypeVar("T")
 
 
 # ---- one replication ------------------------------------------------------------------------
@@ -67,7 +70,9 @@ def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
     """A run's key figures as tidy rows (metric, key, value).
 
     Waits count attempts that became ready after the warm-up; utilization and job counts
-    cover the whole horizon.
+    cover the whole horizon. Replications compute the same rows, equal bit for bit,
+    straight from the recorder without building the tables (``simbatch.summary``); this
+    table path is their reference.
     """
     tasks = result.tasks
     start = pd.Timestamp(result.scenario.start)
@@ -127,44 +132,104 @@ def _span_seconds(value: object) -> float:
 
 def _one(scenario: Scenario, replication: int, seed: int, warmup: int,
          max_attempts: int | None = None) -> pd.DataFrame:
-    """Run one replication and return its metric rows (runs in a worker)."""
-    frame = metrics(simulate(scenario, seed=seed, max_attempts=max_attempts), warmup)
+    """Run one replication and return its metric rows (runs in a worker).
+
+    The rows come from the recorder's columns (``simbatch.summary``), without building the
+    tables; they equal ``metrics(simulate(scenario, seed), warmup)``.
+    """
+    frame = summary.replication_metrics(scenario, seed, warmup, max_attempts)
     frame.insert(0, "seed", seed)
     frame.insert(0, "replication", replication)
     return frame
 
 
+def _chunk(scenario: Scenario, reps: Sequence[tuple[int, int]], warmup: int,
+           max_attempts: int | None = None) -> list[pd.DataFrame]:
+    """Several (replication, seed) of one scenario in one task: the scenario travels once."""
+    return [_one(scenario, r, seed, warmup, max_attempts) for r, seed in reps]
+
+
+def _shared_chunk(name: str, reps: Sequence[tuple[int, int]], warmup: int,
+                  max_attempts: int | None = None) -> list[pd.DataFrame]:
+    """``_chunk`` of the scenario that the worker's pool was started with under ``name``."""
+    return _chunk(workers.shared()[name], reps, warmup, max_attempts)
+
+
 # ---- where work runs ------------------------------------------------------------------------
 
-def _run_all(jobs: list[tuple[Any, ...]], executor: Any, save: Callable[[int, pd.DataFrame],
-             None], label: str) -> None:
-    """Run ``_one(*job)`` for every job, saving each result as soon as it is finished."""
+def is_dask(executor: Any) -> bool:
+    """Whether ``executor`` is a ``dask.distributed.Client`` (it scatters and gathers)."""
+    return hasattr(executor, "scatter") and hasattr(executor, "gather")
+
+
+def chunks(items: Sequence[T], parts: int) -> list[list[T]]:
+    """``items`` cut into at most ``parts`` consecutive chunks of near-equal size."""
+    size = max(1, math.ceil(len(items) / max(1, parts)))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _run_all(scenarios: Mapping[str, Scenario], jobs: list[tuple[str, int, int]],
+             warmup: int, max_attempts: int | None, executor: Any,
+             save: Callable[[int, pd.DataFrame], None], label: str) -> None:
+    """Run every (variant, replication, seed) job, saving each result as soon as it is in.
+
+    Each scenario goes to a worker once: a local pool starts its workers with all of
+    them, a dask Client scatters each once, and any other executor gets one chunk of a
+    variant's replications per core. Every replication depends only on its scenario,
+    seed and warm-up, so the results are the same whichever executor runs them.
+    """
     if not jobs:
         return
-    if executor == "serial":
-        for i, job in enumerate(tqdm(jobs, desc=label, disable=None)):
-            save(i, _one(*job))
-        return
-    own = executor is None
-    pool = workers.pool() if own else executor
-    finished = False
-    try:
-        futures = {pool.submit(_one, *job): i for i, job in enumerate(jobs)}
-        done_iter: Iterable[Any]
-        if hasattr(pool, "gather"):  # a dask.distributed Client
-            from distributed import as_completed
-            done_iter = as_completed(list(futures))
-        else:
-            done_iter = concurrent.futures.as_completed(futures)
-        for future in tqdm(done_iter, total=len(futures), desc=label, disable=None):
-            save(futures[future], future.result())
-        finished = True
-    finally:
-        if own:
-            workers.close(pool, finished)
-        elif not finished:
-            for future in futures:
-                future.cancel()
+    with tqdm(total=len(jobs), desc=label, disable=None) as bar:
+        if executor == "serial":
+            for i, (name, r, seed) in enumerate(jobs):
+                save(i, _one(scenarios[name], r, seed, warmup, max_attempts))
+                bar.update()
+            return
+        own = executor is None
+        pool: Any = workers.pool(shared=scenarios) if own else executor
+        finished = False
+        futures: dict[Any, list[int]] = {}
+        try:
+            for task, indices in _tasks(scenarios, jobs, pool, own):
+                futures[pool.submit(*task, warmup, max_attempts)] = indices
+            done_iter: Iterable[Any]
+            if is_dask(pool):
+                from distributed import as_completed
+                done_iter = as_completed(list(futures))
+            else:
+                done_iter = concurrent.futures.as_completed(futures)
+            for future in done_iter:
+                for i, frame in zip(futures[future], future.result(), strict=True):
+                    save(i, frame)
+                bar.update(len(futures[future]))
+            finished = True
+        finally:
+            if own:
+                workers.close(pool, finished)
+            elif not finished:
+                for future in futures:
+                    future.cancel()
+
+
+def _tasks(scenarios: Mapping[str, Scenario], jobs: list[tuple[str, int, int]], pool: Any,
+           own: bool) -> list[tuple[tuple[Any, ...], list[int]]]:
+    """The tasks to submit (function and leading arguments) and the jobs each one runs."""
+    if own:  # the workers hold every scenario: one task per replication, by name
+        return [((_shared_chunk, name, [(r, seed)]), [i])
+                for i, (name, r, seed) in enumerate(jobs)]
+    names = list(dict.fromkeys(name for name, _, _ in jobs))
+    if is_dask(pool):  # scattered once; each worker fetches it once and keeps it
+        held = {name: pool.scatter(scenarios[name]) for name in names}
+        return [((_chunk, held[name], [(r, seed)]), [i]) for i, (name, r, seed)
+                in enumerate(jobs)]
+    out: list[tuple[tuple[Any, ...], list[int]]] = []
+    for name in names:  # any other executor: one chunk of each variant per core
+        mine = [i for i, job in enumerate(jobs) if job[0] == name]
+        for part in chunks(mine, os.cpu_count() or 1):
+            reps = [(jobs[i][1], jobs[i][2]) for i in part]
+            out.append(((_chunk, scenarios[name], reps), part))
+    return out
 
 
 def _check_executor(executor: Any) -> None:
@@ -322,9 +387,8 @@ def _replications(variants: Mapping[str, Scenario], replications: int, seed: int
             shelf.save(name, r, frame)
         frames[name, r] = frame
 
-    work = [(variants[name], r, replication_seed(seed, r), warmup, max_attempts)
-            for name, r in jobs]
-    _run_all(work, executor, save, "replications")
+    work = [(name, r, replication_seed(seed, r)) for name, r in jobs]
+    _run_all(variants, work, warmup, max_attempts, executor, save, "replications")
     rows = pd.concat([frames[name, r].assign(variant=name) for name in variants
                       for r in range(1, replications + 1)], ignore_index=True)
     return rows[["variant", *METRIC_COLUMNS]], reused

@@ -33,7 +33,6 @@ candidate runs the same replication seeds (common random numbers, as in ``compar
 
 from __future__ import annotations
 
-import concurrent.futures
 import copy
 import html
 import io
@@ -51,14 +50,17 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 import simbatch
+from simbatch import workers
 from simbatch.engine.servers import Limits
 from simbatch.errors import SimbatchError, UsageError
 from simbatch.experiments import (
     Comparison,
     Source,
     _check_executor,
-    _one,
+    _chunk,
     _warmup,
+    chunks,
+    is_dask,
     parse_path,
     replicate,
     replication_seed,
@@ -184,21 +186,20 @@ class _Candidate:
 
 # ---- where work runs ------------------------------------------------------------------------
 
-def _chunk(scenario: Scenario, reps: list[tuple[int, int]], warmup: int) -> list[pd.DataFrame]:
-    """Several replications of one scenario (runs in a worker; the scenario travels once)."""
-    return [_one(scenario, r, seed, warmup) for r, seed in reps]
-
-
 class _Runner:
-    """One worker pool for the whole plan: local processes, ``serial``, or a dask Client."""
+    """One worker pool for the whole plan: local processes, ``serial``, or a dask Client.
+
+    Local workers come from ``simbatch.workers`` (they end with this process); each
+    candidate's replications of a step go out in one chunk per worker, so its scenario
+    travels once per worker, not once per replication (a dask Client scatters it once).
+    """
 
     def __init__(self, executor: Any) -> None:
         _check_executor(executor)
         self.own = executor is None
         self.workers = os.cpu_count() or 1
-        self.pool: Any = (concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
-                          if self.own else executor)
-        self.dask = hasattr(self.pool, "scatter") and hasattr(self.pool, "gather")
+        self.pool: Any = workers.pool(self.workers) if self.own else executor
+        self.dask = is_dask(self.pool)
         self.scattered: dict[tuple[int, ...], Any] = {}
 
     def run(self, batch: list[tuple[_Candidate, list[tuple[int, int]]]],
@@ -209,26 +210,31 @@ class _Runner:
                 candidate.rows += _chunk(candidate.scenario, reps, warmup)
             return
         futures: list[tuple[_Candidate, int, Any]] = []
-        for candidate, reps in batch:
-            if self.dask:
-                if candidate.point not in self.scattered:
-                    self.scattered[candidate.point] = self.pool.scatter(candidate.scenario)
-                held = self.scattered[candidate.point]
-                futures += [(candidate, r, self.pool.submit(_chunk, held, [(r, s)], warmup,
-                                                            pure=False)) for r, s in reps]
-            else:
-                size = max(1, math.ceil(len(reps) / self.workers))
-                for i in range(0, len(reps), size):
-                    part = reps[i:i + size]
-                    futures.append((candidate, part[0][0], self.pool.submit(
-                        _chunk, candidate.scenario, part, warmup)))
-        done = {(id(c), first): f.result() for c, first, f in futures}
+        try:
+            for candidate, reps in batch:
+                if self.dask:
+                    if candidate.point not in self.scattered:
+                        self.scattered[candidate.point] = self.pool.scatter(
+                            candidate.scenario)
+                    held = self.scattered[candidate.point]
+                    futures += [(candidate, r, self.pool.submit(_chunk, held, [(r, s)], warmup,
+                                                                pure=False)) for r, s in reps]
+                else:
+                    futures += [(candidate, part[0][0], self.pool.submit(
+                        _chunk, candidate.scenario, part, warmup))
+                        for part in chunks(reps, self.workers)]
+            done = {(id(c), first): f.result() for c, first, f in futures}
+        except BaseException:
+            for _, _, future in futures:
+                future.cancel()
+            raise
         for candidate, first, _ in sorted(futures, key=lambda x: x[1]):
             candidate.rows += done[id(candidate), first]
 
-    def close(self) -> None:
+    def close(self, finished: bool) -> None:
+        """End the pool if it is the plan's own: at once unless the plan ``finished``."""
         if self.own:
-            self.pool.shutdown(cancel_futures=True)
+            workers.close(self.pool, finished)
 
 
 # ---- the search -----------------------------------------------------------------------------
@@ -770,16 +776,18 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]],
     if any(not math.isfinite(w) or w <= 0 for w in weight_list):
         raise UsageError(f"weights are positive numbers, got {weights}")
     runner = _Runner(executor)
-    search = _Search(base, paths, values, weight_list, parsed, float(confidence), n, max_n,
-                     budget, seed, _warmup(warmup), runner)
+    finished = False
     try:
+        search = _Search(base, paths, values, weight_list, parsed, float(confidence), n,
+                         max_n, budget, seed, _warmup(warmup), runner)
         try:
             search.search()
         except _BudgetSpentError:
             search.notes.append(f"the budget of {budget} runs was spent before the search"
                                 " ended; the choice is the best decided so far")
+        finished = True
     finally:
-        runner.close()
+        runner.close(finished)
     search.monotonicity()
     return _result(search, base, parsed, paths, values, seed, budget)
 

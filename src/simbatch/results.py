@@ -29,7 +29,7 @@ def _names(names: Sequence[str], codes: np.ndarray) -> pd.Series:
     where = {name: i for i, name in enumerate(categories)}
     remap = np.array([*(where[n] for n in names), -1], dtype=np.int32)
     mapped = remap[np.where(codes < 0, len(names), codes)]
-    return pd.Series(pd.Categorical.from_codes(mapped, categories=categories))
+    return pd.Series(pd.Categorical.from_codes(mapped, categories=pd.Index(categories)))
 
 
 def _moments(values: np.ndarray, origin: int, zone: str) -> pd.Series:
