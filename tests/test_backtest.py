@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from simbatch import HistoryError, simulate
-from simbatch.backtest import Backtest, backtest
+from simbatch.backtesting import Backtest, backtest
 from simbatch.history import History, write_fo_history
 
 TOPOLOGY = {

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import simbatch
-from simbatch.calibrate import fit_duration, infer_schedule
+from simbatch.calibration import fit_duration, infer_schedule
 from simbatch.cli import main
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

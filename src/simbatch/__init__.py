@@ -9,10 +9,8 @@ Describe a topology and a workload in a scenario file, then::
 
 from typing import TYPE_CHECKING, Any
 
-from simbatch.backtest import Backtest, backtest
 from simbatch.budget import BYTES_PER_ATTEMPT, MAX_ATTEMPTS, Estimate
 from simbatch.budget import estimate as estimate_work
-from simbatch.calibrate import Calibration, calibrate
 from simbatch.errors import (
     BudgetError,
     HistoryError,
@@ -24,23 +22,33 @@ from simbatch.errors import (
     UsageError,
 )
 from simbatch.loading import load
-from simbatch.outputs import write_csv
-from simbatch.results import Result
 from simbatch.scenario import Scenario
-from simbatch.simulation import simulate
 
-# Loaded on first use (scipy, tqdm, matplotlib), for a quick ``import simbatch``. A public
-# name that is also a submodule's (``calibrate``, ``backtest``) is imported here instead:
-# importing the submodule would otherwise shadow the function with the module.
+# Loaded on first use (the engine, scipy, tqdm, matplotlib, the history machinery), for a
+# quick ``import simbatch`` and ``simbatch validate``. No public name is also a
+# submodule's name (``calibrate`` lives in ``calibration``, ``backtest`` in
+# ``backtesting``): importing such a submodule would replace the function with it.
 if TYPE_CHECKING:
+    from simbatch.backtesting import Backtest, backtest
+    from simbatch.calibration import Calibration, calibrate
     from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
     from simbatch.history import History, read_history, write_fo_history
+    from simbatch.outputs import write_csv
     from simbatch.planning import Plan, Target, parse_target, parse_vary, plan
     from simbatch.report import write_report
+    from simbatch.results import Result
+    from simbatch.simulation import simulate
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Backtest": "simbatch.backtesting",
+    "backtest": "simbatch.backtesting",
+    "Calibration": "simbatch.calibration",
+    "calibrate": "simbatch.calibration",
+    "Result": "simbatch.results",
+    "simulate": "simbatch.simulation",
+    "write_csv": "simbatch.outputs",
     "History": "simbatch.history",
     "read_history": "simbatch.history",
     "write_fo_history": "simbatch.history",
@@ -98,7 +106,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Load the heavier parts of the public API (experiments, report) when first used."""
+    """Load the heavier parts of the public API (engine, history, experiments, report) when
+    first used."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'simbatch' has no attribute {name!r}")

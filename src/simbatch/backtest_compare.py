@@ -12,7 +12,7 @@ the simulated side (a replay or a replication), so both are measured by one rule
   of them ended) or ``start`` (a runtime task: ready when the task that added it started).
 
 Heavy modules (scipy, the experiments) load on first use. Data flows one way:
-``simbatch.backtest`` builds the tables and calls these functions;
+``simbatch.backtesting`` builds the tables and calls these functions;
 nothing here reads a history or runs the engine, except ``replicate_figures``, which
 simulates the calibrated scenario and measures each replication.
 """

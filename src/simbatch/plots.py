@@ -22,7 +22,7 @@ from simbatch import metrics
 from simbatch.results import Result
 
 if TYPE_CHECKING:
-    from simbatch.backtest import Backtest
+    from simbatch.backtesting import Backtest
 
 __all__ = ["backlog", "backtest_waits", "default_window", "gantt", "job_timelines",
            "utilization_heatmap", "wait_cdf"]

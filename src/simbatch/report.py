@@ -26,7 +26,7 @@ from simbatch.findings import findings
 from simbatch.results import Result
 
 if TYPE_CHECKING:
-    from simbatch.backtest import Backtest
+    from simbatch.backtesting import Backtest
 
 __all__ = ["findings", "key_figures", "write_backtest_plot", "write_backtest_report",
            "write_report"]

@@ -328,7 +328,7 @@ def _trace(scenario: Scenario, names: dict[str, list[str]], runs: pd.DataFrame,
 
 def _calibrated(history: History, runs: pd.DataFrame, topo: Scenario) -> Mapping[str, Any]:
     """calibrate() on the runs in the period, with the topology given: its document."""
-    from simbatch.calibrate import calibrate
+    from simbatch.calibration import calibrate
 
     mine = History(history.jobs[history.jobs["run_id"].isin(runs["run_id"])],
                    history.tasks[history.tasks["run_id"].isin(runs["run_id"])],
