@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 
@@ -64,8 +65,17 @@ def test_blocks_give_the_same_value_whatever_order_they_are_asked_in() -> None:
     def draw(rng, n):  # type: ignore[no-untyped-def]
         return rng.random(n)
 
-    forward = Blocks(generator(5, "x"), draw)
-    values = [forward.get(i) for i in range(10_000)]
-    backward = Blocks(generator(5, "x"), draw)
-    assert [backward.get(i) for i in reversed(range(10_000))][::-1] == values
+    def make() -> np.random.Generator:
+        return generator(5, "x")
+
+    forward = Blocks(make, draw)
+    values = [forward.get(i) for i in range(50_000)]
+    backward = Blocks(make, draw)
+    assert [backward.get(i) for i in reversed(range(50_000))][::-1] == values
     assert pd.Series(values).between(0, 1).all()
+    # only the last blocks are held; a read further back draws the stream again
+    sparse = Blocks(make, draw)
+    picks = [49_999, 3, 20_000, 0, 49_998, 17, 30_000]
+    assert [sparse.get(i) for i in picks] == [values[i] for i in picks]
+    held = [b for b in sparse._blocks if b is not None]
+    assert len(held) <= Blocks.KEEP and sum(b.size for b in held) <= Blocks.KEEP * 4096

@@ -33,13 +33,21 @@ def _names(names: Sequence[str], codes: np.ndarray) -> pd.Series:
 
 
 def _moments(values: np.ndarray, origin: int, zone: str) -> pd.Series:
-    absolute = np.where(values == NA, NA, values + origin).view("datetime64[ns]")
-    return pd.Series(absolute).dt.tz_localize("UTC").dt.tz_convert(zone)
+    """Recorded instants (ns after ``origin``, ``NA`` when missing) as tz-aware times.
+
+    ``values`` must be the caller's own copy: it is shifted in place, so that a column
+    costs one temporary (the UTC localisation's) rather than three.
+    """
+    np.add(values, origin, out=values, where=values != NA)
+    times = pd.Series(values.view("datetime64[ns]"), copy=False)
+    return times.dt.tz_localize("UTC").dt.tz_convert(zone)
 
 
 def _spans(later: np.ndarray, earlier: np.ndarray) -> pd.Series:
-    missing = (later == NA) | (earlier == NA)
-    return pd.Series(np.where(missing, NA, later - earlier).view("timedelta64[ns]"))
+    """``later - earlier`` as timedeltas, NaT where either is missing."""
+    span = later - earlier
+    span[(later == NA) | (earlier == NA)] = NA
+    return pd.Series(span.view("timedelta64[ns]"), copy=False)
 
 
 def _task_names(model: Model, job: np.ndarray, task: np.ndarray) -> pd.Series:
@@ -66,14 +74,14 @@ def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,
     columns["status"] = _names(STATUS, rows["status"][order])
     columns["cause"] = _names(CAUSES[1:], rows["cause"][order].astype(np.int16) - 1)
     ready, start = rows["ready"][order], rows["start"][order]
+    columns["wait"] = _spans(start, ready)  # spans first: _moments shifts in place
     columns["ready"] = _moments(ready, origin, zone)
-    columns["wait"] = _spans(start, ready)
     del ready
     end = rows["end"][order]
     del order
+    columns["duration"] = _spans(end, start)
     columns["start"] = _moments(start, origin, zone)
     columns["end"] = _moments(end, origin, zone)
-    columns["duration"] = _spans(end, start)
     del start, end
     return pd.DataFrame({name: columns[name] for name in _TASK_COLUMNS}, copy=False)
 
@@ -81,19 +89,24 @@ def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,
 def _jobs_table(model: Model, jobs: list[str], origin: int, zone: str) -> pd.DataFrame:
     rows = model.recorder.rows("jobs")
     order = np.lexsort((rows["run"], rows["job"]))
-    j = {name: rows[name][order] for name in ("scheduled", "start", "end")}
-    return pd.DataFrame({
+    columns: dict[str, Any] = {
         "job": _names(jobs, rows["job"][order]),
         "run": rows["run"][order].astype(np.int64),
-        "scheduled": _moments(j["scheduled"], origin, zone),
-        "start": _moments(j["start"], origin, zone),
-        "end": _moments(j["end"], origin, zone),
         "status": _names(STATUS, rows["status"][order]),
-        "wait": _spans(j["start"], j["scheduled"]),
-        "duration": _spans(j["end"], j["start"]),
         "tasks": rows["tasks"][order].astype(np.int64),
         "skipped": rows["skipped"][order].astype(np.int64),
-    }, copy=False)
+    }
+    scheduled, start = rows["scheduled"][order], rows["start"][order]
+    columns["wait"] = _spans(start, scheduled)  # spans first: _moments shifts in place
+    columns["scheduled"] = _moments(scheduled, origin, zone)
+    del scheduled
+    end = rows["end"][order]
+    del order
+    columns["duration"] = _spans(end, start)
+    columns["start"] = _moments(start, origin, zone)
+    columns["end"] = _moments(end, origin, zone)
+    del start, end
+    return pd.DataFrame({name: columns[name] for name in _JOB_COLUMNS}, copy=False)
 
 
 def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) -> pd.DataFrame:
@@ -118,6 +131,8 @@ def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) ->
     })
 
 
+_JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks",
+                "skipped")
 _TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
                  "end", "wait", "duration", "cause")
 

@@ -18,6 +18,7 @@ A pick then:
 from __future__ import annotations
 
 from collections import deque
+from functools import partial
 from heapq import heappop
 from typing import Any
 
@@ -124,7 +125,8 @@ class Lanes:
         draws = self._draws[server]
         if draws is None:
             draws = self._draws[server] = Blocks(
-                generator(self._seed, "priority", self._names[server]), lambda r, n: r.random(n))
+                partial(generator, self._seed, "priority", self._names[server]),
+                lambda r, n: r.random(n))
         u = float(draws.get(self._drawn[server]))
         self._drawn[server] += 1
         total = sum(WEIGHTS[p] for p in present)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -100,9 +101,9 @@ class JobPlan:
             return constant
         blocks = self._durations[task][attempt - 1]
         if blocks is None:
-            rng = generator(self._seed, "duration", self.name, self.names[task], str(attempt))
             blocks = self._durations[task][attempt - 1] = Blocks(
-                rng, ns_sampler(self.distributions[task]))
+                partial(generator, self._seed, "duration", self.name, self.names[task],
+                        str(attempt)), ns_sampler(self.distributions[task]))
         return blocks.get(run - 1)  # type: ignore[return-value]
 
     def children(self, task: int, run: int) -> list[int]:
@@ -115,8 +116,9 @@ class JobPlan:
             count = low
         else:
             if self._counts[task] is None:
-                rng = generator(self._seed, "runtime tasks", self.name, self.names[task])
-                self._counts[task] = Blocks(rng, lambda r, n: r.integers(low, high + 1, n))
+                self._counts[task] = Blocks(
+                    partial(generator, self._seed, "runtime tasks", self.name,
+                            self.names[task]), lambda r, n: r.integers(low, high + 1, n))
             count = int(self._counts[task].get(run - 1))  # type: ignore[union-attr]
         slots = self.child_slots[task]
         while len(slots) < count:
@@ -162,8 +164,9 @@ class JobPlan:
         assert transient is not None
         blocks = self._tries[task][attempt - 1]
         if blocks is None:
-            rng = generator(self._seed, "transient", self.name, self.names[task], str(attempt))
-            blocks = self._tries[task][attempt - 1] = Blocks(rng, lambda r, n: r.random(n))
+            blocks = self._tries[task][attempt - 1] = Blocks(
+                partial(generator, self._seed, "transient", self.name, self.names[task],
+                        str(attempt)), lambda r, n: r.random(n))
         lost = round(duration * transient.at)
         elapsed = 0
         base = (run - 1) * (len(BACKOFFS) + 1)
@@ -183,9 +186,9 @@ class JobPlan:
             return p == 1.0
         blocks = self._failures[task][attempt - 1]
         if blocks is None:
-            rng = generator(self._seed, "failure", self.name, self.names[task], str(attempt))
             blocks = self._failures[task][attempt - 1] = Blocks(
-                rng, lambda r, n: r.random(n) < p)
+                partial(generator, self._seed, "failure", self.name, self.names[task],
+                        str(attempt)), lambda r, n: r.random(n) < p)
         return bool(blocks.get(run - 1))
 
 
