@@ -281,3 +281,63 @@ def test_a_malformed_dask_address_is_a_usage_error(tmp_path: Path, address: str,
     err = capsys.readouterr().err
     assert err.startswith(f"UsageError: --dask {address!r}: write the scheduler's address as")
     assert "Traceback" not in err
+
+
+def large_file(jobs: int = 1_100, bad_at: int | None = None, extra: str = "") -> str:
+    """A plain scenario above ``safeyaml.QUICK_BYTES``, with YAML's value kinds in it."""
+    lines = ["# a large tenant, written by a script", "start: 2026-01-05 22:00",
+             "horizon: 1d", "timezone: Europe/Amsterdam", "servers:",
+             "  AOS1: {threads: 8, periods: [{from: '08:00', to: \"18:00\", threads: 4}]}",
+             "  AOS2: {threads: 8, poll_offset: 30s}", "jobs:"]
+    for j in range(jobs):
+        duration = "5 minutes please" if j == bad_at else f"{1 + j % 9}m"
+        lines += [f"  Job {j:05d}:",
+                  f"    recurrence: {{every: {30 + j % 90}m}}",
+                  "    active:", "      from: 18:00", "      to: 06:00",
+                  "    tasks:",
+                  f"      Extract: {{duration: {{lognormal: {{mean: {duration}, sd: 30.5s}}}},"
+                  f" fail: 0.0{j % 5}, retries: {j % 3}}}",
+                  "      Load: {duration: 2m, after: {Extract: ended}, ignore_failure: true}"]
+    return "\n".join(lines) + "\n" + extra
+
+
+def test_a_large_plain_file_is_read_quickly_with_the_same_values(tmp_path: Path) -> None:
+    from simbatch import safeyaml, schema
+
+    path = scenario_with(tmp_path, large_file(), "tenant.yaml")
+    assert path.stat().st_size >= safeyaml.QUICK_BYTES
+    quick = schema.read_file(path, quick=True)
+    careful = schema.read_file(path)
+    assert not quick.located and careful.located  # libyaml read it, without lines
+    assert quick.data == careful.data
+    scenario = simbatch.load(path)
+    assert scenario.name == "tenant" and len(scenario.jobs) == 1_100
+    assert scenario.document == careful.data
+
+
+def test_a_large_file_with_an_error_still_names_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = large_file(bad_at=789)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "5 minutes please" in t)
+    err = refused(scenario_with(tmp_path, text), capsys)
+    assert "Job 00789" in err and f"line {line}" in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("jobs: {}\n", "duplicate key"),
+    ("polling: {every: 1:00}\n", "polling"),  # libyaml takes no ':' in a flow plain scalar
+    ("name: !!int '3'\n", "YAML tag !!int"),
+    ("name: 2026-02-30\n", None),
+])
+def test_a_large_file_that_is_not_plain_is_read_the_careful_way(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: str,
+        message: str | None) -> None:
+    from simbatch import safeyaml
+
+    text = large_file(extra=extra)
+    assert safeyaml.quick_load(text) is None
+    if message is None:  # an impossible date is text: the name takes it as it is
+        assert simbatch.load(scenario_with(tmp_path, text)).name == "2026-02-30"
+        return
+    err = refused(scenario_with(tmp_path, text), capsys)
+    assert message in err and f"line {len(text.splitlines())}" in err

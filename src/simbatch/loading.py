@@ -71,7 +71,19 @@ def load(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
         return source
     if isinstance(source, Mapping):
         return _Builder(schema.from_mapping(source)).build()
-    return _Builder(schema.read_file(source)).build()
+    doc = schema.read_file(source, quick=True)
+    if doc.located:
+        return _Builder(doc).build()
+    # read quickly, without lines: a message or a warning needs them, so read it again
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scenario = _Builder(doc).build()
+    except ScenarioError:
+        caught = [None]  # type: ignore[list-item]
+    if caught:
+        return _Builder(schema.read_file(source)).build()
+    return scenario
 
 
 def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
@@ -236,7 +248,7 @@ class _Builder:
                             for i, m in enumerate(raw.maintenance))
         self.warn_idle(servers, groups, jobs, start, horizon)
         name = raw.name or self.default_name or (
-            Path(self.doc.source).stem if self.doc.origins else "scenario")
+            Path(self.doc.source).stem if self.doc.from_file else "scenario")
         scenario = Scenario(
             name=name, start=start, timezone=raw.timezone, horizon=horizon, polling=polling,
             scheduling=raw.scheduling, servers=servers, groups=groups, jobs=jobs,

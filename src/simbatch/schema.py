@@ -50,11 +50,15 @@ class Document:
     """
 
     def __init__(self, data: dict[str, Any], source: str, origins: dict[Loc, Origin],
-                 folder: Path | None) -> None:
+                 folder: Path | None, *, from_file: bool = False, located: bool = True) -> None:
         self.data = data
         self.source = source
         self.origins = origins
         self.folder = folder
+        self.from_file = from_file
+        """Whether the data was read from a scenario file (its name is the file's stem)."""
+        self.located = located
+        """Whether ``origins`` holds the line of every key (False after a quick read)."""
 
     def origin(self, loc: Loc) -> tuple[str, int | None]:
         """The file and line of ``loc``, or of its nearest enclosing key the loader saw."""
@@ -137,9 +141,18 @@ def _python_time(node: Any) -> Any:
     return node
 
 
-def read_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
-    """Read a scenario file as YAML 1.2, keeping the line of every key; follow ``extends:``."""
-    doc = _read_one(path)
+def read_file(path: str | Path, _chain: tuple[Path, ...] = (), *,
+              quick: bool = False) -> Document:
+    """Read a scenario file as YAML 1.2, keeping the line of every key; follow ``extends:``.
+
+    With ``quick``, a large plain file (``safeyaml.quick_load``) is read by libyaml
+    without the lines (``Document.located`` is False): the caller reads it again the
+    slow way when it needs a line for a message. A file that extends another is always
+    read with its lines, since relative paths follow the file that wrote them.
+    """
+    doc = _read_one(path, quick and not _chain)
+    if not doc.located and "extends" in doc.data:
+        doc = _read_one(path, False)
     base = doc.data.pop("extends", None)
     if base is None:
         return doc
@@ -164,7 +177,7 @@ def read_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> Document:
         found = doc.origins.get(loc) or parent.origins.get(loc)
         if found is not None:
             origins[loc] = found
-    return Document(data, doc.source, origins, doc.folder)
+    return Document(data, doc.source, origins, doc.folder, from_file=True)
 
 
 class MergeError(ValueError):
@@ -202,7 +215,7 @@ def _paths(node: Any, loc: Loc = ()) -> list[Loc]:
     return out
 
 
-def _read_one(path: str | Path) -> Document:
+def _read_one(path: str | Path, quick: bool = False) -> Document:
     source = str(path)
     try:
         size = Path(path).stat().st_size
@@ -214,6 +227,11 @@ def _read_one(path: str | Path) -> Document:
         raise ScenarioError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(source, "", f"cannot be read: {exc}") from None
+    if quick:
+        plain = safeyaml.quick_load(text)
+        if isinstance(plain, dict):
+            return Document(_plain(plain, (), {}, source), source, {},
+                            Path(path).resolve().parent, from_file=True, located=False)
     try:
         tree = safeyaml.reader().load(text)
     except safeyaml.YamlLimitError as exc:
@@ -242,7 +260,7 @@ def _read_one(path: str | Path) -> Document:
                                         " beyond the file; is an alias repeated in a loop?")
     lines: dict[Loc, Origin] = {}
     data = _plain(tree, (), lines, source)
-    return Document(data, source, lines, Path(path).resolve().parent)
+    return Document(data, source, lines, Path(path).resolve().parent, from_file=True)
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "<scenario>",
