@@ -50,6 +50,24 @@ def _spans(later: np.ndarray, earlier: np.ndarray) -> pd.Series:
     return pd.Series(span.view("timedelta64[ns]"), copy=False)
 
 
+def _add_times(columns: dict[str, Any], raw: dict[str, np.ndarray], first: str, origin: int,
+               zone: str) -> None:
+    """Add ``first`` (ready or scheduled), start and end as times, and wait (start - first)
+    and duration (end - start) as spans, from the gathered columns ``raw``.
+
+    It empties ``raw``, so that each gathered column is freed once it is converted: the
+    tables' peak memory is set here.
+    """
+    start, earlier = raw.pop("start"), raw.pop(first)
+    columns["wait"] = _spans(start, earlier)  # spans first: _moments shifts in place
+    columns[first] = _moments(earlier, origin, zone)
+    del earlier
+    end = raw.pop("end")
+    columns["duration"] = _spans(end, start)
+    columns["start"] = _moments(start, origin, zone)
+    columns["end"] = _moments(end, origin, zone)
+
+
 def _task_names(model: Model, job: np.ndarray, task: np.ndarray) -> pd.Series:
     """Task names by (job, task) code, runtime children included, through one flat lookup."""
     first = np.cumsum([0, *(len(plan.names) for plan in model.plans)])
@@ -73,16 +91,9 @@ def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,
     columns["attempt"] = rows["attempt"][order].astype(np.int64)
     columns["status"] = _names(STATUS, rows["status"][order])
     columns["cause"] = _names(CAUSES[1:], rows["cause"][order].astype(np.int16) - 1)
-    ready, start = rows["ready"][order], rows["start"][order]
-    columns["wait"] = _spans(start, ready)  # spans first: _moments shifts in place
-    columns["ready"] = _moments(ready, origin, zone)
-    del ready
-    end = rows["end"][order]
+    raw = {name: rows[name][order] for name in ("ready", "start", "end")}
     del order
-    columns["duration"] = _spans(end, start)
-    columns["start"] = _moments(start, origin, zone)
-    columns["end"] = _moments(end, origin, zone)
-    del start, end
+    _add_times(columns, raw, "ready", origin, zone)
     return pd.DataFrame({name: columns[name] for name in _TASK_COLUMNS}, copy=False)
 
 
@@ -96,16 +107,9 @@ def _jobs_table(model: Model, jobs: list[str], origin: int, zone: str) -> pd.Dat
         "tasks": rows["tasks"][order].astype(np.int64),
         "skipped": rows["skipped"][order].astype(np.int64),
     }
-    scheduled, start = rows["scheduled"][order], rows["start"][order]
-    columns["wait"] = _spans(start, scheduled)  # spans first: _moments shifts in place
-    columns["scheduled"] = _moments(scheduled, origin, zone)
-    del scheduled
-    end = rows["end"][order]
+    raw = {name: rows[name][order] for name in ("scheduled", "start", "end")}
     del order
-    columns["duration"] = _spans(end, start)
-    columns["start"] = _moments(start, origin, zone)
-    columns["end"] = _moments(end, origin, zone)
-    del start, end
+    _add_times(columns, raw, "scheduled", origin, zone)
     return pd.DataFrame({name: columns[name] for name in _JOB_COLUMNS}, copy=False)
 
 
