@@ -134,3 +134,15 @@ def test_a_limit_that_falls_under_a_running_task_comes_back_when_it_rises() -> N
     tasks = simbatch.simulate(doc).tasks.set_index("job")
     assert tasks.loc["First", "start"] == pd.Timestamp("2026-01-05 23:20:15", tz="UTC")
     assert tasks.loc["Second", "start"] == pd.Timestamp("2026-01-06 00:40:15", tz="UTC")
+
+
+def test_a_server_whose_limit_fell_while_idle_passes_the_work_to_the_next() -> None:
+    # AOS1 and AOS2 poll together; AOS1's limit falls to 0 at 23:30 while it is idle. The
+    # task due at 23:30:30 starts on AOS2 at their next poll, 23:31, not a poll later.
+    doc = {"start": "2026-01-05 23:00", "horizon": "1h", "polling": "1m",
+           "servers": {"AOS1": {"threads": 1, "poll_offset": 0, "periods": [
+                           {"from": "23:30", "to": "23:59", "threads": 0}]},
+                       "AOS2": {"threads": 1, "poll_offset": 0}},
+           "jobs": {"J": {"start": "2026-01-05 23:30:30", "tasks": {"T": {"duration": "1m"}}}}}
+    task = simbatch.simulate(doc).tasks.iloc[0]
+    assert (task.server, task.start) == ("AOS2", pd.Timestamp("2026-01-05 23:31", tz="UTC"))

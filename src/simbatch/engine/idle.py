@@ -73,8 +73,12 @@ class Idle:
         else:
             del ring[bisect_left(ring, key)]
 
-    def polling(self, phase: int) -> list[int]:
-        """The free servers at poll ``phase`` whose lanes hold work, in file order."""
+    def polling(self, phase: int, most: int) -> list[int]:
+        """The free servers at poll ``phase`` whose lanes hold work, in file order.
+
+        At most ``most`` (the tasks waiting) of each set: in file order, each server of a
+        set takes a task until the set's lanes are empty, so later ones would take none.
+        """
         found: list[int] = []
         many = False
         for k, queues in enumerate(self.queues):
@@ -82,7 +86,7 @@ class Idle:
             if not ring or not any(queues):
                 continue
             lo = bisect_left(ring, (phase, -1))
-            hi = bisect_right(ring, (phase, LAST), lo)
+            hi = min(bisect_right(ring, (phase, LAST), lo), lo + most)
             if lo < hi:
                 many = bool(found)
                 found += [s for _, s in ring[lo:hi]]
