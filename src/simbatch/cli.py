@@ -11,11 +11,12 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 import simbatch
-from simbatch import units
+
+if TYPE_CHECKING:  # pandas and the table formatting load with the commands that print
+    import pandas as pd
 
 __all__ = ["main"]
 
@@ -25,6 +26,10 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def _print_tables(result: simbatch.Result) -> None:
+    import pandas as pd
+
+    from simbatch import units
+
     scenario = result.scenario
     print(f"{scenario.name}: {scenario.start:%Y-%m-%d %H:%M} to {scenario.end:%Y-%m-%d %H:%M}"
           f" ({scenario.timezone}), seed {result.seed}")
@@ -50,6 +55,10 @@ def _print_tables(result: simbatch.Result) -> None:
 
 def _print_deadlines(result: simbatch.Result) -> None:
     """The deadline summary per job: does the night finish in time."""
+    import pandas as pd
+
+    from simbatch import units
+
     summary = result.deadline_summary()
     if summary.empty:
         return
@@ -220,6 +229,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
+    from simbatch import units
+
     frame = frame[frame.metric.isin(SHOWN) & (frame.n > 0)].copy()
     frame["order"] = frame.metric.map(SHOWN.index)
     frame = frame.sort_values([*by[:-2], "order"], kind="stable")
@@ -420,6 +431,8 @@ def _plan_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _plan(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     for option in ("out", "report"):
         path = getattr(args, option)
         if path is not None and path.is_dir():

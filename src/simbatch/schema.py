@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -130,6 +129,8 @@ def _python_time(node: Any) -> Any:
     they are: the builder reads them.
     """
     if isinstance(node, dt.timedelta | np.timedelta64):
+        import pandas as pd  # only mappings from Python carry timedeltas
+
         span: Any = pd.Timedelta(node)  # NaT for a missing numpy value
         if pd.isna(span):
             return node

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from simbatch.errors import SimulationError
 
@@ -226,6 +225,8 @@ def _empirical(value: Any, base_dir: Path | None) -> list[float]:
     path = Path(str(value["file"]))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
+    import pandas as pd  # only an empirical distribution's file needs it
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as exc:
