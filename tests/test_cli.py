@@ -18,6 +18,7 @@ def test_run_prints_summary_and_writes_csvs(tmp_path: Path,
     assert main(["run", str(SCENARIOS / "walkthrough.yaml"), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Batch server walkthrough" in out
+    assert "job runs: 1 (1 Ended)\n" in out  # only the statuses that occur
     assert "Waits per group" in out and "default" in out
     assert "Utilization per server" in out and "Batch1" in out
     tasks = pd.read_csv(tmp_path / "tasks.csv")

@@ -35,6 +35,7 @@ def _print_tables(result: simbatch.Result) -> None:
           f" ({scenario.timezone}), seed {result.seed}")
     jobs = result.jobs
     counts = jobs["status"].value_counts()
+    counts = counts[counts > 0]  # a categorical column counts every status, even unseen
     print(f"job runs: {len(jobs)} ("
           + ", ".join(f"{n} {status}" for status, n in counts.items()) + ")")
     print("\nWaits per group (h:mm:ss)")
