@@ -326,6 +326,7 @@ def test_a_large_file_with_an_error_still_names_its_line(
 @pytest.mark.parametrize("extra, message", [
     ("jobs: {}\n", "duplicate key"),
     ("polling: {every: 1:00}\n", "polling"),  # libyaml takes no ':' in a flow plain scalar
+    ("name:\tx\n", "not valid YAML"),  # libyaml takes a tab that ruamel refuses
     ("name: !!int '3'\n", "YAML tag !!int"),
     ("name: 2026-02-30\n", None),
 ])

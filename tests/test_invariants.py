@@ -309,6 +309,49 @@ def test_lazy_polling_equals_polling_every_tick(doc: dict[str, Any], seed: int) 
     pdt.assert_frame_equal(lazy.jobs, every.jobs)
 
 
+_LATER_B = {"group": "B", "start": "2026-01-05 23:55", "tasks": {"U": {"duration": "1m"}}}
+_THREE = {"start": "2026-01-05 23:00", "horizon": "1h", "polling": "1m"}
+
+
+@pytest.mark.parametrize("doc, server", [
+    pytest.param({**_THREE, "scheduling": "affinity",  # S2 also serves B: another set
+                  "servers": {"S0": {"threads": 2, "poll_offset": 0, "periods": [
+                      {"from": "23:30", "to": "23:59", "threads": 1}]},
+                      "S1": {"threads": 1, "poll_offset": 0},
+                      "S2": {"threads": 1, "poll_offset": 0}},
+                  "groups": {"A": {"servers": ["S0", "S1", "S2"]}, "B": {"servers": ["S2"]}},
+                  "jobs": {"Long": {"group": "A", "start": "2026-01-05 23:10",
+                                    "tasks": {"L": {"duration": "40m"}}},
+                           "J": {"group": "A", "start": "2026-01-05 23:30:30",
+                                 "tasks": {"T": {"duration": "1m"}}}, "X": _LATER_B}},
+                 "S1", id="a limit that fell under a running task, sets sharing a lane"),
+    pytest.param({**_THREE, "scheduling": "affinity",
+                  "servers": {f"S{i}": {"threads": 1, "poll_offset": 0} for i in range(3)},
+                  "groups": {"A": {"servers": ["S0", "S1", "S2"]}, "B": {"servers": ["S2"]}},
+                  "jobs": {"J": {"group": "A", "start": "2026-01-05 23:30:30", "tasks": {
+                      "T": {"duration": "5m", "runtime": {"tasks": 1, "duration": "1m"}}}},
+                      "X": _LATER_B}},
+                 "S1", id="a runtime child queued during the step, sets sharing a lane"),
+    pytest.param({**_THREE, "scheduling": "priority", "reserved_capacity": "high",
+                  "servers": {f"S{i}": {"threads": 1, "poll_offset": 0} for i in range(3)},
+                  "groups": {"R": {"priority": "reserved"}},
+                  "jobs": {"X": {"start": "2026-01-05 23:55",
+                                 "tasks": {"U": {"duration": "1m"}}},
+                           "J": {"group": "R", "start": "2026-01-05 23:30:30", "tasks": {
+                               "T": {"duration": "5m",
+                                     "runtime": {"tasks": 1, "duration": "1m"}}}}}},
+                 "S1", id="a Reserved runtime child: shared and dedicated servers"),
+])
+def test_servers_of_overlapping_sets_pick_in_file_order(doc: dict[str, Any],
+                                                        server: str) -> None:
+    # three servers poll together; the first free one in file order takes the work,
+    # whichever set of lanes it belongs to (found by review: a per-set cut-off broke it)
+    lazy, every = run_model(doc, 0, False), run_model(doc, 0, True)
+    pdt.assert_frame_equal(lazy.tasks, every.tasks)
+    late = lazy.tasks[lazy.tasks.start == pd.Timestamp("2026-01-05 23:31", tz="UTC")]
+    assert server in set(late.server.astype(str))
+
+
 @st.composite
 def throttled(draw: st.DrawFn) -> dict[str, Any]:
     """Busy task classes on a few servers: enough starts a minute to trip the throttle."""

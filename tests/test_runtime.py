@@ -60,3 +60,14 @@ def test_children_queue_for_threads_like_any_task() -> None:
     tasks = result.tasks.set_index("task")
     # Plan and Plan #1 take the two threads at 22:00; Plan #2 waits for Plan to end at 22:20
     assert tasks.loc["Plan #2", "wait"] == pd.Timedelta("20m")
+
+
+def test_every_run_of_a_scenario_has_the_same_task_categories() -> None:
+    # the runtime-task count is drawn per run, yet the categorical task column holds every
+    # child a task may add, so the tables of two replications concatenate as categoricals
+    doc = planning(tasks={"uniform": [1, 12]})
+    first, second = simbatch.simulate(doc, seed=0).tasks, simbatch.simulate(doc, seed=1).tasks
+    assert first.task.nunique() != second.task.nunique()
+    assert list(first.task.cat.categories) == list(second.task.cat.categories)
+    assert "Plan #12" in first.task.cat.categories
+    assert isinstance(pd.concat([first, second]).task.dtype, pd.CategoricalDtype)

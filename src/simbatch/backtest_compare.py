@@ -264,15 +264,20 @@ def error_table(actual: pd.DataFrame, simulated: pd.DataFrame, scenario: Scenari
         right = simulated.rename(columns={"value": "simulated", "n": "n_simulated"})
         out = left.merge(right, on=[*KEYS, "metric"], how="left")
     else:
-        key = simulated[KEYS].astype(str).agg("|".join, axis=1)
+        # one key per (scope, group, hour, job), by number: names may hold any character
+        labels = simulated[KEYS].astype(str)
+        distinct = labels.drop_duplicates().reset_index(drop=True)
+        number = {key: str(i) for i, key in enumerate(distinct.itertuples(index=False))}
         rows = pd.DataFrame({"replication": simulated["replication"], "seed": simulated["seed"],
-                             "metric": simulated["metric"], "key": key,
-                             "value": simulated["value"]})
+                             "metric": simulated["metric"],
+                             "key": [number[key] for key in labels.itertuples(index=False)],
+                             "value": simulated["value"].to_numpy()})
         assert scenario is not None
         summary = Replications(scenario, seed, rows).summary(confidence)
-        keys = summary["key"].str.split("|", expand=True)
+        keys = distinct.iloc[summary["key"].astype(int).to_numpy()].reset_index(drop=True)
         summary = pd.DataFrame({
-            "scope": keys[0], "group": keys[1], "hour": keys[2].astype(int), "job": keys[3],
+            "scope": keys["scope"], "group": keys["group"], "hour": keys["hour"].astype(int),
+            "job": keys["job"],
             "metric": summary["metric"], "simulated": summary["mean"],
             "simulated_low": summary["ci_low"], "simulated_high": summary["ci_high"],
             "sd": summary["sd"], "replications": summary["n"]})

@@ -18,14 +18,13 @@ from simbatch.timegrammar import epoch_ns
 __all__ = ["Result"]
 
 
-def _names(names: Sequence[str], codes: np.ndarray) -> pd.Series:
+def _names(names: Sequence[str], codes: np.ndarray, also: Sequence[str] = ()) -> pd.Series:
     """Names by code, as a categorical column; a negative code is missing (NaN).
 
-    The categories are every name the model knows, sorted, so that sorting by the column
-    sorts by name and the tables of two runs of one scenario share their categories.
-    A row costs its code (1 to 4 bytes) instead of the string.
+    The categories are ``names`` and ``also``, sorted, so that sorting by the column sorts
+    by name. A row costs its code (1 to 4 bytes) instead of the string.
     """
-    categories = sorted(set(names))
+    categories = sorted({*names, *also})
     where = {name: i for i, name in enumerate(categories)}
     remap = np.array([*(where[n] for n in names), -1], dtype=np.int32)
     mapped = remap[np.where(codes < 0, len(names), codes)]
@@ -69,9 +68,16 @@ def _add_times(columns: dict[str, Any], raw: dict[str, np.ndarray], first: str, 
 
 
 def _task_names(model: Model, job: np.ndarray, task: np.ndarray) -> pd.Series:
-    """Task names by (job, task) code, runtime children included, through one flat lookup."""
+    """Task names by (job, task) code, runtime children included, through one flat lookup.
+
+    The categories hold every runtime child a task may add (up to its most), not only
+    those this run drew, so that every run of a scenario has the same categories.
+    """
     first = np.cumsum([0, *(len(plan.names) for plan in model.plans)])
-    return _names([name for plan in model.plans for name in plan.names], first[job] + task)
+    children = [f"{t.name} #{k}" for plan in model.plans for t in plan.job.tasks
+                if t.runtime is not None for k in range(1, t.runtime.tasks[1] + 1)]
+    return _names([name for plan in model.plans for name in plan.names], first[job] + task,
+                  children)
 
 
 def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,

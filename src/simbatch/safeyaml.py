@@ -14,7 +14,7 @@ corner of YAML into one clear message rather than a traceback, a hang or exhaust
 
 ruamel's round-trip reader keeps every key's line but is pure Python: a 50,000-job file
 takes minutes. ``quick_load`` reads a large file that uses none of these corners (no
-tags, anchors, aliases or directives; nesting within bounds) with libyaml through
+tags, anchors, aliases, directives or tabs; nesting within bounds) with libyaml through
 ruamel.yaml.clib and ruamel's YAML 1.2 resolver, so values are the same; it gives no
 lines, and None whenever the file is not plain or libyaml is missing, so that the caller
 reads it the careful way.
@@ -145,8 +145,8 @@ def _plain_events(text: str) -> bool:
 def quick_load(text: str) -> Any:
     """A large plain YAML text as plain data, read by libyaml; None if it must be read the
     careful way (small, not plain, not valid, or with a duplicate key or impossible date)."""
-    if CParser is None or len(text) < QUICK_BYTES:
-        return None
+    if CParser is None or len(text) < QUICK_BYTES or "\t" in text:
+        return None  # libyaml takes tabs where ruamel's reader refuses them
     try:
         if not _plain_events(text):
             return None

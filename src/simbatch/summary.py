@@ -70,8 +70,10 @@ def metric_rows(model: Model, warmup: int = 0) -> list[Row]:
 
 
 def _seconds(ns: np.ndarray) -> np.ndarray:
-    """Spans in ns as float seconds, as ``Series.dt.total_seconds`` computes them."""
-    out: np.ndarray = ns.astype(np.int64) / NS
+    """Spans in ns as float seconds, by ``total_seconds`` itself: pandas nudges a quotient
+    that lands next to a whole second, so a plain division can differ in the last bit."""
+    spans = pd.TimedeltaIndex(ns.astype(np.int64).view("timedelta64[ns]"))
+    out: np.ndarray = spans.total_seconds().to_numpy(dtype=np.float64)
     return out
 
 

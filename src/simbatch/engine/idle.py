@@ -73,24 +73,25 @@ class Idle:
         else:
             del ring[bisect_left(ring, key)]
 
-    def polling(self, phase: int, most: int) -> list[int]:
+    def polling(self, phase: int) -> list[int]:
         """The free servers at poll ``phase`` whose lanes hold work, in file order.
 
-        At most ``most`` (the tasks waiting) of each set: in file order, each server of a
-        set takes a task until the set's lanes are empty, so later ones would take none.
+        All of them: sets may share lanes (a server bound to two groups, the dedicated
+        servers' Reserved lanes), and runtime children queued during the step may go to
+        any of them, so only the step itself knows which ones will take nothing.
         """
         found: list[int] = []
-        many = False
+        sets = 0
         for k, queues in enumerate(self.queues):
             ring = self.rings[k]
             if not ring or not any(queues):
                 continue
             lo = bisect_left(ring, (phase, -1))
-            hi = min(bisect_right(ring, (phase, LAST), lo), lo + most)
+            hi = bisect_right(ring, (phase, LAST), lo)
             if lo < hi:
-                many = bool(found)
+                sets += 1
                 found += [s for _, s in ring[lo:hi]]
-        if many:
+        if sets > 1:
             found.sort()
         return found
 

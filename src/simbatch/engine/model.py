@@ -431,28 +431,21 @@ class Model:
         period = self.polling
         phase = now % period if period else 0
         queues = self.server_queues
-        again = True
-        while again and self.waiting:
-            # a server indexed as free whose limit fell since takes nothing: it leaves
-            # the index, and the servers after it that polling() left out are asked
-            again = False
-            for s in self.idle.polling(phase, self.waiting):
-                if not self.waiting:
+        for s in self.idle.polling(phase):
+            if not self.waiting:
+                break
+            if not any(queues[s]):
+                continue  # servers before it took what it may run
+            if now >= until[s]:
+                self._refresh(s, now)  # a limit that fell while it was idle: it takes none
+            limit = limits[s]
+            while busy[s] < limit and self.waiting:
+                entry = self._pick(s)
+                if entry is None:
                     break
-                if not any(queues[s]):
-                    continue  # servers before it took what it may run
-                if now >= until[s]:
-                    self._refresh(s, now)
-                limit = limits[s]
-                if busy[s] >= limit:
-                    again = True
-                while busy[s] < limit and self.waiting:
-                    entry = self._pick(s)
-                    if entry is None:
-                        break
-                    self._start(s, entry, now)
-                if (busy[s] < limit) != free[s] or (not free[s] and waits_for[s] != rise[s]):
-                    self._settle(s)
+                self._start(s, entry, now)
+            if (busy[s] < limit) != free[s] or (not free[s] and waits_for[s] != rise[s]):
+                self._settle(s)
         if period and self.waiting:
             gap = self.idle.next_poll(phase, period)
             if gap is not None:
