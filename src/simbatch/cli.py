@@ -21,6 +21,12 @@ if TYPE_CHECKING:  # pandas and the table formatting load with the commands that
 __all__ = ["main"]
 
 
+def _not_a_folder(path: Path | None, option: str, what: str = "file") -> None:
+    """Refuse a file option (``--out``, ``--report``, …) that names an existing folder."""
+    if path is not None and path.is_dir():
+        raise simbatch.UsageError(f"--{option} {path}: is a folder; name the {what}")
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_string(index=False) if len(frame) else "(no tasks ran)"
 
@@ -147,8 +153,7 @@ def _calibrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    if args.out.is_dir():
-        raise simbatch.UsageError(f"--out {args.out}: is a folder; name the scenario file")
+    _not_a_folder(args.out, "out", "scenario file")
     history = simbatch.read_history(*args.history)
     calibration = simbatch.calibrate(history, timezone=args.timezone, topology=args.topology)
     scenario = calibration.write(args.out)
@@ -193,10 +198,8 @@ def _backtest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    for option in ("report", "plot"):
-        path = getattr(args, option)
-        if path is not None and path.is_dir():
-            raise simbatch.UsageError(f"--{option} {path}: is a folder; name the file")
+    _not_a_folder(args.report, "report")
+    _not_a_folder(args.plot, "plot")
     if not args.calibrated and args.replications is not None:
         raise simbatch.UsageError("-n sets the replications of --calibrated; give both")
     replications = 10 if args.replications is None else args.replications
@@ -305,8 +308,8 @@ def _grid(specs: list[str]) -> dict[str, list[object]]:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    if args.command == "compare" and args.report is not None and args.report.is_dir():
-        raise simbatch.UsageError(f"--report {args.report}: is a folder; name the HTML file")
+    if args.command == "compare":
+        _not_a_folder(args.report, "report", "HTML file")
     executor = _executor(args.dask)
     try:
         if args.command == "compare":
@@ -372,8 +375,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("compare", "sweep"):
         return _experiment(args)
     if args.command == "report":
-        if args.out.is_dir():
-            raise simbatch.UsageError(f"--out {args.out}: is a folder; name the HTML file")
+        _not_a_folder(args.out, "out", "HTML file")
         if args.replications and len(args.files) < 2:
             raise simbatch.UsageError("-n replicates a comparison: give two or more scenarios")
         names = _names(args.files)
@@ -434,10 +436,8 @@ def _plan_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _plan(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    for option in ("out", "report"):
-        path = getattr(args, option)
-        if path is not None and path.is_dir():
-            raise simbatch.UsageError(f"--{option} {path}: is a folder; name the file")
+    _not_a_folder(args.out, "out")
+    _not_a_folder(args.report, "report")
     vary: dict[str, range] = {}
     for spec in args.vary:
         path, span = simbatch.parse_vary(spec)
