@@ -287,8 +287,9 @@ def replication_cost(repeats: int) -> dict[str, Any]:
     against ``simulate()`` building both tables, on the tenant week; interleaved, best of
     ``repeats``. Also the parts: the run alone, the fast metrics, the tables, the metrics
     read from the tables, and the previous replication (simulate + table metrics)."""
-    from simbatch import experiments, summary
-    from simbatch.results import Result
+    from simbatch.experiments import runs as experiments
+    from simbatch.results import summary
+    from simbatch.results.result import Result
 
     scenario = simbatch.load(Path(__file__).resolve().parent.parent / "scenarios"
                              / "tenant-week.yaml")

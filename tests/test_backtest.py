@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from simbatch import HistoryError, simulate
-from simbatch.backtesting import Backtest, backtest
-from simbatch.history import History, write_fo_history
+from simbatch.history.backtest.replay import Backtest, backtest
+from simbatch.history.read import History, write_fo_history
 
 TOPOLOGY = {
     "start": "2026-01-05 22:00", "horizon": "6d", "polling": "1m", "scheduling": "priority",
@@ -223,7 +223,7 @@ def test_refusals_through_the_cli_exit_2_without_a_traceback(
         message: str) -> None:
     import json
 
-    from simbatch.cli import main
+    from simbatch.cli.main import main
 
     files = _write_small(tmp_path)
     path = tmp_path / "topology.yaml"
@@ -261,7 +261,7 @@ def test_calibrated_mode_covers_the_actual_waits_on_the_true_topology_only() -> 
 
 def test_cli_prints_the_table_and_writes_the_plot_and_report(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from simbatch.cli import main
+    from simbatch.cli.main import main
 
     written = write_fo_history(simulate(WORKLOAD, seed=1), tmp_path)
     topology = tmp_path / "topology.yaml"
@@ -287,7 +287,7 @@ def test_cli_prints_the_table_and_writes_the_plot_and_report(
 
 
 def test_the_plot_draws_both_sides_per_hour() -> None:
-    from simbatch.plots import backtest_waits
+    from simbatch.present.plots import backtest_waits
 
     fig = backtest_waits(_same())
     lines = fig.axes[0].get_lines()

@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 
 import simbatch
-from simbatch.calibration import fit_duration, infer_schedule
-from simbatch.cli import main
+from simbatch.history.calibration.fit import fit_duration, infer_schedule
+from simbatch.cli.main import main
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -356,7 +356,7 @@ def test_round_trip_failure_shares_within_2_points(round_trip: dict[str, Any]) -
 
 def _hourly(scenario: simbatch.Scenario, name: str) -> np.ndarray:
     """A job's arrival rate per hour (runs per hour, batches counted) for each hour of a week."""
-    from simbatch.calendar import Profile
+    from simbatch.scenario.calendar import Profile
 
     job = next(j for j in scenario.jobs if j.name == name)
     assert job.arrivals is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simbatch.cli import main
+from simbatch.cli.main import main
 from tests.conftest import SCENARIOS
 
 
@@ -47,7 +47,7 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
 def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("start: 2026-01-05 22:00\nhorizon: 1d\nservers: {S: {threads: -2}}\n")
-    proc = subprocess.run([sys.executable, "-m", "simbatch.cli", "validate", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "simbatch.cli.main", "validate", str(bad)],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"ScenarioError: {bad}: servers.S.threads: must be greater"

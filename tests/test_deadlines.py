@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simbatch
-from simbatch.experiments import metrics, paired_share_difference, wilson
+from simbatch.experiments.runs import metrics, paired_share_difference, wilson
 
 
 def night() -> dict[str, Any]:

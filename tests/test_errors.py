@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simbatch
-from simbatch.cli import main
+from simbatch.cli.main import main
 
 BASE = """\
 start: 2026-01-05 22:00

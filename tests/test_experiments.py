@@ -16,7 +16,7 @@ import pandas.testing as pdt
 import pytest
 
 import simbatch
-from simbatch.cli import main
+from simbatch.cli.main import main
 from tests.conftest import ROOT, SCENARIOS
 
 

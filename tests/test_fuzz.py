@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simbatch
-from simbatch import schema
-from simbatch.cli import main
-from simbatch.loading import load_document
+from simbatch.scenario import shape as schema
+from simbatch.cli.main import main
+from simbatch.scenario.load import load_document
 from tests.conftest import SCENARIOS
 
 CORPUS = Path(__file__).with_name("corpus")

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import simbatch
-from simbatch import ranges
-from simbatch.cli import main
-from simbatch.timegrammar import Distribution
+from simbatch.scenario import ranges
+from simbatch.cli.main import main
+from simbatch.scenario.timegrammar import Distribution
 
 BASE = """\
 start: 2026-01-05 22:00
@@ -88,7 +88,7 @@ def test_a_recursive_alias_is_refused(tmp_path: Path, recursive: str,
 
 
 def test_written_values_are_told_from_expanded_ones() -> None:
-    from simbatch.safeyaml import expansion
+    from simbatch.scenario.yamlfile import expansion
 
     honest = {"jobs": {f"J{i}": {"tasks": {"T": {"duration": "5m"}}} for i in range(30_000)}}
     written, expanded = expansion(honest)
@@ -118,7 +118,7 @@ def test_honest_size_is_not_alias_expansion(tmp_path: Path) -> None:
 def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from simbatch import safeyaml
+    from simbatch.scenario import yamlfile as safeyaml
 
     monkeypatch.setattr(safeyaml, "MAX_BYTES", 100)
     err = refused(scenario_with(tmp_path, BASE + "#" * 200 + "\n"), capsys)
@@ -302,7 +302,8 @@ def large_file(jobs: int = 1_100, bad_at: int | None = None, extra: str = "") ->
 
 
 def test_a_large_plain_file_is_read_quickly_with_the_same_values(tmp_path: Path) -> None:
-    from simbatch import safeyaml, schema
+    from simbatch.scenario import yamlfile as safeyaml
+    from simbatch.scenario import shape as schema
 
     path = scenario_with(tmp_path, large_file(), "tenant.yaml")
     assert path.stat().st_size >= safeyaml.QUICK_BYTES
@@ -333,7 +334,7 @@ def test_a_large_file_with_an_error_still_names_its_line(
 def test_a_large_file_that_is_not_plain_is_read_the_careful_way(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: str,
         message: str | None) -> None:
-    from simbatch import safeyaml
+    from simbatch.scenario import yamlfile as safeyaml
 
     text = large_file(extra=extra)
     assert safeyaml.quick_load(text) is None

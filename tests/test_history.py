@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import simbatch
-from simbatch.cli import main
-from simbatch.history import STATUS_CODES, record_id
+from simbatch.cli.main import main
+from simbatch.history.read import STATUS_CODES, record_id
 from tests.conftest import scenario
 
 JOBS = [

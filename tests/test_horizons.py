@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import simbatch
-from simbatch.cli import main
+from simbatch.cli.main import main
 
 
 def base(**changes: Any) -> dict[str, Any]:

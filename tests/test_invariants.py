@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import simbatch
 from simbatch.engine.model import Model
-from simbatch.results import Result
+from simbatch.results.result import Result
 
 TIMES = st.sampled_from(["0s", "30s", "1m", "90s", "5m", "12m", {"exponential": "4m"},
                          {"uniform": ["1m", "9m"]}, {"lognormal": {"mean": "3m", "sd": "2m"}},

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 import simbatch
-from simbatch.cli import main
-from simbatch.planning import changes_for, thread_hours
+from simbatch.cli.main import main
+from simbatch.planning.plan import changes_for, thread_hours
 from tests.conftest import ROOT
 
 

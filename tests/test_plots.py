@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import simbatch
-from simbatch import plots
+from simbatch.present import plots
 from tests.conftest import SCENARIOS
 
 matplotlib.use("Agg")
@@ -146,7 +146,7 @@ def test_backlog_has_an_hour_of_day_profile_and_cdf_states_its_scale(
     assert profile.get_xlabel().startswith("hour of the day (")
     assert profile.get_lines() and max(len(line.get_xdata()) for line in
                                        profile.get_lines()) <= 24
-    by_hour = simbatch.metrics.backlog_by_hour(tenant)
+    by_hour = simbatch.results.metrics.backlog_by_hour(tenant)
     assert set(by_hour.hour) <= set(range(24)) and (by_hour.waiting_mean >= 0).all()
     assert (by_hour.waiting_max >= by_hour.waiting_mean - 1e-9).all()
     assert "symmetric log scale" in plots.wait_cdf(tenant).axes[0].get_xlabel()
@@ -157,6 +157,6 @@ def test_backlog_by_hour_matches_a_hand_computed_case() -> None:
     doc = {"start": "2026-01-05 00:00", "horizon": "2h", "polling": 0,
            "scheduling": "priority", "servers": {"A": {"threads": 1}},
            "jobs": {"J": {"tasks": {"X": {"duration": "30m"}, "Y": {"duration": "30m"}}}}}
-    rows = simbatch.metrics.backlog_by_hour(simbatch.simulate(doc)).set_index("hour")
+    rows = simbatch.results.metrics.backlog_by_hour(simbatch.simulate(doc)).set_index("hour")
     assert rows.loc[0, "waiting_mean"] == pytest.approx(0.5)
     assert rows.loc[0, "waiting_max"] == 1 and rows.loc[1, "waiting_max"] == 0

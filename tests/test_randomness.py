@@ -9,7 +9,7 @@ import pandas as pd
 import pandas.testing as pdt
 
 import simbatch
-from simbatch.randomness import Blocks, generator, stream_key
+from simbatch.engine.randomness import Blocks, generator, stream_key
 from tests.conftest import SCENARIOS
 
 KEY = ["job", "run", "task", "attempt"]

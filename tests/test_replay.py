@@ -6,7 +6,7 @@ import pytest
 
 from simbatch import UsageError, load
 from simbatch.engine.trace import ReplayModel, Trace, TraceRun, TraceTask
-from simbatch.results import Result
+from simbatch.results.result import Result
 
 S = 1_000_000_000
 SCENARIO = {

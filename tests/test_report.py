@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import simbatch
-from simbatch.cli import main
+from simbatch.cli.main import main
 from tests.conftest import SCENARIOS
 
 PAIR = [SCENARIOS / "tenant-week.yaml", SCENARIOS / "tenant-week-dedicated-integration.yaml"]
@@ -99,7 +99,7 @@ def test_findings_name_the_pitfalls_with_numbers() -> None:
                           "tasks": {"Read": {"duration": "5m"}}},
                "Posting": {"recurrence": {"every": "1h", "anchor": "end"}, "deadline": "20m",
                            "tasks": {"Post": {"duration": "30m", "fail": 1}}}}}
-    found = simbatch.report.findings(simbatch.simulate(doc))
+    found = simbatch.present.report.findings(simbatch.simulate(doc))
     kinds = [f.split(" in ")[0].split(":")[0] for f in found]
     assert kinds == ["Affinity strands capacity", "Piling up", "1 job left runs",
                      "Drifting schedules",
@@ -121,7 +121,7 @@ def test_findings_are_grouped_by_kind() -> None:
            "jobs": {name: {"recurrence": {"every": every},
                            "tasks": {"T": {"duration": "1m", "fail": 1}}}
                     for name, every in (("C", "6h"), ("A", "15m"), ("B", "3h"))}}
-    found = simbatch.report.findings(simbatch.simulate(doc))
+    found = simbatch.present.report.findings(simbatch.simulate(doc))
     assert found == ["3 jobs left runs in Error: A (24), B (2), C (1); failed jobs left in"
                      " Error mean downstream work misses its data."]
 
@@ -131,7 +131,7 @@ def test_findings_flag_long_waits_nothing_else_explains() -> None:
     doc = {"start": "2026-01-05 00:00", "horizon": "6h", "polling": 0,
            "scheduling": "priority", "servers": {"A": {"threads": 1}},
            "jobs": {"J": {"tasks": {f"T{i}": {"duration": "10m"} for i in range(6)}}}}
-    [found] = simbatch.report.findings(simbatch.simulate(doc))
+    [found] = simbatch.present.report.findings(simbatch.simulate(doc))
     assert found == ("Long waits in 1 group: default: p95 0:47:30, mean 0:25:00 over 6"
                      " attempts (100% every thread busy). Suggestion: default: add threads"
                      " to its servers, or move heavy work apart in time.")
@@ -151,5 +151,5 @@ def test_report_deadline_section_on_an_open_run(tmp_path: Path) -> None:
     assert "<td>Tue 2026-01-06 06:00</td>" in page  # Nightly's deadline, in clock time
     assert "<td>undetermined</td>" in page and "open at the horizon" in page
     assert "Undetermined deadlines in 1 job" in page and "Nightly (1)" in page
-    figures = simbatch.report.key_figures({"night": result}).set_index("figure")["night"]
+    figures = simbatch.present.report.key_figures({"night": result}).set_index("figure")["night"]
     assert figures["deadline misses"] == "1 of 1 judged runs (100.0%), 1 undetermined"

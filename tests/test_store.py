@@ -25,7 +25,7 @@ import pandas.testing as pdt
 import pytest
 
 import simbatch
-from simbatch.cli import main
+from simbatch.cli.main import main
 from tests.conftest import ROOT
 
 
@@ -187,7 +187,7 @@ def session_members(session: int) -> list[int]:
 
 def start_cli(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "simbatch.cli", *args], cwd=cwd, env=env,
+    return subprocess.Popen([sys.executable, "-m", "simbatch.cli.main", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 

@@ -16,9 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import simbatch
-from simbatch import experiments, summary
-from simbatch.scenario import Scenario
-from simbatch.timegrammar import parse_duration_ns
+from simbatch.experiments import runs as experiments
+from simbatch.results import summary
+from simbatch.scenario.spec import Scenario
+from simbatch.scenario.timegrammar import parse_duration_ns
 from tests.conftest import SCENARIOS, scenario
 from tests.test_deadlines import night
 from tests.test_invariants import SETTINGS, scenarios

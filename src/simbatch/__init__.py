@@ -9,8 +9,8 @@ Describe a topology and a workload in a scenario file, then::
 
 from typing import TYPE_CHECKING, Any
 
-from simbatch.budget import BYTES_PER_ATTEMPT, MAX_ATTEMPTS, Estimate
-from simbatch.budget import estimate as estimate_work
+from simbatch.engine.budget import BYTES_PER_ATTEMPT, MAX_ATTEMPTS, Estimate
+from simbatch.engine.budget import estimate as estimate_work
 from simbatch.errors import (
     BudgetError,
     HistoryError,
@@ -21,48 +21,48 @@ from simbatch.errors import (
     StoreError,
     UsageError,
 )
-from simbatch.loading import load
-from simbatch.scenario import Scenario
+from simbatch.scenario.load import load
+from simbatch.scenario.spec import Scenario
 
 # Loaded on first use (the engine, scipy, tqdm, matplotlib, the history machinery), for a
 # quick ``import simbatch`` and ``simbatch validate``. No public name is also a
 # submodule's name (``calibrate`` lives in ``calibration``, ``backtest`` in
 # ``backtesting``): importing such a submodule would replace the function with it.
 if TYPE_CHECKING:
-    from simbatch.backtesting import Backtest, backtest
-    from simbatch.calibration import Calibration, calibrate
-    from simbatch.experiments import Comparison, Replications, compare, replicate, sweep
-    from simbatch.history import History, read_history, write_fo_history
-    from simbatch.outputs import write_csv
-    from simbatch.planning import Plan, Target, parse_target, parse_vary, plan
-    from simbatch.report import write_report
-    from simbatch.results import Result
+    from simbatch.history.backtest.replay import Backtest, backtest
+    from simbatch.history.calibration.fit import Calibration, calibrate
+    from simbatch.experiments.runs import Comparison, Replications, compare, replicate, sweep
+    from simbatch.history.read import History, read_history, write_fo_history
+    from simbatch.results.csv import write_csv
+    from simbatch.planning.plan import Plan, Target, parse_target, parse_vary, plan
+    from simbatch.present.report import write_report
+    from simbatch.results.result import Result
     from simbatch.simulation import simulate
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Backtest": "simbatch.backtesting",
-    "backtest": "simbatch.backtesting",
-    "Calibration": "simbatch.calibration",
-    "calibrate": "simbatch.calibration",
-    "Result": "simbatch.results",
+    "Backtest": "simbatch.history.backtest.replay",
+    "backtest": "simbatch.history.backtest.replay",
+    "Calibration": "simbatch.history.calibration.fit",
+    "calibrate": "simbatch.history.calibration.fit",
+    "Result": "simbatch.results.result",
     "simulate": "simbatch.simulation",
-    "write_csv": "simbatch.outputs",
-    "History": "simbatch.history",
-    "read_history": "simbatch.history",
-    "write_fo_history": "simbatch.history",
-    "Comparison": "simbatch.experiments",
-    "Replications": "simbatch.experiments",
-    "compare": "simbatch.experiments",
-    "replicate": "simbatch.experiments",
-    "sweep": "simbatch.experiments",
-    "write_report": "simbatch.report",
-    "Plan": "simbatch.planning",
-    "Target": "simbatch.planning",
-    "parse_target": "simbatch.planning",
-    "parse_vary": "simbatch.planning",
-    "plan": "simbatch.planning",
+    "write_csv": "simbatch.results.csv",
+    "History": "simbatch.history.read",
+    "read_history": "simbatch.history.read",
+    "write_fo_history": "simbatch.history.read",
+    "Comparison": "simbatch.experiments.runs",
+    "Replications": "simbatch.experiments.runs",
+    "compare": "simbatch.experiments.runs",
+    "replicate": "simbatch.experiments.runs",
+    "sweep": "simbatch.experiments.runs",
+    "write_report": "simbatch.present.report",
+    "Plan": "simbatch.planning.plan",
+    "Target": "simbatch.planning.plan",
+    "parse_target": "simbatch.planning.plan",
+    "parse_vary": "simbatch.planning.plan",
+    "plan": "simbatch.planning.plan",
 }
 
 __all__ = [

@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simbatch import budget
+from simbatch.engine import budget
 from simbatch.engine.model import Model
 from simbatch.errors import UsageError
-from simbatch.loading import load
-from simbatch.progress import simulated_time
-from simbatch.results import Result
-from simbatch.scenario import Scenario
+from simbatch.scenario.load import load
+from simbatch.engine.progress import simulated_time
+from simbatch.results.result import Result
+from simbatch.scenario.spec import Scenario
 
 __all__ = ["simulate"]
 
@@ -34,7 +34,7 @@ def simulate(scenario: Scenario | str | Path | Mapping[str, Any], seed: int = 0,
     """Simulate a scenario (object, YAML path or mapping) from its start to its horizon.
 
     A scenario expected to ask for more than ``max_attempts`` task attempts (default
-    ``simbatch.budget.MAX_ATTEMPTS``) is refused with a ``BudgetError`` before it runs.
+    ``simbatch.engine.budget.MAX_ATTEMPTS``) is refused with a ``BudgetError`` before it runs.
     ``progress=True`` shows a bar over simulated time on a terminal for runs longer than
     a couple of seconds.
     """

@@ -23,9 +23,9 @@ from heapq import heappop
 from typing import Any
 
 from simbatch.engine.jobs import JobPlan
-from simbatch.randomness import Blocks, generator
-from simbatch.scenario import PRIORITIES, Scenario
-from simbatch.timegrammar import NS
+from simbatch.engine.randomness import Blocks, generator
+from simbatch.scenario.spec import PRIORITIES, Scenario
+from simbatch.scenario.timegrammar import NS
 
 __all__ = ["THROTTLE_STARTS", "WEIGHTS", "Lanes"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from simbatch.randomness import Blocks, generator
-from simbatch.recorder import NA
-from simbatch.scenario import Job, Runtime, Transient
-from simbatch.timegrammar import NS, Distribution
+from simbatch.engine.randomness import Blocks, generator
+from simbatch.engine.recorder import NA
+from simbatch.scenario.spec import Job, Runtime, Transient
+from simbatch.scenario.timegrammar import NS, Distribution
 
 __all__ = ["ABSENT", "BACKOFFS", "CAUSES", "DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "FAILED",
            "READY", "RESTART", "STATUS", "TRANSIENT", "WAITING", "JobPlan", "Run", "ns_sampler"]

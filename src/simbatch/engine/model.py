@@ -51,8 +51,8 @@ from simbatch.engine.jobs import (
 )
 from simbatch.engine.servers import Limits, poll_offsets
 from simbatch.engine.workload import Schedule
-from simbatch.recorder import NA, NO_SERVER, Recorder
-from simbatch.scenario import Scenario
+from simbatch.engine.recorder import NA, NO_SERVER, Recorder
+from simbatch.scenario.spec import Scenario
 
 __all__ = ["Model"]
 

@@ -8,9 +8,9 @@ import math
 from bisect import bisect_right
 from zoneinfo import ZoneInfo
 
-from simbatch.randomness import generator
-from simbatch.scenario import RESERVED_SHARES, Scenario, Server, dedicated
-from simbatch.timegrammar import NS, epoch_ns
+from simbatch.engine.randomness import generator
+from simbatch.scenario.spec import RESERVED_SHARES, Scenario, Server, dedicated
+from simbatch.scenario.timegrammar import NS, epoch_ns
 
 __all__ = ["Down", "Limits", "downtime", "poll_offsets"]
 

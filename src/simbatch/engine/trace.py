@@ -30,7 +30,7 @@ import numpy as np
 from simbatch.engine.jobs import ABSENT, ENDED, ERROR, JobPlan, Run
 from simbatch.engine.model import Model
 from simbatch.errors import UsageError
-from simbatch.scenario import Scenario
+from simbatch.scenario.spec import Scenario
 
 __all__ = ["ReplayModel", "Trace", "TraceRun", "TraceTask"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simbatch.calendar import Slots, Windows, arrival_times
-from simbatch.randomness import generator
-from simbatch.scenario import Job, Scenario
-from simbatch.timegrammar import epoch_ns
+from simbatch.scenario.calendar import Slots, Windows, arrival_times
+from simbatch.engine.randomness import generator
+from simbatch.scenario.spec import Job, Scenario
+from simbatch.scenario.timegrammar import epoch_ns
 
 __all__ = ["Schedule"]
 

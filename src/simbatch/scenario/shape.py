@@ -1,6 +1,6 @@
 """Reading a scenario document: YAML 1.2 with line numbers, then its structure.
 
-This is the first phase of loading (see ``simbatch.scenario``): it turns a file or a
+This is the first phase of loading (see ``simbatch.scenario.spec``): it turns a file or a
 dict into plain Python data plus a map from each path to its line, and checks the
 document's shape (known keys, types, ranges) with pydantic models. Cross-references
 and meaning are checked later, by the builder.
@@ -21,7 +21,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from simbatch import ranges, safeyaml
+from simbatch.scenario import ranges
+from simbatch.scenario import yamlfile as safeyaml
 from simbatch.errors import ScenarioError
 
 Loc = tuple[str | int, ...]
@@ -278,7 +279,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "<scenario>",
 # ---- the document's shape -----------------------------------------------------------------
 
 Time = Any
-"""A time in the grammar of ``simbatch.timegrammar``; parsed by the builder."""
+"""A time in the grammar of ``simbatch.scenario.timegrammar``; parsed by the builder."""
 Moment = Any
 """A date and time (text, or a YAML date); parsed by the builder."""
 MAX_THREADS = 1000

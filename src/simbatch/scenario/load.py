@@ -1,9 +1,9 @@
 """Loading scenarios in phases, as Ciw's importer does.
 
-1. read: YAML 1.2 with line numbers, following ``extends:`` (``simbatch.schema``);
-2. shape: known keys, types, ranges, defaults (pydantic models in ``simbatch.schema``);
+1. read: YAML 1.2 with line numbers, following ``extends:`` (``simbatch.scenario.shape``);
+2. shape: known keys, types, ranges, defaults (pydantic models in ``simbatch.scenario.shape``);
 3. meaning: cross-references, cycles, time grammar, calendars (here);
-4. build: the frozen objects of ``simbatch.scenario``.
+4. build: the frozen objects of ``simbatch.scenario.spec``.
 
 Every problem becomes one ``ScenarioError`` naming the file, the path and the bad value.
 """
@@ -24,10 +24,12 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from simbatch import lint, ranges, schema
-from simbatch.calendar import DAY, Profile, Recurrence, Window
+from simbatch.scenario import lint
+from simbatch.scenario import ranges
+from simbatch.scenario import shape as schema
+from simbatch.scenario.calendar import DAY, Profile, Recurrence, Window
 from simbatch.errors import ScenarioError, SimbatchWarning
-from simbatch.scenario import (
+from simbatch.scenario.spec import (
     DEFAULT_GROUP,
     RESERVED_SHARES,
     Arrivals,
@@ -45,8 +47,8 @@ from simbatch.scenario import (
     Transient,
     dedicated,
 )
-from simbatch.schema import Document, Loc
-from simbatch.timegrammar import (
+from simbatch.scenario.shape import Document, Loc
+from simbatch.scenario.timegrammar import (
     NS,
     Distribution,
     epoch_ns,

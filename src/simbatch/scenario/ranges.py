@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from simbatch.errors import SimulationError
-from simbatch.timegrammar import MAX_TIME, NS, Distribution
+from simbatch.scenario.timegrammar import MAX_TIME, NS, Distribution
 
 __all__ = ["LAST_INSTANT", "MAX_BATCH", "MAX_COUNT", "MAX_RATE", "MAX_RUNTIME_TASKS",
            "MAX_TIME", "check_distribution", "check_every", "check_rate", "last_instant_ns"]

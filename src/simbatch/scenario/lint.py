@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simbatch.calendar import DAY, Slots
-from simbatch.scenario import Scenario, Server
-from simbatch.schema import Loc
-from simbatch.timegrammar import NS, format_seconds
+from simbatch.scenario.calendar import DAY, Slots
+from simbatch.scenario.spec import Scenario, Server
+from simbatch.scenario.shape import Loc
+from simbatch.scenario.timegrammar import NS, format_seconds
 
 __all__ = ["MAX_POLLING", "warn_likely_mistakes"]
 

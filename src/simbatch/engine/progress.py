@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from simbatch.timegrammar import NS
+from simbatch.scenario.timegrammar import NS
 
 __all__ = ["DELAY_SECONDS", "simulated_time"]
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from simbatch.errors import UsageError
-from simbatch.results import Result
-from simbatch.scenario import Scenario
-from simbatch.timegrammar import NS, epoch_ns
+from simbatch.results.result import Result
+from simbatch.scenario.spec import Scenario
+from simbatch.scenario.timegrammar import NS, epoch_ns
 
 __all__ = ["backlog", "backlog_by_hour", "deadline_summary", "deadlines", "dependency_waits",
            "stranded_capacity", "utilization", "utilization_by_hour", "wait_breakdown"]

@@ -50,10 +50,10 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 import simbatch
-from simbatch import workers
+from simbatch.experiments import executors as workers
 from simbatch.engine.servers import Limits
 from simbatch.errors import SimbatchError, UsageError
-from simbatch.experiments import (
+from simbatch.experiments.runs import (
     Comparison,
     Source,
     _check_executor,
@@ -65,12 +65,12 @@ from simbatch.experiments import (
     replicate,
     replication_seed,
 )
-from simbatch.loading import load
-from simbatch.scenario import Scenario
-from simbatch.schema import format_path
+from simbatch.scenario.load import load
+from simbatch.scenario.spec import Scenario
+from simbatch.scenario.shape import format_path
 from simbatch.simulation import whole_number
-from simbatch.targets import Target, parse_target
-from simbatch.timegrammar import NS
+from simbatch.planning.targets import Target, parse_target
+from simbatch.scenario.timegrammar import NS
 
 __all__ = ["Plan", "Target", "parse_target", "parse_vary", "plan"]
 
@@ -189,7 +189,7 @@ class _Candidate:
 class _Runner:
     """One worker pool for the whole plan: local processes, ``serial``, or a dask Client.
 
-    Local workers come from ``simbatch.workers`` (they end with this process); each
+    Local workers come from ``simbatch.experiments.executors`` (they end with this process); each
     candidate's replications of a step go out in one chunk per worker, so its scenario
     travels once per worker, not once per replication (a dask Client scatters it once).
     """
@@ -638,7 +638,7 @@ class Plan:
         The base runs the choice's replication seeds, so the comparison is paired; its runs
         are reused from the search when the base is one of the candidates.
         """
-        from simbatch.report import STYLE, _png, _table
+        from simbatch.present.report import STYLE, _png, _table
 
         chosen = self.evaluations[self.evaluations.chosen]
         n = int(chosen.replications.iloc[0])

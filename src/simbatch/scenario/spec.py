@@ -1,6 +1,6 @@
 """Scenarios: the validated, frozen description of a topology and its workload.
 
-Build one with ``simbatch.load`` (``simbatch.loading`` reads, checks and builds in
+Build one with ``simbatch.load`` (``simbatch.scenario.load`` reads, checks and builds in
 phases); change one with ``Scenario.with_changes``.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from simbatch.calendar import DAY, Profile, Recurrence, Window
-from simbatch.timegrammar import Distribution
+from simbatch.scenario.calendar import DAY, Profile, Recurrence, Window
+from simbatch.scenario.timegrammar import Distribution
 
 __all__ = [
     "DEFAULT_GROUP", "PRIORITIES", "RESERVED_SHARES", "Arrivals", "Deadline", "Dependency",
@@ -278,7 +278,7 @@ class Scenario:
 
     def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
         """A new, validated scenario: ``changes`` deep-merged in (maps merge, null removes)."""
-        from simbatch.loading import load_changed
+        from simbatch.scenario.load import load_changed
 
         return load_changed(self, changes)
 

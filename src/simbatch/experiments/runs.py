@@ -40,15 +40,18 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 import simbatch
-from simbatch import budget, outputs, summary, workers
-from simbatch import metrics as metrics_module
+from simbatch.engine import budget
+from simbatch.results import csv as outputs
+from simbatch.results import summary
+from simbatch.experiments import executors as workers
+from simbatch.results import metrics as metrics_module
 from simbatch.errors import SimbatchWarning, StoreError, UsageError
-from simbatch.loading import load, load_document
-from simbatch.results import Result
-from simbatch.scenario import Scenario
-from simbatch.schema import format_path
+from simbatch.scenario.load import load, load_document
+from simbatch.results.result import Result
+from simbatch.scenario.spec import Scenario
+from simbatch.scenario.shape import format_path
 from simbatch.simulation import whole_number
-from simbatch.timegrammar import parse_duration_ns
+from simbatch.scenario.timegrammar import parse_duration_ns
 
 __all__ = ["Comparison", "Replications", "compare", "replicate", "sweep"]
 
@@ -71,7 +74,7 @@ def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
 
     Waits count attempts that became ready after the warm-up; utilization and job counts
     cover the whole horizon. Replications compute the same rows, equal bit for bit,
-    straight from the recorder without building the tables (``simbatch.summary``); this
+    straight from the recorder without building the tables (``simbatch.results.summary``); this
     table path is their reference.
     """
     tasks = result.tasks
@@ -134,7 +137,7 @@ def _one(scenario: Scenario, replication: int, seed: int, warmup: int,
          max_attempts: int | None = None) -> pd.DataFrame:
     """Run one replication and return its metric rows (runs in a worker).
 
-    The rows come from the recorder's columns (``simbatch.summary``), without building the
+    The rows come from the recorder's columns (``simbatch.results.summary``), without building the
     tables; they equal ``metrics(simulate(scenario, seed), warmup)``.
     """
     frame = summary.replication_metrics(scenario, seed, warmup, max_attempts)
@@ -582,7 +585,7 @@ def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,
     metrics. ``executor`` is None (local processes), ``"serial"``, or any executor with
     ``submit`` such as a ``dask.distributed.Client``. ``store`` is a folder that keeps every
     finished replication and reuses it when the same experiment runs again.
-    ``max_attempts`` raises the work budget of each run (``simbatch.budget``).
+    ``max_attempts`` raises the work budget of each run (``simbatch.engine.budget``).
     """
     loaded = load(scenario)
     rows, reused = _experiment({loaded.name: loaded}, n, seed, _warmup(warmup), executor,

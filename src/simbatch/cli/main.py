@@ -34,7 +34,7 @@ def _table(frame: pd.DataFrame) -> str:
 def _print_tables(result: simbatch.Result) -> None:
     import pandas as pd
 
-    from simbatch import units
+    from simbatch.present import units
 
     scenario = result.scenario
     print(f"{scenario.name}: {scenario.start:%Y-%m-%d %H:%M} to {scenario.end:%Y-%m-%d %H:%M}"
@@ -64,7 +64,7 @@ def _print_deadlines(result: simbatch.Result) -> None:
     """The deadline summary per job: does the night finish in time."""
     import pandas as pd
 
-    from simbatch import units
+    from simbatch.present import units
 
     summary = result.deadline_summary()
     if summary.empty:
@@ -233,7 +233,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _interval_table(frame: pd.DataFrame, by: list[str]) -> str:
-    from simbatch import units
+    from simbatch.present import units
 
     frame = frame[frame.metric.isin(SHOWN) & (frame.n > 0)].copy()
     frame["order"] = frame.metric.map(SHOWN.index)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from simbatch.results import Result
+    from simbatch.results.result import Result
 
 __all__ = ["csv_times", "replacing", "write_bytes", "write_csv", "write_text"]
 

@@ -1,6 +1,6 @@
 """Calibration: fit a scenario document to a batch history, with the evidence beside each value.
 
-``calibrate(history)`` turns a ``History`` (``simbatch.history``) into a scenario
+``calibrate(history)`` turns a ``History`` (``simbatch.history.read``) into a scenario
 document (a ruamel.yaml ``CommentedMap``) that ``simbatch.load`` accepts and a person can
 read and edit. Every fitted value carries a comment with its evidence, and the header
 names the period, the row counts and what the history could not show. Data flows one way:
@@ -25,11 +25,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from simbatch.errors import UsageError
-from simbatch.history import History
-from simbatch.loading import load
-from simbatch.randomness import generator
-from simbatch.scenario import Scenario
-from simbatch.timegrammar import format_seconds, parse_days
+from simbatch.history.read import History
+from simbatch.scenario.load import load
+from simbatch.engine.randomness import generator
+from simbatch.scenario.spec import Scenario
+from simbatch.scenario.timegrammar import format_seconds, parse_days
 
 __all__ = ["Calibration", "calibrate"]
 

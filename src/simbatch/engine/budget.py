@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from cronsim import CronSim
 
 from simbatch.errors import BudgetError
-from simbatch.scenario import Job, Scenario
-from simbatch.timegrammar import NS, epoch_ns
+from simbatch.scenario.spec import Job, Scenario
+from simbatch.scenario.timegrammar import NS, epoch_ns
 
 __all__ = ["BYTES_PER_ATTEMPT", "MAX_ATTEMPTS", "Estimate", "check", "estimate"]
 

@@ -20,13 +20,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 import simbatch
-from simbatch import outputs, plots, units
-from simbatch.experiments import Comparison
-from simbatch.findings import findings
-from simbatch.results import Result
+from simbatch.results import csv as outputs
+from simbatch.present import plots
+from simbatch.present import units
+from simbatch.experiments.runs import Comparison
+from simbatch.present.findings import findings
+from simbatch.results.result import Result
 
 if TYPE_CHECKING:
-    from simbatch.backtesting import Backtest
+    from simbatch.history.backtest.replay import Backtest
 
 __all__ = ["findings", "key_figures", "write_backtest_plot", "write_backtest_report",
            "write_report"]

@@ -5,7 +5,7 @@ server, job counts, the backlog at the horizon and the deadline rows. Building t
 ``tasks`` and ``jobs`` tables (names as strings, tz-aware times) only to read those costs
 more than it needs; here they come from the recorded rows (structured numpy arrays, read by
 field name) with the same operations, in the same order, as the table path
-(``simbatch.experiments.metrics`` of a ``Result``), so the values are equal bit for bit.
+(``simbatch.experiments.runs.metrics`` of a ``Result``), so the values are equal bit for bit.
 That path stays the reference; tests check the two agree on every bundled scenario.
 """
 
@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simbatch import budget
-from simbatch import metrics as table_metrics
+from simbatch.engine import budget
+from simbatch.results import metrics as table_metrics
 from simbatch.engine.jobs import STATUS
 from simbatch.engine.model import Model
 from simbatch.engine.servers import Limits
-from simbatch.recorder import NA
-from simbatch.scenario import Scenario
-from simbatch.timegrammar import NS, epoch_ns
+from simbatch.engine.recorder import NA
+from simbatch.scenario.spec import Scenario
+from simbatch.scenario.timegrammar import NS, epoch_ns
 
 __all__ = ["metric_rows", "replication_metrics"]
 

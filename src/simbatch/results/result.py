@@ -11,9 +11,9 @@ import pandas as pd
 
 from simbatch.engine.jobs import CAUSES, STATUS
 from simbatch.engine.model import Model
-from simbatch.recorder import NA
-from simbatch.scenario import Scenario
-from simbatch.timegrammar import epoch_ns
+from simbatch.engine.recorder import NA
+from simbatch.scenario.spec import Scenario
+from simbatch.scenario.timegrammar import epoch_ns
 
 __all__ = ["Result"]
 
@@ -232,57 +232,57 @@ class Result:
         Available is what the periods allow, plus the threads still running past a lowered
         limit (running tasks are never pre-empted, so while they run those threads exist).
         """
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.utilization(self)
 
-    # ---- where waits come from (simbatch.metrics) -------------------------------------------
+    # ---- where waits come from (simbatch.results.metrics) -------------------------------------------
 
     def wait_breakdown(self) -> pd.DataFrame:
         """Each started attempt's wait as held + poll + capacity + stranded, exactly."""
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.wait_breakdown(self)
 
     def backlog(self) -> pd.DataFrame:
         """Tasks waiting per group over time (time, group, waiting)."""
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.backlog(self)
 
     def stranded_capacity(self) -> pd.DataFrame:
         """Idle threads that may not run any waiting work, over time."""
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.stranded_capacity(self)
 
     def utilization_by_hour(self, by: str = "server") -> pd.DataFrame:
         """Busy ÷ available thread-seconds per server (or ``by="group"``) and local hour."""
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.utilization_by_hour(self, by)
 
     def dependency_waits(self) -> pd.DataFrame:
         """How long each task waited for its dependencies after its run began."""
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.dependency_waits(self)
 
     def to_fo_history(self, company: str = "DAT",
                       executed_by: str = "Admin") -> dict[str, pd.DataFrame]:
-        """This run as F&O's BatchJobHistory and BatchHistory tables (``simbatch.history``)."""
-        from simbatch import history
+        """This run as F&O's BatchJobHistory and BatchHistory tables (``simbatch.history.read``)."""
+        from simbatch.history import read as history
 
         return history.to_fo_history(self, company, executed_by)
 
     def deadlines(self) -> pd.DataFrame:
         """Runs of jobs with a ``deadline``: met or missed, and by how much."""
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.deadlines(self)
 
     def deadline_summary(self) -> pd.DataFrame:
         """Per job with a deadline: runs judged, misses, miss share, lateness, margin."""
-        from simbatch import metrics
+        from simbatch.results import metrics
 
         return metrics.deadline_summary(self)

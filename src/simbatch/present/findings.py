@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simbatch import metrics, units
-from simbatch.results import Result
+from simbatch.results import metrics
+from simbatch.present import units
+from simbatch.results.result import Result
 
 __all__ = ["LONG_WAIT", "findings"]
 

@@ -12,7 +12,7 @@ the simulated side (a replay or a replication), so both are measured by one rule
   of them ended) or ``start`` (a runtime task: ready when the task that added it started).
 
 Heavy modules (scipy, the experiments) load on first use. Data flows one way:
-``simbatch.backtesting`` builds the tables and calls these functions;
+``simbatch.history.backtest.replay`` builds the tables and calls these functions;
 nothing here reads a history or runs the engine, except ``replicate_figures``, which
 simulates the calibrated scenario and measures each replication.
 """
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simbatch import workers
-from simbatch.results import Result
-from simbatch.scenario import Scenario
+from simbatch.experiments import executors as workers
+from simbatch.results.result import Result
+from simbatch.scenario.spec import Scenario
 from simbatch.simulation import simulate
 
 __all__ = [
@@ -216,7 +216,7 @@ def replicate_figures(scenario: Scenario, n: int, seed: int, zone: str, daily: S
     ``executor`` is None (local worker processes), ``"serial"`` or an executor with
     ``submit``. Returns ``FIGURE_COLUMNS`` plus replication and seed.
     """
-    from simbatch.experiments import replication_seed
+    from simbatch.experiments.runs import replication_seed
 
     seeds = [replication_seed(seed, r) for r in range(1, n + 1)]
     frames: list[pd.DataFrame] = []
@@ -257,7 +257,7 @@ def error_table(actual: pd.DataFrame, simulated: pd.DataFrame, scenario: Scenari
     """
     from scipy import stats
 
-    from simbatch.experiments import Replications
+    from simbatch.experiments.runs import Replications
 
     left = actual.rename(columns={"value": "actual", "n": "n_actual"})
     if "replication" not in simulated.columns:

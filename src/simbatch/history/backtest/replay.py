@@ -14,7 +14,7 @@ Two modes (the README's "Back-test" section states every rule):
 
 The task graph comes from BatchConstraints when the export has it, else from the
 calibrated graph (``calibrate``'s inferred dependencies); ``Backtest.graph`` says which.
-The comparison itself (ready times, figures, errors) is ``simbatch.backtest_compare``.
+The comparison itself (ready times, figures, errors) is ``simbatch.history.backtest.compare``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from simbatch import backtest_compare as compare
+from simbatch.history.backtest import compare
 from simbatch.engine.trace import ReplayModel, Trace, TraceRun, TraceTask
 from simbatch.errors import HistoryError, UsageError
-from simbatch.history import History
-from simbatch.loading import load, load_document
-from simbatch.results import Result
-from simbatch.scenario import Scenario
+from simbatch.history.read import History
+from simbatch.scenario.load import load, load_document
+from simbatch.results.result import Result
+from simbatch.scenario.spec import Scenario
 from simbatch.simulation import whole_number
 
 if TYPE_CHECKING:
@@ -99,19 +99,19 @@ class Backtest:
 
     def plot(self, group: str = "all") -> Figure:
         """Actual against simulated job waits per hour of the day (``plots.backtest_waits``)."""
-        from simbatch.plots import backtest_waits
+        from simbatch.present.plots import backtest_waits
 
         return backtest_waits(self, group)
 
     def write_plot(self, path: str | Path) -> Path:
         """Write ``plot()`` as a PNG file to ``path``."""
-        from simbatch.report import write_backtest_plot
+        from simbatch.present.report import write_backtest_plot
 
         return write_backtest_plot(self, path)
 
     def write_report(self, path: str | Path, history: str = "") -> Path:
         """Write the back-test's HTML report to ``path``; ``history`` names what was tested."""
-        from simbatch.report import write_backtest_report
+        from simbatch.present.report import write_backtest_report
 
         return write_backtest_report(self, path, history)
 
@@ -328,7 +328,7 @@ def _trace(scenario: Scenario, names: dict[str, list[str]], runs: pd.DataFrame,
 
 def _calibrated(history: History, runs: pd.DataFrame, topo: Scenario) -> Mapping[str, Any]:
     """calibrate() on the runs in the period, with the topology given: its document."""
-    from simbatch.calibration import calibrate
+    from simbatch.history.calibration.fit import calibrate
 
     mine = History(history.jobs[history.jobs["run_id"].isin(runs["run_id"])],
                    history.tasks[history.tasks["run_id"].isin(runs["run_id"])],

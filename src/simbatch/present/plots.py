@@ -18,11 +18,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from simbatch import metrics
-from simbatch.results import Result
+from simbatch.results import metrics
+from simbatch.results.result import Result
 
 if TYPE_CHECKING:
-    from simbatch.backtesting import Backtest
+    from simbatch.history.backtest.replay import Backtest
 
 __all__ = ["backlog", "backtest_waits", "default_window", "gantt", "job_timelines",
            "utilization_heatmap", "wait_cdf"]

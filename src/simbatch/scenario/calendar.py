@@ -23,7 +23,7 @@ from cronsim import CronSim
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
 
-from simbatch.timegrammar import NS, Distribution, epoch_ns
+from simbatch.scenario.timegrammar import NS, Distribution, epoch_ns
 
 __all__ = ["DAY", "Profile", "Recurrence", "Slots", "Window", "Windows", "arrival_times"]
 

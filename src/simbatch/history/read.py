@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from simbatch.errors import HistoryError
-from simbatch.outputs import replacing
+from simbatch.results.csv import replacing
 
 if TYPE_CHECKING:
-    from simbatch.results import Result
+    from simbatch.results.result import Result
 
 __all__ = ["DEPENDENCY_CODES", "STATUS_CODES", "TABLES", "History", "read_history",
            "to_fo_history", "write_fo_history"]
