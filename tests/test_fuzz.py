@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simbatch
-from simbatch.scenario import shape as schema
 from simbatch.cli.main import main
+from simbatch.scenario import shape as schema
 from simbatch.scenario.load import load_document
 from tests.conftest import SCENARIOS
 

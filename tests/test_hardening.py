@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import simbatch
-from simbatch.scenario import ranges
 from simbatch.cli.main import main
+from simbatch.scenario import ranges
 from simbatch.scenario.timegrammar import Distribution
 
 BASE = """\
@@ -302,8 +302,8 @@ def large_file(jobs: int = 1_100, bad_at: int | None = None, extra: str = "") ->
 
 
 def test_a_large_plain_file_is_read_quickly_with_the_same_values(tmp_path: Path) -> None:
-    from simbatch.scenario import yamlfile as safeyaml
     from simbatch.scenario import shape as schema
+    from simbatch.scenario import yamlfile as safeyaml
 
     path = scenario_with(tmp_path, large_file(), "tenant.yaml")
     assert path.stat().st_size >= safeyaml.QUICK_BYTES

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from simbatch.scenario.calendar import DAY, Slots
-from simbatch.scenario.spec import Scenario, Server
 from simbatch.scenario.shape import Loc
+from simbatch.scenario.spec import Scenario, Server
 from simbatch.scenario.timegrammar import NS, format_seconds
 
 __all__ = ["MAX_POLLING", "warn_likely_mistakes"]

@@ -15,7 +15,7 @@ poll_offset, deadlines,
 distribution parameters)
 dates (start, until)           years 1970 to 2200; start + horizon (+ deadline) before
                                2262-01-01 (``LAST_INSTANT``)
-threads                        0 to 1000 per server and period
+threads                        0 to 1000 per server and period (``MAX_THREADS``)
 max_concurrency                -1 to 100,000
 fail                           0 to 1
 retries                        0 to 5
@@ -38,10 +38,14 @@ from simbatch.errors import SimulationError
 from simbatch.scenario.timegrammar import MAX_TIME, NS, Distribution
 
 __all__ = ["LAST_INSTANT", "MAX_BATCH", "MAX_COUNT", "MAX_RATE", "MAX_RUNTIME_TASKS",
-           "MAX_TIME", "check_distribution", "check_every", "check_rate", "last_instant_ns"]
+           "MAX_THREADS", "MAX_TIME", "check_distribution", "check_every", "check_rate",
+           "last_instant_ns"]
 
 LAST_INSTANT = dt.datetime(2262, 1, 1, tzinfo=dt.UTC)
 """No instant of a run (its horizon, a deadline) may lie at or after this one."""
+MAX_THREADS = 1000
+"""Threads of a server or period (on-premises): far above any real AOS, low enough to catch
+a slipped digit. The cloud's own limit is ``spec.CLOUD_MAX_THREADS``."""
 MAX_RATE = 1000.0
 """Arrivals per second: 3.6 million an hour, beyond any F&O tenant."""
 MAX_BATCH = 10_000

@@ -21,9 +21,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from simbatch.errors import ScenarioError
 from simbatch.scenario import ranges
 from simbatch.scenario import yamlfile as safeyaml
-from simbatch.errors import ScenarioError
 
 Loc = tuple[str | int, ...]
 
@@ -282,10 +282,6 @@ Time = Any
 """A time in the grammar of ``simbatch.scenario.timegrammar``; parsed by the builder."""
 Moment = Any
 """A date and time (text, or a YAML date); parsed by the builder."""
-MAX_THREADS = 1000
-"""On-premises: far above any real AOS, low enough to catch a slipped digit."""
-CLOUD_THREADS = 16
-"""The cloud platform's maximum threads per batch server."""
 MAX_SERVERS = MAX_GROUPS = 32_767
 """The recorder packs server and group numbers in 16 bits."""
 
@@ -298,11 +294,11 @@ class _Strict(BaseModel):
 class PeriodIn(_Strict):
     start: str = Field(alias="from")
     end: str = Field(alias="to")
-    threads: int = Field(ge=0, le=MAX_THREADS)
+    threads: int = Field(ge=0, le=ranges.MAX_THREADS)
 
 
 class ServerIn(_Strict):
-    threads: int = Field(default=8, ge=0, le=MAX_THREADS)
+    threads: int = Field(default=8, ge=0, le=ranges.MAX_THREADS)
     poll_offset: Time = None
     timezone: str | None = None
     periods: list[PeriodIn] = []

@@ -2,27 +2,33 @@
 
 Build one with ``simbatch.load`` (``simbatch.scenario.load`` reads, checks and builds in
 phases); change one with ``Scenario.with_changes``.
+
+This module imports no loader: the loader imports it. A scenario the loader builds carries
+the loader's ``load_changed`` (its ``reload`` field), which ``with_changes`` calls.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from simbatch.errors import ScenarioError
 from simbatch.scenario.calendar import DAY, Profile, Recurrence, Window
 from simbatch.scenario.timegrammar import Distribution
 
 __all__ = [
-    "DEFAULT_GROUP", "PRIORITIES", "RESERVED_SHARES", "Arrivals", "Deadline", "Dependency",
-    "Group", "Job", "Maintenance", "Outage", "Period", "Runtime", "Scenario", "Server", "Task",
-    "Transient", "dedicated",
+    "CLOUD_MAX_THREADS", "DEFAULT_GROUP", "EXPECTS", "PRIORITIES", "RESERVED_SHARES",
+    "Arrivals", "Deadline", "Dependency", "Group", "Job", "Maintenance", "Outage", "Period",
+    "Runtime", "Scenario", "Server", "Task", "Transient", "dedicated",
 ]
 
 DEFAULT_GROUP = "default"
+CLOUD_MAX_THREADS = 16
+"""The cloud platform's maximum threads per batch server."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +109,17 @@ class Group:
     """At most this many tasks of one job run at once: 0 = no limit, -1 = paused."""
 
 
+EXPECTS = ("ended", "error", "ended or error")
+"""The final statuses a dependency may wait for (``Dependency.expect``), as written."""
+
+
 @dataclass(frozen=True)
 class Dependency:
     """A task this one waits for, and the final status it waits for."""
 
     task: str
-    expect: str  # "ended" | "error" | "ended or error"
+    expect: str
+    """One of ``EXPECTS``."""
 
     def met_by(self, status: str) -> bool:
         """Whether a final status (Ended, Error, Didn't run) satisfies this dependency."""
@@ -252,6 +263,10 @@ class Scenario:
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     folder: Path | None = field(default=None, repr=False, compare=False)
     """The scenario file's folder: relative file names in it are relative to this."""
+    reload: Callable[[Scenario, Mapping[str, Any]], Scenario] | None = field(
+        default=None, repr=False, compare=False)
+    """How ``with_changes`` validates a changed document: the loader's ``load_changed``,
+    set by the loader that built this scenario (so that this module needs no loader)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -278,8 +293,9 @@ class Scenario:
 
     def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
         """A new, validated scenario: ``changes`` deep-merged in (maps merge, null removes)."""
-        from simbatch.scenario.load import load_changed
-
-        return load_changed(self, changes)
+        if self.reload is None:
+            raise ScenarioError(self.source, "", "this scenario was not built by"
+                                " simbatch.load, so it cannot be changed and validated anew")
+        return self.reload(self, changes)
 
 

@@ -20,8 +20,8 @@ import numpy as np
 
 from simbatch.errors import SimulationError
 
-__all__ = ["MAX_TIME", "NS", "Distribution", "epoch_ns", "format_seconds", "parse_days",
-           "parse_duration_ns", "parse_every", "parse_rate", "parse_time"]
+__all__ = ["MAX_TIME", "NS", "WEEKDAYS", "Distribution", "epoch_ns", "format_seconds",
+           "parse_days", "parse_duration_ns", "parse_every", "parse_rate", "parse_time"]
 
 NS = 1_000_000_000
 """Nanoseconds per second: the engine's clock counts whole nanoseconds."""
@@ -301,14 +301,15 @@ def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
 
 # ---- calendar words: weekdays, rates, recurrence steps ----------------------------------------
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekdays as a scenario writes them, Monday (0) first."""
 _LONG_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def _weekday(word: str) -> int:
     key = word.strip().lower()
-    if key in _WEEKDAYS:
-        return _WEEKDAYS.index(key)
+    if key in WEEKDAYS:
+        return WEEKDAYS.index(key)
     if key in _LONG_WEEKDAYS:
         return _LONG_WEEKDAYS.index(key)
     raise ValueError(f"unknown weekday {word!r}: use mon, tue, wed, thu, fri, sat or sun")
