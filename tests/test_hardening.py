@@ -87,6 +87,32 @@ def test_a_recursive_alias_is_refused(tmp_path: Path, recursive: str,
     assert "an alias refers to itself" in err or "name: expected text" in err
 
 
+def chained(tasks: int, closed: bool = False) -> dict[str, object]:
+    """One job of ``tasks`` tasks, each waiting for the one listed after it (so a walk
+    from the first goes the whole length); ``closed``: the last waits for the first."""
+    chain: dict[str, object] = {f"T{i}": {"duration": "1m", "after": {f"T{i + 1}": "ended"}}
+                                for i in range(tasks - 1)}
+    last = {"T0": "ended"} if closed else {}
+    chain[f"T{tasks - 1}"] = {"duration": "1m", "after": last}
+    return {"start": "2026-01-05 22:00", "horizon": "1d", "servers": {"A": {"threads": 2}},
+            "jobs": {"Chain": {"tasks": chain}}}
+
+
+def test_a_long_chain_of_tasks_loads_without_recursion_error() -> None:
+    # the cycle check walks the graph with an explicit stack, not the Python stack
+    scenario = simbatch.load(chained(10_000))
+    tasks = scenario.jobs[0].tasks
+    assert len(tasks) == 10_000 and tasks[0].after[0].task == "T1" and not tasks[-1].after
+
+
+def test_a_long_dependency_cycle_is_refused_and_printed() -> None:
+    with pytest.raises(simbatch.ScenarioError) as caught:
+        simbatch.load(chained(10_000, closed=True))
+    cycle = " -> ".join([*(f"T{i}" for i in range(10_000)), "T0"])
+    assert str(caught.value) == ("<scenario>: jobs.Chain.tasks.T9999.after: dependency cycle:"
+                                 f" {cycle}")
+
+
 def test_written_values_are_told_from_expanded_ones() -> None:
     from simbatch.scenario.yamlfile import expansion
 
