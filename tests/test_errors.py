@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -328,3 +330,16 @@ def test_more_servers_than_the_tables_hold_is_refused_at_load() -> None:
     with pytest.raises(simbatch.ScenarioError, match=r"servers: at most 32,767 entries, got"
                                                      r" 32,768"):
         simbatch.load(doc)
+
+
+def test_with_changes_survives_pickling_and_needs_a_loaded_scenario(tmp_path: Path) -> None:
+    # a scenario carries the loader's load_changed (spec imports no loader); a process
+    # executor pickles scenarios, so the reference must travel with them
+    path = tmp_path / "base.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    base = pickle.loads(pickle.dumps(simbatch.load(path)))
+    assert base.with_changes({"servers": {"S1": {"threads": 4}}}).servers[0].threads == 4
+    by_hand = dataclasses.replace(base, reload=None)
+    assert by_hand == base and repr(by_hand) == repr(base)
+    with pytest.raises(simbatch.ScenarioError, match=r"not built by simbatch\.load"):
+        by_hand.with_changes({"polling": "30s"})
