@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     A bad argument exits (``SystemExit``) with code 2 and the command's usage, as argparse
     does.
     """
-    args = build_parser().parse_args(argv)
+    args, stray = build_parser().parse_known_args(argv)
+    if stray:  # refused with the command's usage, not the top level's
+        args.parser.error(f"unrecognized arguments: {' '.join(stray)}")
     handler: Callable[[argparse.Namespace], int] = args.handler
     previous = None
     if threading.current_thread() is threading.main_thread():

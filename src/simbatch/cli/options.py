@@ -29,9 +29,11 @@ def add_command(commands: Commands, name: str, summary: str, example: str,
     """
     lines = [f"# {setup}"] if setup else []
     lines.append(f"simbatch {name} {example}")
-    return commands.add_parser(name, help=summary, description=summary,
-                               epilog="example:\n" + "".join(f"  {line}\n" for line in lines),
-                               formatter_class=HelpFormatter)
+    command = commands.add_parser(name, help=summary, description=summary,
+                                  epilog="example:\n" + "".join(f"  {line}\n" for line in lines),
+                                  formatter_class=HelpFormatter)
+    command.set_defaults(parser=command)  # main refuses stray arguments with its usage
+    return command
 
 
 def add_max_attempts(command: argparse.ArgumentParser) -> None:
