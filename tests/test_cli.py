@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simbatch.cli.main import main
-from tests.conftest import SCENARIOS
+from simbatch.cli.main import build_parser, main
+from tests.conftest import ROOT, SCENARIOS
 
 
 def test_run_prints_summary_and_writes_csvs(tmp_path: Path,
@@ -175,3 +177,85 @@ def test_sweep_bad_input_gives_one_message(tmp_path: Path, capsys: pytest.Captur
     assert main(["sweep", str(night_file(tmp_path)), "--grid", grid]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+COMMANDS = ["run", "validate", "compare", "sweep", "report", "calibrate", "backtest", "plan"]
+
+
+def subparsers() -> dict[str, argparse.ArgumentParser]:
+    """The subcommands of the complete parser, by name."""
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_build_parser_has_every_command() -> None:
+    assert list(subparsers()) == COMMANDS
+    assert "simbatch run scenarios/walkthrough.yaml" in build_parser().format_help()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_an_example_that_parses(command: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: simbatch {command} ")
+    example = text.split("\nexample:\n", 1)[1]
+    lines = [line.strip() for line in example.splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    assert len(lines) == 1 and lines[0].startswith(f"simbatch {command} "), example
+    argv = shlex.split(lines[0])[1:]
+    assert build_parser().parse_args(argv).command == command
+    bundled = [arg for arg in argv if arg.startswith("scenarios/")]
+    assert bundled and all((ROOT / arg).is_file() for arg in bundled), bundled
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_states_every_default(command: str) -> None:
+    parser = subparsers()[command]
+    text = parser.format_help()
+    assert "default: None" not in text and "(default: [])" not in text
+    for action in parser._actions:
+        if not action.option_strings or action.default == argparse.SUPPRESS or action.required:
+            continue  # positionals, --help, and options that must be given
+        shown = (action.help or "") % {**vars(action), "prog": parser.prog}
+        assert "default: " in shown, (action.option_strings, shown)
+        assert "default: None" not in shown
+        if action.default is not None and not isinstance(action.default, bool | list):
+            assert f"default: {action.default}" in shown, (action.option_strings, shown)
+        assert " ".join(shown.split()) in " ".join(text.split())
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["run", "--seed", "x", "FILE"], "argument --seed: invalid int value: 'x'"),
+    (["run", "--format", "xlsx", "FILE"], "argument --format: invalid choice"),
+    (["validate"], "the following arguments are required: file"),
+    (["compare", "a.yaml", "-n", "many"], "argument -n/--replications: invalid int value"),
+    (["sweep", "a.yaml"], "the following arguments are required: --grid"),
+    (["report", "a.yaml", "--seed"], "argument --seed: expected one argument"),
+    (["calibrate", "h.csv"], "the following arguments are required: --out"),
+    (["backtest", "h.csv", "--topology", "t.yaml", "--fast"], "unrecognized arguments: --fast"),
+    (["plan", "a.yaml", "--vary", "x=1..2", "--target", "wait_p95 <= 1m",
+      "--confidence", "high"], "argument --confidence: invalid float value: 'high'"),
+])
+def test_a_bad_argument_shows_the_commands_usage_and_exits_2(
+        argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: simbatch {argv[0]} "), err
+    assert err.strip().splitlines()[-1].startswith(f"simbatch {argv[0]}: error: {problem}"), err
+    assert "Traceback" not in err
+
+
+def test_python_m_simbatch_refuses_a_bad_argument_without_a_traceback() -> None:
+    proc = subprocess.run([sys.executable, "-m", "simbatch", "run", "--seed", "x", "FILE"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("usage: simbatch run ")
+    assert proc.stderr.strip().splitlines()[-1] == ("simbatch run: error: argument --seed:"
+                                                    " invalid int value: 'x'")
+    assert "Traceback" not in proc.stderr

@@ -1,1 +1,1 @@
-"""cli"""
+"""The ``simbatch`` command line: ``main`` assembles it, one module per command family."""

@@ -1,0 +1,179 @@
+"""``simbatch compare``, ``sweep`` and ``report``: several runs, side by side."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import simbatch
+from simbatch.cli.options import (
+    Commands,
+    add_command,
+    add_dask,
+    add_max_attempts,
+    close,
+    executor,
+    names,
+    not_a_folder,
+)
+from simbatch.cli.tables import interval_table
+
+__all__ = ["add_commands", "compare", "grid", "report", "sweep"]
+
+
+def add_commands(commands: Commands) -> None:
+    """Add ``compare``, ``sweep`` and ``report`` to the command line."""
+    parser = add_command(commands, "compare", "replicate scenarios on common random numbers"
+                         " and show their paired differences",
+                         "scenarios/tenant-week.yaml scenarios/tenant-week-more-servers.yaml"
+                         " -n 10")
+    parser.add_argument("files", type=Path, nargs="+", metavar="file",
+                        help="scenario files (YAML); the first is the baseline")
+    _add_replications(parser, 30)
+    parser.add_argument("--store", type=Path, metavar="DIR", help="keep finished"
+                        " replications here and reuse them on a rerun (default: keep none)")
+    parser.add_argument("--report", type=Path, metavar="OUT.html",
+                        help="also write the HTML report, with these intervals (default: none)")
+    parser.set_defaults(handler=compare)
+    parser = add_command(commands, "sweep", "run a grid of changes to one scenario",
+                         "scenarios/affinity.yaml --grid servers.AOS1.threads=4,8")
+    parser.add_argument("file", type=Path, help="the scenario file (YAML)")
+    parser.add_argument("--grid", action="append", required=True, metavar="PATH=V1,V2,...",
+                        help="a path into the scenario and its values (repeatable)")
+    _add_replications(parser, 1)
+    parser.set_defaults(handler=sweep)
+    parser = add_command(commands, "report", "write a self-contained HTML what-if report",
+                         "scenarios/tenant-week.yaml scenarios/tenant-week-more-servers.yaml"
+                         " --out report.html")
+    parser.add_argument("files", type=Path, nargs="+", metavar="file",
+                        help="scenario files (YAML); the first is the baseline")
+    parser.add_argument("--out", type=Path, default=Path("report.html"), metavar="OUT.html",
+                        help="the HTML file to write (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("-n", "--replications", type=int, default=0,
+                        help="with several scenarios: replications for the paired"
+                        " differences (default: %(default)s, none)")
+    add_max_attempts(parser)
+    parser.set_defaults(handler=report)
+
+
+def _add_replications(parser: argparse.ArgumentParser, replications: int) -> None:
+    """The options of ``compare`` and ``sweep``: replications, seed, warm-up, fan-out."""
+    parser.add_argument("-n", "--replications", type=int, default=replications,
+                        help="replications of each scenario (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the first replication (default: %(default)s)")
+    parser.add_argument("--warmup", default="0s", metavar="TIME", help="waits of work ready"
+                        " before this time are left out (default: %(default)s)")
+    add_dask(parser)
+    add_max_attempts(parser)
+
+
+def grid(specs: list[str]) -> dict[str, list[object]]:
+    """``--grid PATH=V1,V2,...`` as paths and values.
+
+    The values are YAML flow items separated by commas, as inside ``[...]``: ``8,12,20``,
+    ``10/h,20/h``, a list in brackets (``[AOS1,AOS2],[AOS1]``) or a map in braces
+    (``{threads: 8},{threads: 12}``).
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    reader = YAML(typ="safe", pure=True)
+    points: dict[str, list[object]] = {}
+    for spec in specs:
+        path, sep, values = spec.partition("=")
+        path = path.strip()
+        if not sep or not path or not values.strip():
+            raise simbatch.UsageError(f"--grid {spec!r}: write PATH=V1,V2,... (a list value"
+                                      " in brackets: PATH=[A,B],[A])")
+        if path in points:
+            raise simbatch.UsageError(f"--grid {path!r} is given twice; list all its"
+                                      " values in one --grid")
+        try:
+            parsed = reader.load(f"[{values}]")
+        except YAMLError as exc:
+            problem = str(getattr(exc, "problem", "") or exc).strip()
+            raise simbatch.UsageError(f"--grid {spec!r}: cannot read the values ({problem});"
+                                      " separate them by commas, write a list value in"
+                                      " brackets and a map in braces") from None
+        if not isinstance(parsed, list) or not parsed or any(v is None for v in parsed):
+            raise simbatch.UsageError(f"--grid {spec!r}: an empty value; write PATH=V1,V2,...")
+        seen: list[object] = []
+        for value in parsed:
+            if value in seen:
+                raise simbatch.UsageError(f"--grid {spec!r}: the value {value!r} is given"
+                                          " twice")
+            seen.append(value)
+        points[path] = parsed
+    return points
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Replicate the scenarios on common random numbers; print each and its differences."""
+    not_a_folder(args.report, "report", "HTML file")
+    client = executor(args.dask)
+    try:
+        variants = names(args.files)
+        comparison = simbatch.compare(dict(zip(variants, args.files, strict=True)),
+                                      replications=args.replications, seed=args.seed,
+                                      warmup=args.warmup, executor=client,
+                                      store=args.store, max_attempts=args.max_attempts)
+        print(f"{args.replications} replications each on common random numbers, seed"
+              f" {args.seed}; 95% intervals (t, clipped to each metric's range; Wilson"
+              " for the deadline miss share)" + (f"; reused {comparison.reused}"
+                                                 if comparison.reused else ""))
+        print("Times in h:mm:ss, shares in percent; lateness = end - deadline.")
+        for name, scenario in zip(variants, comparison.scenarios, strict=True):
+            print(f"  {name}: {scenario.name} ({scenario.source})")
+        print("\nEach variant")
+        print(interval_table(comparison.summary(), ["variant", "metric", "key"]))
+        if len(variants) > 1:
+            print(f"\nDifference from {variants[0]} (paired by replication)")
+            print(interval_table(comparison.differences(), ["variant", "metric", "key"]))
+        if args.report is not None:
+            _write_report(args.files, variants, args.seed, comparison, args.report,
+                          args.max_attempts)
+    finally:
+        close(client)
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Run every point of the grid; print one row of metric means per point."""
+    client = executor(args.dask)
+    try:
+        table = simbatch.sweep(args.file, grid(args.grid), replications=args.replications,
+                               seed=args.seed, warmup=args.warmup, executor=client,
+                               max_attempts=args.max_attempts)
+        print(f"{args.replications} replication(s) per point, seed {args.seed}; metric"
+              " means; columns ending _s are seconds, utilization and deadline_miss are"
+              " fractions")
+        print(table.to_string(index=False, float_format="{:,.3f}".format))
+    finally:
+        close(client)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """Write the HTML what-if report of the scenarios, with intervals when ``-n`` asks."""
+    not_a_folder(args.out, "out", "HTML file")
+    if args.replications and len(args.files) < 2:
+        raise simbatch.UsageError("-n replicates a comparison: give two or more scenarios")
+    variants = names(args.files)
+    comparison = None
+    if args.replications and len(args.files) > 1:
+        comparison = simbatch.compare(dict(zip(variants, args.files, strict=True)),
+                                      replications=args.replications, seed=args.seed,
+                                      max_attempts=args.max_attempts)
+    _write_report(args.files, variants, args.seed, comparison, args.out, args.max_attempts)
+    return 0
+
+
+def _write_report(files: list[Path], variants: list[str], seed: int,
+                  comparison: simbatch.Comparison | None, out: Path,
+                  max_attempts: int | None = None) -> None:
+    """Simulate each scenario once at ``seed`` and write the report to ``out``."""
+    results = {name: simbatch.simulate(f, seed=seed, max_attempts=max_attempts)
+               for name, f in zip(variants, files, strict=True)}
+    print(f"\nwrote {simbatch.write_report(results, out, comparison)}")

@@ -1,0 +1,107 @@
+"""``simbatch calibrate`` and ``backtest``: F&O batch history, fitted and replayed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import simbatch
+from simbatch.cli.options import Commands, add_command, not_a_folder
+
+__all__ = ["add_commands", "backtest", "calibrate"]
+
+_SETUP = ("fo/ holds the F&O history of a run: simbatch run scenarios/walkthrough.yaml"
+          " --format fo --out fo")
+_HISTORY = "fo/BatchJobHistory.csv fo/BatchHistory.csv"
+
+
+def add_commands(commands: Commands) -> None:
+    """Add ``calibrate`` and ``backtest`` to the command line."""
+    parser = add_command(commands, "calibrate", "fit a scenario to F&O batch history exports"
+                         " (CSV or xlsx)", f"{_HISTORY} --topology scenarios/walkthrough.yaml"
+                         " --out calibrated.yaml", _SETUP)
+    parser.add_argument("history", type=Path, nargs="+", help="BatchJobHistory and"
+                        " BatchHistory exports, and optionally Batch, BatchJob and"
+                        " BatchConstraints")
+    parser.add_argument("--out", type=Path, required=True,
+                        metavar="FILE", help="the scenario file to write")
+    parser.add_argument("--timezone", metavar="ZONE", help="IANA zone of recurrences and"
+                        " arrival profiles (default: the topology's, else UTC)")
+    parser.add_argument("--topology", type=Path, metavar="FILE", help="a scenario whose"
+                        " servers, threads, groups and scheduling to use (default: the"
+                        " servers seen in the history)")
+    parser.set_defaults(handler=calibrate)
+    parser = add_command(commands, "backtest", "replay F&O batch history on a topology and"
+                         " compare simulated waits with the actual ones",
+                         f"{_HISTORY} --topology scenarios/walkthrough.yaml"
+                         " --report backtest.html", _SETUP)
+    parser.add_argument("history", type=Path, nargs="+", help="BatchJobHistory and"
+                        " BatchHistory exports (and optionally Batch, BatchJob,"
+                        " BatchConstraints)")
+    parser.add_argument("--topology", type=Path, required=True, metavar="FILE",
+                        help="the scenario file whose servers, threads, groups and"
+                        " scheduling to replay on")
+    parser.add_argument("--other-servers", action="store_true", help="replay rows of"
+                        " servers the topology lacks on its servers (default: refuse)")
+    parser.add_argument("--calibrated", action="store_true", help="run replications of the"
+                        " calibrated scenario on the topology instead of replaying"
+                        " (default: replay)")
+    parser.add_argument("-n", "--replications", type=int, default=None,
+                        help="replications in calibrated mode (default: 10)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--report", type=Path, metavar="BACKTEST.html",
+                        help="write an HTML report, and the plot beside it as .png"
+                        " (default: none)")
+    parser.add_argument("--plot", type=Path, metavar="WAITS.png", help="write the plot of"
+                        " actual against simulated waits per hour of the day (default: none,"
+                        " or beside --report)")
+    parser.set_defaults(handler=backtest)
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    """Fit a scenario to the history and write it, saying what the history lacks."""
+    not_a_folder(args.out, "out", "scenario file")
+    history = simbatch.read_history(*args.history)
+    calibration = simbatch.calibrate(history, timezone=args.timezone, topology=args.topology)
+    scenario = calibration.write(args.out)
+    print(f"wrote {args.out}: {len(scenario.jobs)} jobs, {len(scenario.servers)} servers, from"
+          f" {len(history.jobs):,} job runs and {len(history.tasks):,} task runs")
+    for gap in history.gaps:
+        print(f"  not in the history: {gap}")
+    return 0
+
+
+def backtest(args: argparse.Namespace) -> int:
+    """Replay (or replicate) the history on the topology; print the errors per group and job."""
+    not_a_folder(args.report, "report")
+    not_a_folder(args.plot, "plot")
+    if not args.calibrated and args.replications is not None:
+        raise simbatch.UsageError("-n sets the replications of --calibrated; give both")
+    replications = 10 if args.replications is None else args.replications
+    history = simbatch.read_history(*args.history)
+    test = simbatch.backtest(history, args.topology, other_servers=args.other_servers,
+                             calibrated=args.calibrated, replications=replications,
+                             seed=args.seed)
+    what = ("replayed" if test.mode == "replay" else
+            f"{replications} replications of the calibrated scenario against")
+    print(f"{what} {len(test.runs):,} job runs on {args.topology} (task graph: {test.graph});"
+          " seconds; error = (simulated - actual) / actual")
+    shown = ["group", "metric", "actual", "simulated", "error", "abs_error"]
+    if test.mode == "calibrated":
+        shown += ["simulated_low", "simulated_high", "within"]
+    print(test.errors().loc[:, shown].to_string(index=False, float_format="{:,.2f}".format))
+    daily = test.errors("job")
+    if len(daily):
+        daily = daily[daily.metric.isin(["wait_mean", "end_mean", "end_p95", "end_max"])]
+        print("\ndaily jobs (due at one local time each day):")
+        print(daily.loc[:, ["job", *shown]].to_string(index=False,
+                                                       float_format="{:,.2f}".format))
+    for note in test.notes:
+        print(f"  note: {note}")
+    plot = args.plot or (args.report.with_suffix(".png") if args.report else None)
+    if plot is not None:
+        print(f"wrote {test.write_plot(plot)}")
+    if args.report is not None:
+        names = " ".join(p.name for p in args.history)
+        print(f"wrote {test.write_report(args.report, names)}")
+    return 0

@@ -1,0 +1,116 @@
+"""``simbatch plan``: the least capacity that meets targets, at a stated confidence."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import simbatch
+from simbatch.cli.options import Commands, add_command, add_dask, close, executor, not_a_folder
+
+__all__ = ["add_commands", "plan"]
+
+
+def add_commands(commands: Commands) -> None:
+    """Add ``plan`` to the command line."""
+    parser = add_command(commands, "plan", "find the least capacity that meets targets, at a"
+                         " stated confidence", "scenarios/affinity.yaml --vary"
+                         " servers.AOS1.threads=1..8 --target 'wait_p95 <= 5m for default'")
+    parser.add_argument("file", type=Path, help="the scenario file (YAML)")
+    parser.add_argument("--vary", action="append", required=True, metavar="PATH=LO..HI",
+                        help="a whole-number path into the scenario and its range"
+                        " (repeatable)")
+    parser.add_argument("--target", action="append", required=True,
+                        metavar='"METRIC OP VALUE [for KEY]"',
+                        help="such as 'wait_p95 <= 2m for Integration' (repeatable)")
+    parser.add_argument("--weight", action="append", default=[], metavar="PATH=W",
+                        help="multiply the thread-hours a varied path adds by W (repeatable;"
+                        " default: 1 for each path)")
+    parser.add_argument("--confidence", type=float, default=0.95, metavar="P",
+                        help="of the one-sided bounds (default: %(default)s)")
+    parser.add_argument("-n", "--replications", type=int, default=10,
+                        help="replications per candidate to start with (default: %(default)s)")
+    parser.add_argument("--max-replications", type=int, metavar="N",
+                        help="most replications per candidate (default: 4 x -n)")
+    parser.add_argument("--budget", type=int, metavar="RUNS",
+                        help="most simulation runs in all (default: no limit)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the first replication (default: %(default)s)")
+    parser.add_argument("--warmup", default="0s", metavar="TIME", help="waits of work ready"
+                        " before this time are left out (default: %(default)s)")
+    parser.add_argument("--out", type=Path, metavar="PLAN.yaml",
+                        help="write the recommendation as a what-if file that extends FILE"
+                        " (default: none)")
+    parser.add_argument("--report", type=Path, metavar="PLAN.html", help="write an HTML page"
+                        " with the curve and the choice against the base (default: none)")
+    add_dask(parser)
+    parser.set_defaults(handler=plan)
+
+
+def _weights(specs: list[str]) -> dict[str, float]:
+    """``--weight PATH=W`` as paths and weights."""
+    weights: dict[str, float] = {}
+    for spec in specs:
+        path, sep, value = spec.partition("=")
+        try:
+            weights[path.strip()] = float(value)
+        except ValueError:
+            raise simbatch.UsageError(f"--weight {spec!r}: write PATH=W with a number W")\
+                from None
+        if not sep:
+            raise simbatch.UsageError(f"--weight {spec!r}: write PATH=W")
+    return weights
+
+
+def plan(args: argparse.Namespace) -> int:
+    """Search the ranges for the cheapest choice that meets the targets; print and write it."""
+    import pandas as pd
+
+    not_a_folder(args.out, "out")
+    not_a_folder(args.report, "report")
+    vary: dict[str, range] = {}
+    for spec in args.vary:
+        path, span = simbatch.parse_vary(spec)
+        if path in vary:
+            raise simbatch.UsageError(f"--vary {path!r} is given twice")
+        vary[path] = span
+    weights = _weights(args.weight)
+    targets = [simbatch.parse_target(t) for t in args.target]
+    client = executor(args.dask)
+    try:
+        found = simbatch.plan(args.file, vary, targets, args.confidence,
+                              replications=args.replications,
+                              max_replications=args.max_replications, budget=args.budget,
+                              weights=weights, seed=args.seed, warmup=args.warmup,
+                              executor=client)
+        print(f"Plan for {found.scenario.name}: {len(vary)} variable"
+              f"{'s' if len(vary) > 1 else ''}, {len(targets)} target"
+              f"{'s' if len(targets) > 1 else ''}, {args.confidence:.0%} one-sided bounds,"
+              f" common random numbers (seed {args.seed})")
+        state = "meets the targets" if found.met else "does NOT meet the targets (best found)"
+        print(f"\nchoice ({state}):")
+        for path, value in found.choice.items():
+            print(f"  {path} = {value}")
+        chosen = found.evaluations[found.evaluations.chosen].iloc[0]
+        print(f"  cost {chosen['cost']:,.1f} thread-hours over the horizon (the base:"
+              f" {found.base_thread_hours:,.1f}), {int(chosen['servers'])} servers")
+        print("\ntargets at the choice")
+        shown = found.estimates.assign(estimate=[
+            f"{m:,.3g} [{lo:,.3g}, {hi:,.3g}]" if pd.notna(lo) else f"{m:,.3g}"
+            for m, lo, hi in zip(found.estimates["mean"], found.estimates.ci_low,
+                                 found.estimates.ci_high, strict=True)],
+            bound=found.estimates.bound.map("{:,.3g}".format))
+        print(shown[["target", "n", "estimate", "bound", "met"]].to_string(index=False))
+        budget = f" of a budget of {found.budget}" if found.budget is not None else ""
+        print(f"\nruns spent: {found.runs}{budget}, on {len(found.evaluations)} of"
+              f" {found.grid} candidates (the full grid at -n {args.replications}:"
+              f" {found.grid * args.replications:,} runs)")
+        for note in found.notes:
+            print(f"note: {note}")
+        if args.out is not None:
+            print(f"wrote {found.write(args.out)}")
+        if args.report is not None:
+            print(f"wrote {found.report(args.report, executor=client)}")
+    finally:
+        close(client)
+    return 0

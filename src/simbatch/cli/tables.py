@@ -1,0 +1,94 @@
+"""The tables the commands print: waits, deadlines, utilization and interval estimates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas and the table formatting load with the commands that print
+    import pandas as pd
+
+    import simbatch
+
+__all__ = ["SHOWN", "interval_table", "print_deadlines", "print_tables", "table"]
+
+SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error",
+         "deadline_runs", "deadline_misses", "deadline_miss", "deadline_undetermined",
+         "lateness_p95_s", "margin_min_s", "latest_finish_s"]
+
+
+def table(frame: pd.DataFrame) -> str:
+    """A frame as text without its index, or a note that it is empty."""
+    return frame.to_string(index=False) if len(frame) else "(no tasks ran)"
+
+
+def print_tables(result: simbatch.Result) -> None:
+    """The summary of one run: job statuses, waits per group, deadlines, utilization."""
+    import pandas as pd
+
+    from simbatch.present import units
+
+    scenario = result.scenario
+    print(f"{scenario.name}: {scenario.start:%Y-%m-%d %H:%M} to {scenario.end:%Y-%m-%d %H:%M}"
+          f" ({scenario.timezone}), seed {result.seed}")
+    jobs = result.jobs
+    counts = jobs["status"].value_counts()
+    counts = counts[counts > 0]  # a categorical column counts every status, even unseen
+    print(f"job runs: {len(jobs)} ("
+          + ", ".join(f"{n} {status}" for status, n in counts.items()) + ")")
+    print("\nWaits per group (h:mm:ss)")
+    summary = result.summary()
+    for column in ("wait_mean", "wait_p50", "wait_p95", "wait_max"):
+        summary[column] = summary[column].map(units.clock)
+    print(table(summary))
+    print_deadlines(result)
+    print("\nUtilization per server (thread-time in h:mm:ss)")
+    util = result.utilization()
+    frame = pd.DataFrame({
+        "server": util["server"],
+        "busy": util["busy_thread_seconds"].map(units.clock),
+        "available": util["available_thread_seconds"].map(units.clock),
+        "utilization": util["utilization"].map(units.percent)})
+    print(table(frame))
+
+
+def print_deadlines(result: simbatch.Result) -> None:
+    """The deadline summary per job: does the night finish in time."""
+    import pandas as pd
+
+    from simbatch.present import units
+
+    summary = result.deadline_summary()
+    if summary.empty:
+        return
+    zone = result.scenario.timezone
+    print(f"\nDeadlines per job (h:mm:ss; lateness = end - deadline, negative when early;"
+          f" clock times in {zone})")
+    frame = pd.DataFrame({
+        "job": summary.job,
+        "judged": summary.runs,
+        "missed": summary.missed,
+        "miss share": summary.miss_share.map(units.percent),
+        "undetermined": summary.undetermined,
+        "lateness p50": summary.lateness_p50.map(units.clock),
+        "lateness p95": summary.lateness_p95.map(units.clock),
+        "smallest margin": summary.margin_min.map(units.clock),
+        "latest finish": [f"{units.clock(span)} after due ({end:%a %H:%M})" if pd.notna(end)
+                          else "-" for span, end in zip(summary.latest_finish,
+                                                        summary.latest_end, strict=True)]})
+    print(frame.to_string(index=False))
+    if int(summary.undetermined.sum()):
+        print("undetermined: still open at the horizon, before the deadline; not counted as"
+              " met or missed")
+
+
+def interval_table(frame: pd.DataFrame, by: list[str]) -> str:
+    """The interval estimates of the ``SHOWN`` metrics, one row per ``by`` and metric."""
+    from simbatch.present import units
+
+    frame = frame[frame.metric.isin(SHOWN) & (frame.n > 0)].copy()
+    frame["order"] = frame.metric.map(SHOWN.index)
+    frame = frame.sort_values([*by[:-2], "order"], kind="stable")
+    frame["estimate"] = [units.estimate(m, mean, lo, hi) for m, mean, lo, hi in zip(
+        frame.metric, frame["mean"], frame.ci_low, frame.ci_high, strict=True)]
+    frame["metric"] = frame.metric.map(units.label)
+    return frame[[*by, "n", "estimate"]].to_string(index=False)
