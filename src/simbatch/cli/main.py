@@ -139,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+build_parser = _parser
+
+
 def _calibrate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     calibrate = commands.add_parser("calibrate", help="fit a scenario to F&O batch history"
                                     " exports (CSV or xlsx)")
