@@ -15,10 +15,12 @@ Conventions the docs follow (also stated in ``docs/index.md``):
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +61,7 @@ class Block:
 
 def commands_of(body: str) -> list[str]:
     """The commands of a bash block: continuation lines joined, comments and blanks dropped."""
-    joined = re.sub(r"\\\n[ \t]*", " ", body)
+    joined = re.sub(r"[ \t]*\\\n[ \t]*", " ", body)
     return [line.strip() for line in joined.splitlines()
             if line.strip() and not line.strip().startswith("#")]
 
@@ -118,12 +120,11 @@ def test_every_bash_example_runs_and_prints_what_is_shown(page: Path) -> None:
                 f"{where}: the output shown differs from what it prints:\n{done.stdout}"
 
 
-def test_bash_blocks_are_parsed_as_documented() -> None:
+def test_bash_blocks_are_parsed_as_documented(tmp_path: Path) -> None:
     sample = ("```bash\nsimbatch run a.yaml \\\n    --out out  # here\n# a comment\n\n"
               "simbatch validate a.yaml\n```\n\n" + OUTPUT_MARKER +
               "\n```text\na.yaml: valid  \n```\n")
-    path = ROOT / "out" / "sample.md"
-    path.parent.mkdir(exist_ok=True)
+    path = tmp_path / "sample.md"
     path.write_text(sample, encoding="utf-8")
     (block,) = bash_blocks(path)
     assert block.commands == ["simbatch run a.yaml --out out  # here",
@@ -147,3 +148,15 @@ def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     assert (tmp_path / "site" / "reference" / "cli" / "index.html").exists()
+
+
+def test_every_python_example_parses() -> None:
+    for page in documented_pages():
+        text = page.read_text(encoding="utf-8")
+        for fence in FENCE.finditer(text):
+            if fence.group("lang") == "python":
+                line = text.count("\n", 0, fence.start()) + 1
+                try:
+                    ast.parse(textwrap.dedent(fence.group("body")))
+                except SyntaxError as error:
+                    pytest.fail(f"{page.relative_to(ROOT)}:{line}: {error}")
