@@ -138,24 +138,28 @@ def table(frame: pd.DataFrame, na_rep: str = "-") -> Table:
 _DECIMAL = re.compile(r"^\s*[+-]?[0-9]+\.[0-9]*$")
 
 
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and math.isnan(value))
+def _text(value: Any, na_rep: str) -> str:
+    """One cell's text; pandas writes a nullable column's missing value ``<NA>``."""
+    if value is pd.NA:
+        return "<NA>"
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return na_rep
+    return str(value)
 
 
 def _column(values: pd.Series, na_rep: str) -> list[str]:
-    """One column's cell texts."""
-    if values.dtype.kind == "f":
+    """One column's cell texts (pandas writes a nullable Float64 column value by value)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "f":
         return _floats(values.to_numpy(dtype=float), na_rep)
-    return [na_rep if _missing(v) else str(v) for v in values.tolist()]
+    return [_text(v, na_rep) for v in values.tolist()]
 
 
 def _floats(values: np.ndarray, na_rep: str) -> list[str]:
-    """Floats as pandas' fixed-width formatter writes them (before it pads them)."""
+    """Floats as pandas' fixed-width formatter writes them without an index (no leading space)."""
     def written(spec: str) -> list[str]:
         return [na_rep if math.isnan(v) else format(v, spec) for v in values]
 
-    texts = written(f" .{DIGITS}f")
+    texts = written(f".{DIGITS}f")
     numbers = [_DECIMAL.match(t) is not None for t in texts]
     while any(numbers) and all(t.endswith("0") for t, n in zip(texts, numbers, strict=True)
                                if n):
@@ -168,7 +172,7 @@ def _floats(values: np.ndarray, na_rep: str) -> list[str]:
         small = bool(((size < 10.0 ** -DIGITS) & (size > 0)).any())
     too_long = bool(texts) and max(len(t) for t in texts) > DIGITS + 6
     if small or (too_long and large):
-        texts = written(f" .{DIGITS}e")
+        texts = written(f".{DIGITS}e")
     return [t.strip() for t in texts]
 
 
