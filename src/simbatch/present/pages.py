@@ -55,6 +55,12 @@ def render(template_name: str, **context: Any) -> str:
     return _environment().get_template(template_name).render(**context)
 
 
+def markup(macro: str, *args: Any) -> str:
+    """The HTML of one macro of ``templates/macros.html`` (``table``, ``image``) on its own."""
+    module = _environment().get_template("macros.html").module
+    return str(getattr(module, macro)(*args)).strip()
+
+
 def write_page(out: str | Path, page: str) -> Path:
     """Write ``page`` (an HTML text) to ``out`` atomically, creating its folder."""
     path = Path(out)
@@ -175,8 +181,3 @@ def _floats(values: np.ndarray, na_rep: str) -> list[str]:
         texts = written(f".{DIGITS}e")
     return [t.strip() for t in texts]
 
-
-def markup(macro: str, *args: Any) -> str:
-    """The HTML of one macro of ``templates/macros.html`` (``table``, ``image``) on its own."""
-    module = _environment().get_template("macros.html").module
-    return str(getattr(module, macro)(*args)).strip()
