@@ -160,3 +160,47 @@ def test_backlog_by_hour_matches_a_hand_computed_case() -> None:
     rows = simbatch.results.metrics.backlog_by_hour(simbatch.simulate(doc)).set_index("hour")
     assert rows.loc[0, "waiting_mean"] == pytest.approx(0.5)
     assert rows.loc[0, "waiting_max"] == 1 and rows.loc[1, "waiting_max"] == 0
+
+
+def test_the_back_test_plot_draws_from_plain_data() -> None:
+    import pandas as pd
+
+    hourly = pd.DataFrame({
+        "group": ["all"] * 4 + ["Batch"] * 2, "hour": [22, 23, 22, 23, 22, 22],
+        "metric": ["wait_mean", "wait_mean", "wait_p95", "wait_p95", "wait_mean", "wait_p95"],
+        "actual": [60.0, 120.0, 300.0, 600.0, 30.0, 90.0],
+        "simulated": [90.0, 120.0, 240.0, 660.0, 45.0, 60.0],
+        "simulated_low": [60.0, 100.0, 200.0, 600.0, 30.0, 40.0],
+        "simulated_high": [120.0, 140.0, 280.0, 720.0, 60.0, 80.0]})
+    fig = plots.backtest_hourly_waits(hourly, mode="calibrated", scenario="Night",
+                                      timezone="Europe/Berlin")
+    ax = fig.axes[0]
+    assert ax.get_title() == "Back-test (calibrated) on Night: job waits per hour, all"
+    assert "Europe/Berlin" in ax.get_xlabel()
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == [
+        "actual mean", "simulated mean", "actual p95", "simulated p95"]
+    assert list(lines[0].get_xdata()) == [22, 23]
+    assert list(lines[3].get_ydata()) == [4.0, 11.0]  # minutes
+    assert len(ax.collections) == 1  # the simulated mean's band
+    one = plots.backtest_hourly_waits(hourly, mode="replay", scenario="Night",
+                                      timezone="UTC", group="Batch")
+    assert [list(line.get_xdata()) for line in one.axes[0].get_lines()] == [[22]] * 4
+    render(one)
+
+
+def test_the_present_wing_imports_nothing_downstream() -> None:
+    """Data flows results -> present; experiments, planning, history and the CLI call it."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(plots.__file__).parent
+    downstream = ("simbatch.experiments", "simbatch.planning", "simbatch.history",
+                  "simbatch.cli")
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name != "simbatch", f"{path.name} imports the package front"
+                assert not name.startswith(downstream), f"{path.name} imports {name}"

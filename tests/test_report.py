@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import simbatch
@@ -153,3 +155,154 @@ def test_report_deadline_section_on_an_open_run(tmp_path: Path) -> None:
     assert "Undetermined deadlines in 1 job" in page and "Nightly (1)" in page
     figures = simbatch.present.report.key_figures({"night": result}).set_index("figure")["night"]
     assert figures["deadline misses"] == "1 of 1 judged runs (100.0%), 1 undetermined"
+
+
+# ---- pages from templates: names are escaped, one layout ----------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+HOSTILE = {"name": SCRIPT, "start": "2026-01-05 22:00", "horizon": "6h", "polling": 0,
+           "scheduling": "priority", "servers": {"A": {"threads": 1}},
+           "groups": {SCRIPT: {}, IMG: {}},
+           "jobs": {SCRIPT: {"group": IMG, "deadline": "30m",
+                             "tasks": {"T": {"duration": "45m"}}},
+                    IMG: {"group": SCRIPT, "recurrence": {"every": "1h"},
+                          "tasks": {IMG: {"duration": "20m", "fail": 1}}}}}
+"""Jobs, groups, a task and the scenario named to break out of HTML."""
+
+
+class _Tags(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_a_safe_page(page: str) -> None:
+    """One page from the base layout, in which the hostile names are text, never tags."""
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<html") == 1 and page.count("</html>") == 1
+    assert page.count("<body>") == 1 and page.count("<style>") == 1
+    assert SCRIPT not in page and IMG not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    parser = _Tags()
+    parser.feed(page)
+    names = [tag for tag, _ in parser.tags]
+    assert names.count("html") == 1 and "script" not in names
+    assert not any("onerror" in attrs for _, attrs in parser.tags)
+    assert all(attrs.get("src", "").startswith("data:image/png;base64,")
+               for tag, attrs in parser.tags if tag == "img")
+
+
+def test_the_what_if_page_escapes_names(tmp_path: Path) -> None:
+    result = simbatch.simulate(HOSTILE)
+    assert set(result.summary().group) == {SCRIPT, IMG}
+    page = simbatch.write_report({IMG: result, SCRIPT: result},
+                                 tmp_path / "r.html").read_text(encoding="utf-8")
+    assert_a_safe_page(page)
+    assert "<h2>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</h2>" in page
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page  # a group, a job
+
+
+def test_the_back_test_page_escapes_names(tmp_path: Path) -> None:
+    from simbatch.history.backtest.replay import backtest
+    from simbatch.history.read import History
+    from simbatch.present.backtest_report import backtest_page
+
+    tables = simbatch.simulate(HOSTILE).to_fo_history()
+    history = History.from_tables(tables["BatchJobHistory"], tables["BatchHistory"])
+    topology = {key: value for key, value in HOSTILE.items() if key != "jobs"}
+    test = backtest(history, topology)
+    page = test.write_report(tmp_path / "b.html", IMG).read_text(encoding="utf-8")
+    assert_a_safe_page(page)
+    # from plain data, with the names in every table and note
+    by_group = test.errors("group").replace({"group": {"default": IMG}})
+    by_hour = test.errors("hour").replace({"group": {"default": SCRIPT}})
+    by_job = by_group.assign(job=SCRIPT)[["job", *by_group.columns]]
+    scenario = test.scenario
+    page = backtest_page(scenario=scenario.name, start=scenario.start, end=scenario.end,
+                         timezone=scenario.timezone, mode="calibrated", graph=SCRIPT,
+                         job_runs=len(test.runs), task_runs=len(test.tasks), replications=3,
+                         seed=1, notes=[IMG, SCRIPT], by_group=by_group, by_hour=by_hour,
+                         by_job=by_job, history=SCRIPT)
+    assert_a_safe_page(page)
+    assert "<td>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</td>" in page
+    assert "<div class=\"finding\">&lt;script&gt;alert(1)&lt;/script&gt;</div>" in page
+    assert "<h2>Daily jobs</h2>" in page
+
+
+def test_the_plan_page_escapes_names(tmp_path: Path) -> None:
+    from simbatch.present.pages import image
+    from simbatch.present.plan_report import plan_page
+
+    found = simbatch.plan(HOSTILE, {"servers.A.threads": range(1, 4)},
+                          [f"wait_mean <= 1h for {IMG}"], replications=2, seed=1)
+    page = found.report(tmp_path / "p.html").read_text(encoding="utf-8")
+    assert_a_safe_page(page)
+    page = plan_page(scenario=found.scenario.name, met=found.met, choice=found.choice,
+                     base={"servers.A.threads": 1}, runs=found.runs, budget=found.budget,
+                     tried=len(found.evaluations), grid=found.grid, seed=found.seed,
+                     confidence=found.confidence, notes=[IMG], estimates=found.estimates,
+                     plot=image(found.plot()), replications=2,
+                     differences=pd.DataFrame({"metric": ["wait_mean_s"], "key": [SCRIPT],
+                                               "plan - base": ["-1.00 [-2.00, 0.00]"]}),
+                     candidates=found.evaluations)
+    assert_a_safe_page(page)
+    assert "<h1>Capacity plan: &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in page
+    assert "The targets are met: servers.A.threads = " in page
+    assert "<h2>Cost against the targets</h2>" in page
+
+
+def test_the_report_has_one_layout(report: Path) -> None:
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<html") == 1
+    assert page.count("<h1>") == 1 and page.count("<style>") == 1
+
+
+class _Cells(HTMLParser):
+    """The header and cell texts of a ``to_html`` table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self.inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("th", "td"):
+            self.inside, self.text = True, ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td"):
+            self.inside = False
+            self.cells.append(self.text.strip())
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.text += data
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"name": ["a", "<b>", None], "n": [1, 2, 3], "ok": [True, False, True],
+                  "share": [0.5, 0.25, np.nan], "value": [1.0, 2.0, 3.0],
+                  "tiny": [1e-9, 0.5, 1.0], "huge": [1.5e9, 2.0, np.nan],
+                  "exact": [0.1234567, -2.5, 100.0],
+                  "when": pd.to_datetime(["2026-01-05 22:00", "2026-01-06 01:30", None]
+                                         ).tz_localize("Europe/Berlin"),
+                  "took": pd.to_timedelta(["5min", "1h", None])}),
+    pd.DataFrame({"empty": pd.Series([], dtype=float), "text": pd.Series([], dtype=str)}),
+    pd.DataFrame({"group": pd.Categorical(["x", "y", "x"]), "count": pd.array([1, None, 3]),
+                  "text": pd.Series(["a", None, "c"], dtype=str),
+                  "share": pd.array([0.5, None, 0.125]), "big": [-2.5e7, 1.0, 3.0]}),
+])
+def test_tables_show_cells_as_pandas_does(frame: pd.DataFrame) -> None:
+    from simbatch.present.pages import table
+
+    parsed = _Cells()
+    parsed.feed(frame.to_html(index=False, border=0, na_rep="-"))
+    shown = table(frame)
+    assert [*shown.columns, *(cell for row in shown.rows for cell in row)] == parsed.cells

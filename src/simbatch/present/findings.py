@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simbatch.results import metrics
 from simbatch.present import units
+from simbatch.results import metrics
 from simbatch.results.result import Result
 
 __all__ = ["LONG_WAIT", "findings"]

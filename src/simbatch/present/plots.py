@@ -8,7 +8,8 @@ thinning what they draw.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import matplotlib.dates as mdates
@@ -21,10 +22,8 @@ from matplotlib.ticker import PercentFormatter
 from simbatch.results import metrics
 from simbatch.results.result import Result
 
-if TYPE_CHECKING:
-    from simbatch.history.backtest.replay import Backtest
-
-__all__ = ["backlog", "backtest_waits", "default_window", "gantt", "job_timelines",
+__all__ = ["BacktestView", "ScenarioView", "backlog", "backtest_hourly_waits",
+           "backtest_waits", "default_window", "gantt", "job_timelines",
            "utilization_heatmap", "wait_cdf"]
 
 MAX_POINTS = 5_000
@@ -316,14 +315,80 @@ def job_timelines(result: Result, limit: int = 200) -> Figure:
     return fig
 
 
-def backtest_waits(test: Backtest, group: str = "all") -> Figure:
+class ScenarioView(Protocol):
+    """What a back-test's page and plot read of its scenario (a ``Scenario``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+class BacktestView(Protocol):
+    """What the back-test's page and plot read of a back-test (``history``'s ``Backtest``).
+
+    The present wing never imports the back-test itself: the functions that take one
+    (``backtest_waits``, ``write_backtest_report``) read only these attributes.
+    """
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def graph(self) -> str: ...
+
+    @property
+    def runs(self) -> pd.DataFrame: ...
+
+    @property
+    def tasks(self) -> pd.DataFrame: ...
+
+    @property
+    def simulated(self) -> pd.DataFrame: ...
+
+    @property
+    def scenario(self) -> ScenarioView: ...
+
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    def errors(self, by: Literal["group", "hour", "job"] = "group",
+               confidence: float = 0.95) -> pd.DataFrame: ...
+
+
+def backtest_waits(test: BacktestView, group: str = "all") -> Figure:
     """Actual against simulated job waits per hour of the day the runs were due (a back-test).
 
     Mean and p95 of the wait (StartDateTime - OrigStartDateTime) in minutes, for all runs
     or one ``group``. In calibrated mode the simulated mean carries its confidence band.
+    ``backtest_hourly_waits`` draws the same from plain data.
     """
-    errors = test.errors("hour")
-    mine = errors[errors["group"] == group]
+    return backtest_hourly_waits(test.errors("hour"), mode=test.mode,
+                                 scenario=test.scenario.name,
+                                 timezone=test.scenario.timezone, group=group)
+
+
+def backtest_hourly_waits(hourly: pd.DataFrame, *, mode: str, scenario: str, timezone: str,
+                          group: str = "all") -> Figure:
+    """Actual against simulated job waits per hour of the day the runs were due.
+
+    ``hourly`` is a back-test's error table per hour (``Backtest.errors("hour")``: group,
+    hour, metric, actual, simulated and, in calibrated mode, simulated_low and
+    simulated_high, in seconds); ``mode`` (replay or calibrated), ``scenario`` (its name)
+    and ``timezone`` (of the hours) label the plot. Mean and p95 of the wait in minutes, for
+    all runs or one ``group``; in calibrated mode the simulated mean carries its band.
+    """
+    mine = hourly[hourly["group"] == group]
     fig = Figure(figsize=(9, 4.5))
     ax = fig.add_subplot()
     for metric, style in (("wait_mean", "-"), ("wait_p95", ":")):
@@ -339,11 +404,10 @@ def backtest_waits(test: Backtest, group: str = "all") -> Figure:
                             label="simulated mean, 95% interval")
     ax.set_xticks(range(0, 24, 2))
     ax.set_xlim(-0.5, 23.5)
-    ax.set_xlabel(f"hour of the day the run was due ({test.scenario.timezone})")
+    ax.set_xlabel(f"hour of the day the run was due ({timezone})")
     ax.set_ylabel("job wait (minutes)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"Back-test ({test.mode}) on {test.scenario.name}: job waits per hour,"
-                 f" {group}")
+    ax.set_title(f"Back-test ({mode}) on {scenario}: job waits per hour, {group}")
     fig.tight_layout()
     return fig
