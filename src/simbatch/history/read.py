@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from simbatch.errors import HistoryError
-from simbatch.results.csv import replacing
+from simbatch.files import replacing
 
 if TYPE_CHECKING:
     from simbatch.results.result import Result

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 import simbatch
-from simbatch.results import csv as outputs
+from simbatch import files as outputs
 from simbatch.present import plots
 from simbatch.present import units
 from simbatch.experiments.runs import Comparison

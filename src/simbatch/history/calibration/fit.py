@@ -25,6 +25,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from simbatch.errors import UsageError
+from simbatch.files import write_text
 from simbatch.history.read import History
 from simbatch.scenario.load import load
 from simbatch.engine.randomness import generator
@@ -76,9 +77,7 @@ class Calibration:
 
     def write(self, path: str | Path) -> Scenario:
         """Write the YAML to ``path``, then load it back with ``simbatch.load`` to check it."""
-        out = Path(path)
-        out.write_text(self.text, encoding="utf-8")
-        return load(out)
+        return load(write_text(path, self.text))
 
 
 def _yaml() -> YAML:
