@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 
 import simbatch
-from simbatch.history.calibration.fit import fit_duration, infer_schedule
 from simbatch.cli.main import main
+from simbatch.history.calibration.fit import fit_duration, infer_schedule
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -1,7 +1,8 @@
 """Where waits come from: wait decomposition, backlog, stranded capacity, deadlines.
 
-All of these are computed from a ``Result``'s tables and its scenario, exactly: times are
-integer nanoseconds, so the parts of a wait add up to the wait itself.
+All of these are computed from a run's tables (``Tables``; a ``Result`` is one) and its
+scenario, exactly: times are integer nanoseconds, so the parts of a wait add up to the
+wait itself.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import numpy as np
 import pandas as pd
 
 from simbatch.errors import UsageError
-from simbatch.results.result import Result
+from simbatch.results.tables import Tables
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import NS, epoch_ns
 
 __all__ = ["backlog", "backlog_by_hour", "deadline_summary", "deadlines", "dependency_waits",
-           "stranded_capacity", "utilization", "utilization_by_hour", "wait_breakdown"]
+           "stranded_capacity", "utilization", "utilization_by_hour", "wait_breakdown",
+           "wait_summary"]
 
 
 def _ns(column: pd.Series, missing: int) -> np.ndarray:
@@ -63,7 +65,7 @@ def _grid(end: int, *steps: Iterable[Steps]) -> np.ndarray:
     return np.unique(np.concatenate([*times, [end]]))
 
 
-def _server_steps(result: Result) -> tuple[list[Steps], int, int]:
+def _server_steps(result: Tables) -> tuple[list[Steps], int, int]:
     """Free threads of each server over time (0 when busy meets or exceeds the limit)."""
     busy, limits, origin, end = _busy_and_limits(result)
     steps = []
@@ -87,7 +89,7 @@ def eligible_servers(scenario: Scenario) -> dict[tuple[str, str], tuple[int, ...
     return out
 
 
-def eligibility(result: Result, grid: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+def eligibility(result: Tables, grid: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
     """For each (job, group): which servers may run its tasks at each grid instant.
 
     Under priority scheduling a server dedicated to Reserved capacity (``capacity.reserved``)
@@ -114,6 +116,32 @@ def eligibility(result: Result, grid: np.ndarray) -> dict[tuple[str, str], np.nd
     return out
 
 
+def wait_summary(result: Tables) -> pd.DataFrame:
+    """Per group: attempts released to the queue, how many started, and their waits.
+
+    ``tasks`` counts attempts (rows that became ready: Ended, Error, Executing and Ready);
+    the wait columns (mean, p50, p95, max) are over the attempts that started.
+    """
+    rows = []
+    tasks = result.tasks
+    for group in [g.name for g in result.scenario.groups]:
+        mine = tasks[tasks["group"] == group]
+        if mine.empty:
+            continue
+        attempts = mine[mine["ready"].notna()]
+        waits = attempts["wait"].dropna()
+        values = waits.to_numpy(dtype="int64") if len(waits) else np.zeros(0, np.int64)
+        stats = ([values.mean(), np.percentile(values, 50), np.percentile(values, 95),
+                  values.max()] if len(values) else [np.nan] * 4)
+        rows.append([group, len(attempts), len(waits),
+                     *(pd.Timedelta(round(x), unit="ns") if np.isfinite(x) else pd.NaT
+                       for x in stats)])
+    return pd.DataFrame(rows, columns=["group", "tasks", "started", "wait_mean", "wait_p50",
+                                       "wait_p95", "wait_max"]).astype(
+        {"group": "string", "tasks": "int64", "started": "int64"})
+
+
+
 def _time_in(grid: np.ndarray, kind: np.ndarray, area: np.ndarray, k: int,
              x: np.ndarray) -> np.ndarray:
     """Time spent in category ``k`` from the grid's start up to each instant ``x``."""
@@ -122,7 +150,7 @@ def _time_in(grid: np.ndarray, kind: np.ndarray, area: np.ndarray, k: int,
     return spent
 
 
-def wait_breakdown(result: Result) -> pd.DataFrame:
+def wait_breakdown(result: Tables) -> pd.DataFrame:
     """Each started attempt's wait split into parts that add up to it exactly.
 
     - ``held``: held back by its group's max concurrency;
@@ -164,7 +192,7 @@ def wait_breakdown(result: Result) -> pd.DataFrame:
     return out
 
 
-def backlog(result: Result) -> pd.DataFrame:
+def backlog(result: Tables) -> pd.DataFrame:
     """Tasks waiting (ready, not started) per group over time, as step changes."""
     tasks = result.tasks[result.tasks.ready.notna()]
     origin = epoch_ns(result.scenario.start)
@@ -190,7 +218,7 @@ def backlog(result: Result) -> pd.DataFrame:
     return out
 
 
-def stranded_capacity(result: Result) -> pd.DataFrame:
+def stranded_capacity(result: Tables) -> pd.DataFrame:
     """Idle threads that may not run any of the work waiting at that moment, over time."""
     steps, origin, end = _server_steps(result)
     tasks = result.tasks[result.tasks.ready.notna()]
@@ -220,7 +248,7 @@ def stranded_capacity(result: Result) -> pd.DataFrame:
         "stranded_threads": stranded.astype(np.int64)})
 
 
-def _busy_and_limits(result: Result, tasks: pd.DataFrame | None = None
+def _busy_and_limits(result: Tables, tasks: pd.DataFrame | None = None
                      ) -> tuple[list[Steps], list[Steps], int, int]:
     """Per server: busy threads and thread limit over time (of ``tasks`` if given)."""
     scenario = result.scenario
@@ -267,7 +295,7 @@ def _available(busy: Steps, limit: Steps) -> Steps:
     return Steps(grid, np.maximum(limit.at(grid), busy.at(grid)))
 
 
-def utilization(result: Result) -> pd.DataFrame:
+def utilization(result: Tables) -> pd.DataFrame:
     """Per server: busy ÷ available thread-seconds over the horizon, in [0, 1]."""
     busy, limits, origin, end = _busy_and_limits(result)
     bins = np.array([origin, end], np.int64)
@@ -281,7 +309,7 @@ def utilization(result: Result) -> pd.DataFrame:
         {"server": "string"})
 
 
-def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
+def utilization_by_hour(result: Tables, by: str = "server") -> pd.DataFrame:
     """Busy ÷ available thread-seconds per server (or group) and local hour of the day.
 
     A group's available thread-seconds are those of the servers that may run it.
@@ -322,7 +350,7 @@ def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
     return out
 
 
-def dependency_waits(result: Result) -> pd.DataFrame:
+def dependency_waits(result: Tables) -> pd.DataFrame:
     """Per task row: how long it waited for its dependencies after its run began."""
     tasks = result.tasks
     first = tasks.groupby(["job", "run"]).ready.transform("min")
@@ -331,7 +359,7 @@ def dependency_waits(result: Result) -> pd.DataFrame:
     return out
 
 
-def deadlines(result: Result) -> pd.DataFrame:
+def deadlines(result: Tables) -> pd.DataFrame:
     """Every run of a job with a deadline: when it was due, its deadline, and its state.
 
     ``state`` is ``met``, ``missed`` or ``undetermined``. A run still open at the horizon is
@@ -411,7 +439,7 @@ DEADLINE_SUMMARY_COLUMNS = ["job", "runs", "met", "missed", "undetermined", "mis
                             "latest_end"]
 
 
-def deadline_summary(result: Result, table: pd.DataFrame | None = None) -> pd.DataFrame:
+def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per job with a deadline: did its runs finish in time, and by how much.
 
     - ``runs``: runs judged, met + missed (undetermined runs are not judged);
@@ -468,7 +496,7 @@ def _quantile(ns: np.ndarray, q: float) -> pd.Timedelta | np.timedelta64:
     return pd.Timedelta(round(float(np.quantile(ns, q))), unit="ns")
 
 
-def backlog_by_hour(result: Result) -> pd.DataFrame:
+def backlog_by_hour(result: Tables) -> pd.DataFrame:
     """Tasks waiting per group by local hour of the day: time-weighted mean, and the peak.
 
     The mean of an hour of the day is over every such hour of the horizon (say, every

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from simbatch.engine import budget
-from simbatch.results import metrics as table_metrics
 from simbatch.engine.jobs import STATUS
 from simbatch.engine.model import Model
-from simbatch.engine.servers import Limits
 from simbatch.engine.recorder import NA
+from simbatch.engine.servers import Limits
+from simbatch.results import metrics as table_metrics
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import NS, epoch_ns
 

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from simbatch.history.backtest import compare
 from simbatch.engine.trace import ReplayModel, Trace, TraceRun, TraceTask
 from simbatch.errors import HistoryError, UsageError
+from simbatch.history.backtest import compare
 from simbatch.history.read import History
-from simbatch.scenario.load import load, load_document
 from simbatch.results.result import Result
+from simbatch.scenario.load import load, load_document
 from simbatch.scenario.spec import Scenario
 from simbatch.simulation import whole_number
 

@@ -24,11 +24,11 @@ import pandas as pd
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from simbatch.engine.randomness import generator
 from simbatch.errors import UsageError
 from simbatch.files import write_text
 from simbatch.history.read import History
 from simbatch.scenario.load import load
-from simbatch.engine.randomness import generator
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import format_seconds, parse_days
 
