@@ -8,7 +8,7 @@ thinning what they draw.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import matplotlib.dates as mdates
@@ -20,9 +20,30 @@ from matplotlib.ticker import PercentFormatter
 
 from simbatch.results import metrics
 from simbatch.results.result import Result
+from simbatch.scenario.spec import Scenario
 
-if TYPE_CHECKING:
-    from simbatch.history.backtest.replay import Backtest
+
+class Backtest(Protocol):
+    """What a back-test's plot and page read of it (``simbatch.backtest`` returns one)."""
+
+    @property
+    def mode(self) -> str: ...
+    @property
+    def graph(self) -> str: ...
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def runs(self) -> pd.DataFrame: ...
+    @property
+    def tasks(self) -> pd.DataFrame: ...
+    @property
+    def simulated(self) -> pd.DataFrame: ...
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+    @property
+    def seed(self) -> int: ...
+    def errors(self, by: Literal["group", "hour", "job"] = "group",
+               confidence: float = 0.95) -> pd.DataFrame: ...
 
 __all__ = ["backlog", "backtest_waits", "default_window", "gantt", "job_timelines",
            "utilization_heatmap", "wait_cdf"]

@@ -28,7 +28,7 @@ from simbatch.present.findings import findings
 from simbatch.results.result import Result
 
 if TYPE_CHECKING:
-    from simbatch.history.backtest.replay import Backtest
+    from simbatch.present.plots import Backtest
 
 __all__ = ["findings", "key_figures", "write_backtest_plot", "write_backtest_report",
            "write_report"]

@@ -97,6 +97,9 @@ class Backtest:
         return table[[*_KEYS[by], "metric", *values]].reset_index(drop=True)
 
 
+    # The plot and the page are drawn by ``simbatch.present``, which reads a back-test through
+    # its ``present.plots.Backtest`` protocol and never imports this module (no cycle).
+
     def plot(self, group: str = "all") -> Figure:
         """Actual against simulated job waits per hour of the day (``plots.backtest_waits``)."""
         from simbatch.present.plots import backtest_waits
