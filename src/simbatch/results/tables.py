@@ -17,10 +17,20 @@ import pandas as pd
 from simbatch.engine.jobs import CAUSES, STATUS
 from simbatch.engine.model import Model
 from simbatch.engine.recorder import NA
+from simbatch.results.measures import capacity_changes
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import epoch_ns
 
-__all__ = ["JOB_COLUMNS", "TASK_COLUMNS", "Tables"]
+__all__ = ["JOB_COLUMNS", "TASK_COLUMNS", "Tables", "instants"]
+
+
+def instants(column: pd.Series, missing: int = NA) -> np.ndarray:
+    """A table's tz-aware times as ns since the epoch (the metrics' arrays), ``missing``
+    where NaT."""
+    values = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    out: np.ndarray = values.view(np.int64).copy()
+    out[np.isnat(values)] = missing
+    return out
 
 
 def _names(names: Sequence[str], codes: np.ndarray, also: Sequence[str] = ()) -> pd.Series:
@@ -127,17 +137,7 @@ def _jobs_table(model: Model, jobs: list[str], origin: int, zone: str) -> pd.Dat
 def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) -> pd.DataFrame:
     """Each server's thread limit over time, and whether it is dedicated to Reserved
     capacity: one row wherever either changes."""
-    limits = model.limits
-    switch_times = [t for t, _ in limits.reserved]
-    rows: list[tuple[int, int, int, bool]] = []
-    for s in model.servers:
-        points = sorted({*limits.times[s], *switch_times})
-        last: tuple[int, bool] | None = None
-        for t in points:
-            state = (limits.at(s, t), limits.dedicated_at(s, t))
-            if state != last:
-                rows.append((s, t, *state))
-                last = state
+    rows = capacity_changes(model.limits)
     return pd.DataFrame({
         "server": _names(servers, np.array([r[0] for r in rows], dtype=np.int64)),
         "start": _moments(np.array([r[1] for r in rows], np.int64), origin, zone),
