@@ -37,3 +37,13 @@ def test_nothing_is_replaced_when_the_block_raises(tmp_path: Path) -> None:
         raise RuntimeError("interrupted")
     assert first.read_text(encoding="utf-8") == "old" and not second.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]  # no temporary left
+
+
+def test_run_outputs_are_readable_by_others(tmp_path: Path, umask_022: None) -> None:
+    import simbatch
+    from tests.test_metrics import tiny
+
+    result = simbatch.simulate(tiny())
+    written = [*simbatch.write_csv(result, tmp_path / "csv"),
+               *simbatch.write_fo_history(result, tmp_path / "fo")]
+    assert [p.stat().st_mode & 0o777 for p in written] == [0o644] * 4

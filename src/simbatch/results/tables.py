@@ -147,9 +147,11 @@ def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) ->
 
 
 JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks",
-                "skipped")
+               "skipped")
+"""The jobs table's columns, in order (the README documents each)."""
 TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
-                 "end", "wait", "duration", "cause")
+                "end", "wait", "duration", "cause")
+"""The tasks table's columns, in order (the README documents each)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -61,7 +61,7 @@ class Backtest:
     """One row per task run that started: run_id, job, group, hour, task, runtime,
     actual_ready, actual_start, actual_end, actual_delay_s and (replay) the simulated_ ones."""
     actual: pd.DataFrame
-    """The actual figures (``backtest_compare.FIGURE_COLUMNS``)."""
+    """The actual figures (``compare.FIGURE_COLUMNS``)."""
     simulated: pd.DataFrame
     """The simulated figures: the replay's, or every replication's (with its seed)."""
     scenario: Scenario
@@ -193,7 +193,7 @@ def _names(rows: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 
 def _edges(history: History, named: pd.DataFrame, calibrated: Mapping[str, Any] | None
            ) -> pd.DataFrame:
-    """What each task run waits for (``backtest_compare``'s edge table), from the graph."""
+    """What each task run waits for (``compare``'s edge table), from the graph."""
     static = named[named["parent"].isna()]
     ids = static[["run_id", "task_id", "name"]]
     if calibrated is None:
