@@ -11,7 +11,8 @@ import pytest
 
 from simbatch import HistoryError, simulate
 from simbatch.history.backtest.replay import Backtest, backtest
-from simbatch.history.read import History, write_fo_history
+from simbatch.history.export import write_fo_history
+from simbatch.history.read import History
 
 TOPOLOGY = {
     "start": "2026-01-05 22:00", "horizon": "6d", "polling": "1m", "scheduling": "priority",

@@ -14,8 +14,9 @@ import pytest
 from scipy import stats
 
 import simbatch
-from simbatch.history.calibration.fit import fit_duration, infer_schedule
 from simbatch.cli.main import main
+from simbatch.history.calibration.durations import fit_duration
+from simbatch.history.calibration.schedules import infer_schedule
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

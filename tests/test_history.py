@@ -10,7 +10,8 @@ import pytest
 
 import simbatch
 from simbatch.cli.main import main
-from simbatch.history.read import STATUS_CODES, record_id
+from simbatch.history.columns import STATUS_CODES
+from simbatch.results.fo import record_id
 from tests.conftest import scenario
 
 JOBS = [

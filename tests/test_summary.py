@@ -17,22 +17,28 @@ from hypothesis import strategies as st
 
 import simbatch
 from simbatch.experiments import runs as experiments
-from simbatch.results import summary
+from simbatch.results import measures, summary
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import parse_duration_ns
 from tests.conftest import SCENARIOS, scenario
 from tests.test_deadlines import night
 from tests.test_invariants import SETTINGS, scenarios
+from tests.test_metrics import tiny
 
 
 def both(source: Any, seed: int = 0, warmup: str = "0s") -> pd.DataFrame:
-    """The fast rows, after checking that they equal the table path's bit for bit."""
+    """The fast rows, after checking that they equal the table path's bit for bit, and
+    that the results' own rows from the tables (``result_metric_rows``) do too."""
     loaded = simbatch.load(source)
     ns = parse_duration_ns(warmup)
-    table = experiments.metrics(simbatch.simulate(loaded, seed=seed), ns)
+    result = simbatch.simulate(loaded, seed=seed)
+    table = experiments.metrics(result, ns)
     fast = summary.replication_metrics(loaded, seed, ns)
-    pdt.assert_frame_equal(fast, table, check_exact=True)
-    assert fast.value.to_numpy().tobytes() == table.value.to_numpy().tobytes()  # -0.0, NaN
+    from_tables = pd.DataFrame(summary.result_metric_rows(result, ns),
+                               columns=["metric", "key", "value"])
+    for rows in (fast, from_tables):
+        pdt.assert_frame_equal(rows, table, check_exact=True)
+        assert rows.value.to_numpy().tobytes() == table.value.to_numpy().tobytes()  # -0.0, NaN
     return fast
 
 
@@ -47,6 +53,30 @@ def test_every_bundled_scenario_gives_the_table_metrics(path: Path, seed: int,
     rows = both(path, seed, warmup)
     assert {"tasks_started", "wait_p95_s", "utilization", "backlog_at_horizon"} <= set(
         rows.metric)
+
+
+def test_the_rows_match_a_hand_computed_case() -> None:
+    # tests.test_metrics.tiny: X (A) runs 00:00-00:10 and Y (A) 00:10-00:20, so their waits
+    # are 0 and 600 s; Z (B), due 00:00:20, waits 40 s for B's poll and runs 00:01-00:06
+    doc = tiny()
+    doc["jobs"]["J1"]["deadline"] = "15m"  # J1 ends 00:20: 5 minutes late
+    doc["jobs"]["J2"]["deadline"] = "10m"  # J2 is due 00:00:20 and ends 00:06: 260 s early
+    got = values(both(doc))
+    assert got["tasks_started", "all"] == 3 and got["tasks_started", "G"] == 2
+    assert got["wait_mean_s", "all"] == (0 + 600 + 40) / 3
+    assert got["wait_p95_s", "all"] == 40 + 0.9 * 560  # linear, between 40 and 600 s
+    assert (got["wait_mean_s", "G"], got["wait_p95_s", "G"]) == (300, 570)
+    assert (got["wait_mean_s", "default"], got["wait_p95_s", "default"]) == (40, 40)
+    assert got["utilization", "A"] == 1200 / 3600 and got["utilization", "B"] == 300 / 3600
+    assert (got["jobs_ended", "all"], got["jobs_error", "all"]) == (2, 0)
+    assert got["job_duration_mean_s", "all"] == (1200 + 300) / 2  # J2 ran from 00:01
+    assert got["backlog_at_horizon", "all"] == 0
+    assert [got[m, "J1"] for m in ("deadline_runs", "deadline_misses", "deadline_miss",
+                                   "deadline_undetermined", "lateness_p50_s",
+                                   "margin_min_s", "latest_finish_s")] == [
+        1, 1, 1.0, 0, 300, -300, 1200]
+    assert [got[m, "J2"] for m in ("deadline_misses", "lateness_p95_s", "margin_min_s",
+                                   "latest_finish_s")] == [0, -260, 260, 340]
 
 
 def test_the_warmup_changes_the_waits_it_should() -> None:
@@ -196,4 +226,4 @@ def test_seconds_are_the_tables_seconds_to_the_last_bit() -> None:
     spans = np.array([7_904_399_803, 6_507_893_554_795, 60_000_000_000], dtype=np.int64)
     table = pd.Series(spans.view("timedelta64[ns]")).dt.total_seconds().to_numpy()
     assert spans[0] / 1e9 != table[0]
-    assert summary._seconds(spans).tobytes() == table.tobytes()
+    assert measures.seconds(spans).tobytes() == table.tobytes()

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from simbatch.history.backtest.replay import Backtest, backtest
     from simbatch.history.calibration.fit import Calibration, calibrate
     from simbatch.experiments.runs import Comparison, Replications, compare, replicate, sweep
-    from simbatch.history.read import History, read_history, write_fo_history
+    from simbatch.history.export import write_fo_history
+    from simbatch.history.read import History, read_history
     from simbatch.results.csv import write_csv
     from simbatch.planning.plan import Plan, Target, parse_target, parse_vary, plan
     from simbatch.present.report import write_report
@@ -51,7 +52,7 @@ _LAZY = {
     "write_csv": "simbatch.results.csv",
     "History": "simbatch.history.read",
     "read_history": "simbatch.history.read",
-    "write_fo_history": "simbatch.history.read",
+    "write_fo_history": "simbatch.history.export",
     "Comparison": "simbatch.experiments.runs",
     "Replications": "simbatch.experiments.runs",
     "compare": "simbatch.experiments.runs",

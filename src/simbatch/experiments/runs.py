@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 import simbatch
 from simbatch.engine import budget
-from simbatch.results import csv as outputs
+from simbatch import files as outputs
 from simbatch.results import summary
 from simbatch.experiments import executors as workers
 from simbatch.results import metrics as metrics_module

@@ -1,78 +1,40 @@
-"""F&O batch history in and out: read BatchJobHistory / BatchHistory exports, write a Result back.
+"""F&O batch history in: read BatchJobHistory / BatchHistory exports into a ``History``.
 
 ``read_history(*paths)`` reads CSV files and the xlsx workbooks that F&O's "Open in
-Microsoft Excel" produces, recognises each table by its columns, checks every row and
-returns a ``History``: tidy DataFrames with tz-aware UTC times, plus what the export
-could not show (``History.gaps``). ``to_fo_history(result)`` goes the other way: a
-simulated run as the same two tables, in F&O's own columns.
+Microsoft Excel" produces, recognises each table by its columns
+(``simbatch.history.columns``), checks every row and returns a ``History``: tidy
+DataFrames with tz-aware UTC times, plus what the export could not show
+(``History.gaps``). ``simbatch.history.export`` goes the other way: a simulated run
+written as the same two tables, in F&O's own columns.
 
 The README documents every column and both mappings (F&O -> History, Result -> F&O).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from simbatch.errors import HistoryError
-from simbatch.results.csv import replacing
+from simbatch.history.columns import (
+    CAPPED_ROWS,
+    DEPENDENCY_CODES,
+    DEPENDENCY_WORDS,
+    NULL_DATE,
+    PRIORITY_WORDS,
+    SIGNATURE,
+    STATUS_CODES,
+    STATUS_WORDS,
+    TABLES,
+)
 
-if TYPE_CHECKING:
-    from simbatch.results.result import Result
-
-__all__ = ["DEPENDENCY_CODES", "STATUS_CODES", "TABLES", "History", "read_history",
-           "to_fo_history", "write_fo_history"]
-
-STATUS_CODES: dict[int, str] = {
-    0: "Withhold", 1: "Waiting", 2: "Executing", 3: "Error", 4: "Ended", 5: "Ready",
-    6: "Didn't run", 7: "Canceling", 8: "Canceled", 9: "Scheduled",
-}
-"""The BatchStatus enum (one enum for jobs and tasks): value -> the label F&O shows.
-
-Values from Microsoft's reference of the ``BatchStatus`` enum (Hold 0, Waiting 1,
-Executing 2, Error 3, Finished 4, Ready 5, NotRun 6, Cancelling 7, Canceled 8,
-Scheduled 9); the labels are the ones the F&O client shows."""
-_STATUS_WORDS: dict[str, str] = {
-    **{label.lower(): label for label in STATUS_CODES.values()},
-    "hold": "Withhold", "finished": "Ended", "notrun": "Didn't run", "not run": "Didn't run",
-    "didnt run": "Didn't run", "cancelling": "Canceling", "cancelled": "Canceled",
-}
-DEPENDENCY_CODES: dict[int, str] = {3: "error", 4: "ended", 250: "ended or error"}
-"""The BatchDependencyStatus enum (BatchConstraints.ExpectedStatus): Error 3, Finished 4,
-FinishedOrError 250."""
-_DEPENDENCY_WORDS = {"error": "error", "ended": "ended", "finished": "ended",
-                     "ended or error": "ended or error", "finishedorerror": "ended or error",
-                     "finished or error": "ended or error"}
-_PRIORITY_WORDS = {"low": "low", "normal": "normal", "high": "high", "critical": "critical",
-                   "reserved": "reserved", "reserved capacity": "reserved",
-                   "reservedcapacity": "reserved"}
-
-TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "BatchJobHistory": (("RecId", "BatchJobId", "Status", "OrigStartDateTime", "StartDateTime",
-                         "EndDateTime"), ("Caption", "Company", "ExecutedBy")),
-    "BatchHistory": (("BatchJobHistoryId", "BatchJobId", "BatchId", "Status", "StartDateTime",
-                      "EndDateTime"),
-                     ("Caption", "ClassNumber", "ServerId", "retryCount", "RuntimeTask",
-                      "Company", "ExecutedBy")),
-    "Batch": (("RecId", "GroupId"), ("BatchJobId", "Caption", "ClassNumber")),
-    "BatchJob": (("RecId", "BatchGroup"), ("Caption", "Priority")),
-    "BatchConstraints": (("BatchId", "DependsOnBatchId", "ExpectedStatus"), ()),
-}
-"""Each table simbatch reads: (required columns, optional columns), F&O's exact names."""
-_SIGNATURE = {"BatchHistory": "BatchJobHistoryId", "BatchJobHistory": "OrigStartDateTime",
-              "BatchConstraints": "DependsOnBatchId", "Batch": "GroupId",
-              "BatchJob": "BatchGroup"}
-_NULL_DATE = pd.Timestamp("1900-01-01", tz="UTC")
-"""F&O's empty utcdatetime: read as missing."""
-CAPPED_ROWS = 1000
-"""F&O keeps only this many task rows of a run of a job with more than 4,000 tasks."""
+__all__ = ["History", "read_history"]
 
 
 # ---- one table, as read ---------------------------------------------------------------------
@@ -106,7 +68,7 @@ def _recognise(source: str, frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     for kind, (required, _optional) in TABLES.items():
         present = sum(name.lower() in by_lower for name in required)
         score = present / len(required)
-        if _SIGNATURE[kind].lower() in by_lower:
+        if SIGNATURE[kind].lower() in by_lower:
             score += 1
         elif present < 2:
             continue
@@ -259,7 +221,7 @@ def _times(table: _Table, column: str) -> pd.Series:
                 i = int(np.argmax(still))
                 raise _error(table, i, column, f"not a date and time: {raw.iloc[i]!r}")
     parsed = parsed.astype("datetime64[ns, UTC]")
-    return parsed.where(parsed != _NULL_DATE)
+    return parsed.where(parsed != NULL_DATE)
 
 
 def _text(table: _Table, column: str) -> pd.Series:
@@ -404,7 +366,7 @@ def _jobs(t: _Table) -> pd.DataFrame:
         "run_id": _ids(t, "RecId"),
         "job_id": job_id,
         "job": caption,
-        "status": _labels(t, "Status", _STATUS_WORDS, STATUS_CODES, "status"),
+        "status": _labels(t, "Status", STATUS_WORDS, STATUS_CODES, "status"),
         "scheduled": scheduled,
         "start": start,
         "end": end,
@@ -450,7 +412,7 @@ def _tasks(t: _Table, jobs: pd.DataFrame) -> pd.DataFrame:
         "task": caption,
         "class_number": pd.Series(classes, dtype="Int64").mask(classes < 0).to_numpy(),
         "server": _text(t, "ServerId"),
-        "status": _labels(t, "Status", _STATUS_WORDS, STATUS_CODES, "status"),
+        "status": _labels(t, "Status", STATUS_WORDS, STATUS_CODES, "status"),
         "start": start,
         "end": end,
         "retries": retries,
@@ -481,7 +443,7 @@ def _groups(tables: dict[str, _Table], jobs: pd.DataFrame, tasks: pd.DataFrame) 
         jobs["group"] = _lookup(batch_group, ids, jobs["job_id"].to_numpy())
         tasks["group"] = _lookup(batch_group, ids, tasks["job_id"].to_numpy())
         if "Priority" in bj.frame.columns:
-            priority = _labels(bj, "Priority", _PRIORITY_WORDS, {}, "priority")
+            priority = _labels(bj, "Priority", PRIORITY_WORDS, {}, "priority")
             jobs["priority"] = _lookup(priority, ids, jobs["job_id"].to_numpy())
     if "Batch" in tables:
         b = tables["Batch"]
@@ -500,7 +462,7 @@ def _constraints(t: _Table | None) -> pd.DataFrame:
     return pd.DataFrame({
         "task_id": _ids(t, "BatchId"),
         "depends_on": _ids(t, "DependsOnBatchId"),
-        "expect": _labels(t, "ExpectedStatus", _DEPENDENCY_WORDS, DEPENDENCY_CODES,
+        "expect": _labels(t, "ExpectedStatus", DEPENDENCY_WORDS, DEPENDENCY_CODES,
                           "expected status").astype("string").to_numpy(),
     }).astype({"expect": "string"})
 
@@ -554,100 +516,3 @@ def _gaps(tables: dict[str, _Table], present: frozenset[str], jobs: pd.DataFrame
 
 def _few(names: Sequence[str], n: int = 5) -> str:
     return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
-
-
-# ---- export: a Result in F&O's columns ---------------------------------------------------------
-
-def record_id(*names: str) -> int:
-    """A deterministic id from stable names: 53 bits of their BLAKE2b digest (see README)."""
-    digest = hashlib.blake2b("\x1f".join(names).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 11
-
-
-def _utc_seconds(values: pd.Series) -> pd.Series:
-    floored: pd.Series = values.dt.tz_convert("UTC").dt.floor("s")
-    return floored
-
-
-def to_fo_history(result: Result, company: str = "DAT",
-                  executed_by: str = "Admin") -> dict[str, pd.DataFrame]:
-    """A simulated run as F&O's BatchJobHistory and BatchHistory tables.
-
-    One BatchHistory row per task run: its attempts are folded into one row whose
-    ``retryCount`` is the number of retries, as F&O shows a retried task. Times are UTC,
-    floored to whole seconds, as F&O stores them; runtime children have ``RuntimeTask``
-    1 and their parent's Caption. The README documents the ids.
-    """
-    scenario = result.scenario
-    jobs, tasks = result.jobs, result.tasks
-    job_ids = {j.name: record_id("job", j.name) for j in scenario.jobs}
-    run_ids = [record_id("run", str(j), str(r)) for j, r in zip(jobs["job"], jobs["run"],
-                                                                  strict=True)]
-    job_table = pd.DataFrame({
-        "RecId": np.array(run_ids, dtype=np.int64),
-        "BatchJobId": jobs["job"].map(job_ids).astype("int64").to_numpy(),
-        "Caption": jobs["job"].to_numpy(),
-        "Status": jobs["status"].to_numpy(),
-        "OrigStartDateTime": _utc_seconds(jobs["scheduled"]),
-        "StartDateTime": _utc_seconds(jobs["start"]),
-        "EndDateTime": _utc_seconds(jobs["end"]),
-        "Company": company,
-        "ExecutedBy": executed_by,
-    })
-    keys = ["job", "run", "task"]
-    grouped = tasks.groupby(keys, sort=False, observed=True)
-    folded = grouped.agg(start=("start", "first"), end=("end", "last"),
-                         status=("status", "last"), server=("server", "last"),
-                         attempts=("attempt", "max")).reset_index()
-    parents = {(j.name, t.name): t for j in scenario.jobs for t in j.tasks}
-    classes = {(j.name, t.name): t.task_class or f"{j.name}/{t.name}"
-               for j in scenario.jobs for t in j.tasks}
-    names = folded[["job", "task"]].drop_duplicates()
-    caption, runtime, class_number = {}, {}, {}
-    for job, task in names.itertuples(index=False):
-        head, _, number = str(task).rpartition(" #")
-        child = (head and number.isdigit() and (job, head) in parents
-                 and parents[(job, head)].runtime is not None)
-        own = head if child else str(task)
-        caption[(job, task)] = own
-        runtime[(job, task)] = bool(child)
-        class_number[(job, task)] = record_id("class", classes[(job, own)]) >> 22
-    pairs = list(zip(folded["job"], folded["task"], strict=True))
-    is_child = np.array([runtime[p] for p in pairs], dtype=bool)
-    static_ids = {(j, t): record_id("task", str(j), str(t))
-                  for j, t in zip(names["job"], names["task"], strict=True)}
-    batch_ids = np.array([
-        record_id("task", str(j), str(t), str(r)) if child else static_ids[(j, t)]
-        for (j, t), r, child in zip(pairs, folded["run"], is_child, strict=True)],
-        dtype=np.int64)
-    run_of = dict(zip(zip(jobs["job"], jobs["run"], strict=True), run_ids, strict=True))
-    task_table = pd.DataFrame({
-        "BatchJobHistoryId": np.array([run_of[(j, r)] for j, r in zip(
-            folded["job"], folded["run"], strict=True)], dtype=np.int64),
-        "BatchJobId": folded["job"].map(job_ids).astype("int64").to_numpy(),
-        "BatchId": batch_ids,
-        "Caption": [caption[p] for p in pairs],
-        "ClassNumber": np.array([class_number[p] for p in pairs], dtype=np.int64),
-        "ServerId": folded["server"].to_numpy(),
-        "Status": folded["status"].to_numpy(),
-        "StartDateTime": _utc_seconds(folded["start"]),
-        "EndDateTime": _utc_seconds(folded["end"]),
-        "retryCount": (folded["attempts"] - 1).astype("int64").to_numpy(),
-        "RuntimeTask": is_child.astype(np.int64),
-        "Company": company,
-    })
-    return {"BatchJobHistory": job_table, "BatchHistory": task_table}
-
-
-def write_fo_history(result: Result, folder: str | Path) -> list[Path]:
-    """Write ``to_fo_history(result)`` as BatchJobHistory.csv and BatchHistory.csv in ``folder``.
-
-    Times are written as ``YYYY-MM-DD HH:MM:SS`` in UTC; an empty cell is a missing time.
-    """
-    out = Path(folder)
-    tables = to_fo_history(result)
-    written = [out / f"{name}.csv" for name in tables]
-    with replacing(*written) as temps:  # both files replaced only once both are written
-        for temp, table in zip(temps, tables.values(), strict=True):
-            table.to_csv(temp, index=False, date_format="%Y-%m-%d %H:%M:%S")
-    return written

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from simbatch.results.csv import replacing
+from simbatch import files
 
 __all__ = ["TEMPLATES", "Image", "Table", "generated", "image", "markup", "png", "render",
            "simbatch_version", "table", "write_figure", "write_page"]
@@ -63,10 +63,7 @@ def markup(macro: str, *args: Any) -> str:
 
 def write_page(out: str | Path, page: str) -> Path:
     """Write ``page`` (an HTML text) to ``out`` atomically, creating its folder."""
-    path = Path(out)
-    with replacing(path) as (temp,):
-        temp.write_text(page, encoding="utf-8")
-    return path
+    return files.write_text(out, page)
 
 
 def simbatch_version() -> str:
@@ -112,11 +109,7 @@ def image(fig: Figure, dpi: int = 80) -> Image:
 
 def write_figure(out: str | Path, fig: Figure, dpi: int = 100) -> Path:
     """Write ``fig`` as a PNG file to ``out`` atomically."""
-    path = Path(out)
-    data = png(fig, dpi)
-    with replacing(path) as (temp,):
-        temp.write_bytes(data)
-    return path
+    return files.write_bytes(out, png(fig, dpi))
 
 
 # ---- tables ---------------------------------------------------------------------------------

@@ -1,57 +1,18 @@
-"""Output files, written atomically: a reader (or an interrupted run) sees the old file or
-the new one, never half of one."""
+"""A run's tables as CSV files (``tasks.csv`` and ``jobs.csv``), written atomically."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from simbatch.files import replacing
+
 if TYPE_CHECKING:
     from simbatch.results.result import Result
 
-__all__ = ["csv_times", "replacing", "write_bytes", "write_csv", "write_text"]
-
-
-@contextlib.contextmanager
-def replacing(*paths: Path) -> Iterator[list[Path]]:
-    """Temporary paths beside ``paths``; on success each replaces its target, else none does.
-
-    The temporary files are in the targets' folders (so ``os.replace`` is atomic) and are
-    removed if the block raises, Ctrl-C included.
-    """
-    temps: list[Path] = []
-    try:
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                            dir=path.parent)
-            os.close(handle)
-            temps.append(Path(name))
-        yield temps
-        for temp, path in zip(temps, paths, strict=True):
-            os.replace(temp, path)
-    finally:
-        for temp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """``path.write_bytes(data)``, atomically."""
-    with replacing(path) as (temp,):
-        temp.write_bytes(data)
-
-
-def write_text(path: Path, text: str) -> None:
-    """``path.write_text(text, encoding="utf-8")``, atomically."""
-    with replacing(path) as (temp,):
-        temp.write_text(text, encoding="utf-8")
+__all__ = ["csv_times", "write_csv"]
 
 
 def csv_times(column: pd.Series) -> pd.Series:

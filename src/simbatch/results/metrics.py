@@ -1,7 +1,8 @@
 """Where waits come from: wait decomposition, backlog, stranded capacity, deadlines.
 
-All of these are computed from a ``Result``'s tables and its scenario, exactly: times are
-integer nanoseconds, so the parts of a wait add up to the wait itself.
+All of these are computed from a run's tables (``Tables``; a ``Result`` is one) and its
+scenario, exactly: times are integer nanoseconds, so the parts of a wait add up to the
+wait itself.
 """
 
 from __future__ import annotations
@@ -13,49 +14,22 @@ import numpy as np
 import pandas as pd
 
 from simbatch.errors import UsageError
-from simbatch.results.result import Result
+from simbatch.results.measures import (
+    Steps,
+    areas,
+    available,
+    count_open,
+    deadline_figures,
+    judge_deadlines,
+    server_utilization,
+)
+from simbatch.results.tables import Tables, instants
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import NS, epoch_ns
 
 __all__ = ["backlog", "backlog_by_hour", "deadline_summary", "deadlines", "dependency_waits",
-           "stranded_capacity", "utilization", "utilization_by_hour", "wait_breakdown"]
-
-
-def _ns(column: pd.Series, missing: int) -> np.ndarray:
-    """Tz-aware times as ns since the epoch, ``missing`` where NaT."""
-    values = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
-    out: np.ndarray = values.view(np.int64).copy()
-    out[np.isnat(values)] = missing
-    return out
-
-
-class Steps:
-    """A step function of time: ``values[i]`` holds on ``[times[i], times[i + 1])``."""
-
-    def __init__(self, times: np.ndarray, values: np.ndarray) -> None:
-        self.times = times
-        self.values = values
-
-    @classmethod
-    def from_changes(cls, origin: int, times: np.ndarray, deltas: np.ndarray,
-                     base: float = 0) -> Steps:
-        """Sum of ``deltas`` applied at ``times``; every change at one instant counts at once."""
-        order = np.argsort(times, kind="stable")
-        times, deltas = times[order], deltas[order]
-        level = base + np.cumsum(deltas)
-        last = np.r_[times[1:] != times[:-1], True] if len(times) else np.zeros(0, bool)
-        return cls(np.r_[origin, times[last]].astype(np.int64),
-                   np.r_[base, level[last]].astype(np.float64))
-
-    def at(self, grid: np.ndarray) -> np.ndarray:
-        """Values at the grid instants (after the changes at each)."""
-        return self.values[np.searchsorted(self.times, grid, side="right") - 1]
-
-
-def _count(origin: int, opens: np.ndarray, closes: np.ndarray) -> Steps:
-    """How many intervals are open over time, from when each opens and closes."""
-    return Steps.from_changes(origin, np.r_[opens, closes],
-                              np.r_[np.ones(len(opens)), -np.ones(len(closes))])
+           "stranded_capacity", "utilization", "utilization_by_hour", "wait_breakdown",
+           "wait_summary"]
 
 
 def _grid(end: int, *steps: Iterable[Steps]) -> np.ndarray:
@@ -63,7 +37,7 @@ def _grid(end: int, *steps: Iterable[Steps]) -> np.ndarray:
     return np.unique(np.concatenate([*times, [end]]))
 
 
-def _server_steps(result: Result) -> tuple[list[Steps], int, int]:
+def _server_steps(result: Tables) -> tuple[list[Steps], int, int]:
     """Free threads of each server over time (0 when busy meets or exceeds the limit)."""
     busy, limits, origin, end = _busy_and_limits(result)
     steps = []
@@ -87,7 +61,7 @@ def eligible_servers(scenario: Scenario) -> dict[tuple[str, str], tuple[int, ...
     return out
 
 
-def eligibility(result: Result, grid: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+def eligibility(result: Tables, grid: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
     """For each (job, group): which servers may run its tasks at each grid instant.
 
     Under priority scheduling a server dedicated to Reserved capacity (``capacity.reserved``)
@@ -101,7 +75,7 @@ def eligibility(result: Result, grid: np.ndarray) -> dict[tuple[str, str], np.nd
         origin = epoch_ns(scenario.start)
         for s, server in enumerate(scenario.servers):
             mine = cap[cap.server == server.name]
-            step = Steps(_ns(mine.start, origin), mine.reserved.to_numpy(np.float64))
+            step = Steps(instants(mine.start, origin), mine.reserved.to_numpy(np.float64))
             dedicated[s] = step.at(grid) > 0
     reserved = {j.name for j in scenario.jobs if scenario.priority_of(j) == "reserved"}
     out: dict[tuple[str, str], np.ndarray] = {}
@@ -114,6 +88,32 @@ def eligibility(result: Result, grid: np.ndarray) -> dict[tuple[str, str], np.nd
     return out
 
 
+def wait_summary(result: Tables) -> pd.DataFrame:
+    """Per group: attempts released to the queue, how many started, and their waits.
+
+    ``tasks`` counts attempts (rows that became ready: Ended, Error, Executing and Ready);
+    the wait columns (mean, p50, p95, max) are over the attempts that started.
+    """
+    rows = []
+    tasks = result.tasks
+    for group in [g.name for g in result.scenario.groups]:
+        mine = tasks[tasks["group"] == group]
+        if mine.empty:
+            continue
+        attempts = mine[mine["ready"].notna()]
+        waits = attempts["wait"].dropna()
+        values = waits.to_numpy(dtype="int64") if len(waits) else np.zeros(0, np.int64)
+        stats = ([values.mean(), np.percentile(values, 50), np.percentile(values, 95),
+                  values.max()] if len(values) else [np.nan] * 4)
+        rows.append([group, len(attempts), len(waits),
+                     *(pd.Timedelta(round(x), unit="ns") if np.isfinite(x) else pd.NaT
+                       for x in stats)])
+    return pd.DataFrame(rows, columns=["group", "tasks", "started", "wait_mean", "wait_p50",
+                                       "wait_p95", "wait_max"]).astype(
+        {"group": "string", "tasks": "int64", "started": "int64"})
+
+
+
 def _time_in(grid: np.ndarray, kind: np.ndarray, area: np.ndarray, k: int,
              x: np.ndarray) -> np.ndarray:
     """Time spent in category ``k`` from the grid's start up to each instant ``x``."""
@@ -122,7 +122,7 @@ def _time_in(grid: np.ndarray, kind: np.ndarray, area: np.ndarray, k: int,
     return spent
 
 
-def wait_breakdown(result: Result) -> pd.DataFrame:
+def wait_breakdown(result: Tables) -> pd.DataFrame:
     """Each started attempt's wait split into parts that add up to it exactly.
 
     - ``held``: held back by its group's max concurrency;
@@ -134,18 +134,18 @@ def wait_breakdown(result: Result) -> pd.DataFrame:
     tasks = result.tasks[result.tasks.start.notna()].reset_index(drop=True)
     steps, origin, end = _server_steps(result)
     cap = result.capacity  # reserved-capacity switches change who may use free threads
-    grid = _grid(end, steps, [Steps(_ns(cap.start, origin), np.zeros(len(cap)))])
+    grid = _grid(end, steps, [Steps(instants(cap.start, origin), np.zeros(len(cap)))])
     free = np.vstack([s.at(grid) for s in steps]) if steps else np.zeros((0, len(grid)))
     total = free.sum(axis=0)
     width = np.diff(np.r_[grid, end]).astype(np.int64)
-    ready, start = _ns(tasks.ready, 0), _ns(tasks.start, 0)
+    ready, start = instants(tasks.ready, 0), instants(tasks.start, 0)
     released = ready.copy()
     rel = result.releases
     if len(rel):
         key = ["job", "run", "task", "attempt"]
         joined = tasks[key].merge(rel, on=key, how="left")["released"]
         has = joined.notna().to_numpy()
-        released[has] = _ns(joined[has], 0)
+        released[has] = instants(joined[has], 0)
     parts = {name: np.zeros(len(tasks), np.int64) for name in ("poll", "capacity", "stranded")}
     for (job, group), mask in eligibility(result, grid).items():
         rows = ((tasks.job == job) & (tasks.group == group)).to_numpy()
@@ -164,7 +164,7 @@ def wait_breakdown(result: Result) -> pd.DataFrame:
     return out
 
 
-def backlog(result: Result) -> pd.DataFrame:
+def backlog(result: Tables) -> pd.DataFrame:
     """Tasks waiting (ready, not started) per group over time, as step changes."""
     tasks = result.tasks[result.tasks.ready.notna()]
     origin = epoch_ns(result.scenario.start)
@@ -174,7 +174,7 @@ def backlog(result: Result) -> pd.DataFrame:
         mine = tasks[tasks.group == group]
         if mine.empty:
             continue
-        steps = _count(origin, _ns(mine.ready, 0), _ns(mine.start, end))
+        steps = count_open(origin, instants(mine.ready, 0), instants(mine.start, end))
         # one row per change: the last value at each instant, and only where it changes
         last = np.r_[steps.times[1:] != steps.times[:-1], True]
         times, values = steps.times[last], steps.values[last]
@@ -190,7 +190,7 @@ def backlog(result: Result) -> pd.DataFrame:
     return out
 
 
-def stranded_capacity(result: Result) -> pd.DataFrame:
+def stranded_capacity(result: Tables) -> pd.DataFrame:
     """Idle threads that may not run any of the work waiting at that moment, over time."""
     steps, origin, end = _server_steps(result)
     tasks = result.tasks[result.tasks.ready.notna()]
@@ -199,11 +199,11 @@ def stranded_capacity(result: Result) -> pd.DataFrame:
         mine = tasks[(tasks.job == job) & (tasks.group == group)]
         if mine.empty:
             continue
-        waiting_steps.append(((job, group), _count(origin, _ns(mine.ready, 0),
-                                                   _ns(mine.start, end))))
+        waiting_steps.append(((job, group), count_open(origin, instants(mine.ready, 0),
+                                                   instants(mine.start, end))))
     cap = result.capacity
     grid = _grid(end, steps, [w for _, w in waiting_steps],
-                 [Steps(_ns(cap.start, origin), np.zeros(len(cap)))])
+                 [Steps(instants(cap.start, origin), np.zeros(len(cap)))])
     grid = grid[grid < end]
     masks = eligibility(result, grid)
     useful = np.zeros((len(steps), len(grid)), bool)
@@ -220,21 +220,26 @@ def stranded_capacity(result: Result) -> pd.DataFrame:
         "stranded_threads": stranded.astype(np.int64)})
 
 
-def _busy_and_limits(result: Result, tasks: pd.DataFrame | None = None
+def _busy_and_limits(result: Tables, tasks: pd.DataFrame | None = None
                      ) -> tuple[list[Steps], list[Steps], int, int]:
     """Per server: busy threads and thread limit over time (of ``tasks`` if given)."""
     scenario = result.scenario
     origin = epoch_ns(scenario.start)
     end = origin + scenario.horizon
     started = result.tasks[result.tasks.start.notna()] if tasks is None else tasks
-    starts, ends = _ns(started.start, 0), _ns(started.end, end)
+    starts, ends = instants(started.start, 0), instants(started.end, end)
     busy, limits = [], []
     for server in scenario.servers:
         mine = (started.server == server.name).to_numpy()
-        busy.append(_count(origin, starts[mine], ends[mine]))
-        cap = result.capacity[result.capacity.server == server.name]
-        limits.append(Steps(_ns(cap.start, origin), cap.threads.to_numpy(np.float64)))
+        busy.append(count_open(origin, starts[mine], ends[mine]))
+        limits.append(_limit(result, server.name, origin))
     return busy, limits, origin, end
+
+
+def _limit(result: Tables, server: str, origin: int) -> Steps:
+    """A server's thread limit over time, from the capacity table."""
+    cap = result.capacity[result.capacity.server == server]
+    return Steps(instants(cap.start, origin), cap.threads.to_numpy(np.float64))
 
 
 def _hour_bins(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -252,36 +257,25 @@ def _hour_bins(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     return bins, hours
 
 
-def _areas(step: Steps, bins: np.ndarray) -> np.ndarray:
-    """The integral of a step function over each bin, in value-seconds."""
-    grid = np.unique(np.r_[step.times, bins])
-    area = np.r_[0, np.cumsum(step.at(grid)[:-1] * np.diff(grid))]
-    per_bin: np.ndarray = np.diff(area[np.searchsorted(grid, bins)]) / NS
-    return per_bin
-
-
-def _available(busy: Steps, limit: Steps) -> Steps:
-    """Threads a server had: what its periods allow, or more while running tasks overrun a
-    lowered limit (they are not pre-empted, so those threads exist until they finish)."""
-    grid = np.unique(np.r_[busy.times, limit.times])
-    return Steps(grid, np.maximum(limit.at(grid), busy.at(grid)))
-
-
-def utilization(result: Result) -> pd.DataFrame:
+def utilization(result: Tables) -> pd.DataFrame:
     """Per server: busy ÷ available thread-seconds over the horizon, in [0, 1]."""
-    busy, limits, origin, end = _busy_and_limits(result)
-    bins = np.array([origin, end], np.int64)
+    scenario = result.scenario
+    origin = epoch_ns(scenario.start)
+    end = origin + scenario.horizon
+    started = result.tasks[result.tasks.start.notna()]
+    starts, ends = instants(started.start, 0), instants(started.end, end)
     rows = []
-    for server, b, lim in zip(result.scenario.servers, busy, limits, strict=True):
-        used = float(_areas(b, bins)[0])
-        had = float(_areas(_available(b, lim), bins)[0])
+    for server in scenario.servers:
+        mine = (started.server == server.name).to_numpy()
+        used, had = server_utilization(origin, end, starts[mine], ends[mine],
+                                       _limit(result, server.name, origin))
         rows.append([server.name, used, had, used / had if had > 0 else np.nan])
     return pd.DataFrame(rows, columns=["server", "busy_thread_seconds",
                                        "available_thread_seconds", "utilization"]).astype(
         {"server": "string"})
 
 
-def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
+def utilization_by_hour(result: Tables, by: str = "server") -> pd.DataFrame:
     """Busy ÷ available thread-seconds per server (or group) and local hour of the day.
 
     A group's available thread-seconds are those of the servers that may run it.
@@ -291,11 +285,11 @@ def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
     scenario = result.scenario
     busy, limits, _, _ = _busy_and_limits(result)
     bins, hours = _hour_bins(scenario)
-    available = [_areas(_available(b, lim), bins) for b, lim in zip(busy, limits, strict=True)]
+    capacity = [areas(available(b, lim), bins) for b, lim in zip(busy, limits, strict=True)]
     if by == "server":
         keys = [s.name for s in scenario.servers]
-        used = [_areas(b, bins) for b in busy]
-        had = available
+        used = [areas(b, bins) for b in busy]
+        had = capacity
     else:
         started = result.tasks[result.tasks.start.notna()]
         sets = eligible_servers(scenario)
@@ -308,8 +302,8 @@ def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
                 continue
             group_busy, _, _, _ = _busy_and_limits(result, mine)
             keys.append(group.name)
-            used.append(np.sum([_areas(group_busy[s], bins) for s in allowed], axis=0))
-            had.append(np.sum([available[s] for s in allowed], axis=0))
+            used.append(np.sum([areas(group_busy[s], bins) for s in allowed], axis=0))
+            had.append(np.sum([capacity[s] for s in allowed], axis=0))
     frames = [pd.DataFrame({by: key, "hour": hours, "busy_thread_seconds": u,
                             "available_thread_seconds": a})
               for key, u, a in zip(keys, used, had, strict=True)]
@@ -322,7 +316,7 @@ def utilization_by_hour(result: Result, by: str = "server") -> pd.DataFrame:
     return out
 
 
-def dependency_waits(result: Result) -> pd.DataFrame:
+def dependency_waits(result: Tables) -> pd.DataFrame:
     """Per task row: how long it waited for its dependencies after its run began."""
     tasks = result.tasks
     first = tasks.groupby(["job", "run"]).ready.transform("min")
@@ -331,7 +325,7 @@ def dependency_waits(result: Result) -> pd.DataFrame:
     return out
 
 
-def deadlines(result: Result) -> pd.DataFrame:
+def deadlines(result: Tables) -> pd.DataFrame:
     """Every run of a job with a deadline: when it was due, its deadline, and its state.
 
     ``state`` is ``met``, ``missed`` or ``undetermined``. A run still open at the horizon is
@@ -347,24 +341,16 @@ def deadlines(result: Result) -> pd.DataFrame:
         if job.deadline is None:
             continue
         mine = jobs[jobs.job == job.name]
-        due = _ns(mine.scheduled, 0)
-        if job.deadline.within is not None:
-            deadline = due + job.deadline.within
-        else:
-            deadline = _next_time_of_day(due, job.deadline.time_of_day or 0,
-                                         str(scenario.zone_of(job)))
-        end = _ns(mine.end, -1)
-        finished = end >= 0
-        late = np.where(finished, end - deadline, horizon_end - deadline)
-        # open and past its deadline: missed, at least this late; open before it: undetermined
-        open_ok = ~finished & (deadline >= horizon_end)
-        state = np.where(open_ok, "undetermined", np.where(late <= 0, "met", "missed"))
+        deadline, finished, late, undetermined = judge_deadlines(
+            job.deadline, str(scenario.zone_of(job)), instants(mine.scheduled, 0),
+            instants(mine.end), horizon_end)
+        state = np.where(undetermined, "undetermined", np.where(late <= 0, "met", "missed"))
         frames.append(pd.DataFrame({
             "job": job.name, "run": mine.run.to_numpy(), "scheduled": mine.scheduled.to_numpy(),
             "deadline": deadline, "end": mine.end.to_numpy(), "finished": finished,
             "state": state, "met": pd.Series(state == "met", dtype="boolean").where(
-                ~open_ok, pd.NA).to_numpy(),
-            "lateness": np.where(open_ok, np.iinfo(np.int64).min, late)}))
+                ~undetermined, pd.NA).to_numpy(),
+            "lateness": np.where(undetermined, np.iinfo(np.int64).min, late)}))
     columns = ["job", "run", "scheduled", "deadline", "end", "finished", "state", "met",
                "lateness"]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
@@ -382,36 +368,12 @@ def deadlines(result: Result) -> pd.DataFrame:
     return out[columns]
 
 
-def _next_time_of_day(due: np.ndarray, second: int, zone: str) -> np.ndarray:
-    """The first local wall-clock ``second`` of the day strictly after each instant ``due``.
-
-    A wall time in the spring-forward gap means the instant the clocks jump; one that
-    happens twice in autumn means its first occurrence (as ``epoch_ns`` reads them).
-    """
-    if not len(due):
-        return np.zeros(0, np.int64)
-    local = pd.DatetimeIndex(due.view("datetime64[ns]")).tz_localize("UTC").tz_convert(zone)
-    midnight = local.tz_localize(None).normalize()
-    offset = pd.Timedelta(seconds=second)
-
-    def wall(days: pd.DatetimeIndex) -> np.ndarray:
-        moments = (days + offset).tz_localize(zone, ambiguous=np.ones(len(days), bool),
-                                              nonexistent="shift_forward")
-        ns: np.ndarray = moments.as_unit("ns").asi8
-        return ns
-
-    today = wall(midnight)
-    tomorrow = wall(midnight + pd.Timedelta(days=1))
-    out: np.ndarray = np.where(today > due, today, tomorrow)
-    return out
-
-
 DEADLINE_SUMMARY_COLUMNS = ["job", "runs", "met", "missed", "undetermined", "miss_share",
                             "lateness_p50", "lateness_p95", "margin_min", "latest_finish",
                             "latest_end"]
 
 
-def deadline_summary(result: Result, table: pd.DataFrame | None = None) -> pd.DataFrame:
+def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per job with a deadline: did its runs finish in time, and by how much.
 
     - ``runs``: runs judged, met + missed (undetermined runs are not judged);
@@ -429,24 +391,17 @@ def deadline_summary(result: Result, table: pd.DataFrame | None = None) -> pd.Da
         if job.deadline is None:
             continue
         mine = table[table.job == job.name]
-        met = int((mine.state == "met").sum())
-        missed = int((mine.state == "missed").sum())
-        undetermined = int((mine.state == "undetermined").sum())
-        judged = met + missed
-        late = mine.lateness[mine.state != "undetermined"].dropna().to_numpy("timedelta64[ns]")
-        ns = late.view(np.int64)
-        finished = mine[mine.finished.astype(bool)]
-        margins = (finished.deadline - finished.end)
-        spans = (finished.end - finished.scheduled)
-        latest = int(spans.to_numpy("timedelta64[ns]").view(np.int64).argmax()) if len(
-            spans) else None
+        finished = mine.finished.to_numpy(bool)
+        figures = deadline_figures(
+            instants(mine.deadline), instants(mine.scheduled, 0), instants(mine.end), finished,
+            mine.lateness.to_numpy("timedelta64[ns]").view(np.int64),
+            (mine.state == "undetermined").to_numpy(bool))
+        latest = figures.latest
         rows.append([
-            job.name, judged, met, missed, undetermined,
-            missed / judged if judged else np.nan,
-            _quantile(ns, 0.50), _quantile(ns, 0.95),
-            margins.min() if len(margins) else _NO_SPAN,
-            spans.iloc[latest] if latest is not None else _NO_SPAN,
-            finished.end.iloc[latest] if latest is not None else pd.NaT,
+            job.name, figures.runs, figures.met, figures.missed, figures.undetermined,
+            figures.miss_share, _span(figures.lateness_p50), _span(figures.lateness_p95),
+            _span(figures.margin_min), _span(figures.latest_finish),
+            mine.end[finished].iloc[latest] if latest is not None else pd.NaT,
         ])
     out = pd.DataFrame(rows, columns=DEADLINE_SUMMARY_COLUMNS)
     for column in ("lateness_p50", "lateness_p95", "margin_min", "latest_finish"):
@@ -461,14 +416,12 @@ def deadline_summary(result: Result, table: pd.DataFrame | None = None) -> pd.Da
 _NO_SPAN = np.timedelta64("NaT", "ns")
 
 
-def _quantile(ns: np.ndarray, q: float) -> pd.Timedelta | np.timedelta64:
-    """A quantile of nanosecond spans (linear interpolation), rounded to the nanosecond."""
-    if not len(ns):
-        return _NO_SPAN
-    return pd.Timedelta(round(float(np.quantile(ns, q))), unit="ns")
+def _span(ns: int | None) -> pd.Timedelta | np.timedelta64:
+    """A span in ns as a Timedelta, NaT when there is none."""
+    return _NO_SPAN if ns is None else pd.Timedelta(ns, unit="ns")
 
 
-def backlog_by_hour(result: Result) -> pd.DataFrame:
+def backlog_by_hour(result: Tables) -> pd.DataFrame:
     """Tasks waiting per group by local hour of the day: time-weighted mean, and the peak.
 
     The mean of an hour of the day is over every such hour of the horizon (say, every
@@ -482,9 +435,9 @@ def backlog_by_hour(result: Result) -> pd.DataFrame:
     seconds = np.diff(bins) / NS
     frames = []
     for group, rows in table.groupby("group", sort=False):
-        steps = Steps(np.r_[origin, _ns(rows.time, origin)].astype(np.int64),
+        steps = Steps(np.r_[origin, instants(rows.time, origin)].astype(np.int64),
                       np.r_[0, rows.waiting.to_numpy(np.float64)])
-        area = _areas(steps, bins)
+        area = areas(steps, bins)
         grid = np.unique(np.r_[steps.times, bins])
         grid = grid[grid < end]
         peak = pd.Series(steps.at(grid)).groupby(

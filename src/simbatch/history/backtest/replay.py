@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from simbatch.history.backtest import compare
 from simbatch.engine.trace import ReplayModel, Trace, TraceRun, TraceTask
 from simbatch.errors import HistoryError, UsageError
+from simbatch.history.backtest import compare
 from simbatch.history.read import History
-from simbatch.scenario.load import load, load_document
 from simbatch.results.result import Result
+from simbatch.scenario.load import load, load_document
 from simbatch.scenario.spec import Scenario
 from simbatch.simulation import whole_number
 
@@ -61,7 +61,7 @@ class Backtest:
     """One row per task run that started: run_id, job, group, hour, task, runtime,
     actual_ready, actual_start, actual_end, actual_delay_s and (replay) the simulated_ ones."""
     actual: pd.DataFrame
-    """The actual figures (``backtest_compare.FIGURE_COLUMNS``)."""
+    """The actual figures (``compare.FIGURE_COLUMNS``)."""
     simulated: pd.DataFrame
     """The simulated figures: the replay's, or every replication's (with its seed)."""
     scenario: Scenario
@@ -96,6 +96,9 @@ class Backtest:
                               "n_actual", "n_simulated", "replications") if c in table]
         return table[[*_KEYS[by], "metric", *values]].reset_index(drop=True)
 
+
+    # The plot and the page are drawn by ``simbatch.present``, which reads a back-test through
+    # its ``present.plots.Backtest`` protocol and never imports this module (no cycle).
 
     def plot(self, group: str = "all") -> Figure:
         """Actual against simulated job waits per hour of the day (``plots.backtest_waits``)."""
@@ -190,7 +193,7 @@ def _names(rows: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 
 def _edges(history: History, named: pd.DataFrame, calibrated: Mapping[str, Any] | None
            ) -> pd.DataFrame:
-    """What each task run waits for (``backtest_compare``'s edge table), from the graph."""
+    """What each task run waits for (``compare``'s edge table), from the graph."""
     static = named[named["parent"].isna()]
     ids = static[["run_id", "task_id", "name"]]
     if calibrated is None:

@@ -1,0 +1,29 @@
+"""F&O batch history out: a run written as the BatchJobHistory and BatchHistory CSV files.
+
+The tables are ``simbatch.results.fo.to_fo_history``'s (a run in F&O's own columns); what
+is written here reads back with ``simbatch.read_history`` (``simbatch.history.read``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simbatch.files import replacing
+from simbatch.results.fo import to_fo_history
+from simbatch.results.tables import Tables
+
+__all__ = ["write_fo_history"]
+
+
+def write_fo_history(result: Tables, folder: str | Path) -> list[Path]:
+    """Write ``to_fo_history(result)`` as BatchJobHistory.csv and BatchHistory.csv in ``folder``.
+
+    Times are written as ``YYYY-MM-DD HH:MM:SS`` in UTC; an empty cell is a missing time.
+    """
+    out = Path(folder)
+    tables = to_fo_history(result)
+    written = [out / f"{name}.csv" for name in tables]
+    with replacing(*written) as temps:  # both files replaced only once both are written
+        for temp, table in zip(temps, tables.values(), strict=True):
+            table.to_csv(temp, index=False, date_format="%Y-%m-%d %H:%M:%S")
+    return written
