@@ -1,0 +1,1 @@
+"""Building the frozen ``Scenario`` from a shaped document, part by part."""

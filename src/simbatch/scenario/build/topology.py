@@ -1,0 +1,207 @@
+"""Building the topology: batch servers and their periods, batch groups, platform rules.
+
+The platform rules (cloud thread limits, group affinity against priority scheduling,
+batch concurrency control) are checked on the shaped document before anything is built;
+then each server with its daily periods, then the groups with the servers they bind, then
+reserved capacity (a level of priority scheduling).
+``warn_idle`` looks at the built parts for pieces that can never do anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Mapping
+
+from simbatch.scenario import shape as schema
+from simbatch.scenario.build.context import Context
+from simbatch.scenario.calendar import DAY
+from simbatch.scenario.shape import Loc
+from simbatch.scenario.spec import (
+    CLOUD_MAX_THREADS,
+    DEFAULT_GROUP,
+    RESERVED_SHARES,
+    Group,
+    Job,
+    Period,
+    Server,
+    dedicated,
+)
+from simbatch.scenario.timegrammar import NS, parse_duration_ns
+
+__all__ = ["check_platform", "check_reserved", "group_ref", "groups", "server", "server_list", "warn_idle"]
+
+
+def check_platform(ctx: Context, raw: schema.ScenarioIn) -> None:
+    """The rules of the chosen platform and scheduling model that the shape cannot say.
+
+    Cloud batch servers have at most 16 threads. Group-to-server bindings are affinity
+    scheduling (before 10.0.38), which a file must choose explicitly now that priority
+    scheduling is the default; under priority scheduling a task's group is its job's,
+    and only then is batch concurrency control (max concurrency) available.
+    """
+    if raw.platform == "cloud":
+        for name, srv in raw.servers.items():
+            for loc, threads in [(("servers", name, "threads"), srv.threads),
+                                 *((("servers", name, "periods", i, "threads"), p.threads)
+                                   for i, p in enumerate(srv.periods))]:
+                if threads > CLOUD_MAX_THREADS:
+                    raise ctx.fail(loc, f"{threads} threads exceed the cloud maximum of"
+                                   f" {CLOUD_MAX_THREADS} per batch server; for an"
+                                   " on-premises or AX-era server say platform:"
+                                   " on-premises")
+    for gname, group in raw.groups.items():
+        if raw.scheduling == "priority" and group.servers is not None:
+            said = "scheduling" in ctx.doc.data
+            raise ctx.fail(("groups", gname, "servers"), "binding a group to servers is"
+                           " group affinity (before F&O 10.0.38): "
+                           + ("add scheduling: affinity to keep it, or remove the binding"
+                              " for priority scheduling (the default since 10.0.38)"
+                              if not said else "priority scheduling has no bindings;"
+                              " remove them, or use scheduling: affinity"))
+        if raw.scheduling == "affinity" and group.max_concurrency != 0:
+            raise ctx.fail(("groups", gname, "max_concurrency"), "max concurrency (batch"
+                           " concurrency control) needs priority-based scheduling"
+                           " (scheduling: priority, F&O 10.0.38 and later)")
+    if raw.scheduling == "priority":
+        for jname, job in raw.jobs.items():
+            for tname, task in job.tasks.items():
+                if task.group is not None:
+                    raise ctx.fail(("jobs", jname, "tasks", tname, "group"), "under"
+                                   " priority scheduling a task's group is its job's"
+                                   " (read-only in F&O); set the job's group, or use"
+                                   " scheduling: affinity")
+
+
+def server(ctx: Context, name: str, raw: schema.ServerIn, polling: int) -> Server:
+    """A batch server: its threads, its daily periods (no two overlapping), its poll phase."""
+    loc: Loc = ("servers", name)
+    if raw.timezone is not None:
+        ctx.zone((*loc, "timezone"), raw.timezone)
+    offset = None
+    if raw.poll_offset is not None:
+        offset = ctx.parse((*loc, "poll_offset"), parse_duration_ns, raw.poll_offset)
+        if polling == 0:
+            raise ctx.fail((*loc, "poll_offset"), "poll_offset has no meaning with polling: 0")
+        if offset >= polling:
+            raise ctx.fail((*loc, "poll_offset"), f"poll_offset must be shorter than polling"
+                           f" ({polling / NS:g}s), got {raw.poll_offset!r}")
+    periods = []
+    for i, p in enumerate(raw.periods):
+        begin, end = ctx.daily_span((*loc, "periods", i), p.start, p.end, "period")
+        periods.append(Period(begin, end, p.threads))
+    _check_overlaps(ctx, loc, raw, periods)
+    built = Server(name, raw.threads, tuple(periods), offset, raw.timezone)
+    if all(built.threads_at(s) == 0 for s in [0, *built.change_points()]):
+        raise ctx.fail(loc, "this server has no threads at any time of day")
+    return built
+
+
+def _check_overlaps(ctx: Context, loc: Loc, raw: schema.ServerIn, periods: list[Period]
+                    ) -> None:
+    """Refuse two periods of one server that share a second of the day."""
+    spans = []
+    for i, p in enumerate(periods):
+        if p.start < p.end:
+            spans.append((p.start, p.end, i))
+        else:
+            spans.extend([(p.start, DAY, i), (0, p.end, i)])
+    spans.sort()
+    for (_, end1, i), (begin2, _, j) in itertools.pairwise(spans):
+        if begin2 < end1 and i != j:
+            a, b = raw.periods[min(i, j)], raw.periods[max(i, j)]
+            raise ctx.fail((*loc, "periods", max(i, j)),
+                           f"period {b.start}-{b.end} overlaps period {a.start}-{a.end}")
+
+
+def groups(ctx: Context, raw: schema.ScenarioIn, servers: tuple[Server, ...]
+           ) -> tuple[Group, ...]:
+    """The batch groups, the default group always among them.
+
+    Under affinity scheduling a named group runs on the servers it lists, and the default
+    group on ``groups.default.servers`` or else on every server no named group binds.
+    """
+    names = {s.name for s in servers}
+    bound: set[str] = set()
+    built: list[Group] = []
+    for gname, g in raw.groups.items():
+        loc: Loc = ("groups", gname)
+        listed = g.servers or []
+        server_list(ctx, loc, listed, sorted(names))
+        if gname != DEFAULT_GROUP:
+            bound.update(listed)
+            if not listed and raw.scheduling == "affinity":
+                raise ctx.fail(loc, f"group {gname!r} has no servers, so no server can run"
+                                    " it: list them with servers: [...]")
+        built.append(Group(gname, tuple(listed), g.priority, g.max_concurrency))
+    default = raw.groups.get(DEFAULT_GROUP)
+    default_servers = (tuple(default.servers) if default is not None and default.servers
+                       is not None else tuple(s.name for s in servers if s.name not in bound))
+    if default is None:
+        built.append(Group(DEFAULT_GROUP, default_servers))
+    else:
+        built = [Group(g.name, default_servers, g.priority, g.max_concurrency)
+                 if g.name == DEFAULT_GROUP else g for g in built]
+    return tuple(built)
+
+
+def check_reserved(ctx: Context, raw: schema.ScenarioIn) -> None:
+    """Reserved capacity is a level of priority scheduling; affinity scheduling has none."""
+    if raw.scheduling == "affinity" and raw.reserved_capacity != "none":
+        raise ctx.fail(("reserved_capacity",), "reserved capacity belongs to priority"
+                                               " scheduling (scheduling: priority)")
+
+
+def server_list(ctx: Context, loc: Loc, listed: list[str], servers: list[str]) -> None:
+    """Every name in ``loc``'s ``servers`` list is a server, and none is listed twice."""
+    for i, name in enumerate(listed):
+        if name not in servers:
+            raise ctx.fail((*loc, "servers", i), f"unknown server {name!r}"
+                           f" (servers: {', '.join(servers)})")
+        if name in listed[:i]:
+            raise ctx.fail((*loc, "servers", i), f"server {name!r} is listed twice")
+
+
+def group_ref(ctx: Context, loc: Loc, name: str,
+              group_servers: Mapping[str, tuple[str, ...]]) -> str:
+    """``name``, a group that exists and (under affinity scheduling) has servers to run on."""
+    if name not in group_servers:
+        raise ctx.fail(loc, f"unknown group {name!r} (groups: {', '.join(group_servers)})")
+    if not group_servers[name] and ctx.scheduling == "affinity":
+        raise ctx.fail(loc, f"group {name!r} has no servers, so no server can run its tasks"
+                            " (every server is bound to a named group; list servers under"
+                            f" groups.{name}.servers)")
+    return name
+
+
+def warn_idle(ctx: Context, servers: tuple[Server, ...], groups: tuple[Group, ...],
+              jobs: tuple[Job, ...], start: dt.datetime, horizon: int) -> None:
+    """Warn about parts that can never do anything within this scenario."""
+    if ctx.scheduling == "affinity":
+        data = ctx.doc.data
+        for g in groups:
+            if "priority" in ((data.get("groups") or {}).get(g.name) or {}):
+                ctx.warn(("groups", g.name, "priority"), "priorities apply under"
+                         " scheduling: priority; affinity scheduling ignores them")
+        for job in jobs:
+            if job.priority is not None:
+                ctx.warn(("jobs", job.name, "priority"), "priorities apply under"
+                         " scheduling: priority; affinity scheduling ignores them")
+    level = ctx.doc.data.get("reserved_capacity", "none")
+    if ctx.scheduling == "priority" and level != "none":
+        largest = [max(s.threads_at(x) for x in [0, *s.change_points()]) for s in servers]
+        if not dedicated(RESERVED_SHARES[level], largest):
+            ctx.warn(("reserved_capacity",), f"reserved capacity {level!r} dedicates no"
+                     " server: at least one online server always stays shared, so with"
+                     " one server Reserved capacity work has only its weight")
+    serving = {name for g in groups for name in g.servers}
+    for srv in servers:
+        if ctx.scheduling == "affinity" and srv.name not in serving:
+            ctx.warn(("servers", srv.name), "this server runs no group (it is bound to"
+                     " none, and groups.default.servers does not list it), so it stays idle")
+    end = start.astimezone(dt.UTC) + dt.timedelta(microseconds=horizon // 1000)
+    for job in jobs:
+        if job.start >= end:
+            when = f"{job.start:%Y-%m-%d %H:%M}"
+            ctx.warn(("jobs", job.name, "start"), f"the job starts at {when}, at or after"
+                     " the horizon, so it never runs")
