@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from simbatch import files
+from simbatch.files import write_bytes, write_text
 
 __all__ = ["TEMPLATES", "Image", "Table", "generated", "image", "markup", "png", "render",
            "simbatch_version", "table", "write_figure", "write_page"]
@@ -63,7 +63,7 @@ def markup(macro: str, *args: Any) -> str:
 
 def write_page(out: str | Path, page: str) -> Path:
     """Write ``page`` (an HTML text) to ``out`` atomically, creating its folder."""
-    return files.write_text(out, page)
+    return write_text(out, page)
 
 
 def simbatch_version() -> str:
@@ -109,7 +109,7 @@ def image(fig: Figure, dpi: int = 80) -> Image:
 
 def write_figure(out: str | Path, fig: Figure, dpi: int = 100) -> Path:
     """Write ``fig`` as a PNG file to ``out`` atomically."""
-    return files.write_bytes(out, png(fig, dpi))
+    return write_bytes(out, png(fig, dpi))
 
 
 # ---- tables ---------------------------------------------------------------------------------
