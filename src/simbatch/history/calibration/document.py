@@ -12,12 +12,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from simbatch.scenario.timegrammar import format_seconds
+from simbatch.scenario.timegrammar import WEEKDAYS, format_seconds
 
-__all__ = ["WEEKDAYS", "clock_text", "commented", "days_text", "flow_list", "flow_map", "hhmm",
+__all__ = ["clock_text", "commented", "days_text", "flow_list", "flow_map", "hhmm",
            "rate_text", "scenario_time", "thousands", "yaml_writer"]
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # TODO(lead): import from scenario
 """Weekday names as the scenario format writes them, Monday first."""
 
 

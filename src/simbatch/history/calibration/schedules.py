@@ -15,7 +15,6 @@ import pandas as pd
 from ruamel.yaml.comments import CommentedSeq
 
 from simbatch.history.calibration.document import (
-    WEEKDAYS,
     days_text,
     flow_list,
     flow_map,
@@ -23,7 +22,7 @@ from simbatch.history.calibration.document import (
     rate_text,
     thousands,
 )
-from simbatch.scenario.timegrammar import parse_days
+from simbatch.scenario.timegrammar import WEEKDAYS, parse_days
 
 __all__ = ["DAY_SIGMA", "RATE_SIGMA", "infer_schedule"]
 

@@ -13,10 +13,10 @@ from ruamel.yaml.comments import CommentedMap
 from simbatch.history.calibration.document import commented, flow_map
 from simbatch.history.read import History
 from simbatch.scenario.load import load
+from simbatch.scenario.spec import CLOUD_MAX_THREADS
 
-__all__ = ["MAX_THREADS", "infer_topology", "peak_concurrency"]
+__all__ = ["infer_topology", "peak_concurrency"]
 
-MAX_THREADS = 16  # TODO(lead): import from scenario
 """The most threads a server may have (the cloud maximum): inferred threads are capped here."""
 
 
@@ -56,11 +56,11 @@ def infer_topology(history: History, topology: Any) -> tuple[CommentedMap, list[
     servers = CommentedMap()
     peaks = peak_concurrency(history.tasks)
     for name, peak in sorted(peaks.items()):
-        threads = max(1, min(peak, MAX_THREADS))
+        threads = max(1, min(peak, CLOUD_MAX_THREADS))
         servers[name] = flow_map({"threads": threads})
         note = f"peak {peak} tasks at once: threads are not in the history, a lower bound"
-        if peak > MAX_THREADS:
-            note += f"; capped at {MAX_THREADS}, the cloud maximum"
+        if peak > CLOUD_MAX_THREADS:
+            note += f"; capped at {CLOUD_MAX_THREADS}, the cloud maximum"
         servers.yaml_add_eol_comment(note, name)
     if not servers:
         servers["AOS1"] = flow_map({"threads": 8})
