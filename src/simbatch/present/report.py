@@ -58,6 +58,12 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, na_rep="-", escape=True)
 
 
+png = _png
+"""A figure as an inline PNG ``<img>`` (public name for the plan page)."""
+table = _table
+"""A table as HTML (public name for the plan page)."""
+
+
 def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
     """The figures a decision maker reads first, one column per scenario."""
     rows: dict[str, dict[str, str]] = {}
