@@ -44,6 +44,7 @@ __all__ = ["WATCH_SECONDS", "Workers", "check_executor", "chunks", "close", "eac
 
 T = TypeVar("T")
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
 
 WATCH_SECONDS = 0.5
 """How often a worker checks that its parent is alive."""
@@ -64,7 +65,7 @@ def shared() -> Mapping[Hashable, Any]:
     return _SHARED
 
 
-def _start_worker(parent: int, data: Mapping[Hashable, Any] | None = None) -> None:
+def _start_worker(parent: int, data: Mapping[Any, Any] | None = None) -> None:
     """Initializer of every worker process."""
     _SHARED.clear()
     _SHARED.update(data or {})
@@ -73,7 +74,7 @@ def _start_worker(parent: int, data: Mapping[Hashable, Any] | None = None) -> No
     threading.Thread(target=_watch, args=(parent,), daemon=True, name="parent-watch").start()
 
 
-def pool(max_workers: int | None = None, shared: Mapping[Hashable, Any] | None = None
+def pool(max_workers: int | None = None, shared: Mapping[Any, Any] | None = None
          ) -> concurrent.futures.ProcessPoolExecutor:
     """A process pool whose workers stop when this process does; each worker starts with
     ``shared`` (read there with ``shared()``)."""
@@ -133,8 +134,8 @@ Task = tuple[tuple[Any, ...], list[int]]
 """What to submit (a callable and its leading arguments) and the indices of the items it runs."""
 
 
-def tasks(function: Callable[..., Any], data: Mapping[Hashable, Any],
-          items: Sequence[tuple[Hashable, Any]], cores: int,
+def tasks(function: Callable[..., Any], data: Mapping[K, Any],
+          items: Sequence[tuple[K, Any]], cores: int,
           shared: Collection[Hashable] = (),
           scatter: Callable[[Hashable, Any], Any] | None = None) -> list[Task]:
     """How ``items`` (the key of their data, the item) go out, each data travelling once.
@@ -168,7 +169,7 @@ class Workers:
     many calls of ``run`` (a plan runs every step on one pool).
     """
 
-    def __init__(self, executor: Any = None, shared: Mapping[Hashable, Any] | None = None
+    def __init__(self, executor: Any = None, shared: Mapping[Any, Any] | None = None
                  ) -> None:
         check_executor(executor)
         self.own = executor is None
@@ -184,8 +185,8 @@ class Workers:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         self.close(finished=kind is None)
 
-    def run(self, function: Callable[..., R], data: Mapping[Hashable, Any],
-            items: Sequence[tuple[Hashable, Any]], args: Sequence[Any] = (), *,
+    def run(self, function: Callable[..., R], data: Mapping[K, Any],
+            items: Sequence[tuple[K, Any]], args: Sequence[Any] = (), *,
             done: Callable[[int, R], None] | None = None, label: str | None = None
             ) -> list[R]:
         """``function(data[key], item, *args)`` for every (key, item), in input order.
@@ -213,8 +214,8 @@ class Workers:
                 self._submit(function, data, items, args, take, bar)
         return [results[i] for i in range(len(items))]
 
-    def _submit(self, function: Callable[..., R], data: Mapping[Hashable, Any],
-                items: Sequence[tuple[Hashable, Any]], args: Sequence[Any],
+    def _submit(self, function: Callable[..., R], data: Mapping[K, Any],
+                items: Sequence[tuple[K, Any]], args: Sequence[Any],
                 take: Callable[[int, R], None], bar: Any) -> None:
         """Submit the tasks and take each result as it comes in; cancel the rest on error."""
         extra = {"pure": False} if self.dask else {}
@@ -253,8 +254,8 @@ class Workers:
             close(self.executor, finished)
 
 
-def fan_out(function: Callable[..., R], data: Mapping[Hashable, Any],
-            items: Sequence[tuple[Hashable, Any]], args: Sequence[Any] = (),
+def fan_out(function: Callable[..., R], data: Mapping[K, Any],
+            items: Sequence[tuple[K, Any]], args: Sequence[Any] = (),
             executor: Any = None, *, shared: bool = False,
             done: Callable[[int, R], None] | None = None, label: str | None = None
             ) -> list[R]:
@@ -263,5 +264,8 @@ def fan_out(function: Callable[..., R], data: Mapping[Hashable, Any],
     One ``Workers`` for one call: ``shared`` starts a local pool with all of ``data``, so
     that each data travels to a worker once. See ``Workers.run`` for ``done`` and ``label``.
     """
+    if not items:
+        check_executor(executor)
+        return []
     with Workers(executor, data if shared else None) as workers:
         return workers.run(function, data, items, args, done=done, label=label)
