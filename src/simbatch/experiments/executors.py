@@ -5,11 +5,11 @@ function over items on ``"serial"`` (this process), a local process pool, or any
 executor with ``submit`` such as a ``dask.distributed.Client``, and returns the results
 in input order. Every item names its data (a scenario) by key, so each data travels to a
 worker once: a local pool's workers receive it when they start, a dask Client scatters
-it once, and any other executor gets one chunk of a data's items per core. The
-replications of ``replicate``, ``compare``, ``sweep``, ``plan`` and the back-test all run
-here.
+it once, and any other executor (or a local pool started without it) gets one chunk of
+a data's items per core. The replications of ``replicate``, ``compare``, ``sweep``,
+``plan`` and the back-test all run here.
 
-Local workers never outlive the command that started them. Its workers
+Local workers never outlive the command that started them. They
 - ignore SIGINT, so that Ctrl-C in a terminal (sent to the whole process group) reaches
   only the parent, which stops cleanly and ends them;
 - watch their parent: a daemon thread checks every ``WATCH_SECONDS`` whether the parent
