@@ -141,10 +141,11 @@ def run_replication(scenario: Scenario, replication: tuple[int, int], warmup: in
 
 def _tasks(scenarios: Mapping[str, Scenario], jobs: list[tuple[str, int, int]], pool: Any,
            own: bool) -> list[executors.Task]:
-    """The tasks ``fan_out`` submits for (variant, replication, seed) jobs, and their jobs.
+    """What ``fan_out`` submits for (variant, replication, seed) jobs, to inspect it.
 
     ``own`` is a local pool started with every scenario (they go by name); otherwise
     ``pool`` is any executor but a dask Client (``executors.tasks`` says how work goes out).
+    The tests check with it that a local pool's tasks carry no scenario.
     """
     items = [(name, (r, seed)) for name, r, seed in jobs]
     return executors.tasks(run_replication, scenarios, items, os.cpu_count() or 1,
