@@ -61,33 +61,43 @@ def _quoted(node: Any) -> Any:
     return DoubleQuotedScalarString(node) if isinstance(node, str) else node
 
 
-def plan_page(*, name: str, version: str, runs: int, budget: int | None, tried: int,
-              grid: int, seed: int, confidence: float, met: bool, choice: str,
-              base_choice: str, notes: Sequence[str], estimates: pd.DataFrame,
-              curve: Figure, n: int, differences: pd.DataFrame,
-              evaluations: pd.DataFrame) -> str:
-    """The plan's HTML page: the verdict, the targets at the choice, the cost curve, the
-    choice against the base (``differences``, over ``n`` paired replications) and every
-    candidate tried."""
+def plan_page(*, scenario: str, version: str, met: bool, choice: Mapping[str, int],
+              base: Mapping[str, int], runs: int, budget: int | None, tried: int, grid: int,
+              seed: int, confidence: float, notes: Sequence[str], estimates: pd.DataFrame,
+              plot: Figure, replications: int, differences: pd.DataFrame,
+              candidates: pd.DataFrame) -> str:
+    """The plan's HTML page, from plain data that ``Plan.report`` prepares.
+
+    ``scenario``: the base scenario's name; ``version``: simbatch's; ``met``: whether the
+    choice meets the targets; ``choice`` and ``base``: the varied paths' values in the
+    choice and in the base; ``runs`` spent of ``budget`` (None: no budget) over ``tried``
+    of ``grid`` candidates, on replication seeds from ``seed``; ``confidence`` of the
+    one-sided bounds; ``notes``: what the plan found worth saying; ``estimates``: the
+    targets judged at the choice; ``plot``: the cost against the targets;
+    ``differences``: the choice minus the base over ``replications`` paired replications,
+    the interval in the last column; ``candidates``: every candidate tried.
+    """
     from simbatch.present.report import STYLE, png, table
 
+    shown = ", ".join(f"{p} = {v}" for p, v in choice.items())
+    shown_base = ", ".join(f"{p} = {v}" for p, v in base.items())
     verdict = ("<div class='finding ok'>The targets are met" if met else
                "<div class='finding'>No candidate in the ranges meets the targets; the"
                " best found is shown")
-    parts = [f"<h1>Capacity plan: {html.escape(name)}</h1>",
+    parts = [f"<h1>Capacity plan: {html.escape(scenario)}</h1>",
              f"<p class='muted'>simbatch {version}; {runs} runs spent"
              f" (budget {budget if budget is not None else 'none'}) over"
              f" {tried} of {grid} candidates; common random"
              f" numbers, seed {seed}; {confidence:.0%} one-sided bounds.</p>",
-             f"{verdict}: {html.escape(choice)} (base: {html.escape(base_choice)}).</div>",
+             f"{verdict}: {html.escape(shown)} (base: {html.escape(shown_base)}).</div>",
              *(f"<div class='finding'>{html.escape(note)}</div>" for note in notes),
              "<h2>Targets at the choice</h2>", table(estimates),
-             "<h2>Cost against the targets</h2>", png(curve),
-             f"<h2>The choice against the base ({n} paired replications)</h2>",
+             "<h2>Cost against the targets</h2>", png(plot),
+             f"<h2>The choice against the base ({replications} paired replications)</h2>",
              "<p class='muted'>The same replication seeds in both, so the same arrivals,"
              " durations and failures; waits in seconds.</p>",
              table(differences),
-             "<h2>Every candidate tried</h2>", table(evaluations)]
+             "<h2>Every candidate tried</h2>", table(candidates)]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>simbatch plan: {html.escape(name)}</title>"
+            f"<title>simbatch plan: {html.escape(scenario)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")

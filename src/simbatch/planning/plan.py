@@ -166,17 +166,14 @@ class Plan:
         base_point = tuple(int(get_value(plain(self.scenario.document), p, "vary"))
                            for p in self.paths)
         diff = self._against_base(n, base_point, executor)
-        choice = ", ".join(f"{p} = {v}" for p, v in self.choice.items())
-        base_choice = ", ".join(f"{p} = {v}" for p, v in zip(self.paths, base_point,
-                                                              strict=True))
-        page = plan_page(name=self.scenario.name, version=version("simbatch"),
-                         runs=self.runs, budget=self.budget, tried=len(self.evaluations),
-                         grid=self.grid, seed=self.seed, confidence=self.confidence,
-                         met=self.met, choice=choice, base_choice=base_choice,
-                         notes=self.notes, estimates=self.estimates.copy(),
-                         curve=self.plot(), n=n,
+        page = plan_page(scenario=self.scenario.name, version=version("simbatch"),
+                         met=self.met, choice=self.choice,
+                         base=dict(zip(self.paths, base_point, strict=True)), runs=self.runs,
+                         budget=self.budget, tried=len(self.evaluations), grid=self.grid,
+                         seed=self.seed, confidence=self.confidence, notes=self.notes,
+                         estimates=self.estimates.copy(), plot=self.plot(), replications=n,
                          differences=diff[["metric", "key", diff.columns[-1]]],
-                         evaluations=self.evaluations)
+                         candidates=self.evaluations)
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
