@@ -40,7 +40,7 @@ class Search:
                  weights: list[float], targets: list[Target], confidence: float, n: int,
                  max_n: int, budget: int | None, seed: int, warmup: int,
                  workers: Workers) -> None:
-        self.base, self.paths, self.values, self.weights = base, paths, values, weights
+        self.paths, self.values = paths, values
         self.targets, self.confidence, self.n, self.max_n = targets, confidence, n, max_n
         self.budget, self.seed, self.warmup, self.workers = budget, seed, warmup, workers
         self.catalog = Candidates(base, paths, values, weights)
