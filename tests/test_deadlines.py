@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simbatch
-from simbatch.experiments.runs import metrics, paired_share_difference, wilson
+from simbatch.experiments.intervals import paired_share_difference, wilson
+from simbatch.experiments.runs import metrics
 
 
 def night() -> dict[str, Any]:

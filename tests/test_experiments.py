@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import signal
@@ -17,6 +18,8 @@ import pytest
 
 import simbatch
 from simbatch.cli.main import main
+from simbatch.experiments import executors
+from simbatch.history.backtest.compare import replicate_figures
 from tests.conftest import ROOT, SCENARIOS
 
 
@@ -201,3 +204,51 @@ def test_cli_compare_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "give two or more scenarios" in capsys.readouterr().err
     assert main(["report", str(a), "--out", str(tmp_path)]) == 2
     assert "is a folder; name the HTML file" in capsys.readouterr().err
+
+
+# ---- the one fan-out ------------------------------------------------------------------------
+
+def scaled(data: int, item: int, factor: int) -> tuple[int, int]:
+    """A stand-in for a replication: its result names its data and item."""
+    return data * factor, item
+
+
+def test_the_fan_out_returns_results_in_input_order_on_every_executor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    data = {"a": 1, "b": 10}
+    items = [("b", 1), ("a", 2), ("b", 3), ("a", 4), ("b", 5)]
+    expected = [(100, 1), (10, 2), (100, 3), (10, 4), (100, 5)]
+    seen: list[int] = []
+    assert executors.fan_out(scaled, data, items, (10,), "serial",
+                             done=lambda i, _: seen.append(i)) == expected
+    assert seen == [0, 1, 2, 3, 4]
+    assert executors.fan_out(scaled, data, items, (10,)) == expected
+    assert executors.fan_out(scaled, data, items, (10,), shared=True) == expected
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        seen.clear()
+        assert executors.fan_out(scaled, data, items, (10,), threads,
+                                 done=lambda i, _: seen.append(i)) == expected
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+    assert executors.fan_out(scaled, data, [], (10,), "serial") == []
+    with pytest.raises(simbatch.UsageError, match="executor is None"):
+        executors.fan_out(scaled, data, items, (10,), "threads")
+
+
+def test_the_fan_out_sends_each_data_once_per_chunk_or_by_key() -> None:
+    data = {"a": 1, "b": 10}
+    items = [("a", 1), ("b", 2), ("a", 3), ("a", 4)]
+    chunked = executors.tasks(scaled, data, items, cores=2)
+    assert [(task[1], task[2], indices) for task, indices in chunked] == [
+        (1, [1, 3], [0, 2]), (1, [4], [3]), (10, [2], [1])]
+    by_key = executors.tasks(scaled, data, items, cores=2, shared=data)
+    assert [(task[1], task[2], indices) for task, indices in by_key] == [
+        ("a", [1], [0]), ("b", [2], [1]), ("a", [3], [2]), ("a", [4], [3])]
+
+
+def test_backtest_replications_on_the_local_pool_give_the_serial_figures() -> None:
+    loaded = simbatch.load(small())
+    serial = replicate_figures(loaded, 3, 4, "UTC", ["J"], executor="serial")
+    pooled = replicate_figures(loaded, 3, 4, "UTC", ["J"])
+    pdt.assert_frame_equal(pooled, serial)
+    assert sorted(serial.replication.unique()) == [1, 2, 3]

@@ -19,7 +19,8 @@ import pytest
 
 import simbatch
 from simbatch.cli.main import main
-from simbatch.planning.plan import changes_for, thread_hours
+from simbatch.planning.candidates import thread_hours
+from simbatch.scenario.paths import changes_for
 from tests.conftest import ROOT
 
 

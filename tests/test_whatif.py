@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import simbatch
+from simbatch.scenario import paths
 
 BASE = """\
 name: Base tenant
@@ -170,3 +171,36 @@ def test_unknown_server_zone(tmp_path: Path) -> None:
     base = simbatch.load(write(tmp_path, "base.yaml", BASE))
     with pytest.raises(simbatch.ScenarioError, match=r"servers\.AOS1\.timezone: unknown time zone"):
         base.with_changes({"servers": {"AOS1": {"timezone": "Mars/Base"}}})
+
+
+# ---- paths into the document ----------------------------------------------------------------
+
+def test_one_path_walker_reads_sets_and_changes_values(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(BASE, encoding="utf-8")
+    loaded = simbatch.load(base)
+    document = paths.plain(loaded.document)
+    assert paths.parse_path("servers.AOS2.periods[0].threads") == [
+        "servers", "AOS2", "periods", 0, "threads"]
+    assert paths.get_value(document, "servers.AOS2.periods[0].threads") == 2
+    values = {"servers.AOS2.periods[0].threads": 5, "servers.AOS1.threads": 3}
+    changed = paths.set_values(document, values)
+    assert document["servers"]["AOS1"]["threads"] == 8  # the document is left alone
+    assert [paths.get_value(changed, p) for p in values] == [5, 3]
+    merged = loaded.with_changes(paths.changes_for(document, values))
+    assert merged.document["servers"] == changed["servers"]
+    assert paths.set_values(document, {"servers.AOS1.note": "x"})["servers"]["AOS1"] == {
+        "threads": 8, "note": "x"}
+    for bad, message in [
+            ("servers.AOS3.threads", "path 'servers.AOS3.threads': the scenario has no"
+                                     " 'servers.AOS3'"),
+            ("servers.AOS2.periods[4].threads", "the scenario has no 'servers.AOS2.periods[4]'"),
+            ("servers.AOS1.threads.x", "'x' is not inside a mapping"),
+            ("servers..x", "bad path 'servers..x'")]:
+        with pytest.raises(simbatch.UsageError) as raised:
+            paths.set_values(document, {bad: 1})
+        assert message in str(raised.value)
+    with pytest.raises(simbatch.UsageError) as raised:
+        paths.changes_for(document, {"servers.AOS1.note": 1})
+    assert "vary 'servers.AOS1.note': the scenario has no 'servers.AOS1.note'" in str(
+        raised.value)

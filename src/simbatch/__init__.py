@@ -29,14 +29,16 @@ from simbatch.scenario.spec import Scenario
 # submodule's name (``calibrate`` lives in ``calibration``, ``backtest`` in
 # ``backtesting``): importing such a submodule would replace the function with it.
 if TYPE_CHECKING:
+    from simbatch.experiments.runs import Comparison, Replications, compare, replicate, sweep
     from simbatch.history.backtest.replay import Backtest, backtest
     from simbatch.history.calibration.fit import Calibration, calibrate
-    from simbatch.experiments.runs import Comparison, Replications, compare, replicate, sweep
     from simbatch.history.export import write_fo_history
     from simbatch.history.read import History, read_history
-    from simbatch.results.csv import write_csv
-    from simbatch.planning.plan import Plan, Target, parse_target, parse_vary, plan
+    from simbatch.planning.candidates import parse_vary
+    from simbatch.planning.plan import Plan, plan
+    from simbatch.planning.targets import Target, parse_target
     from simbatch.present.report import write_report
+    from simbatch.results.csv import write_csv
     from simbatch.results.result import Result
     from simbatch.simulation import simulate
 
@@ -60,9 +62,9 @@ _LAZY = {
     "sweep": "simbatch.experiments.runs",
     "write_report": "simbatch.present.report",
     "Plan": "simbatch.planning.plan",
-    "Target": "simbatch.planning.plan",
-    "parse_target": "simbatch.planning.plan",
-    "parse_vary": "simbatch.planning.plan",
+    "Target": "simbatch.planning.targets",
+    "parse_target": "simbatch.planning.targets",
+    "parse_vary": "simbatch.planning.candidates",
     "plan": "simbatch.planning.plan",
 }
 

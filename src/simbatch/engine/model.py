@@ -49,9 +49,9 @@ from simbatch.engine.jobs import (
     JobPlan,
     Run,
 )
+from simbatch.engine.recorder import NA, NO_SERVER, Recorder
 from simbatch.engine.servers import Limits, poll_offsets
 from simbatch.engine.workload import Schedule
-from simbatch.engine.recorder import NA, NO_SERVER, Recorder
 from simbatch.scenario.spec import Scenario
 
 __all__ = ["Model"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simbatch.scenario.calendar import Slots, Windows, arrival_times
 from simbatch.engine.randomness import generator
+from simbatch.scenario.calendar import Slots, Windows, arrival_times
 from simbatch.scenario.spec import Job, Scenario
 from simbatch.scenario.timegrammar import epoch_ns
 

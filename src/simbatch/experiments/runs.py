@@ -9,55 +9,47 @@ One simulated night is an anecdote; these turn runs into estimates with interval
   reported with confidence intervals.
 - ``sweep`` runs a grid of changes addressed by path into the scenario.
 
-Work runs on a local process pool by default; pass any executor with ``submit`` (a
-``dask.distributed.Client`` included) to run elsewhere, or ``"serial"`` to stay in this
-process. Results are identical whichever executor runs them. With ``store=`` every
-finished replication is written atomically as parquet and reused when the experiment
-runs again.
+Work runs on the one fan-out (``simbatch.experiments.executors``): a local process pool
+by default; pass any executor with ``submit`` (a ``dask.distributed.Client`` included) to
+run elsewhere, or ``"serial"`` to stay in this process. Results are identical whichever
+executor runs them. With ``store=`` every finished replication is written atomically as
+parquet and reused when the experiment runs again (``simbatch.experiments.store``);
+intervals come from ``simbatch.experiments.intervals``.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import copy
-import dataclasses
 import hashlib
 import itertools
-import json
-import math
 import os
-import re
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import filelock
 import numpy as np
 import pandas as pd
-from scipy import stats
-from tqdm.auto import tqdm
 
-import simbatch
 from simbatch.engine import budget
-from simbatch import files as outputs
-from simbatch.results import summary
-from simbatch.experiments import executors as workers
+from simbatch.errors import UsageError
+from simbatch.experiments import executors
+from simbatch.experiments.intervals import paired_share_difference, summarize
+from simbatch.experiments.store import METRIC_COLUMNS, Store, fingerprint
 from simbatch.results import metrics as metrics_module
-from simbatch.errors import SimbatchWarning, StoreError, UsageError
-from simbatch.scenario.load import load, load_document
+from simbatch.results import summary
 from simbatch.results.result import Result
+from simbatch.scenario.load import load, load_document
+from simbatch.scenario.paths import set_values
 from simbatch.scenario.spec import Scenario
-from simbatch.scenario.shape import format_path
-from simbatch.simulation import whole_number
 from simbatch.scenario.timegrammar import parse_duration_ns
+from simbatch.simulation import whole_number
 
-__all__ = ["Comparison", "Replications", "compare", "replicate", "sweep"]
+__all__ = ["Comparison", "Replications", "Source", "compare", "deadline_rows", "metrics",
+           "parse_warmup", "replicate", "replication_seed", "run_replication", "sweep"]
 
-METRIC_COLUMNS = ["replication", "seed", "metric", "key", "value"]
 Source = Scenario | str | Path | Mapping[str, Any]
-T = TypeVar("T")
+"""What every entry point takes: a Scenario, a scenario file, or a scenario document."""
 
 
 # ---- one replication ------------------------------------------------------------------------
@@ -133,217 +125,34 @@ def _span_seconds(value: object) -> float:
         value) else np.nan
 
 
-def _one(scenario: Scenario, replication: int, seed: int, warmup: int,
-         max_attempts: int | None = None) -> pd.DataFrame:
-    """Run one replication and return its metric rows (runs in a worker).
+def run_replication(scenario: Scenario, replication: tuple[int, int], warmup: int,
+                    max_attempts: int | None = None) -> pd.DataFrame:
+    """Run one (replication, seed) of ``scenario`` and return its metric rows (in a worker).
 
     The rows come from the recorder's columns (``simbatch.results.summary``), without building the
     tables; they equal ``metrics(simulate(scenario, seed), warmup)``.
     """
+    number, seed = replication
     frame = summary.replication_metrics(scenario, seed, warmup, max_attempts)
     frame.insert(0, "seed", seed)
-    frame.insert(0, "replication", replication)
+    frame.insert(0, "replication", number)
     return frame
 
 
-def _chunk(scenario: Scenario, reps: Sequence[tuple[int, int]], warmup: int,
-           max_attempts: int | None = None) -> list[pd.DataFrame]:
-    """Several (replication, seed) of one scenario in one task: the scenario travels once."""
-    return [_one(scenario, r, seed, warmup, max_attempts) for r, seed in reps]
-
-
-def _shared_chunk(name: str, reps: Sequence[tuple[int, int]], warmup: int,
-                  max_attempts: int | None = None) -> list[pd.DataFrame]:
-    """``_chunk`` of the scenario that the worker's pool was started with under ``name``."""
-    return _chunk(workers.shared()[name], reps, warmup, max_attempts)
-
-
-# ---- where work runs ------------------------------------------------------------------------
-
-def is_dask(executor: Any) -> bool:
-    """Whether ``executor`` is a ``dask.distributed.Client`` (it scatters and gathers)."""
-    return hasattr(executor, "scatter") and hasattr(executor, "gather")
-
-
-def chunks(items: Sequence[T], parts: int) -> list[list[T]]:
-    """``items`` cut into at most ``parts`` consecutive chunks of near-equal size."""
-    size = max(1, math.ceil(len(items) / max(1, parts)))
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
-def _run_all(scenarios: Mapping[str, Scenario], jobs: list[tuple[str, int, int]],
-             warmup: int, max_attempts: int | None, executor: Any,
-             save: Callable[[int, pd.DataFrame], None], label: str) -> None:
-    """Run every (variant, replication, seed) job, saving each result as soon as it is in.
-
-    Each scenario goes to a worker once: a local pool starts its workers with all of
-    them, a dask Client scatters each once, and any other executor gets one chunk of a
-    variant's replications per core. Every replication depends only on its scenario,
-    seed and warm-up, so the results are the same whichever executor runs them.
-    """
-    if not jobs:
-        return
-    with tqdm(total=len(jobs), desc=label, disable=None) as bar:
-        if executor == "serial":
-            for i, (name, r, seed) in enumerate(jobs):
-                save(i, _one(scenarios[name], r, seed, warmup, max_attempts))
-                bar.update()
-            return
-        own = executor is None
-        pool: Any = workers.pool(shared=scenarios) if own else executor
-        finished = False
-        futures: dict[Any, list[int]] = {}
-        try:
-            for task, indices in _tasks(scenarios, jobs, pool, own):
-                futures[pool.submit(*task, warmup, max_attempts)] = indices
-            done_iter: Iterable[Any]
-            if is_dask(pool):
-                from distributed import as_completed
-                done_iter = as_completed(list(futures))
-            else:
-                done_iter = concurrent.futures.as_completed(futures)
-            for future in done_iter:
-                for i, frame in zip(futures[future], future.result(), strict=True):
-                    save(i, frame)
-                bar.update(len(futures[future]))
-            finished = True
-        finally:
-            if own:
-                workers.close(pool, finished)
-            elif not finished:
-                for future in futures:
-                    future.cancel()
-
-
 def _tasks(scenarios: Mapping[str, Scenario], jobs: list[tuple[str, int, int]], pool: Any,
-           own: bool) -> list[tuple[tuple[Any, ...], list[int]]]:
-    """The tasks to submit (function and leading arguments) and the jobs each one runs."""
-    if own:  # the workers hold every scenario: one task per replication, by name
-        return [((_shared_chunk, name, [(r, seed)]), [i])
-                for i, (name, r, seed) in enumerate(jobs)]
-    names = list(dict.fromkeys(name for name, _, _ in jobs))
-    if is_dask(pool):  # scattered once; each worker fetches it once and keeps it
-        held = {name: pool.scatter(scenarios[name]) for name in names}
-        return [((_chunk, held[name], [(r, seed)]), [i]) for i, (name, r, seed)
-                in enumerate(jobs)]
-    out: list[tuple[tuple[Any, ...], list[int]]] = []
-    for name in names:  # any other executor: one chunk of each variant per core
-        mine = [i for i, job in enumerate(jobs) if job[0] == name]
-        for part in chunks(mine, os.cpu_count() or 1):
-            reps = [(jobs[i][1], jobs[i][2]) for i in part]
-            out.append(((_chunk, scenarios[name], reps), part))
-    return out
+           own: bool) -> list[executors.Task]:
+    """What ``fan_out`` submits for (variant, replication, seed) jobs, to inspect it.
 
-
-def _check_executor(executor: Any) -> None:
-    if executor is None or executor == "serial":
-        return
-    if isinstance(executor, str) or not callable(getattr(executor, "submit", None)):
-        raise UsageError(f"executor is None (local processes), 'serial', or an executor with"
-                         f" submit() such as a dask.distributed.Client; got {executor!r}")
-
-
-class _Store:
-    """A results folder: one parquet file per finished replication, and a manifest.
-
-    One experiment owns the folder while it runs: a lock file (``.lock``, through
-    ``filelock``) refuses a second one, even one started at the same instant. Every stored
-    replication carries its replication, seed, variant and scenario fingerprint; one that
-    cannot be read or does not match is recomputed with a warning, never mixed in.
+    ``own`` is a local pool started with every scenario (they go by name); otherwise
+    ``pool`` is any executor but a dask Client (``executors.tasks`` says how work goes out).
+    The tests check with it that a local pool's tasks carry no scenario.
     """
-
-    def __init__(self, folder: str | Path, fingerprint: dict[str, Any]) -> None:
-        self.folder = Path(folder)
-        self.fingerprint = fingerprint
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store {self.folder}: cannot be created ({exc})") from None
-        self.lock = filelock.FileLock(self.folder / ".lock", timeout=0)
-        try:
-            self.lock.acquire()
-        except filelock.Timeout:
-            raise StoreError(f"store {self.folder} is in use by another experiment that is"
-                             " running now; wait for it or use another folder") from None
-        try:
-            self._check_manifest()
-        except BaseException:
-            self.lock.release()
-            raise
-
-    def _check_manifest(self) -> None:
-        manifest = self.folder / "experiment.json"
-        found: Any = None
-        if manifest.exists():
-            try:
-                found = json.loads(manifest.read_text(encoding="utf-8"))
-                if not isinstance(found, dict):
-                    raise ValueError(f"expected an object, got {type(found).__name__}")
-            except (OSError, ValueError) as exc:
-                _warn(f"store {self.folder}: experiment.json cannot be read ({exc}); writing"
-                      " it anew and checking every stored replication against it")
-                found = None
-        if found is None:
-            outputs.write_bytes(manifest, json.dumps(self.fingerprint, indent=2).encode())
-        elif found != self.fingerprint:
-            differs = sorted(k for k in {*found, *self.fingerprint}
-                             if found.get(k) != self.fingerprint.get(k))
-            raise UsageError(f"{self.folder} holds results of another experiment"
-                             f" (differing: {', '.join(differs)}); use another folder")
-
-    def close(self) -> None:
-        """Let another experiment have the folder."""
-        self.lock.release()
-
-    def path(self, variant: str, replication: int) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", variant)
-        return self.folder / slug / f"replication-{replication:05d}.parquet"
-
-    def load(self, variant: str, replication: int, seed: int) -> pd.DataFrame | None:
-        """A stored replication that matches, or None (with a warning if one was unusable)."""
-        path = self.path(variant, replication)
-        if not path.exists():
-            return None
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises many kinds for a damaged file
-            reason = " ".join(str(exc).split())[:200]
-            _warn(f"store: {path} cannot be read ({type(exc).__name__}: {reason});"
-                  " recomputing it")
-            return None
-        expected = {"replication": replication, "seed": seed, "variant": variant,
-                    "fingerprint": self.fingerprint["variants"][variant]}
-        missing = [c for c in [*METRIC_COLUMNS, *expected] if c not in frame.columns]
-        if missing or frame.empty:
-            _warn(f"store: {path} is not a stored replication (missing columns:"
-                  f" {', '.join(missing) or 'none, but no rows'}); recomputing it")
-            return None
-        for column, value in expected.items():
-            values = set(frame[column].tolist())
-            if values != {value}:
-                shown = ", ".join(repr(v) for v in sorted(values, key=str))
-                _warn(f"store: {path} holds {column} {shown}, not {value!r}; recomputing it")
-                return None
-        return frame[METRIC_COLUMNS]
-
-    def save(self, variant: str, replication: int, frame: pd.DataFrame) -> None:
-        path = self.path(variant, replication)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tagged = frame.assign(variant=variant,
-                              fingerprint=self.fingerprint["variants"][variant])
-        with outputs.replacing(path) as (temp,):  # a reader never sees half a file
-            tagged.to_parquet(temp, index=False)
+    items = [(name, (r, seed)) for name, r, seed in jobs]
+    return executors.tasks(run_replication, scenarios, items, os.cpu_count() or 1,
+                           scenarios if own else ())
 
 
-def _warn(message: str) -> None:
-    warnings.warn(message, SimbatchWarning, stacklevel=4)
-
-
-def _fingerprint(scenario: Scenario) -> str:
-    """A digest of everything a scenario simulates (not where its file lives)."""
-    text = repr(dataclasses.replace(scenario, source="", folder=None))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
+# ---- an experiment --------------------------------------------------------------------------
 
 def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, warmup: int,
                 executor: Any, store: str | Path | None, max_attempts: int | None = None
@@ -353,14 +162,14 @@ def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, 
     seed = whole_number(seed, "seed", 0)
     if max_attempts is not None:
         max_attempts = whole_number(max_attempts, "max_attempts", 1)
-    _check_executor(executor)
+    executors.check_executor(executor)
     for scenario in variants.values():  # refuse before any work starts
         budget.check(scenario, max_attempts)
     shelf = None
     if store is not None:
-        shelf = _Store(store, {"simbatch": simbatch.__version__, "seed": seed,
-                               "warmup_ns": warmup, "variants": {
-                                   name: _fingerprint(s) for name, s in variants.items()}})
+        shelf = Store(store, {"simbatch": version("simbatch"), "seed": seed,
+                              "warmup_ns": warmup, "variants": {
+                                  name: fingerprint(s) for name, s in variants.items()}})
     try:
         return _replications(variants, replications, seed, warmup, executor, shelf,
                              max_attempts)
@@ -370,8 +179,10 @@ def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, 
 
 
 def _replications(variants: Mapping[str, Scenario], replications: int, seed: int, warmup: int,
-                  executor: Any, shelf: _Store | None, max_attempts: int | None
+                  executor: Any, shelf: Store | None, max_attempts: int | None
                   ) -> tuple[pd.DataFrame, int]:
+    """Every variant's replications, read from ``shelf`` or run (and kept there) on the
+    one fan-out, as metric rows with a ``variant`` column; and how many were read."""
     frames: dict[tuple[str, int], pd.DataFrame] = {}
     jobs: list[tuple[str, int]] = []
     for name in variants:
@@ -390,112 +201,12 @@ def _replications(variants: Mapping[str, Scenario], replications: int, seed: int
             shelf.save(name, r, frame)
         frames[name, r] = frame
 
-    work = [(name, r, replication_seed(seed, r)) for name, r in jobs]
-    _run_all(variants, work, warmup, max_attempts, executor, save, "replications")
+    items = [(name, (r, replication_seed(seed, r))) for name, r in jobs]
+    executors.fan_out(run_replication, variants, items, (warmup, max_attempts), executor,
+                      shared=True, done=save, label="replications")
     rows = pd.concat([frames[name, r].assign(variant=name) for name in variants
                       for r in range(1, replications + 1)], ignore_index=True)
     return rows[["variant", *METRIC_COLUMNS]], reused
-
-
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
-    """Mean, standard deviation and a t confidence interval of ``values``."""
-    n = len(values)
-    mean = float(np.mean(values)) if n else np.nan
-    if n < 2:
-        return mean, np.nan, np.nan, np.nan
-    sd = float(np.std(values, ddof=1))
-    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sd / np.sqrt(n)
-    return mean, sd, mean - half, mean + half
-
-
-SHARES = frozenset({"utilization", "deadline_miss"})
-"""Metrics that are fractions in [0, 1]."""
-SIGNED = frozenset({"lateness_p50_s", "lateness_p95_s", "margin_min_s"})
-"""Metrics that may be negative; every other metric is a count or a time, at least 0."""
-
-
-def metric_range(metric: str, difference: bool = False) -> tuple[float, float]:
-    """The values a metric (or a difference of two of its values) can take."""
-    if metric in SHARES:
-        return (-1.0, 1.0) if difference else (0.0, 1.0)
-    if metric in SIGNED or difference:
-        return -np.inf, np.inf
-    return 0.0, np.inf
-
-
-def wilson(misses: float, runs: float, confidence: float) -> tuple[float, float]:
-    """The Wilson score interval of a proportion ``misses / runs``."""
-    if runs <= 0:
-        return np.nan, np.nan
-    z = float(stats.norm.ppf((1 + confidence) / 2))
-    p = misses / runs
-    centre = (p + z * z / (2 * runs)) / (1 + z * z / runs)
-    half = z / (1 + z * z / runs) * np.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs))
-    low = 0.0 if misses <= 0 else max(0.0, float(centre - half))
-    high = 1.0 if misses >= runs else min(1.0, float(centre + half))
-    return low, high
-
-
-def paired_share_difference(misses_a: np.ndarray, runs_a: np.ndarray, misses_b: np.ndarray,
-                            runs_b: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """Share b - share a of paired counts, with Newcombe's hybrid score interval.
-
-    Each share is pooled over the replications (misses ÷ runs judged), and each gets a
-    Wilson interval. They are combined by the square-and-add method with the correlation of
-    the paired per-replication shares (Newcombe 1998, method 10; Zou and Donner's MOVER),
-    so identical outcomes in both variants give a narrow interval around 0, and the bounds
-    stay within [-1, 1].
-    """
-    total_a, total_b = float(runs_a.sum()), float(runs_b.sum())
-    if total_a <= 0 or total_b <= 0:
-        return np.nan, np.nan, np.nan
-    pa, pb = misses_a.sum() / total_a, misses_b.sum() / total_b
-    la, ua = wilson(float(misses_a.sum()), total_a, confidence)
-    lb, ub = wilson(float(misses_b.sum()), total_b, confidence)
-    both = (runs_a > 0) & (runs_b > 0)
-    phi = 0.0
-    if both.sum() > 1:
-        xa, xb = misses_a[both] / runs_a[both], misses_b[both] / runs_b[both]
-        if np.std(xa) > 0 and np.std(xb) > 0:
-            phi = float(np.corrcoef(xa, xb)[0, 1])
-    d = float(pb - pa)
-    low = d - np.sqrt(max(0.0, (pb - lb) ** 2 - 2 * phi * (pb - lb) * (ua - pa) + (ua - pa) ** 2))
-    high = d + np.sqrt(max(0.0, (ub - pb) ** 2 - 2 * phi * (ub - pb) * (pa - la)
-                           + (pa - la) ** 2))
-    return d, max(-1.0, low), min(1.0, high)
-
-
-def _summarize(rows: pd.DataFrame, by: list[str], confidence: float,
-               difference: bool = False) -> pd.DataFrame:
-    """Per ``by`` group: n, mean, sd and a t interval clipped to the metric's range.
-
-    Outside differences, ``deadline_miss`` gets a Wilson interval on its counts pooled
-    over the replications (``deadline_misses`` ÷ ``deadline_runs``), and its mean is that
-    pooled share.
-    """
-    out = []
-    counts = {}
-    if not difference:
-        pooled = rows[rows.metric.isin(["deadline_misses", "deadline_runs"])]
-        others = [c for c in by if c != "metric"]
-        if len(pooled):
-            counts = pooled.groupby([*others, "metric"], sort=False)["value"].sum().to_dict()
-    for key, group in rows.groupby(by, sort=False):
-        parts = key if isinstance(key, tuple) else (key,)
-        metric = str(dict(zip(by, parts, strict=True))["metric"])
-        values = group["value"].dropna().to_numpy()
-        mean, sd, low, high = _interval(values, confidence)
-        floor, ceiling = metric_range(metric, difference)
-        low, high = (float(np.clip(low, floor, ceiling)), float(np.clip(high, floor, ceiling)))
-        if metric == "deadline_miss" and not difference:
-            rest = tuple(p for c, p in zip(by, parts, strict=True) if c != "metric")
-            misses = counts.get((*rest, "deadline_misses"), np.nan)
-            runs = counts.get((*rest, "deadline_runs"), np.nan)
-            if runs > 0:
-                mean = float(misses / runs)
-                low, high = wilson(misses, runs, confidence)
-        out.append([*parts, len(values), mean, sd, low, high])
-    return pd.DataFrame(out, columns=[*by, "n", "mean", "sd", "ci_low", "ci_high"])
 
 
 # ---- the public API -------------------------------------------------------------------------
@@ -518,7 +229,7 @@ class Replications:
         gets a negative bound); ``deadline_miss`` gets a Wilson interval on its pooled
         counts.
         """
-        return _summarize(self.metrics, ["metric", "key"], confidence)
+        return summarize(self.metrics, ["metric", "key"], confidence)
 
 
 @dataclass(frozen=True, eq=False)
@@ -535,7 +246,7 @@ class Comparison:
 
     def summary(self, confidence: float = 0.95) -> pd.DataFrame:
         """Per variant, metric and key: n, mean, sd and a t confidence interval."""
-        return _summarize(self.metrics, ["variant", "metric", "key"], confidence)
+        return summarize(self.metrics, ["variant", "metric", "key"], confidence)
 
     def differences(self, confidence: float = 0.95) -> pd.DataFrame:
         """Each variant minus the baseline (the first), paired by replication, with intervals.
@@ -554,7 +265,7 @@ class Comparison:
         if not out:
             return pd.DataFrame(columns=["variant", "metric", "key", "n", "mean", "sd",
                                          "ci_low", "ci_high"])
-        table = _summarize(pd.concat(out), ["variant", "metric", "key"], confidence,
+        table = summarize(pd.concat(out), ["variant", "metric", "key"], confidence,
                            difference=True)
         shares = table.index[table.metric == "deadline_miss"]
         for i in shares:
@@ -588,7 +299,7 @@ def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,
     ``max_attempts`` raises the work budget of each run (``simbatch.engine.budget``).
     """
     loaded = load(scenario)
-    rows, reused = _experiment({loaded.name: loaded}, n, seed, _warmup(warmup), executor,
+    rows, reused = _experiment({loaded.name: loaded}, n, seed, parse_warmup(warmup), executor,
                                store, max_attempts)
     return Replications(loaded, seed, rows.drop(columns="variant"), reused)
 
@@ -601,7 +312,7 @@ def compare(variants: Mapping[str, Source], replications: int = 30, seed: int = 
         raise UsageError("compare takes a mapping of names to scenarios, such as"
                          " {'today': 'base.yaml', 'more servers': 'more.yaml'}")
     loaded = {str(name): load(s) for name, s in variants.items()}
-    rows, reused = _experiment(loaded, replications, seed, _warmup(warmup), executor, store,
+    rows, reused = _experiment(loaded, replications, seed, parse_warmup(warmup), executor, store,
                                max_attempts)
     return Comparison(tuple(loaded), seed, rows, reused, tuple(loaded.values()))
 
@@ -635,8 +346,10 @@ def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1
     variants = {}
     for point in points:
         label = ", ".join(f"{p}={v}" for p, v in zip(paths, point, strict=True))
-        variants[label] = _with_values(scenario, dict(zip(paths, point, strict=True)), label)
-    rows, _ = _experiment(variants, replications, seed, _warmup(warmup), executor, None,
+        document = set_values(scenario.document, dict(zip(paths, point, strict=True)))
+        variants[label] = load_document(document, f"{scenario.source} with {label}",
+                                        scenario.folder, scenario.name)
+    rows, _ = _experiment(variants, replications, seed, parse_warmup(warmup), executor, None,
                           max_attempts)
     means = rows.groupby(["variant", "metric", "key"], sort=False)["value"].mean()
     wide = means.unstack(["metric", "key"])
@@ -654,51 +367,10 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def _warmup(value: str | int) -> int:
+def parse_warmup(value: str | int) -> int:
+    """A warm-up (a time such as ``"2h"``, or ns) in ns; a UsageError names ``warmup``."""
     try:
         return parse_duration_ns(value)
     except ValueError as exc:
         raise UsageError(f"warmup: {exc}") from None
 
-
-_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def parse_path(path: str) -> list[str | int]:
-    """``servers.AOS1.periods[1].threads`` as keys and list indices."""
-    parts: list[str | int] = []
-    position = 0
-    for match in _PART.finditer(path):
-        gap = path[position:match.start()]
-        if gap not in ("", "."):
-            raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
-        parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
-        position = match.end()
-    if not parts or position != len(path):
-        raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
-    return parts
-
-
-def _with_values(scenario: Scenario, values: Mapping[str, Any], label: str) -> Scenario:
-    """``scenario`` with each path set to its value, validated like any scenario."""
-    document = copy.deepcopy(dict(scenario.document))
-    for path, value in values.items():
-        parts = parse_path(path)
-        node: Any = document
-        for depth, part in enumerate(parts[:-1]):
-            where = format_path(tuple(parts[:depth + 1]))
-            if isinstance(part, int):
-                if not isinstance(node, list) or not 0 <= part < len(node):
-                    raise UsageError(f"path {path!r}: {where} has no item [{part}]")
-            elif not isinstance(node, dict) or part not in node:
-                raise UsageError(f"path {path!r}: the scenario has no {where!r}")
-            node = node[part]
-        last = parts[-1]
-        if isinstance(last, int):
-            if not isinstance(node, list) or not 0 <= last < len(node):
-                raise UsageError(f"path {path!r}: no list item [{last}] there")
-        elif not isinstance(node, dict):
-            raise UsageError(f"path {path!r}: {last!r} is not inside a mapping")
-        node[last] = value
-    return load_document(document, f"{scenario.source} with {label}", scenario.folder,
-                         scenario.name)

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from simbatch.files import write_bytes, write_text
 
-__all__ = ["TEMPLATES", "Image", "Table", "generated", "image", "markup", "png", "render",
+__all__ = ["TEMPLATES", "Image", "Table", "generated", "image", "png", "render",
            "simbatch_version", "table", "write_figure", "write_page"]
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -53,12 +53,6 @@ def render(template_name: str, **context: Any) -> str:
     """
     context.setdefault("version", simbatch_version())
     return _environment().get_template(template_name).render(**context)
-
-
-def markup(macro: str, *args: Any) -> str:
-    """The HTML of one macro of ``templates/macros.html`` (``table``, ``image``) on its own."""
-    module = _environment().get_template("macros.html").module
-    return str(getattr(module, macro)(*args)).strip()
 
 
 def write_page(out: str | Path, page: str) -> Path:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from simbatch.errors import UsageError
 from simbatch.present import pages, plots, units
@@ -24,20 +23,6 @@ from simbatch.results.result import Result
 
 __all__ = ["ComparisonView", "findings", "key_figures", "whatif_page", "write_backtest_plot",
            "write_backtest_report", "write_report"]
-
-STYLE = (pages.TEMPLATES / "style.css").read_text(encoding="utf-8")
-"""The pages' style sheet. Kept only for ``Plan.report`` until it renders ``plan.html``."""
-
-
-def _png(fig: Figure) -> str:
-    """Kept only for ``Plan.report`` until it renders ``plan.html``: an ``<img>`` of ``fig``."""
-    return pages.markup("image", pages.image(fig))
-
-
-def _table(frame: pd.DataFrame) -> str:
-    """Kept only for ``Plan.report`` until it renders ``plan.html``: a ``<table>``."""
-    return pages.markup("table", pages.table(frame))
-
 
 class ComparisonView(Protocol):
     """What the report reads of a comparison (``simbatch.experiments.runs.Comparison``)."""
@@ -50,6 +35,7 @@ class ComparisonView(Protocol):
     def differences(self, confidence: float = 0.95) -> pd.DataFrame:
         """Each variant minus the baseline, paired by replication, with intervals."""
         ...
+"""A table as HTML (public name for the plan page)."""
 
 
 def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:

@@ -19,14 +19,12 @@ simulates the calibrated scenario and measures each replication.
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simbatch.experiments import executors as workers
 from simbatch.results.result import Result
 from simbatch.scenario.spec import Scenario
 from simbatch.simulation import simulate
@@ -214,24 +212,16 @@ def replicate_figures(scenario: Scenario, n: int, seed: int, zone: str, daily: S
     """The figures of ``n`` replications (seeds as ``simbatch.replicate`` draws them).
 
     ``executor`` is None (local worker processes), ``"serial"`` or an executor with
-    ``submit``. Returns ``FIGURE_COLUMNS`` plus replication and seed.
+    ``submit``; the replications run on the experiments' fan-out, and one replication
+    runs here. Returns ``FIGURE_COLUMNS`` plus replication and seed.
     """
+    from simbatch.experiments.executors import fan_out
     from simbatch.experiments.runs import replication_seed
 
     seeds = [replication_seed(seed, r) for r in range(1, n + 1)]
-    frames: list[pd.DataFrame] = []
-    if executor == "serial" or n == 1:
-        frames = [_one_replication(scenario, s, zone, daily) for s in seeds]
-    else:
-        pool = workers.pool() if executor is None else executor
-        finished = False
-        try:
-            futures = [pool.submit(_one_replication, scenario, s, zone, daily) for s in seeds]
-            frames = [f.result() for f in futures]
-            finished = True
-        finally:
-            if executor is None and isinstance(pool, concurrent.futures.ProcessPoolExecutor):
-                workers.close(pool, finished)
+    frames = fan_out(_one_replication, {"scenario": scenario},
+                     [("scenario", s) for s in seeds], (zone, daily),
+                     "serial" if n == 1 else executor, shared=True)
     return pd.concat([f.assign(replication=r, seed=s) for r, (f, s) in
                       enumerate(zip(frames, seeds, strict=True), start=1)], ignore_index=True)
 

@@ -29,7 +29,8 @@ from simbatch.scenario.spec import (
 )
 from simbatch.scenario.timegrammar import NS, parse_duration_ns
 
-__all__ = ["check_platform", "check_reserved", "group_ref", "groups", "server", "server_list", "warn_idle"]
+__all__ = ["check_platform", "check_reserved", "group_ref", "groups", "server", "server_list",
+           "warn_idle"]
 
 
 def check_platform(ctx: Context, raw: schema.ScenarioIn) -> None:

@@ -1,0 +1,295 @@
+"""The search of a plan: judge candidates on their replications, and find the cheapest met.
+
+A candidate meets a target when the one-sided confidence bound of the metric's mean is
+within it; a close decision gets more replications (sequential sampling). The search
+uses monotone structure (more threads never make a target worse): bisection along one
+variable; for several, a bisection along each for a lower bound, a greedy marginal
+allocation from there, and a descent. Monotonicity is checked on what was simulated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+from scipy import stats
+
+from simbatch.experiments.executors import Workers
+from simbatch.experiments.runs import replication_seed, run_replication
+from simbatch.planning.candidates import Candidate, Candidates
+from simbatch.planning.targets import Target
+from simbatch.scenario.spec import Scenario
+
+__all__ = ["BudgetSpentError", "Search"]
+
+
+class BudgetSpentError(Exception):
+    """The run budget is spent; the search stops with what it has."""
+
+
+class Search:
+    """The search for the cheapest candidate that meets every target (see ``plan``).
+
+    Candidates are judged on their replications so far, and get more while a decision
+    is close; every run goes through one ``Workers`` for the whole plan.
+    """
+
+    def __init__(self, base: Scenario, paths: list[str], values: list[list[int]],
+                 weights: list[float], targets: list[Target], confidence: float, n: int,
+                 max_n: int, budget: int | None, seed: int, warmup: int,
+                 workers: Workers) -> None:
+        self.paths, self.values = paths, values
+        self.targets, self.confidence, self.n, self.max_n = targets, confidence, n, max_n
+        self.budget, self.seed, self.warmup, self.workers = budget, seed, warmup, workers
+        self.catalog = Candidates(base, paths, values, weights)
+        self.candidates = self.catalog.made
+        self.columns: list[str] | None = None
+        self.runs = 0
+        self.notes: list[str] = []
+
+    def candidate(self, point: tuple[int, ...]) -> Candidate:
+        """The candidate at ``point`` (made on first use)."""
+        return self.catalog.get(point)
+
+    def rank(self, c: Candidate) -> tuple[float, int, tuple[int, ...]]:
+        """Cheapest first (``Candidates.rank``)."""
+        return self.catalog.rank(c)
+
+    # judging
+    def _values(self, c: Candidate, column: str, key: str) -> pd.Series:
+        frame = c.frame()
+        mine = frame[(frame.metric == column) & (frame.key == key)]
+        return mine.set_index("replication")["value"].reindex(
+            sorted(frame.replication.unique()))
+
+    def judge(self, c: Candidate) -> None:
+        if self.columns is None:
+            frame = c.frame()
+            produced = set(zip(frame.metric, frame.key, strict=True))
+            self.columns = [t.column(produced) for t in self.targets]
+        verdicts = []
+        for target, column in zip(self.targets, self.columns, strict=True):
+            values = self._values(c, column, target.key).dropna().to_numpy()
+            n = len(values)
+            mean = float(values.mean()) if n else math.nan
+            if n >= 2:
+                sd = float(values.std(ddof=1))
+                se = sd / math.sqrt(n)
+                one = float(stats.t.ppf(self.confidence, n - 1)) * se
+                two = float(stats.t.ppf((1 + self.confidence) / 2, n - 1)) * se
+            else:
+                one = two = math.inf
+            bound = mean + one if target.upper else mean - one
+            other = mean - one if target.upper else mean + one
+            if n and target.within(bound):
+                verdict = "met"
+            elif n >= 2 and not target.within(other):
+                verdict = "failed"
+            else:
+                verdict = "close"
+            verdicts.append(verdict)
+            c.judged[target.label] = (n, mean, mean - two, mean + two, bound,
+                                      verdict == "met")
+        c.verdict = ("met" if all(v == "met" for v in verdicts) else
+                     "failed" if "failed" in verdicts else "close")
+
+    def gap(self, c: Candidate) -> float:
+        """How far the candidate's bounds are from the targets (0 when all are met)."""
+        worst = 0.0
+        for target in self.targets:
+            _, mean, _, _, bound, _ = c.judged[target.label]
+            if math.isinf(bound) or math.isnan(bound):
+                bound = mean
+            if math.isnan(bound):
+                return math.inf
+            scale = abs(target.value) or 1.0
+            short = (bound - target.value if target.upper else target.value - bound) / scale
+            worst = max(worst, short)
+        return worst
+
+    def evaluate(self, points: Iterable[tuple[int, ...]]) -> list[Candidate]:
+        """Simulate the points until each is decided or out of replications."""
+        chosen = [self.candidate(p) for p in dict.fromkeys(points)]
+        while True:
+            batch = []
+            spent = False
+            for c in chosen:
+                if c.n == 0:
+                    want = self.n
+                elif c.verdict == "close" and c.n < self.max_n:
+                    want = min(self.n, self.max_n - c.n)
+                else:
+                    continue
+                if self.budget is not None:
+                    want = min(want, self.budget - self.runs)
+                    if want <= 0:
+                        spent = True
+                        continue
+                self.runs += want
+                reps = [(r, replication_seed(self.seed, r)) for r in
+                        range(c.n + 1, c.n + want + 1)]
+                batch.append((c, reps))
+            if batch:
+                self.run(batch)
+                for c, _ in batch:
+                    self.judge(c)
+            if spent:
+                raise BudgetSpentError
+            if not batch:
+                return chosen
+
+    def run(self, batch: list[tuple[Candidate, list[tuple[int, int]]]]) -> None:
+        """Run each candidate's (replication, seed) on the workers; append their rows."""
+        data = {c.point: c.scenario for c, _ in batch}
+        items = [(c.point, rep) for c, reps in batch for rep in reps]
+        rows = self.workers.run(run_replication, data, items, (self.warmup,))
+        for (point, _), frame in zip(items, rows, strict=True):
+            self.candidates[point].rows.append(frame)
+
+    def met(self, point: tuple[int, ...]) -> bool:
+        return self.evaluate([point])[0].verdict == "met"
+
+    # the search itself
+    def search(self) -> None:
+        top = tuple(v[-1] for v in self.values)
+        low = tuple(v[0] for v in self.values)
+        if not self.met(top):
+            below = [p for i in range(len(self.paths)) if (p := self._step(top, i, -1))]
+            self.evaluate([low, *below])
+            for point in dict.fromkeys([*below, low]):
+                self._flat(point, top)
+            return
+        if len(self.paths) == 1:
+            self._axis(0, top)
+            return
+        bound = tuple(self.values[i][self._axis(i, top)] for i in range(len(self.paths)))
+        self._greedy(bound)
+        self._descend(min(self.feasible(), key=self.rank).point, bound)
+
+    def feasible(self) -> list[Candidate]:
+        """The candidates decided to meet every target so far."""
+        return [c for c in self.candidates.values() if c.verdict == "met"]
+
+    def _axis(self, i: int, top: tuple[int, ...]) -> int:
+        """Bisection along variable ``i`` with the others at ``top``: the lowest index met."""
+        def at(k: int) -> tuple[int, ...]:
+            return (*top[:i], self.values[i][k], *top[i + 1:])
+
+        good, bad = len(self.values[i]) - 1, -1
+        if good > 0 and self.met(at(0)):
+            return 0
+        bad = 0
+        while good - bad > 1:
+            middle = (good + bad) // 2
+            if self.met(at(middle)):
+                good = middle
+            else:
+                bad = middle
+        return good
+
+    def _step(self, point: tuple[int, ...], i: int, by: int) -> tuple[int, ...] | None:
+        k = self.values[i].index(point[i]) + by
+        if not 0 <= k < len(self.values[i]):
+            return None
+        return (*point[:i], self.values[i][k], *point[i + 1:])
+
+    def _greedy(self, point: tuple[int, ...]) -> tuple[int, ...]:
+        """From the lower bound, add the unit that closes the gap most per cost, until met.
+
+        It stops early once it costs as much as a candidate already known to meet the
+        targets: adding units cannot lead to a cheaper one.
+        """
+        while not self.met(point):
+            if self.candidates[point].cost >= min(c.cost for c in self.feasible()):
+                return point
+            options = [p for i in range(len(self.paths)) if (p := self._step(point, i, 1))]
+            if not options:
+                return point
+            found = self.evaluate(options)
+            feasible = [c for c in found if c.verdict == "met"]
+            if feasible:
+                return min(feasible, key=self.rank).point
+            here = self.candidates[point]
+
+            def gain(c: Candidate, here: Candidate = here) -> float:
+                return (self.gap(here) - self.gap(c)) / max(c.cost - here.cost, 1e-9)
+
+            best = max(found, key=lambda c: (gain(c), -c.cost))
+            if gain(best) <= 0:
+                self.notes.append(f"adding one unit to any variable at {self._label(point)}"
+                                  " did not bring the targets closer")
+            point = best.point
+        return point
+
+    def _descend(self, point: tuple[int, ...], bound: tuple[int, ...]) -> None:
+        """Remove one unit from a variable while the targets stay met (cheapest first)."""
+        while True:
+            options = [p for i in range(len(self.paths)) if (p := self._step(point, i, -1))
+                       and p[i] >= bound[i]]
+            feasible = [c for c in self.evaluate(options) if c.verdict == "met"]
+            if not feasible:
+                return
+            point = min(feasible, key=self.rank).point
+
+    def _label(self, point: tuple[int, ...]) -> str:
+        return ", ".join(f"{p}={v}" for p, v in zip(self.paths, point, strict=True))
+
+    def _flat(self, lower: tuple[int, ...], top: tuple[int, ...]) -> None:
+        """Say when going from ``lower`` to ``top`` does not move a failing target at all."""
+        assert self.columns is not None
+        a, b = self.candidates[lower], self.candidates[top]
+        if a.n == 0 or lower == top:
+            return
+        for target, column in zip(self.targets, self.columns, strict=True):
+            if b.judged[target.label][5]:
+                continue
+            d = self._paired(a, b, column, target)
+            if d is not None and d[1] <= 0:
+                self.notes.append(
+                    f"more capacity does not help {target.label!r}: from"
+                    f" {self._label(lower)} to {self._label(top)} it improved by"
+                    f" {d[0]:.4g} (paired; {self.confidence:.0%} upper bound {d[1]:.4g});"
+                    " something other than the varied threads limits it, such as a"
+                    " group's max_concurrency")
+
+    def _paired(self, a: Candidate, b: Candidate, column: str, target: Target,
+                confidence: float | None = None) -> tuple[float, float, float] | None:
+        """The improvement from ``a`` to ``b`` on a target, paired: mean, upper, lower bound."""
+        x = self._values(a, column, target.key)
+        y = self._values(b, column, target.key)
+        both = pd.concat([x, y], axis=1, join="inner").dropna().to_numpy()
+        if len(both) < 2:
+            return None
+        better = (both[:, 0] - both[:, 1]) if target.upper else (both[:, 1] - both[:, 0])
+        mean = float(better.mean())
+        se = float(better.std(ddof=1)) / math.sqrt(len(better))
+        t = float(stats.t.ppf(confidence or self.confidence, len(better) - 1))
+        return mean, mean + t * se, mean - t * se
+
+    def monotonicity(self) -> None:
+        """Report pairs where more capacity was worse on a target, paired by replication.
+
+        Every pair of candidates where one has at least as much of every variable is
+        tested; the confidence is Bonferroni-corrected over all those tests, so a flat
+        region's noise does not raise false alarms.
+        """
+        if self.columns is None:
+            return
+        done = [c for c in self.candidates.values() if c.n >= 2]
+        pairs = [(a, b) for a, b in itertools.permutations(done, 2)
+                 if all(x <= y for x, y in zip(a.point, b.point, strict=True))]
+        tests = len(pairs) * len(self.targets)
+        if not tests:
+            return
+        strict = 1 - (1 - self.confidence) / tests
+        for a, b in pairs:
+            for target, column in zip(self.targets, self.columns, strict=True):
+                d = self._paired(a, b, column, target, strict)
+                if d is not None and d[1] < 0:
+                    self.notes.append(
+                        f"monotonicity contradicted: {target.label!r} is worse at"
+                        f" {self._label(b.point)} than at {self._label(a.point)} (paired"
+                        f" difference {-d[0]:+.4g}, significant at {self.confidence:.0%}"
+                        f" over {tests} comparisons)")
