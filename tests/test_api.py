@@ -24,7 +24,7 @@ def test_exported_members() -> None:
         "replicate", "simulate", "sweep", "write_report",
         "Calibration", "History", "HistoryError", "calibrate", "read_history",
         "write_fo_history",
-        "Plan", "Target", "parse_target", "parse_vary", "plan",
+        "Plan", "Target", "plan",
         "BYTES_PER_ATTEMPT", "BudgetError", "Estimate", "MAX_ATTEMPTS", "StoreError",
         "estimate_work", "write_csv",
         "Backtest", "backtest",

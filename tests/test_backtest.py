@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simbatch import HistoryError, simulate
+from simbatch import BudgetError, HistoryError, simulate
 from simbatch.history.backtest.replay import Backtest, backtest
 from simbatch.history.export import write_fo_history
 from simbatch.history.read import History
@@ -82,6 +82,17 @@ def test_runtime_tasks_replay_as_recorded() -> None:
     replayed = _same().result
     assert replayed is not None
     assert replayed.tasks["task"].str.startswith("Plan #").sum() == len(children)
+
+
+def test_max_attempts_bounds_the_replay_and_the_calibrated_runs() -> None:
+    history = _history()
+    with pytest.raises(BudgetError, match=r"the replay records [\d,]+ task attempts, more than"
+                                          r" the limit of 100 "):
+        backtest(history, TOPOLOGY, max_attempts=100)
+    assert backtest(history, TOPOLOGY, max_attempts=10**6).mode == "replay"
+    with pytest.raises(BudgetError, match="more than the limit of 5"):
+        backtest(history, TOPOLOGY, calibrated=True, replications=2, executor="serial",
+                 max_attempts=5)
 
 
 def test_one_server_fewer_errs_clearly_more() -> None:

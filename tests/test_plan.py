@@ -19,7 +19,8 @@ import pytest
 
 import simbatch
 from simbatch.cli.main import main
-from simbatch.planning.candidates import thread_hours
+from simbatch.planning.candidates import parse_vary, thread_hours
+from simbatch.planning.targets import parse_target
 from simbatch.scenario.paths import changes_for
 from tests.conftest import ROOT
 
@@ -65,7 +66,7 @@ def mmc(per_hour: float, service_minutes: float, days: float) -> dict[str, Any]:
 ])
 def test_parse_target(text: str, metric: str, op: str, value: float, key: str,
                       kind: str) -> None:
-    target = simbatch.parse_target(text)
+    target = parse_target(text)
     assert (target.metric, target.op, target.key, target.kind) == (metric, op, key, kind)
     assert target.value == pytest.approx(value)
     assert target.upper == (op in ("<=", "<"))
@@ -82,15 +83,15 @@ def test_parse_target(text: str, metric: str, op: str, value: float, key: str,
 ])
 def test_malformed_targets_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(simbatch.UsageError, match="target") as caught:
-        simbatch.parse_target(text)
+        parse_target(text)
     assert message in str(caught.value)
 
 
 def test_a_target_names_metrics_and_keys_that_runs_produce() -> None:
     produced = {("wait_mean_s", "all"), ("wait_mean_s", "G"), ("utilization", "S")}
-    assert simbatch.parse_target("wait_mean <= 1m for G").column(produced) == "wait_mean_s"
-    assert simbatch.parse_target("wait_mean_s <= 1m").column(produced) == "wait_mean_s"
-    assert simbatch.parse_target("utilization <= 80% for S").column(produced) == "utilization"
+    assert parse_target("wait_mean <= 1m for G").column(produced) == "wait_mean_s"
+    assert parse_target("wait_mean_s <= 1m").column(produced) == "wait_mean_s"
+    assert parse_target("utilization <= 80% for S").column(produced) == "utilization"
     cases = [("deadline_miss <= 5% for X", "produce no metric 'deadline_miss'"),
              ("wait_mean <= 1m for H", "for 'G', 'all', not for 'H'"),
              ("utilization <= 80%", "not for 'all'"),
@@ -98,18 +99,18 @@ def test_a_target_names_metrics_and_keys_that_runs_produce() -> None:
              ("wait_mean <= 5% for G", "is a time")]
     for text, message in cases:
         with pytest.raises(simbatch.UsageError, match=message):
-            simbatch.parse_target(text).column(produced)
+            parse_target(text).column(produced)
 
 
 def test_parse_vary() -> None:
-    assert simbatch.parse_vary("servers.AOS1.periods[1].threads=4..16") == (
+    assert parse_vary("servers.AOS1.periods[1].threads=4..16") == (
         "servers.AOS1.periods[1].threads", range(4, 17))
-    assert simbatch.parse_vary("servers.S.threads = 3 .. 3")[1] == range(3, 4)
+    assert parse_vary("servers.S.threads = 3 .. 3")[1] == range(3, 4)
     for bad, message in [("servers.S.threads", "PATH=LO..HI"), ("x=1-4", "PATH=LO..HI"),
                          ("x=a..4", "PATH=LO..HI"), ("x=5..4", "above"),
                          ("servers..S=1..2", "bad path")]:
         with pytest.raises(simbatch.UsageError, match=message):
-            simbatch.parse_vary(bad)
+            parse_vary(bad)
 
 
 # ---- candidates and cost --------------------------------------------------------------------
@@ -176,6 +177,22 @@ def test_the_budget_is_honoured_exactly() -> None:
                               executor="serial")
         assert found.runs == budget == found.metrics.groupby(
             ["candidate", "replication"]).ngroups == found.evaluations.replications.sum()
+
+
+def test_vary_texts_give_the_plan_of_the_mapping_and_max_attempts_bounds_each_run() -> None:
+    doc = mmc(12, 10, 1)
+    mapping = simbatch.plan(doc, {"servers.S.threads": range(1, 12)}, ["wait_mean <= 2m"],
+                            replications=3, executor="serial")
+    texts = simbatch.plan(doc, ["servers.S.threads=1..11"], ["wait_mean <= 2m"],
+                          replications=3, executor="serial")
+    assert texts.choice == mapping.choice
+    assert texts.evaluations.equals(mapping.evaluations)
+    with pytest.raises(simbatch.UsageError, match="given twice"):
+        simbatch.plan(doc, ["servers.S.threads=1..3", "servers.S.threads=2..4"],
+                      ["wait_mean <= 2m"], executor="serial")
+    with pytest.raises(simbatch.BudgetError, match="more than the limit of 10"):
+        simbatch.plan(doc, ["servers.S.threads=1..3"], ["wait_mean <= 2m"],
+                      replications=2, executor="serial", max_attempts=10)
 
 
 def test_an_infeasible_target_is_not_met_and_gives_the_best_candidate() -> None:

@@ -242,7 +242,7 @@ def test_the_plan_page_escapes_names(tmp_path: Path) -> None:
 
     found = simbatch.plan(HOSTILE, {"servers.A.threads": range(1, 4)},
                           [f"wait_mean <= 1h for {IMG}"], replications=2, seed=1)
-    page = found.report(tmp_path / "p.html").read_text(encoding="utf-8")
+    page = found.write_report(tmp_path / "p.html").read_text(encoding="utf-8")
     assert_a_safe_page(page)
     page = plan_page(scenario=found.scenario.name, met=found.met, choice=found.choice,
                      base={"servers.A.threads": 1}, runs=found.runs, budget=found.budget,

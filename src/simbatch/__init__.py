@@ -25,24 +25,24 @@ from simbatch.scenario.load import load
 from simbatch.scenario.spec import Scenario
 
 # Loaded on first use (the engine, scipy, tqdm, matplotlib, the history machinery), for a
-# quick ``import simbatch`` and ``simbatch validate``. No public name is also a
-# submodule's name (``calibrate`` lives in ``calibration``, ``backtest`` in
-# ``backtesting``): importing such a submodule would replace the function with it.
+# quick ``import simbatch`` and ``simbatch validate``. No public name is also the name of a
+# module directly under ``simbatch`` (``calibrate`` lives in ``history.calibration.fit``,
+# ``backtest`` in ``history.backtest.replay``): importing such a module would replace the
+# function with it.
 if TYPE_CHECKING:
     from simbatch.experiments.runs import Comparison, Replications, compare, replicate, sweep
     from simbatch.history.backtest.replay import Backtest, backtest
     from simbatch.history.calibration.fit import Calibration, calibrate
     from simbatch.history.export import write_fo_history
     from simbatch.history.read import History, read_history
-    from simbatch.planning.candidates import parse_vary
     from simbatch.planning.plan import Plan, plan
-    from simbatch.planning.targets import Target, parse_target
+    from simbatch.planning.targets import Target
     from simbatch.present.report import write_report
     from simbatch.results.csv import write_csv
     from simbatch.results.result import Result
     from simbatch.simulation import simulate
 
-__version__ = "0.1.0"
+from simbatch.version import __version__
 
 _LAZY = {
     "Backtest": "simbatch.history.backtest.replay",
@@ -63,8 +63,6 @@ _LAZY = {
     "write_report": "simbatch.present.report",
     "Plan": "simbatch.planning.plan",
     "Target": "simbatch.planning.targets",
-    "parse_target": "simbatch.planning.targets",
-    "parse_vary": "simbatch.planning.candidates",
     "plan": "simbatch.planning.plan",
 }
 
@@ -95,8 +93,6 @@ __all__ = [
     "compare",
     "estimate_work",
     "load",
-    "parse_target",
-    "parse_vary",
     "plan",
     "read_history",
     "replicate",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 import simbatch
-from simbatch.cli.options import Commands, add_command, not_a_folder
+from simbatch.cli.options import Commands, add_command, add_max_attempts, not_a_folder
 
 __all__ = ["add_commands", "backtest", "calibrate"]
 
@@ -55,6 +55,7 @@ def add_commands(commands: Commands) -> None:
     parser.add_argument("--plot", type=Path, metavar="WAITS.png", help="write the plot of"
                         " actual against simulated waits per hour of the day (default: none,"
                         " or beside --report)")
+    add_max_attempts(parser)
     parser.set_defaults(handler=backtest)
 
 
@@ -81,7 +82,7 @@ def backtest(args: argparse.Namespace) -> int:
     history = simbatch.read_history(*args.history)
     test = simbatch.backtest(history, args.topology, other_servers=args.other_servers,
                              calibrated=args.calibrated, replications=replications,
-                             seed=args.seed)
+                             seed=args.seed, max_attempts=args.max_attempts)
     what = ("replayed" if test.mode == "replay" else
             f"{replications} replications of the calibrated scenario against")
     print(f"{what} {len(test.runs):,} job runs on {args.topology} (task graph: {test.graph});"

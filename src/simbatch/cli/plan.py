@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 import simbatch
-from simbatch.cli.options import Commands, add_command, add_dask, close, executor, not_a_folder
+from simbatch.cli.options import (
+    Commands,
+    add_command,
+    add_dask,
+    add_max_attempts,
+    close,
+    executor,
+    not_a_folder,
+)
 
 __all__ = ["add_commands", "plan"]
 
@@ -43,6 +51,7 @@ def add_commands(commands: Commands) -> None:
                         " (default: none)")
     parser.add_argument("--report", type=Path, metavar="PLAN.html", help="write an HTML page"
                         " with the curve and the choice against the base (default: none)")
+    add_max_attempts(parser)
     add_dask(parser)
     parser.set_defaults(handler=plan)
 
@@ -68,24 +77,18 @@ def plan(args: argparse.Namespace) -> int:
 
     not_a_folder(args.out, "out")
     not_a_folder(args.report, "report")
-    vary: dict[str, range] = {}
-    for spec in args.vary:
-        path, span = simbatch.parse_vary(spec)
-        if path in vary:
-            raise simbatch.UsageError(f"--vary {path!r} is given twice")
-        vary[path] = span
     weights = _weights(args.weight)
-    targets = [simbatch.parse_target(t) for t in args.target]
     client = executor(args.dask)
     try:
-        found = simbatch.plan(args.file, vary, targets, args.confidence,
+        found = simbatch.plan(args.file, args.vary, args.target, args.confidence,
                               replications=args.replications,
                               max_replications=args.max_replications, budget=args.budget,
                               weights=weights, seed=args.seed, warmup=args.warmup,
-                              executor=client)
-        print(f"Plan for {found.scenario.name}: {len(vary)} variable"
-              f"{'s' if len(vary) > 1 else ''}, {len(targets)} target"
-              f"{'s' if len(targets) > 1 else ''}, {args.confidence:.0%} one-sided bounds,"
+                              executor=client, max_attempts=args.max_attempts)
+        variables, targets = len(found.paths), len(found.targets)
+        print(f"Plan for {found.scenario.name}: {variables} variable"
+              f"{'s' if variables > 1 else ''}, {targets} target"
+              f"{'s' if targets > 1 else ''}, {args.confidence:.0%} one-sided bounds,"
               f" common random numbers (seed {args.seed})")
         state = "meets the targets" if found.met else "does NOT meet the targets (best found)"
         print(f"\nchoice ({state}):")
@@ -110,7 +113,7 @@ def plan(args: argparse.Namespace) -> int:
         if args.out is not None:
             print(f"wrote {found.write(args.out)}")
         if args.report is not None:
-            print(f"wrote {found.report(args.report, executor=client)}")
+            print(f"wrote {found.write_report(args.report, executor=client)}")
     finally:
         close(client)
     return 0

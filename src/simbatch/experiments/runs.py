@@ -24,7 +24,6 @@ import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from simbatch.scenario.paths import set_values
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import parse_duration_ns
 from simbatch.simulation import whole_number
+from simbatch.version import __version__
 
 __all__ = ["Comparison", "Replications", "Source", "compare", "deadline_rows", "metrics",
            "parse_warmup", "replicate", "replication_seed", "run_replication", "sweep"]
@@ -167,7 +167,7 @@ def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, 
         budget.check(scenario, max_attempts)
     shelf = None
     if store is not None:
-        shelf = Store(store, {"simbatch": version("simbatch"), "seed": seed,
+        shelf = Store(store, {"simbatch": __version__, "seed": seed,
                               "warmup_ns": warmup, "variants": {
                                   name: fingerprint(s) for name, s in variants.items()}})
     try:
@@ -287,10 +287,11 @@ def _counts(wide: pd.DataFrame, metric: str, key: str, variant: str) -> np.ndarr
     return rows[variant].fillna(0).to_numpy(float)
 
 
-def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,
+def replicate(scenario: Source, replications: int, seed: int = 0, *, warmup: str | int = 0,
               executor: Any = None, store: str | Path | None = None,
               max_attempts: int | None = None) -> Replications:
-    """Run ``n`` replications of a scenario; every metric row carries its replication and seed.
+    """Run ``replications`` replications of a scenario; every metric row carries its
+    replication and seed.
 
     ``warmup`` (a time such as ``"2h"``) leaves waits of work ready before it out of the
     metrics. ``executor`` is None (local processes), ``"serial"``, or any executor with
@@ -299,8 +300,8 @@ def replicate(scenario: Source, n: int, seed: int = 0, *, warmup: str | int = 0,
     ``max_attempts`` raises the work budget of each run (``simbatch.engine.budget``).
     """
     loaded = load(scenario)
-    rows, reused = _experiment({loaded.name: loaded}, n, seed, parse_warmup(warmup), executor,
-                               store, max_attempts)
+    rows, reused = _experiment({loaded.name: loaded}, replications, seed, parse_warmup(warmup),
+                               executor, store, max_attempts)
     return Replications(loaded, seed, rows.drop(columns="variant"), reused)
 
 

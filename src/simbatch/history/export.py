@@ -15,14 +15,15 @@ from simbatch.results.tables import Tables
 __all__ = ["write_fo_history"]
 
 
-def write_fo_history(result: Tables, folder: str | Path) -> list[Path]:
-    """Write ``to_fo_history(result)`` as BatchJobHistory.csv and BatchHistory.csv in ``folder``.
+def write_fo_history(result: Tables, out: str | Path) -> list[Path]:
+    """Write ``to_fo_history(result)`` as BatchJobHistory.csv and BatchHistory.csv in the
+    folder ``out``; returns the paths written.
 
     Times are written as ``YYYY-MM-DD HH:MM:SS`` in UTC; an empty cell is a missing time.
     """
-    out = Path(folder)
+    folder = Path(out)
     tables = to_fo_history(result)
-    written = [out / f"{name}.csv" for name in tables]
+    written = [folder / f"{name}.csv" for name in tables]
     with replacing(*written) as temps:  # both files replaced only once both are written
         for temp, table in zip(temps, tables.values(), strict=True):
             table.to_csv(temp, index=False, date_format="%Y-%m-%d %H:%M:%S")

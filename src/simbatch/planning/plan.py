@@ -46,7 +46,7 @@ from matplotlib.figure import Figure
 from simbatch.errors import UsageError
 from simbatch.experiments.executors import Workers
 from simbatch.experiments.runs import Comparison, Source, parse_warmup, replicate
-from simbatch.planning.candidates import thread_hours
+from simbatch.planning.candidates import parse_vary, thread_hours
 from simbatch.planning.outputs import write_whatif
 from simbatch.planning.search import BudgetSpentError, Search
 from simbatch.planning.targets import Target, parse_target
@@ -94,6 +94,8 @@ class Plan:
     notes: tuple[str, ...] = ()
     """Monotonicity findings and why the search stopped early."""
     recommended: Scenario | None = field(default=None, repr=False)
+    max_attempts: int | None = None
+    """The work budget of each run (``simbatch.simulate``'s ``max_attempts``)."""
 
     @property
     def monotone(self) -> bool:
@@ -156,7 +158,7 @@ class Plan:
             f"{self.confidence:.0%} one-sided bounds, seed {self.seed}, {self.runs} runs"
             " spent."])
 
-    def report(self, out: str | Path, executor: Any = None) -> Path:
+    def write_report(self, out: str | Path, executor: Any = None) -> Path:
         """Write an HTML page: targets, the curve, and the choice against the base, paired.
 
         The base runs the choice's replication seeds, so the comparison is paired; its runs
@@ -189,7 +191,7 @@ class Plan:
             base_rows = base_rows[base_rows.replication <= n].drop(columns="candidate")
         else:
             base_rows = replicate(self.scenario, n, self.seed, warmup=self.warmup,
-                                  executor=executor).metrics
+                                  executor=executor, max_attempts=self.max_attempts).metrics
         mine = rows[rows.candidate == cid].drop(columns="candidate")
         both = pd.concat([base_rows.assign(variant="base"), mine.assign(variant="plan")],
                          ignore_index=True)[["variant", "replication", "seed", "metric",
@@ -216,22 +218,27 @@ def _slug(target: Target) -> str:
 
 # ---- the public entry -----------------------------------------------------------------------
 
-def plan(scenario: Source, vary: Mapping[str, Iterable[int]],
+def plan(scenario: Source, vary: Mapping[str, Iterable[int]] | Sequence[str],
          targets: Sequence[str | Target], confidence: float = 0.95, *,
          replications: int = 10, max_replications: int | None = None,
          budget: int | None = None, weights: Mapping[str, float] | None = None,
-         seed: int = 0, warmup: str | int = 0, executor: Any = None) -> Plan:
+         seed: int = 0, warmup: str | int = 0, executor: Any = None,
+         max_attempts: int | None = None) -> Plan:
     """The least capacity in ``vary``'s ranges that meets every target at ``confidence``.
 
     ``vary`` maps paths (as in ``sweep``) to whole-number values, such as
-    ``{"servers.AOS1.periods[1].threads": range(4, 17)}``. ``targets`` are texts such as
-    ``"wait_p95 <= 2m for Integration"`` (see ``parse_target``). Each candidate starts with
-    ``replications`` runs and gets more, in steps of as many, while its decision is close,
-    up to ``max_replications`` (default 4 x ``replications``); ``budget`` caps the runs in
-    all. ``weights`` multiply the thread-hours a variable adds. ``executor`` is as for
-    ``replicate``, and one pool serves the whole plan.
+    ``{"servers.AOS1.periods[1].threads": range(4, 17)}``, or is a list of texts as the
+    command line writes them (``"servers.AOS1.periods[1].threads=4..16"``). ``targets`` are
+    texts such as ``"wait_p95 <= 2m for Integration"``, or ``Target`` values. Each candidate
+    starts with ``replications`` runs and gets more, in steps of as many, while its decision
+    is close, up to ``max_replications`` (default 4 x ``replications``); ``budget`` caps the
+    runs in all. ``weights`` multiply the thread-hours a variable adds. ``executor`` is as for
+    ``replicate``, and one pool serves the whole plan. ``max_attempts`` raises the work
+    budget of each run, as for ``simulate``.
     """
     base = load(scenario)
+    if not isinstance(vary, Mapping) and not isinstance(vary, str | bytes):
+        vary = _vary_texts(vary)
     if not isinstance(vary, Mapping) or not vary:
         raise UsageError("plan takes vary={path: range}, such as"
                          " {'servers.AOS1.periods[1].threads': range(4, 17)}")
@@ -246,6 +253,8 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]],
     if budget is not None:
         budget = whole_number(budget, "budget", 1)
     seed = whole_number(seed, "seed", 0)
+    if max_attempts is not None:
+        max_attempts = whole_number(max_attempts, "max_attempts", 1)
     document = plain(base.document)
     paths, values = [], []
     for path, span in vary.items():
@@ -270,7 +279,7 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]],
     finished = False
     try:
         search = Search(base, paths, values, weight_list, parsed, float(confidence), n,
-                        max_n, budget, seed, parse_warmup(warmup), workers)
+                        max_n, budget, seed, parse_warmup(warmup), workers, max_attempts)
         try:
             search.search()
         except BudgetSpentError:
@@ -280,11 +289,25 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]],
     finally:
         workers.close(finished)
     search.monotonicity()
-    return _result(search, base, parsed, paths, values, seed, budget)
+    return _result(search, base, parsed, paths, values, seed, budget, max_attempts)
+
+
+def _vary_texts(texts: Sequence[str]) -> dict[str, range]:
+    """``PATH=LO..HI`` texts (``parse_vary``) as a mapping; a path given twice is refused."""
+    vary: dict[str, range] = {}
+    for text in texts:
+        if not isinstance(text, str):
+            raise UsageError(f"vary texts are written PATH=LO..HI, got {text!r}")
+        path, span = parse_vary(text)
+        if path in vary:
+            raise UsageError(f"--vary {path!r} is given twice")
+        vary[path] = span
+    return vary
 
 
 def _result(search: Search, base: Scenario, targets: list[Target], paths: list[str],
-            values: list[list[int]], seed: int, budget: int | None) -> Plan:
+            values: list[list[int]], seed: int, budget: int | None,
+            max_attempts: int | None) -> Plan:
     tried = [c for c in search.candidates.values() if c.n]
     if not tried:
         raise UsageError(f"the budget of {budget} runs allowed no run at all")
@@ -314,4 +337,4 @@ def _result(search: Search, base: Scenario, targets: list[Target], paths: list[s
     return Plan(base, tuple(paths), tuple(targets), search.confidence, seed, search.warmup,
                 dict(zip(paths, best.point, strict=True)), best.verdict == "met", estimates,
                 evaluations, rows, search.runs, budget, grid, thread_hours(base)[0],
-                tuple(dict.fromkeys(search.notes)), best.scenario)
+                tuple(dict.fromkeys(search.notes)), best.scenario, max_attempts)

@@ -39,10 +39,11 @@ class Search:
     def __init__(self, base: Scenario, paths: list[str], values: list[list[int]],
                  weights: list[float], targets: list[Target], confidence: float, n: int,
                  max_n: int, budget: int | None, seed: int, warmup: int,
-                 workers: Workers) -> None:
+                 workers: Workers, max_attempts: int | None = None) -> None:
         self.paths, self.values = paths, values
         self.targets, self.confidence, self.n, self.max_n = targets, confidence, n, max_n
         self.budget, self.seed, self.warmup, self.workers = budget, seed, warmup, workers
+        self.max_attempts = max_attempts
         self.catalog = Candidates(base, paths, values, weights)
         self.candidates = self.catalog.made
         self.columns: list[str] | None = None
@@ -144,7 +145,7 @@ class Search:
         """Run each candidate's (replication, seed) on the workers; append their rows."""
         data = {c.point: c.scenario for c, _ in batch}
         items = [(c.point, rep) for c, reps in batch for rep in reps]
-        rows = self.workers.run(run_replication, data, items, (self.warmup,))
+        rows = self.workers.run(run_replication, data, items, (self.warmup, self.max_attempts))
         for (point, _), frame in zip(items, rows, strict=True):
             self.candidates[point].rows.append(frame)
 

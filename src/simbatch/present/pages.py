@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simbatch.files import write_bytes, write_text
+from simbatch.version import __version__
 
 __all__ = ["TEMPLATES", "Image", "Table", "generated", "image", "png", "render",
-           "simbatch_version", "table", "write_figure", "write_page"]
+           "table", "write_figure", "write_page"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 """The folder of the page templates (package data)."""
@@ -51,21 +51,13 @@ def render(template_name: str, **context: Any) -> str:
 
     Every page gets ``version`` (simbatch's) unless the context sets it.
     """
-    context.setdefault("version", simbatch_version())
+    context.setdefault("version", __version__)
     return _environment().get_template(template_name).render(**context)
 
 
 def write_page(out: str | Path, page: str) -> Path:
     """Write ``page`` (an HTML text) to ``out`` atomically, creating its folder."""
     return write_text(out, page)
-
-
-def simbatch_version() -> str:
-    """The installed simbatch's version, as the pages state it."""
-    try:
-        return version("simbatch")
-    except PackageNotFoundError:  # a source tree on sys.path, not installed
-        return "unknown"
 
 
 def generated() -> str:

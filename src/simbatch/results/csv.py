@@ -22,12 +22,12 @@ def csv_times(column: pd.Series) -> pd.Series:
     return text.where(column.notna(), "")
 
 
-def write_csv(result: Result, folder: str | Path) -> tuple[Path, Path]:
-    """``tasks.csv`` and ``jobs.csv`` of ``result`` in ``folder``: times in ISO 8601 UTC to
-    the millisecond, waits and durations in seconds; both files are replaced only once both
-    are written."""
-    out = Path(folder)
-    paths = (out / "tasks.csv", out / "jobs.csv")
+def write_csv(result: Result, out: str | Path) -> list[Path]:
+    """Write ``tasks.csv`` and ``jobs.csv`` of ``result`` in the folder ``out``: times in
+    ISO 8601 UTC to the millisecond, waits and durations in seconds; both files are replaced
+    only once both are written. Returns the paths written."""
+    folder = Path(out)
+    paths = [folder / "tasks.csv", folder / "jobs.csv"]
     with replacing(*paths) as temps:
         for temp, table in zip(temps, (result.tasks, result.jobs), strict=True):
             frame = table.copy()

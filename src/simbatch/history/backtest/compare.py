@@ -199,16 +199,16 @@ def scenario_edges(tasks: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     return edges[np.asarray(keep, dtype=bool)]
 
 
-def _one_replication(scenario: Scenario, seed: int, zone: str, daily: Sequence[str]
-                     ) -> pd.DataFrame:
+def _one_replication(scenario: Scenario, seed: int, zone: str, daily: Sequence[str],
+                     max_attempts: int | None = None) -> pd.DataFrame:
     """Simulate one replication of the calibrated scenario and return its figures."""
-    runs, tasks = fold(simulate(scenario, seed=seed), zone)
+    runs, tasks = fold(simulate(scenario, seed=seed, max_attempts=max_attempts), zone)
     measure(runs, tasks, scenario_edges(tasks, scenario))
     return figures(runs, tasks, daily)
 
 
 def replicate_figures(scenario: Scenario, n: int, seed: int, zone: str, daily: Sequence[str],
-                      executor: Any = None) -> pd.DataFrame:
+                      executor: Any = None, max_attempts: int | None = None) -> pd.DataFrame:
     """The figures of ``n`` replications (seeds as ``simbatch.replicate`` draws them).
 
     ``executor`` is None (local worker processes), ``"serial"`` or an executor with
@@ -220,7 +220,7 @@ def replicate_figures(scenario: Scenario, n: int, seed: int, zone: str, daily: S
 
     seeds = [replication_seed(seed, r) for r in range(1, n + 1)]
     frames = fan_out(_one_replication, {"scenario": scenario},
-                     [("scenario", s) for s in seeds], (zone, daily),
+                     [("scenario", s) for s in seeds], (zone, daily, max_attempts),
                      "serial" if n == 1 else executor, shared=True)
     return pd.concat([f.assign(replication=r, seed=s) for r, (f, s) in
                       enumerate(zip(frames, seeds, strict=True), start=1)], ignore_index=True)

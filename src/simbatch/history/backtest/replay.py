@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from simbatch.engine import budget
 from simbatch.engine.trace import ReplayModel, Trace, TraceRun, TraceTask
-from simbatch.errors import HistoryError, UsageError
+from simbatch.errors import BudgetError, HistoryError, UsageError
 from simbatch.history.backtest import compare
 from simbatch.history.read import History
 from simbatch.results.result import Result
@@ -106,17 +107,17 @@ class Backtest:
 
         return backtest_waits(self, group)
 
-    def write_plot(self, path: str | Path) -> Path:
-        """Write ``plot()`` as a PNG file to ``path``."""
+    def write_plot(self, out: str | Path) -> Path:
+        """Write ``plot()`` as a PNG file to ``out``; returns the path written."""
         from simbatch.present.report import write_backtest_plot
 
-        return write_backtest_plot(self, path)
+        return write_backtest_plot(self, out)
 
-    def write_report(self, path: str | Path, history: str = "") -> Path:
-        """Write the back-test's HTML report to ``path``; ``history`` names what was tested."""
+    def write_report(self, out: str | Path, history: str = "") -> Path:
+        """Write the back-test's HTML report to ``out``; ``history`` names what was tested."""
         from simbatch.present.report import write_backtest_report
 
-        return write_backtest_report(self, path, history)
+        return write_backtest_report(self, out, history)
 
 
 def _utc_ns(values: pd.Series) -> np.ndarray:
@@ -288,6 +289,20 @@ def _scenario(topo: Scenario, named: pd.DataFrame, runs: pd.DataFrame, notes: li
     return scenario, names, group_of
 
 
+def _check_replay_budget(history: History, named: pd.DataFrame, max_attempts: int | None
+                        ) -> None:
+    """A ``BudgetError`` when the replay would record more attempts than the limit."""
+    limit = budget.MAX_ATTEMPTS if max_attempts is None else max_attempts
+    attempts = len(named) + int(named["retries"].sum())
+    if attempts > limit:
+        raise BudgetError(
+            f"{', '.join(history.sources) or 'the history'}: the replay records"
+            f" {attempts:,} task attempts, more than the limit of {limit:,} (about"
+            f" {attempts * budget.BYTES_PER_ATTEMPT / 1e9:,.1f} GB at"
+            f" {budget.BYTES_PER_ATTEMPT} bytes an attempt); back-test a shorter period, or"
+            " raise the limit with --max-attempts (max_attempts= in Python)")
+
+
 def _trace(scenario: Scenario, names: dict[str, list[str]], runs: pd.DataFrame,
            named: pd.DataFrame, edges: pd.DataFrame) -> tuple[Trace, list[int]]:
     """The trace of the runs (in due order) and the run_id of each trace run."""
@@ -341,7 +356,8 @@ def _calibrated(history: History, runs: pd.DataFrame, topo: Scenario) -> Mapping
 
 def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenario, *,
              other_servers: bool = False, calibrated: bool = False, replications: int = 10,
-             seed: int = 0, executor: Any = None) -> Backtest:
+             seed: int = 0, executor: Any = None, max_attempts: int | None = None
+             ) -> Backtest:
     """Back-test ``history`` on ``topology`` (a scenario file, mapping or Scenario).
 
     By default the history is replayed (trace-driven). ``calibrated=True`` runs
@@ -351,7 +367,9 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     it is replayed on the topology's servers (a what-if such as "one server fewer") and
     ``Backtest.notes`` says how many rows. Refused with a ``HistoryError``: a job whose
     group the topology cannot run, such a server, and a history that does not overlap
-    the topology's period.
+    the topology's period. ``max_attempts`` bounds the task attempts of the replay (every
+    recorded attempt) or of each calibrated replication, as ``simbatch.simulate`` does: a
+    ``BudgetError`` before anything runs when the work is above it.
     """
     if not isinstance(history, History):
         raise UsageError(f"backtest takes a History (from simbatch.read_history), got"
@@ -359,6 +377,8 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     if calibrated:
         replications = whole_number(replications, "replications", 1)
     seed = whole_number(seed, "seed", 0)
+    if max_attempts is not None:
+        max_attempts = whole_number(max_attempts, "max_attempts", 1)
     notes: list[str] = []
     topo = load(topology)
     zone = topo.timezone
@@ -396,10 +416,13 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     if calibrated:
         assert document is not None
         model = _calibrated_scenario(document, topo)
-        simulated = compare.replicate_figures(model, replications, seed, zone, daily, executor)
+        budget.check(model, max_attempts)
+        simulated = compare.replicate_figures(model, replications, seed, zone, daily, executor,
+                                              max_attempts)
         return Backtest("calibrated", graph, _public(actual_runs, None),
                         _public_tasks(actual_tasks, None), actual, simulated, model, None,
                         tuple(daily), tuple(notes), seed)
+    _check_replay_budget(history, named, max_attempts)
     trace, ids = _trace(scenario, names, runs, named, edges)
     replay = ReplayModel(scenario, trace)
     replay.run()

@@ -52,9 +52,9 @@ class Calibration:
         """The document loaded and validated as a ``Scenario``."""
         return load(self.document)
 
-    def write(self, path: str | Path) -> Scenario:
-        """Write the YAML to ``path``, then load it back with ``simbatch.load`` to check it."""
-        return load(write_text(path, self.text))
+    def write(self, out: str | Path) -> Scenario:
+        """Write the YAML to ``out``, then load it back with ``simbatch.load`` to check it."""
+        return load(write_text(out, self.text))
 
 
 # ---- the document ---------------------------------------------------------------------------
