@@ -7,7 +7,8 @@ DataFrames with tz-aware UTC times, plus what the export could not show
 (``History.gaps``). ``simbatch.history.export`` goes the other way: a simulated run
 written as the same two tables, in F&O's own columns.
 
-The README documents every column and both mappings (F&O -> History, Result -> F&O).
+docs/how-to/history-and-calibration.md documents every column and both mappings (F&O -> History,
+Result -> F&O).
 """
 
 from __future__ import annotations
@@ -276,7 +277,7 @@ class History:
     Build one with ``simbatch.read_history(*paths)`` or ``History.from_tables(...)``.
     ``constraints`` holds the dependencies (task_id, depends_on, expect) when a
     BatchConstraints table was given, else it is empty. ``gaps`` says, in words, what the
-    export could not show. The README documents every column.
+    export could not show. docs/how-to/history-and-calibration.md documents every column.
     """
 
     jobs: pd.DataFrame

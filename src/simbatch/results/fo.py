@@ -2,7 +2,8 @@
 
 ``to_fo_history(result)`` turns a run's tables (``Tables``; a ``Result`` is one) into the
 two tables, with deterministic ids (``record_id``); ``simbatch.history.export`` writes
-them as the CSV files ``simbatch.read_history`` reads back. The README documents the
+them as the CSV files ``simbatch.read_history`` reads back. docs/how-to/history-and-calibration.md
+documents the
 mapping (Result -> F&O) and the ids.
 """
 
@@ -19,7 +20,8 @@ __all__ = ["record_id", "to_fo_history"]
 
 
 def record_id(*names: str) -> int:
-    """A deterministic id from stable names: 53 bits of their BLAKE2b digest (see README)."""
+    """A deterministic id from stable names: 53 bits of their BLAKE2b digest (see
+    docs/how-to/history-and-calibration.md)."""
     digest = hashlib.blake2b("\x1f".join(names).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 11
 
@@ -36,7 +38,7 @@ def to_fo_history(result: Tables, company: str = "DAT",
     One BatchHistory row per task run: its attempts are folded into one row whose
     ``retryCount`` is the number of retries, as F&O shows a retried task. Times are UTC,
     floored to whole seconds, as F&O stores them; runtime children have ``RuntimeTask``
-    1 and their parent's Caption. The README documents the ids.
+    1 and their parent's Caption. docs/how-to/history-and-calibration.md documents the ids.
     """
     scenario = result.scenario
     jobs, tasks = result.jobs, result.tasks

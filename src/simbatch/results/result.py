@@ -17,7 +17,7 @@ class Result(Tables):
     """The batch history of one simulated run, with its summaries.
 
     ``tasks`` has one row per attempt (like BatchHistory) and ``jobs`` one row per run
-    (like BatchJobHistory); the README documents every column. ``capacity`` is each
+    (like BatchJobHistory); docs/reference/results.md documents every column. ``capacity`` is each
     server's thread limit over time, from ``start`` on (0 while it is down), and whether it
     is dedicated to Reserved capacity then; ``outages`` lists when each server was down.
     The metrics themselves live in ``simbatch.results.metrics``; these methods call them.

@@ -148,10 +148,10 @@ def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) ->
 
 JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks",
                "skipped")
-"""The jobs table's columns, in order (the README documents each)."""
+"""The jobs table's columns, in order (docs/reference/results.md documents each)."""
 TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
                 "end", "wait", "duration", "cause")
-"""The tasks table's columns, in order (the README documents each)."""
+"""The tasks table's columns, in order (docs/reference/results.md documents each)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,7 +159,7 @@ class Tables:
     """The batch history of one simulated run, as tables.
 
     ``tasks`` has one row per attempt (like BatchHistory) and ``jobs`` one row per run
-    (like BatchJobHistory); the README documents every column. ``capacity`` is each
+    (like BatchJobHistory); docs/reference/results.md documents every column. ``capacity`` is each
     server's thread limit over time, from ``start`` on (0 while it is down), and whether it
     is dedicated to Reserved capacity then; ``outages`` lists when each server was down.
     """

@@ -5,7 +5,7 @@ nanosecond timestamps, which end in April 2262. So every time a scenario writes,
 value its samplers can draw and every instant derived from them must fit; a scenario
 that could leave that range is refused while loading, never part-way through a run.
 
-The ranges (also listed in the README):
+The ranges (also listed in docs/explanation/validation-and-limits.md):
 
 ============================  ========================================================
 value                          range

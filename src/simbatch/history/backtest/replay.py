@@ -1,6 +1,6 @@
 """Back-test: replay a batch history on a stated topology, and compare simulated with actual.
 
-Two modes (the README's "Back-test" section states every rule):
+Two modes (the docs' back-test guide, docs/how-to/backtest.md, states every rule):
 
 - **replay** (the default): each historical job run is due at its OrigStartDateTime,
   with the tasks it actually had; each task run's attempts last their recorded time and

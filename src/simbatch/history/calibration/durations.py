@@ -1,7 +1,8 @@
 """Task durations: a distribution fitted to the observed durations, with its evidence.
 
 Constant, empirical, or the best of lognormal, gamma, Weibull and exponential by AIC when
-its Kolmogorov-Smirnov statistic says it fits (the README states the rule).
+its Kolmogorov-Smirnov statistic says it fits (docs/how-to/history-and-calibration.md states the
+rule).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 document (a ruamel.yaml ``CommentedMap``) that ``simbatch.load`` accepts and a person can
 read and edit. Every fitted value carries a comment with its evidence, and the header
 names the period, the row counts and what the history could not show. Data flows one way:
-history -> calibrate -> the same loading -> engine. The README states every rule used here;
+history -> calibrate -> the same loading -> engine. docs/how-to/history-and-calibration.md states
+every rule used here;
 the inferences live beside this module: ``topology``, ``schedules``, ``durations``,
 ``dependencies``, and ``jobs`` (a job's whole document).
 """
