@@ -9,10 +9,10 @@ from typing import Any
 
 from simbatch.engine import budget
 from simbatch.engine.model import Model
-from simbatch.errors import UsageError
-from simbatch.scenario.load import load
 from simbatch.engine.progress import simulated_time
+from simbatch.errors import UsageError
 from simbatch.results.result import Result
+from simbatch.scenario.load import load
 from simbatch.scenario.spec import Scenario
 
 __all__ = ["simulate"]
