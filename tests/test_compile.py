@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import random
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,17 @@ def test_the_engine_imports_nothing_from_the_calendar() -> None:
 
 
 def test_the_engine_reads_no_scenario_while_it_runs() -> None:
-    """The run loop's modules take no ``Scenario``: only the model's compatible front does."""
+    """The run loop's modules take no ``Scenario`` (only the model's compatible front does)
+    and convert no local times: no zoneinfo, no epoch conversions."""
     for name in ("dispatch.py", "jobs.py", "workload.py", "idle.py", "recorder.py"):
         imported = _imports(ENGINE / name)
         assert "simbatch.scenario.spec.Scenario" not in imported, name
-        assert "simbatch.scenario.calendar" not in imported, name
+    for name in ("model.py", "servers.py", "dispatch.py", "jobs.py", "workload.py", "idle.py",
+                 "trace.py", "recorder.py", "randomness.py", "status.py"):
+        imported = _imports(ENGINE / name)
+        assert not any(m.startswith("simbatch.scenario.calendar") for m in imported), name
+        assert "zoneinfo" not in imported, name
+        assert "simbatch.scenario.timegrammar.epoch_ns" not in imported, name
 
 
 def test_a_model_from_a_plan_equals_a_model_from_the_scenario() -> None:
@@ -151,3 +158,43 @@ def test_a_model_from_a_plan_equals_a_model_from_the_scenario() -> None:
         assert tables[0].jobs.equals(other.jobs)
         assert tables[0].capacity.equals(other.capacity)
     assert len(tables[0].tasks) > 100
+
+
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/New_York",
+                                  "Australia/Lord_Howe", "Asia/Kolkata"])
+@pytest.mark.parametrize("every", ["1d", "2w", "1mo", "1y"])
+def test_the_drift_step_lands_where_the_calendar_puts_it(zone: str, every: str) -> None:
+    """``anchor: end`` on the local calendar, from integer tables, equals datetime + zoneinfo
+    (``scenario.calendar.Slots``), across daylight-saving changes and month ends."""
+    from simbatch.engine.workload import SlotWalk
+    from simbatch.scenario.calendar import Slots
+
+    doc = {"start": "2026-01-30 23:30", "timezone": zone, "horizon": "800d",
+           "servers": {"A": {"threads": 1}},
+           "jobs": {"J": {"recurrence": {"every": every, "anchor": "end"},
+                          "tasks": {"T": {"duration": "1m"}}}}}
+    scenario = simbatch.load(doc)
+    job = scenario.jobs[0]
+    assert job.recurrence is not None
+    spec = compile(scenario).jobs[0].schedule.recurrence
+    assert spec is not None and spec.calendar is not None
+    walk = SlotWalk(spec, scenario.horizon)
+    reference = Slots(job.recurrence, job.start, scenario.start, scenario.horizon)
+    rng = random.Random(every + zone)
+    day = 86_400 * 10**9
+    ends = [k * day // 4 + rng.randrange(-2 * 3600 * 10**9, 2 * 3600 * 10**9)
+            for k in range(4 * 800)]
+    ends += [rng.randrange(0, 800 * day) for _ in range(2000)]
+    ends += [k * 60 * 10**9 + 999_999_500 + rng.randrange(0, 1000) for k in range(0, 10**6, 997)]
+    base = spec.calendar.base
+    for change in spec.calendar.transitions[1:]:  # ends a step before a clock change, too
+        for back in (0, 1, 14, 28, 29, 30, 31, 365, 366):
+            ends += [change * 1000 - base - back * day + minutes * 60 * 10**9
+                     for minutes in range(-180, 181, 7)]
+    checked = 0
+    for end in ends:
+        if end < 0:
+            continue
+        assert walk.after_end(end, None) == reference.after_end(end), end
+        checked += 1
+    assert checked > 5000

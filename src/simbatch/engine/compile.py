@@ -13,8 +13,10 @@ engine's clock, nanoseconds after the scenario start. The engine's modules read 
 - per job: its task graph as tables (group, lane, class, parents with the status bits
   they accept, condition, retries, failure chance, concurrency limit), and when its runs
   are due: its start, its active windows as (open, close) spans, its recurrence slots
-  (listed up to the horizon, or a grid for minutes and hours, walked lazily), and its
-  arrival stream's integer data (the engine draws the arrivals from the job's stream).
+  (listed up to the horizon, or a grid for minutes and hours, walked lazily), the step of
+  ``anchor: end`` (elapsed ns, or a calendar step with the zone's UTC offsets over the
+  horizon as a table), and its arrival stream's integer data (the engine draws the
+  arrivals from the job's stream).
 
 What depends on the seed (poll phases drawn, durations, failures, arrivals) is not in the
 plan: the engine draws it from the plan's data, so one plan serves every replication.
@@ -139,15 +141,53 @@ class ArrivalSpec:
 
 @dataclass(frozen=True)
 class CalendarStep:
-    """A step of the local calendar (days, weeks, months, years) for ``anchor: end``."""
+    """A step of the local calendar (days, weeks, months, years) for ``anchor: end``.
+
+    The zone is given as its UTC offsets over the horizon (and two days either side):
+    offset ``offsets[i]`` holds from ``transitions[i]`` on, both in microseconds since the
+    Unix epoch (the first transition is a sentinel before any instant).
+    """
 
     base: int
     """The scenario start as ns since the Unix epoch."""
-    zone: str
-    """The IANA zone of the job's start."""
     seconds: int
     months: int
     years: int
+    transitions: tuple[int, ...]
+    offsets: tuple[int, ...]
+
+
+_US = 1_000_000
+_PROBE = 6 * 3600
+"""Seconds between two probes of a zone's offset: no zone changes it twice in six hours."""
+
+
+def _offset_us(zone: ZoneInfo, second: int) -> int:
+    """The zone's UTC offset (µs) at a whole second since the epoch."""
+    offset = dt.datetime.fromtimestamp(second, zone).utcoffset()
+    assert offset is not None
+    return offset // dt.timedelta(microseconds=1)
+
+
+def _zone_table(zone: ZoneInfo, first: int, last: int) -> tuple[tuple[int, ...],
+                                                                  tuple[int, ...]]:
+    """The zone's offsets between two whole seconds since the epoch, as transitions (µs)."""
+    transitions, offsets = [-(2**62)], [_offset_us(zone, first)]
+    a = first
+    while a < last:
+        b = min(a + _PROBE, last)
+        if _offset_us(zone, b) != offsets[-1]:
+            low, high = a + 1, b  # the first second with the new offset
+            while low < high:
+                mid = (low + high) // 2
+                if _offset_us(zone, mid) != offsets[-1]:
+                    high = mid
+                else:
+                    low = mid + 1
+            transitions.append(low * _US)
+            offsets.append(_offset_us(zone, low))
+        a = b
+    return tuple(transitions), tuple(offsets)
 
 
 @dataclass(frozen=True)
@@ -412,11 +452,14 @@ def _recurrence(job: Job, scenario: Scenario) -> RecurrenceSpec | None:
             elapsed = int(r.step().total_seconds()) * NS  # type: ignore[union-attr]
         else:
             tz = job.start.tzinfo
-            zone = tz.key if isinstance(tz, ZoneInfo) else scenario.zone_of(job).key
+            zone = tz if isinstance(tz, ZoneInfo) else scenario.zone_of(job)
+            first = base // NS - 2 * 86_400
+            transitions, offsets = _zone_table(zone, first, first + horizon // NS + 4 * 86_400)
             seconds = {"d": 86_400, "w": 7 * 86_400}.get(unit, 0) * r.every
-            calendar = CalendarStep(base=base, zone=zone, seconds=seconds,
+            calendar = CalendarStep(base=base, seconds=seconds,
                                     months=r.every if unit == "mo" else 0,
-                                    years=r.every if unit == "y" else 0)
+                                    years=r.every if unit == "y" else 0,
+                                    transitions=transitions, offsets=offsets)
     return RecurrenceSpec(slots=slots, grid=grid, until=until, count=r.count,
                           anchor_end=r.anchor == "end", elapsed=elapsed, calendar=calendar)
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from bisect import bisect_right
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from dateutil.relativedelta import relativedelta
 
 from simbatch.engine.compile import ArrivalSpec, CalendarStep, RecurrenceSpec, ScheduleSpec
 from simbatch.engine.randomness import generator
-from simbatch.scenario.timegrammar import NS, epoch_ns
+from simbatch.scenario.timegrammar import NS
 
 __all__ = ["ActiveWindows", "Schedule", "SlotWalk", "draw_arrivals"]
 
@@ -40,12 +40,47 @@ class ActiveWindows:
         return max(t, self.opens[i])
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+_US = 1_000_000
+_REACH = 2 * 86_400 * _US
+"""Farther than any UTC offset: an instant and its wall time are closer than this."""
+
+
+def _offset(step: CalendarStep, instant: int) -> int:
+    """The UTC offset (µs) at an instant (µs since the epoch)."""
+    return step.offsets[bisect_right(step.transitions, instant) - 1]
+
+
 def _calendar_due(step: CalendarStep, end: int) -> int:
-    """One step of the local calendar after instant ``end`` (a day keeps its wall time)."""
-    local = dt.datetime.fromtimestamp((step.base + end) / NS, ZoneInfo(step.zone))
-    moved = (local + relativedelta(years=step.years, months=step.months)
-             if step.years or step.months else local + dt.timedelta(seconds=step.seconds))
-    return epoch_ns(moved) - step.base
+    """One step of the local calendar after instant ``end`` (ns after the start).
+
+    A day keeps its wall time; a month or a year keeps the day, or takes the month's
+    last. As ``datetime`` and zoneinfo do it: ``end`` is read to the microsecond (rounded
+    as ``datetime.fromtimestamp`` rounds it), a wall time that does not exist is the
+    instant the clocks jump, and a repeated one is its first occurrence.
+    """
+    frac, whole = math.modf((step.base + end) / NS)
+    instant = int(whole) * _US + round(frac * _US)
+    wall = instant + _offset(step, instant)
+    if step.years or step.months:
+        moved = (_EPOCH + dt.timedelta(microseconds=wall)
+                 + relativedelta(years=step.years, months=step.months))
+        wall = (moved - _EPOCH) // dt.timedelta(microseconds=1)
+    else:
+        wall += step.seconds * _US
+    transitions, offsets = step.transitions, step.offsets
+    found: int | None = None
+    for k in range(max(bisect_right(transitions, wall - _REACH) - 1, 0), len(transitions)):
+        if transitions[k] > wall + _REACH:
+            break
+        candidate = wall - offsets[k]
+        if _offset(step, candidate) == offsets[k]:
+            found = candidate if found is None else min(found, candidate)
+    if found is None:  # in a jump forward: the instant of the jump
+        k = next(k for k in range(1, len(transitions))
+                 if transitions[k] + offsets[k - 1] <= wall < transitions[k] + offsets[k])
+        found = transitions[k]
+    return found * 1000 - step.base
 
 
 class SlotWalk:
