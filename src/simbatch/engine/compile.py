@@ -27,6 +27,7 @@ Sampled times keep their ``Distribution`` (a data type of the time grammar), who
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -169,6 +170,7 @@ def _offset_us(zone: ZoneInfo, second: int) -> int:
     return offset // dt.timedelta(microseconds=1)
 
 
+@functools.lru_cache(maxsize=64)
 def _zone_table(zone: ZoneInfo, first: int, last: int) -> tuple[tuple[int, ...],
                                                                   tuple[int, ...]]:
     """The zone's offsets between two whole seconds since the epoch, as transitions (µs)."""
