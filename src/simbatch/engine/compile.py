@@ -327,9 +327,10 @@ def _downtime(scenario: Scenario) -> list[list[Down]]:
     return out
 
 
-def _without(times: list[int], limits: list[int], down: list[Down]) -> tuple[list[int],
-                                                                               list[int]]:
-    """A limit timeline with the limit at 0 while the server is down."""
+def _without(times: tuple[int, ...], limits: tuple[int, ...], down: list[Down]
+             ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A limit timeline with the limit at 0 while the server is down (the same tuples when
+    it is never down, so that servers alike share them)."""
     if not down:
         return times, limits
     points = sorted({*times, *(b for b, _, _ in down), *(e for _, e, _ in down)})
@@ -341,12 +342,12 @@ def _without(times: list[int], limits: list[int], down: list[Down]) -> tuple[lis
         if not out_l or limit != out_l[-1]:
             out_t.append(t)
             out_l.append(limit)
-    return out_t, out_l
+    return tuple(out_t), tuple(out_l)
 
 
 def compile_servers(scenario: Scenario) -> ServerTables:
     """The servers' limits over time, down spans, Reserved switches and fixed poll phases."""
-    cache: dict[tuple[object, ...], tuple[list[int], list[int]]] = {}
+    cache: dict[tuple[object, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
     all_times: list[tuple[int, ...]] = []
     all_limits: list[tuple[int, ...]] = []
     down = _downtime(scenario)
@@ -354,10 +355,11 @@ def compile_servers(scenario: Scenario) -> ServerTables:
         zone = scenario.zone_of(server)
         key = (server.threads, server.periods, zone.key)
         if key not in cache:
-            cache[key] = _timeline(server, scenario.start, scenario.horizon, zone)
-        times, limits = _without(*cache[key], spans)
-        all_times.append(tuple(times))
-        all_limits.append(tuple(limits))
+            points, levels = _timeline(server, scenario.start, scenario.horizon, zone)
+            cache[key] = (tuple(points), tuple(levels))
+        times, limits = _without(*cache[key], spans)  # shared by servers alike
+        all_times.append(times)
+        all_limits.append(limits)
     # Reserved capacity: the dedicated set is recomputed whenever any limit changes
     share = RESERVED_SHARES[scenario.reserved_capacity]
     reserved: list[tuple[int, frozenset[int]]] = []
@@ -410,13 +412,18 @@ def _graphs(scenario: Scenario) -> tuple[LaneTables, list[tuple[TaskSpec, ...]]]
                     runtime.tasks, runtime.duration, runtime.fail, runtime.transient)))
         graphs.append(tuple(rows))
     shared: list[tuple[int, ...]] = []
+    alike: dict[frozenset[int], tuple[int, ...]] = {}  # servers alike share one tuple
+    every = tuple(range(len(keys)))
     for server in scenario.servers:
         if priority_mode:
-            shared.append(tuple(range(len(keys))))
+            shared.append(every)
         else:
-            served = {g for g, group in enumerate(scenario.groups)
-                      if server.name in group.servers}
-            shared.append(tuple(lane for lane, (g, _, _) in enumerate(keys) if g in served))
+            served = frozenset(g for g, group in enumerate(scenario.groups)
+                               if server.name in group.servers)
+            if served not in alike:
+                alike[served] = tuple(lane for lane, (g, _, _) in enumerate(keys)
+                                      if g in served)
+            shared.append(alike[served])
     reserved = PRIORITIES.index("reserved")
     lanes = LaneTables(
         priority_mode=priority_mode, throttle=scenario.throttle, classes=len(classes),

@@ -48,13 +48,13 @@ class Lanes:
         self.klass = tables.klass
         self.priority = tables.priority
         # what each server serves while shared, and while dedicated to Reserved capacity
-        self.shared = [list(lanes) for lanes in tables.shared]
-        self.reserved_only = list(tables.reserved_only)
-        self.of_server: list[list[int]] = []
+        self.shared = tables.shared
+        self.reserved_only = tables.reserved_only
+        self.of_server: list[tuple[int, ...]] = []
         self.heaps_of_server: list[list[list[Entry]]] = []
         self.simple: list[bool] = []
         for s in range(len(self.shared)):
-            self.of_server.append([])
+            self.of_server.append(())
             self.heaps_of_server.append([])
             self.simple.append(True)
             self._serve(s, self.shared[s])
@@ -66,7 +66,7 @@ class Lanes:
         self._draws: list[Blocks | None] = [None for _ in servers]  # made when used
         self._drawn = [0 for _ in servers]
 
-    def _serve(self, server: int, lanes: list[int]) -> None:
+    def _serve(self, server: int, lanes: tuple[int, ...]) -> None:
         """Let ``server`` serve ``lanes`` (lists are updated in place: the model holds them)."""
         self.of_server[server] = lanes
         self.heaps_of_server[server] = [self.heaps[lane] for lane in lanes]
