@@ -145,8 +145,8 @@ class CalendarStep:
     """A step of the local calendar (days, weeks, months, years) for ``anchor: end``.
 
     The zone is given as its UTC offsets over the horizon (and two days either side):
-    offset ``offsets[i]`` holds from ``transitions[i]`` on, both in microseconds since the
-    Unix epoch (the first transition is a sentinel before any instant).
+    offset ``offsets[i]`` holds from ``transitions[i]`` on, both in ns (transitions since
+    the Unix epoch; the first is a sentinel before any instant).
     """
 
     base: int
@@ -158,36 +158,35 @@ class CalendarStep:
     offsets: tuple[int, ...]
 
 
-_US = 1_000_000
 _PROBE = 6 * 3600
 """Seconds between two probes of a zone's offset: no zone changes it twice in six hours."""
 
 
-def _offset_us(zone: ZoneInfo, second: int) -> int:
-    """The zone's UTC offset (µs) at a whole second since the epoch."""
+def _offset_ns(zone: ZoneInfo, second: int) -> int:
+    """The zone's UTC offset (ns) at a whole second since the epoch."""
     offset = dt.datetime.fromtimestamp(second, zone).utcoffset()
     assert offset is not None
-    return offset // dt.timedelta(microseconds=1)
+    return offset // dt.timedelta(microseconds=1) * 1000
 
 
 @functools.lru_cache(maxsize=64)
 def _zone_table(zone: ZoneInfo, first: int, last: int) -> tuple[tuple[int, ...],
                                                                   tuple[int, ...]]:
-    """The zone's offsets between two whole seconds since the epoch, as transitions (µs)."""
-    transitions, offsets = [-(2**62)], [_offset_us(zone, first)]
+    """The zone's offsets between two whole seconds since the epoch, as transitions (ns)."""
+    transitions, offsets = [-(2**62)], [_offset_ns(zone, first)]
     a = first
     while a < last:
         b = min(a + _PROBE, last)
-        if _offset_us(zone, b) != offsets[-1]:
+        if _offset_ns(zone, b) != offsets[-1]:
             low, high = a + 1, b  # the first second with the new offset
             while low < high:
                 mid = (low + high) // 2
-                if _offset_us(zone, mid) != offsets[-1]:
+                if _offset_ns(zone, mid) != offsets[-1]:
                     high = mid
                 else:
                     low = mid + 1
-            transitions.append(low * _US)
-            offsets.append(_offset_us(zone, low))
+            transitions.append(low * NS)
+            offsets.append(_offset_ns(zone, low))
         a = b
     return tuple(transitions), tuple(offsets)
 

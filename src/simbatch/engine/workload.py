@@ -42,12 +42,12 @@ class ActiveWindows:
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _US = 1_000_000
-_REACH = 2 * 86_400 * _US
+_REACH = 2 * 86_400 * NS
 """Farther than any UTC offset: an instant and its wall time are closer than this."""
 
 
 def _offset(step: CalendarStep, instant: int) -> int:
-    """The UTC offset (µs) at an instant (µs since the epoch)."""
+    """The UTC offset (ns) at an instant (ns since the epoch)."""
     return step.offsets[bisect_right(step.transitions, instant) - 1]
 
 
@@ -60,14 +60,14 @@ def _calendar_due(step: CalendarStep, end: int) -> int:
     instant the clocks jump, and a repeated one is its first occurrence.
     """
     frac, whole = math.modf((step.base + end) / NS)
-    instant = int(whole) * _US + round(frac * _US)
+    instant = (int(whole) * _US + round(frac * _US)) * 1000
     wall = instant + _offset(step, instant)
     if step.years or step.months:
-        moved = (_EPOCH + dt.timedelta(microseconds=wall)
+        moved = (_EPOCH + dt.timedelta(microseconds=wall // 1000)
                  + relativedelta(years=step.years, months=step.months))
-        wall = (moved - _EPOCH) // dt.timedelta(microseconds=1)
+        wall = (moved - _EPOCH) // dt.timedelta(microseconds=1) * 1000
     else:
-        wall += step.seconds * _US
+        wall += step.seconds * NS
     transitions, offsets = step.transitions, step.offsets
     found: int | None = None
     for k in range(max(bisect_right(transitions, wall - _REACH) - 1, 0), len(transitions)):
@@ -80,7 +80,7 @@ def _calendar_due(step: CalendarStep, end: int) -> int:
         k = next(k for k in range(1, len(transitions))
                  if transitions[k] + offsets[k - 1] <= wall < transitions[k] + offsets[k])
         found = transitions[k]
-    return found * 1000 - step.base
+    return found - step.base
 
 
 class SlotWalk:
