@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from simbatch.engine import budget
+from simbatch.engine.compile import compile
 from simbatch.engine.model import Model
 from simbatch.engine.progress import simulated_time
 from simbatch.errors import UsageError
@@ -36,13 +37,14 @@ def simulate(scenario: Scenario | str | Path | Mapping[str, Any], seed: int = 0,
     A scenario expected to ask for more than ``max_attempts`` task attempts (default
     ``simbatch.engine.budget.MAX_ATTEMPTS``) is refused with a ``BudgetError`` before it runs.
     ``progress=True`` shows a bar over simulated time on a terminal for runs longer than
-    a couple of seconds.
+    a couple of seconds. The scenario is compiled (``simbatch.engine.compile``) and the
+    engine runs the compiled plan.
     """
     loaded = load(scenario)
     seed = whole_number(seed, "seed", 0)
     limit = None if max_attempts is None else whole_number(max_attempts, "max_attempts", 1)
     budget.check(loaded, limit)
-    model = Model(loaded, seed)
+    model = Model.from_plan(compile(loaded), seed)
     if progress:
         with simulated_time(loaded.horizon, loaded.name) as advance:
             model.run(advance)

@@ -22,9 +22,8 @@ from functools import partial
 from heapq import heappop
 from typing import Any
 
-from simbatch.engine.jobs import JobPlan
+from simbatch.engine.compile import LaneTables
 from simbatch.engine.randomness import Blocks, generator
-from simbatch.scenario.spec import PRIORITIES, Scenario
 from simbatch.scenario.timegrammar import NS
 
 __all__ = ["THROTTLE_STARTS", "WEIGHTS", "Lanes"]
@@ -35,7 +34,6 @@ THROTTLE_STARTS = 60
 """A task class started more than this many times in a minute on one server is held back
 there for a minute."""
 MINUTE = 60 * NS
-RESERVED = PRIORITIES.index("reserved")
 
 Entry = tuple[int, int, int, int, Any]
 
@@ -43,51 +41,32 @@ Entry = tuple[int, int, int, int, Any]
 class Lanes:
     """The ready queues of one model, and the rule for picking from them."""
 
-    def __init__(self, scenario: Scenario, plans: list[JobPlan], seed: int) -> None:
-        self.priority_mode = scenario.scheduling == "priority"
-        self.throttle = scenario.throttle
-        group_index = {g.name: i for i, g in enumerate(scenario.groups)}
-        classes: dict[str, int] = {}
-        keys: dict[tuple[int, int, int], int] = {}
-        for plan in plans:
-            priority = PRIORITIES.index(scenario.priority_of(plan.job))
-            for task in plan.job.tasks:
-                cls = (-1 if task.task_class is None
-                       else classes.setdefault(task.task_class, len(classes)))
-                key = (group_index[task.group], cls, priority)
-                plan.lane.append(keys.setdefault(key, len(keys)))
-                plan.cls.append(cls)
-        self.heaps: list[list[Entry]] = [[] for _ in keys]
-        self.klass = [cls for (_, cls, _) in keys]
-        self.priority = [pri for (_, _, pri) in keys]
+    def __init__(self, tables: LaneTables, servers: tuple[str, ...], seed: int) -> None:
+        self.priority_mode = tables.priority_mode
+        self.throttle = tables.throttle
+        self.heaps: list[list[Entry]] = [[] for _ in tables.klass]
+        self.klass = tables.klass
+        self.priority = tables.priority
         # what each server serves while shared, and while dedicated to Reserved capacity
-        self.shared: list[list[int]] = []
-        for server in scenario.servers:
-            if self.priority_mode:
-                lanes = list(range(len(keys)))
-            else:
-                served = {g for g, group in enumerate(scenario.groups)
-                          if server.name in group.servers}
-                lanes = [lane for lane, (g, _, _) in enumerate(keys) if g in served]
-            self.shared.append(lanes)
-        self.reserved_only = [lane for lane, (_, _, pri) in enumerate(keys) if pri == RESERVED]
-        self.of_server: list[list[int]] = []
+        self.shared = tables.shared
+        self.reserved_only = tables.reserved_only
+        self.of_server: list[tuple[int, ...]] = []
         self.heaps_of_server: list[list[list[Entry]]] = []
         self.simple: list[bool] = []
         for s in range(len(self.shared)):
-            self.of_server.append([])
+            self.of_server.append(())
             self.heaps_of_server.append([])
             self.simple.append(True)
             self._serve(s, self.shared[s])
-        servers = len(scenario.servers)
-        self.starts: list[dict[int, deque[int]]] = [{} for _ in range(servers)]
-        self.held_until: list[list[int]] = [[0] * len(classes) for _ in range(servers)]
+        count = len(servers)
+        self.starts: list[dict[int, deque[int]]] = [{} for _ in range(count)]
+        self.held_until: list[list[int]] = [[0] * tables.classes for _ in range(count)]
         self._seed = seed
-        self._names = [s.name for s in scenario.servers]
-        self._draws: list[Blocks | None] = [None for _ in scenario.servers]  # made when used
-        self._drawn = [0 for _ in scenario.servers]
+        self._names = servers
+        self._draws: list[Blocks | None] = [None for _ in servers]  # made when used
+        self._drawn = [0 for _ in servers]
 
-    def _serve(self, server: int, lanes: list[int]) -> None:
+    def _serve(self, server: int, lanes: tuple[int, ...]) -> None:
         """Let ``server`` serve ``lanes`` (lists are updated in place: the model holds them)."""
         self.of_server[server] = lanes
         self.heaps_of_server[server] = [self.heaps[lane] for lane in lanes]

@@ -8,25 +8,35 @@ from typing import Any
 
 import numpy as np
 
+from simbatch.engine.compile import JobSpec, RuntimeSpec
 from simbatch.engine.randomness import Blocks, generator
 from simbatch.engine.recorder import NA
-from simbatch.scenario.spec import Job, Runtime, Transient
+from simbatch.engine.status import (
+    ABSENT,
+    CAUSES,
+    DIDNT_RUN,
+    ENDED,
+    ERROR,
+    EXECUTING,
+    FAILED,
+    OK,
+    READY,
+    RESTART,
+    STATUS,
+    TRANSIENT,
+    WAITING,
+)
+from simbatch.scenario.spec import Transient
 from simbatch.scenario.timegrammar import NS, Distribution
 
 __all__ = ["ABSENT", "BACKOFFS", "CAUSES", "DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "FAILED",
-           "READY", "RESTART", "STATUS", "TRANSIENT", "WAITING", "JobPlan", "Run", "ns_sampler"]
+           "OK", "READY", "RESTART", "STATUS", "TRANSIENT", "WAITING", "JobPlan", "Run",
+           "ns_sampler"]
 
-WAITING, READY, EXECUTING, ENDED, ERROR, DIDNT_RUN, ABSENT = range(7)
-STATUS = ("Waiting", "Ready", "Executing", "Ended", "Error", "Didn't run")
-"""Status names by code; ``ABSENT`` marks a runtime child slot this run never created."""
-OK, FAILED, RESTART, TRANSIENT = range(4)
-CAUSES = (None, "failed", "restart", "transient")
-"""Why an attempt ended in Error, by code (``OK``: it did not)."""
 BACKOFFS = tuple(s * NS for s in (5, 8, 16, 32, 64, 128, 256))
 """Waits between the tries of a transient SQL error (retryable-batch.md: 5 s, 8 s, 16 s, 32 s
 and so on; the next, 512 s, would pass 5 minutes, so the eighth failed try is an Error)."""
 _NONE: list[int] = []  # shared, never mutated: "no tasks"
-_EXPECT = {"ended": 1 << ENDED, "error": 1 << ERROR, "ended or error": (1 << ENDED) | (1 << ERROR)}
 
 
 CAP_SECONDS = 200 * 365 * 86_400.0
@@ -57,28 +67,26 @@ class JobPlan:
     any run needs them, so "Plan #3" has one index (and one sample stream) in every run.
     """
 
-    def __init__(self, job: Job, index: int, group_index: dict[str, int], seed: int,
-                 group_limits: list[int] | None = None) -> None:
-        self.job = job
-        self.index = index
-        self.lane: list[int] = []  # ready queue of each task, filled by the dispatcher
-        self.cls: list[int] = []  # throttle class of each task (-1: none)
-        self.name = job.name
-        tasks = job.tasks
-        position = {t.name: i for i, t in enumerate(tasks)}
+    def __init__(self, spec: JobSpec, seed: int) -> None:
+        self.job = spec
+        self.index = spec.index
+        tasks = spec.tasks
+        self.lane = [t.lane for t in tasks]  # ready queue of each task
+        self.cls = [t.cls for t in tasks]  # throttle class of each task (-1: none)
+        self.name = spec.name
         self.size = len(tasks)
         self.names = [t.name for t in tasks]
         self.distributions = [t.duration for t in tasks]
-        self.runtime = [t.runtime for t in tasks]
+        self.runtime: list[RuntimeSpec | None] = [t.runtime for t in tasks]
         self.child_slots: list[list[int]] = [[] for _ in tasks]
-        self.groups = [group_index[t.group] for t in tasks]
+        self.groups = [t.group for t in tasks]
         # max concurrency of each task's group: 0 none, -1 paused, N per run and group
-        self.limit = [group_limits[g] if group_limits else 0 for g in self.groups]
+        self.limit = [t.limit for t in tasks]
         self.limited = any(self.limit)  # runtime children inherit their parent's limit
         self.retries = [t.retries for t in tasks]
-        self.counts_failure = [not t.ignore_failure for t in tasks]
-        self.any = [t.condition == "any" for t in tasks]
-        self.parents = [[(position[d.task], _EXPECT[d.expect]) for d in t.after] for t in tasks]
+        self.counts_failure = [t.counts_failure for t in tasks]
+        self.any = [t.any for t in tasks]
+        self.parents = [list(t.parents) for t in tasks]
         self.children_of: list[list[int]] = [[] for _ in tasks]
         for i, parents in enumerate(self.parents):
             for parent, _ in parents:
@@ -122,10 +130,17 @@ class JobPlan:
             count = int(self._counts[task].get(run - 1))  # type: ignore[union-attr]
         slots = self.child_slots[task]
         while len(slots) < count:
-            slots.append(self._add_child(task, runtime, len(slots) + 1))
+            slots.append(self.add_child(task, len(slots) + 1))
         return slots[:count]
 
-    def _add_child(self, parent: int, runtime: Runtime, k: int) -> int:
+    def add_child(self, parent: int, k: int) -> int:
+        """Allocate the task index of ``parent``'s ``k``-th runtime child (``X #k``).
+
+        Called once per child slot, the first time any run needs it, so the child has one
+        index (and one sample stream) in every run.
+        """
+        runtime = self.runtime[parent]
+        assert runtime is not None
         index = len(self.names)
         self.names.append(f"{self.names[parent]} #{k}")
         self.distributions.append(runtime.duration)

@@ -1,4 +1,4 @@
-"""The SimPy model of the batch framework: build it from a scenario, run it to the horizon.
+"""The SimPy model of the batch framework: build it from a compiled plan, run it to the horizon.
 
 Every event (a job due, an attempt ending, a poll) is a SimPy ``Timeout`` with a
 callback; there is no process per task. Arrivals, drawn in advance from each job's own
@@ -33,9 +33,13 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
+from simbatch.engine.compile import CompiledPlan, compile
 from simbatch.engine.dispatch import Lanes
 from simbatch.engine.idle import Idle
-from simbatch.engine.jobs import (
+from simbatch.engine.jobs import JobPlan, Run
+from simbatch.engine.recorder import NA, NO_SERVER, Recorder
+from simbatch.engine.servers import Limits, poll_offsets
+from simbatch.engine.status import (
     DIDNT_RUN,
     ENDED,
     ERROR,
@@ -46,11 +50,7 @@ from simbatch.engine.jobs import (
     RESTART,
     TRANSIENT,
     WAITING,
-    JobPlan,
-    Run,
 )
-from simbatch.engine.recorder import NA, NO_SERVER, Recorder
-from simbatch.engine.servers import Limits, poll_offsets
 from simbatch.engine.workload import Schedule
 from simbatch.scenario.spec import Scenario
 
@@ -73,27 +73,40 @@ class _Restarted:
 
 
 class Model:
-    """One scenario under one seed, as a SimPy environment with callbacks."""
+    """One compiled plan under one seed, as a SimPy environment with callbacks.
 
-    def __init__(self, scenario: Scenario, seed: int = 0, *, every_tick: bool = False) -> None:
-        self.scenario = scenario
+    ``Model(scenario)`` compiles the scenario first; ``Model.from_plan(plan)`` runs a plan
+    already compiled (one plan serves every seed). The model reads only the plan;
+    ``scenario`` is kept for the results tables, which name jobs, servers and groups.
+    """
+
+    @classmethod
+    def from_plan(cls, plan: CompiledPlan, seed: int = 0, *, every_tick: bool = False
+                  ) -> Model:
+        """A model of a compiled plan under ``seed``."""
+        return Model(plan, seed, every_tick=every_tick)
+
+    def __init__(self, scenario: Scenario | CompiledPlan, seed: int = 0, *,
+                 every_tick: bool = False) -> None:
+        plan = scenario if isinstance(scenario, CompiledPlan) else compile(scenario)
+        self.plan = plan
+        self.scenario = plan.scenario
         self.seed = seed
         self.every_tick = every_tick
         self.env = simpy.Environment()
         self.now = 0  # the instant being simulated
         self.clock = 0  # SimPy's own clock: it moves only when SimPy steps, not on arrivals
         self.events = 0
-        self.horizon = scenario.horizon
-        self.polling = scenario.polling
-        self.limits = Limits(scenario)
-        self.offsets = poll_offsets(scenario, seed)
+        self.horizon = plan.horizon
+        self.polling = plan.polling
+        self.limits = Limits(plan.servers)
+        self.offsets = poll_offsets(plan.servers, seed)
         self.recorder = Recorder()
         self.ended: Callback = self._ended  # bound once: it is attached to every attempt
         # with restarts, an attempt's end event may be stale: its attempt was ended early
         self.guarded = any(self.limits.down)
         self.going_down: list[int] = []
-        group_index = {g.name: i for i, g in enumerate(scenario.groups)}
-        self.servers = range(len(scenario.servers))
+        self.servers = range(len(plan.servers.names))
         self.busy = [0 for _ in self.servers]
         # each server's limit now, when it next changes, and when it next rises
         self.limit = [0 for _ in self.servers]
@@ -108,16 +121,14 @@ class Model:
         self.tick_time = -1
         self.dirty = False
         self.live: dict[Run, None] = {}
-        limits = [g.max_concurrency for g in scenario.groups]
-        self.plans = [JobPlan(job, i, group_index, seed, limits)
-                      for i, job in enumerate(scenario.jobs)]
-        self.lanes = Lanes(scenario, self.plans, seed)
+        self.plans = [JobPlan(job, seed) for job in plan.jobs]
+        self.lanes = Lanes(plan.lanes, plan.servers.names, seed)
         self.heaps = self.lanes.heaps
         self.server_queues = self.lanes.heaps_of_server
         self.simple = self.lanes.simple
-        self.throttle = scenario.throttle
+        self.throttle = plan.lanes.throttle
         self.runs = [0 for _ in self.plans]
-        self._schedule_workload(scenario, seed)
+        self._schedule_workload(plan, seed)
         for s, spans in enumerate(self.limits.down):
             for begin, _, _ in spans:
                 self._at(begin, self._down, s)
@@ -133,12 +144,13 @@ class Model:
         if every_tick:
             self._tick_everywhere()
 
-    def _schedule_workload(self, scenario: Scenario, seed: int) -> None:
+    def _schedule_workload(self, plan: CompiledPlan, seed: int) -> None:
         """When runs are due: one-time starts and recurrences as events, arrivals merged.
 
         A replay (``simbatch.engine.trace``) overrides this with the due times it is given.
         """
-        self.schedules = [Schedule(job, scenario, seed) for job in scenario.jobs]
+        self.schedules = [Schedule(job.name, job.schedule, plan.horizon, seed)
+                          for job in plan.jobs]
         self.windows = [s.windows for s in self.schedules]
         self.recurring = [s.slots is not None for s in self.schedules]
         self.batch = [s.batch for s in self.schedules]

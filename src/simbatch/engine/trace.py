@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simbatch.engine.jobs import ABSENT, ENDED, ERROR, JobPlan, Run
+from simbatch.engine.compile import CompiledPlan, compile
+from simbatch.engine.jobs import JobPlan, Run
 from simbatch.engine.model import Model
+from simbatch.engine.status import ABSENT, EXPECT
 from simbatch.errors import UsageError
 from simbatch.scenario.spec import Scenario
 
@@ -36,8 +38,6 @@ __all__ = ["ReplayModel", "Trace", "TraceRun", "TraceTask"]
 
 Attempt = tuple[int, bool]
 """One recorded attempt: its duration in ns, and whether it ended in Error."""
-EXPECT = {"ended": 1 << ENDED, "error": 1 << ERROR, "ended or error": (1 << ENDED) | (1 << ERROR)}
-"""A dependency's expected status as the status bits it accepts (as ``JobPlan`` reads it)."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,8 @@ class _RunPlan(JobPlan):
         slots: dict[int, list[int]] = {}
         for parent, children in run.runtime.items():
             own = base.child_slots[parent]
-            runtime = base.runtime[parent]
-            assert runtime is not None  # checked by ReplayModel
-            while len(own) < len(children):
-                own.append(base._add_child(parent, runtime, len(own) + 1))
+            while len(own) < len(children):  # the parent adds runtime tasks: ReplayModel checks
+                own.append(base.add_child(parent, len(own) + 1))
             slots[parent] = own[:len(children)]
         self.__dict__.update(base.__dict__)
         total = len(base.names)
@@ -124,10 +122,10 @@ class _RunPlan(JobPlan):
         return duration, False
 
 
-def _check(scenario: Scenario, k: int, run: TraceRun) -> None:
-    if not 0 <= run.job < len(scenario.jobs):
+def _check(plan: CompiledPlan, k: int, run: TraceRun) -> None:
+    if not 0 <= run.job < len(plan.jobs):
         raise UsageError(f"trace run {k}: no job {run.job} in the scenario")
-    job = scenario.jobs[run.job]
+    job = plan.jobs[run.job]
     size = len(job.tasks)
     where = f"trace run {k} of job {job.name!r}"
     if not run.tasks:
@@ -153,21 +151,22 @@ def _check(scenario: Scenario, k: int, run: TraceRun) -> None:
 class ReplayModel(Model):
     """A ``Model`` that replays a ``Trace`` under the scenario's topology."""
 
-    def __init__(self, scenario: Scenario, trace: Trace, seed: int = 0) -> None:
+    def __init__(self, scenario: Scenario | CompiledPlan, trace: Trace, seed: int = 0) -> None:
+        plan = scenario if isinstance(scenario, CompiledPlan) else compile(scenario)
         self.trace = trace
         for k, run in enumerate(trace.runs):
-            _check(scenario, k, run)
+            _check(plan, k, run)
         self.numbers = [0 for _ in trace.runs]
         """The run number (1, 2, ... per job, as in the results) each trace run got."""
-        super().__init__(scenario, seed)
+        super().__init__(plan, seed)
 
-    def _schedule_workload(self, scenario: Scenario, seed: int) -> None:
+    def _schedule_workload(self, plan: CompiledPlan, seed: int) -> None:
         """Every trace run is due at its own time; no schedule or arrival stream is drawn."""
         runs = self.trace.runs
         self.schedules = []
-        self.windows = [None for _ in scenario.jobs]
-        self.recurring = [False for _ in scenario.jobs]
-        self.batch = [1 for _ in scenario.jobs]
+        self.windows = [None for _ in plan.jobs]
+        self.recurring = [False for _ in plan.jobs]
+        self.batch = [1 for _ in plan.jobs]
         due = np.array([r.due for r in runs], dtype=np.int64)
         order = np.argsort(due, kind="stable")
         self.arrival_times = due[order]
