@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import simbatch
 from simbatch.experiments.intervals import paired_share_difference, wilson
-from simbatch.experiments.runs import metrics
+from tests.reference_metrics import metrics
 
 
 def night() -> dict[str, Any]:

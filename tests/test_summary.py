@@ -16,10 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import simbatch
+from simbatch.experiments import executors
 from simbatch.experiments import runs as experiments
 from simbatch.results import measures, summary
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import parse_duration_ns
+from tests import reference_metrics
 from tests.conftest import SCENARIOS, scenario
 from tests.test_deadlines import night
 from tests.test_invariants import SETTINGS, scenarios
@@ -32,7 +34,7 @@ def both(source: Any, seed: int = 0, warmup: str = "0s") -> pd.DataFrame:
     loaded = simbatch.load(source)
     ns = parse_duration_ns(warmup)
     result = simbatch.simulate(loaded, seed=seed)
-    table = experiments.metrics(result, ns)
+    table = reference_metrics.metrics(result, ns)
     fast = summary.replication_metrics(loaded, seed, ns)
     from_tables = pd.DataFrame(summary.result_metric_rows(result, ns),
                                columns=["metric", "key", "value"])
@@ -197,7 +199,9 @@ def test_any_executor_gets_one_chunk_per_core_and_the_serial_answer(
 def test_the_local_pool_sends_scenarios_by_name_only() -> None:
     loaded = {"a": simbatch.load(small(1)), "b": simbatch.load(small(2))}
     jobs = [(name, r, experiments.replication_seed(0, r)) for name in loaded for r in (1, 2)]
-    tasks = experiments._tasks(loaded, jobs, None, own=True)
+    items = [(name, (r, seed)) for name, r, seed in jobs]
+    tasks = executors.tasks(experiments.run_replication, loaded, items, os.cpu_count() or 1,
+                            loaded)
     assert [indices for _, indices in tasks] == [[0], [1], [2], [3]]
     assert not any(isinstance(arg, Scenario) for task, _ in tasks for arg in task)
     on_pool = simbatch.compare({"a": small(1), "b": small(2)}, replications=2)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +34,7 @@ from simbatch.errors import UsageError
 from simbatch.experiments import executors
 from simbatch.experiments.intervals import paired_share_difference, summarize
 from simbatch.experiments.store import METRIC_COLUMNS, Store, fingerprint
-from simbatch.results import metrics as metrics_module
 from simbatch.results import summary
-from simbatch.results.result import Result
 from simbatch.scenario.load import load, load_document
 from simbatch.scenario.paths import set_values
 from simbatch.scenario.spec import Scenario
@@ -45,8 +42,8 @@ from simbatch.scenario.timegrammar import parse_duration_ns
 from simbatch.simulation import whole_number
 from simbatch.version import __version__
 
-__all__ = ["Comparison", "Replications", "Source", "compare", "deadline_rows", "metrics",
-           "parse_warmup", "replicate", "replication_seed", "run_replication", "sweep"]
+__all__ = ["Comparison", "Replications", "Source", "compare", "parse_warmup", "replicate",
+           "replication_seed", "run_replication", "sweep"]
 
 Source = Scenario | str | Path | Mapping[str, Any]
 """What every entry point takes: a Scenario, a scenario file, or a scenario document."""
@@ -61,70 +58,6 @@ def replication_seed(seed: int, replication: int) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
-    """A run's key figures as tidy rows (metric, key, value).
-
-    Waits count attempts that became ready after the warm-up; utilization and job counts
-    cover the whole horizon. Replications compute the same rows, equal bit for bit,
-    straight from the recorder without building the tables (``simbatch.results.summary``); this
-    table path is their reference.
-    """
-    tasks = result.tasks
-    start = pd.Timestamp(result.scenario.start)
-    after = tasks[tasks.ready >= start + pd.Timedelta(warmup, unit="ns")]
-    waits = after.wait.dt.total_seconds()
-    rows: list[tuple[str, str, float]] = []
-    for key, w in [("all", waits), *((g, waits[after.group == g])
-                                     for g in sorted(after.group.dropna().unique()))]:
-        done = w.dropna()
-        rows += [("tasks_started", key, float(len(done))),
-                 ("wait_mean_s", key, float(done.mean()) if len(done) else np.nan),
-                 ("wait_p95_s", key, float(done.quantile(0.95)) if len(done) else np.nan)]
-    util = result.utilization()
-    for server, value in zip(util["server"], util["utilization"].to_numpy(), strict=True):
-        rows.append(("utilization", str(server), float(value)))
-    jobs = result.jobs
-    for status in ("Ended", "Error"):
-        rows.append((f"jobs_{status.lower()}", "all", float((jobs.status == status).sum())))
-    rows.append(("job_duration_mean_s", "all",
-                 float(jobs.duration.dropna().dt.total_seconds().mean())
-                 if jobs.duration.notna().any() else np.nan))
-    rows.append(("backlog_at_horizon", "all",
-                 float(tasks.status.isin(["Ready", "Waiting"]).sum())))
-    rows += deadline_rows(result)
-    return pd.DataFrame(rows, columns=["metric", "key", "value"])
-
-
-def deadline_rows(result: Result) -> list[tuple[str, str, float]]:
-    """Per job with a deadline (key = the job's name), its deadline metrics over the horizon.
-
-    ``deadline_runs`` (judged: met + missed), ``deadline_misses``, ``deadline_miss`` (the
-    share of judged runs missed, NaN when none was judged), ``deadline_undetermined`` (open
-    at the horizon before their deadline), ``lateness_p50_s`` and ``lateness_p95_s`` (end -
-    deadline over judged runs), ``margin_min_s`` (the smallest deadline - end over finished
-    runs; negative when late) and ``latest_finish_s`` (the longest time from a run's due
-    time, its ``scheduled``, to its end).
-    """
-    summary = metrics_module.deadline_summary(result)
-    rows: list[tuple[str, str, float]] = []
-    for row in summary.to_dict("records"):
-        key = str(row["job"])
-        rows += [("deadline_runs", key, float(row["runs"])),
-                 ("deadline_misses", key, float(row["missed"])),
-                 ("deadline_miss", key, float(row["miss_share"])),
-                 ("deadline_undetermined", key, float(row["undetermined"])),
-                 ("lateness_p50_s", key, _span_seconds(row["lateness_p50"])),
-                 ("lateness_p95_s", key, _span_seconds(row["lateness_p95"])),
-                 ("margin_min_s", key, _span_seconds(row["margin_min"])),
-                 ("latest_finish_s", key, _span_seconds(row["latest_finish"]))]
-    return rows
-
-
-def _span_seconds(value: object) -> float:
-    return float(value.total_seconds()) if isinstance(value, pd.Timedelta) and pd.notna(
-        value) else np.nan
-
-
 def run_replication(scenario: Scenario, replication: tuple[int, int], warmup: int,
                     max_attempts: int | None = None) -> pd.DataFrame:
     """Run one (replication, seed) of ``scenario`` and return its metric rows (in a worker).
@@ -137,19 +70,6 @@ def run_replication(scenario: Scenario, replication: tuple[int, int], warmup: in
     frame.insert(0, "seed", seed)
     frame.insert(0, "replication", number)
     return frame
-
-
-def _tasks(scenarios: Mapping[str, Scenario], jobs: list[tuple[str, int, int]], pool: Any,
-           own: bool) -> list[executors.Task]:
-    """What ``fan_out`` submits for (variant, replication, seed) jobs, to inspect it.
-
-    ``own`` is a local pool started with every scenario (they go by name); otherwise
-    ``pool`` is any executor but a dask Client (``executors.tasks`` says how work goes out).
-    The tests check with it that a local pool's tasks carry no scenario.
-    """
-    items = [(name, (r, seed)) for name, r, seed in jobs]
-    return executors.tasks(run_replication, scenarios, items, os.cpu_count() or 1,
-                           scenarios if own else ())
 
 
 # ---- an experiment --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Targets of a plan: ``METRIC OP VALUE [for KEY]``, read and matched to metric rows.
 
-A target names a metric of ``simbatch.experiments.runs.metrics`` without its unit suffix
+A target names a metric of ``simbatch.results.summary`` without its unit suffix
 (``wait_p95`` is ``wait_p95_s``), so metrics added later (deadline misses, lateness) are
 targets as soon as runs produce them: nothing here lists metric names.
 """
