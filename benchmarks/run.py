@@ -287,7 +287,6 @@ def replication_cost(repeats: int) -> dict[str, Any]:
     against ``simulate()`` building both tables, on the tenant week; interleaved, best of
     ``repeats``. Also the parts: the run alone, the fast metrics, the tables, the metrics
     read from the tables, and the previous replication (simulate + table metrics)."""
-    from simbatch.experiments import runs as experiments
     from simbatch.results import summary
     from simbatch.results.result import Result
 
@@ -307,7 +306,7 @@ def replication_cost(repeats: int) -> dict[str, Any]:
         began = timed("simulate", began)
         summary.replication_metrics(scenario, seed)
         began = timed("replication", began)
-        experiments.metrics(simbatch.simulate(scenario, seed=seed))
+        summary.result_metric_rows(simbatch.simulate(scenario, seed=seed))
         began = timed("previous replication", began)
         model = Model(scenario, seed)
         model.run()
@@ -316,7 +315,7 @@ def replication_cost(repeats: int) -> dict[str, Any]:
         began = timed("metrics from the recorder", began)
         result = Result.from_model(model)
         began = timed("tables", began)
-        experiments.metrics(result)
+        summary.result_metric_rows(result)
         timed("metrics from the tables", began)
     return {"scenario": scenario.name, "repeats": repeats, "best_s": best,
             "ratio": best["replication"] / best["simulate"],

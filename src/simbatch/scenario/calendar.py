@@ -10,9 +10,7 @@ dialog); cron expressions use ``cronsim``; minutes and hours are elapsed time.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
-from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -23,9 +21,9 @@ from cronsim import CronSim
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
 
-from simbatch.scenario.timegrammar import NS, Distribution, epoch_ns
+from simbatch.scenario.timegrammar import NS, epoch_ns
 
-__all__ = ["DAY", "Profile", "Recurrence", "Slots", "Window", "Windows", "arrival_times"]
+__all__ = ["DAY", "Profile", "Recurrence", "Slots", "Window", "Windows"]
 
 DAY = 86_400
 
@@ -81,16 +79,6 @@ class Windows:
         self.opens = [b for b, _ in merged]
         self.closes = [e for _, e in merged]
 
-    def inside(self, t: int) -> bool:
-        """Whether instant ``t`` falls inside a window."""
-        return self.next_open(t) == t
-
-    def next_open(self, t: int) -> int | None:
-        """The first instant at or after ``t`` inside a window, or None if none comes."""
-        i = bisect_right(self.closes, t)
-        if i == len(self.opens):
-            return None
-        return max(t, self.opens[i])
 
 
 @dataclass(frozen=True)
@@ -114,56 +102,6 @@ class Profile:
         for begin, end, rate in marks:  # windows listed later win where they overlap
             rates[(times >= begin) & (times < end)] = rate
         return times, rates
-
-
-def arrival_times(rng: np.random.Generator, horizon: int, *,
-                  interval: Distribution | None = None,
-                  profile: tuple[np.ndarray, np.ndarray] | None = None,
-                  first: int = 0) -> np.ndarray:
-    """All arrival instants in ``[first, horizon)``: a renewal stream or a Poisson profile.
-
-    ``interval`` is a ``Distribution`` of the gaps (the first arrival comes one gap after
-    ``first``); ``profile`` is piecewise-constant rate per second, sampled by inverting
-    the cumulative rate, so the same unit draws give the same arrivals whatever else
-    changes in the scenario.
-    """
-    chunk = 4096
-    if interval is not None:
-        out: list[np.ndarray] = []
-        t = first
-        while t < horizon:
-            gaps = np.rint(np.minimum(interval.sample(rng, chunk), horizon / NS) * NS)
-            if t + float(gaps.sum()) < 2.0**62:
-                times = t + np.cumsum(gaps.astype(np.int64))
-            else:  # gaps this long could overflow int64 when summed: stop past the horizon
-                kept = list(itertools.takewhile(lambda x: x < horizon, itertools.accumulate(
-                    (int(g) for g in gaps), initial=t)))[1:]
-                times = np.array([*kept, horizon], dtype=np.int64)
-            out.append(times)
-            t = int(times[-1])
-        allt = np.concatenate(out) if out else np.zeros(0, np.int64)
-        return allt[allt < horizon]
-    assert profile is not None
-    times, rates = profile
-    bounds = np.append(times, horizon).astype(np.float64)
-    widths = np.diff(bounds) / NS
-    cumulative = np.concatenate([[0.0], np.cumsum(rates * widths)])
-    start_mass = float(np.interp(first, bounds, cumulative))
-    total = cumulative[-1]
-    masses: list[np.ndarray] = []
-    mass = start_mass
-    while mass < total:
-        block = mass + np.cumsum(rng.exponential(1.0, chunk))
-        masses.append(block)
-        mass = float(block[-1])
-    if not masses:
-        return np.zeros(0, np.int64)
-    wanted = np.concatenate(masses)
-    wanted = wanted[wanted < total]
-    seg = np.clip(np.searchsorted(cumulative, wanted, side="right") - 1, 0, len(rates) - 1)
-    within = (wanted - cumulative[seg]) / np.where(rates[seg] > 0, rates[seg], np.inf)
-    result: np.ndarray = np.floor(bounds[seg] + within * NS).astype(np.int64)
-    return result
 
 
 @dataclass(frozen=True)
@@ -266,18 +204,3 @@ class Slots:
                 return slot, passed
             passed += 1
         return None, passed
-
-    def after_end(self, end: int, inside: Callable[[int], bool] | None = None
-                  ) -> tuple[int | None, int]:
-        """When the next run is due after a run that ended at ``end``, and slots skipped."""
-        r = self.recurrence
-        if r.anchor == "end":
-            if r.unit in ("m", "h"):  # elapsed time
-                due = end + int(r.step().total_seconds()) * NS  # type: ignore[union-attr]
-            else:  # days and longer on the local calendar
-                local = dt.datetime.fromtimestamp((self.base + end) / NS, self.start.tzinfo)
-                due = epoch_ns(local + r.step()) - self.base
-            if due >= self.horizon or due > self.until:
-                return None, 0
-            return due, 0
-        return self.at_or_after(end, inside)
