@@ -434,16 +434,87 @@ def test_plan_benchmark_small(tmp_path: Path) -> None:
     assert 0 < figures["runs"] <= figures["grid"] * 4 * figures["replications"]
 
 
+NIGHTLY: dict[str, Any] = {
+    "start": "2026-01-05 12:00", "horizon": "3d", "polling": 0, "scheduling": "priority",
+    "servers": {"S": {"threads": 8}},
+    "jobs": {"Master planning": {
+        "start": "2026-01-05 22:00", "recurrence": {"every": "1d"}, "deadline": "1h40m",
+        "tasks": {"Split": {"duration": "5m", "runtime": {"tasks": 8, "duration": "30m"}}}}}}
+"""8 helpers of 30 minutes after a 5-minute split: the run ends 5m + ceil(8 / c) * 30m after
+22:00, so 3 threads (1:35) meet a 1:40 deadline and 2 (2:05) miss it; 3 nights a replication."""
+
+
 def test_a_deadline_target_finds_the_fewest_threads_that_keep_the_night() -> None:
-    # 8 helpers of 30 minutes after a 5-minute split: the run ends 5m + ceil(8 / c) * 30m
-    # after 22:00, so 3 threads (1:35) meet a 1:40 deadline and 2 (2:05) miss it
-    doc = {"start": "2026-01-05 12:00", "horizon": "3d", "polling": 0,
-           "scheduling": "priority", "servers": {"S": {"threads": 8}},
-           "jobs": {"Master planning": {
-               "start": "2026-01-05 22:00", "recurrence": {"every": "1d"}, "deadline": "1h40m",
-               "tasks": {"Split": {"duration": "5m", "runtime": {"tasks": 8,
-                                                                  "duration": "30m"}}}}}}
-    found = simbatch.plan(doc, {"servers.S.threads": range(1, 9)},
-                          ['deadline_miss <= 0% for "Master planning"'], replications=2,
+    # No run misses at 3 threads or more, but a share of runs is judged by its one-sided
+    # Wilson bound on the runs pooled over replications: with 0 misses in N runs it is
+    # z^2 / (N + z^2), within 15% from N = 16 runs, so 6 replications (18 nights).
+    found = simbatch.plan(NIGHTLY, {"servers.S.threads": range(1, 9)},
+                          ['deadline_miss <= 15% for "Master planning"'], replications=2,
                           executor="serial")
     assert found.met and found.choice == {"servers.S.threads": 3}
+    estimate = found.estimates.iloc[0]
+    assert (estimate.n, estimate["mean"], estimate.verdict) == (18, 0.0, "met")
+    z2 = 1.6448536269514722 ** 2
+    assert estimate.bound == pytest.approx(z2 / (18 + z2))
+    assert estimate.interval.startswith("Wilson")
+    chosen = found.evaluations[found.evaluations.chosen].iloc[0]
+    assert chosen.replications == 6
+
+
+def test_a_share_met_by_its_mean_but_not_its_bound_is_not_met() -> None:
+    # Every night at 3+ threads keeps the deadline: the sample share is 0%, within 5%.
+    # But 24 nights (8 replications, the most) without a miss bound the share only at
+    # 2.706 / 26.7 = 10.1%: nothing is shown to meet 5%, so nothing may be chosen as met.
+    target = 'deadline_miss <= 5% for "Master planning"'
+    found = simbatch.plan(NIGHTLY, {"servers.S.threads": range(1, 9)}, [target],
+                          replications=2, executor="serial")
+    assert not found.met
+    assert not found.evaluations.verdict.eq("met").any()
+    assert not found.estimates.met.any()
+    s = "deadline_miss_5_for_Master_planning"
+    kept = found.evaluations[found.evaluations[f"mean_{s}"] == 0]
+    assert len(kept) and (kept[f"bound_{s}"] > 0.05).all()
+    assert set(kept.verdict) == {"undecided"} and (kept.replications == 8).all()
+    assert found.estimates.verdict.iloc[0] == "undecided"
+    notes = [n for n in found.notes if n.startswith("cannot decide")]
+    assert len(notes) == 1 and target in notes[0] and "within the budget" in notes[0]
+    # undecided is not "more capacity does not help": nothing was shown to fail
+    assert found.monotone
+    # a share of 0% is never shown by finitely many runs: the notes say so
+    zero = simbatch.plan(NIGHTLY, {"servers.S.threads": range(6, 9)},
+                         ['deadline_miss <= 0% for "Master planning"'], replications=2,
+                         executor="serial")
+    assert not zero.met and any("no finite number of runs" in n for n in zero.notes)
+
+
+@pytest.mark.parametrize(("op", "share", "confidence"), [("<=", "20%", 0.95),
+                                                         (">=", "10%", 0.9)])
+def test_the_share_bound_is_wilson_on_the_pooled_runs(op: str, share: str,
+                                                      confidence: float) -> None:
+    proportion = pytest.importorskip("statsmodels.stats.proportion")
+    doc = json.loads(json.dumps(NIGHTLY))
+    doc["jobs"]["Master planning"]["tasks"]["Split"]["runtime"]["duration"] = {
+        "exponential": "25m"}
+    found = simbatch.plan(doc, {"servers.S.threads": range(1, 9)},
+                          [f'deadline_miss {op} {share} for "Master planning"'],
+                          confidence=confidence, replications=3, executor="serial")
+    rows = found.metrics[found.metrics.key == "Master planning"]
+    counts = rows.pivot_table(index="candidate", columns="metric", values="value",
+                              aggfunc="sum")
+    slug = next(c for c in found.evaluations.columns if c.startswith("bound_"))[6:]
+    some_missed = 0
+    for record in found.evaluations.to_dict("records"):
+        misses = int(counts.loc[record["candidate"], "deadline_misses"])
+        runs = int(counts.loc[record["candidate"], "deadline_runs"])
+        some_missed += 0 < misses < runs
+        # one-sided at the confidence = an end of the two-sided interval at 2c - 1
+        low, high = proportion.proportion_confint(misses, runs, alpha=2 * (1 - confidence),
+                                                  method="wilson")
+        assert record[f"bound_{slug}"] == pytest.approx(high if op == "<=" else low,
+                                                        abs=1e-12)
+        low, high = proportion.proportion_confint(misses, runs, alpha=1 - confidence,
+                                                  method="wilson")
+        assert record[f"ci_low_{slug}"] == pytest.approx(low, abs=1e-12)
+        assert record[f"ci_high_{slug}"] == pytest.approx(high, abs=1e-12)
+        assert record[f"n_{slug}"] == runs and record[f"mean_{slug}"] == misses / runs
+    assert some_missed  # the check covers shares strictly between 0 and 1

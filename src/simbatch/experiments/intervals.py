@@ -15,8 +15,8 @@ from scipy import stats
 
 from simbatch.present.units import PERCENT_METRICS
 
-__all__ = ["SHARES", "SIGNED", "metric_range", "paired_share_difference", "summarize",
-           "t_interval", "wilson"]
+__all__ = ["POOLED", "SHARES", "SIGNED", "metric_range", "paired_share_difference",
+           "summarize", "t_interval", "wilson", "wilson_bound"]
 
 
 def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
@@ -34,6 +34,13 @@ SHARES = PERCENT_METRICS
 """Metrics that are fractions in [0, 1]: those written as percents (``present.units``)."""
 SIGNED = frozenset({"lateness_p50_s", "lateness_p95_s", "margin_min_s"})
 """Metrics that may be negative; every other metric is a count or a time, at least 0."""
+POOLED = {"deadline_miss": ("deadline_misses", "deadline_runs")}
+"""Shares of runs, by the metrics that count them (misses, runs judged) per replication.
+
+These are pooled over the replications and judged with a Wilson score interval.
+``utilization`` is a share too, but of time, not of runs: it has no count to pool, and
+is judged like any mean, over the replications.
+"""
 
 
 def metric_range(metric: str, difference: bool = False) -> tuple[float, float]:
@@ -56,6 +63,16 @@ def wilson(misses: float, runs: float, confidence: float) -> tuple[float, float]
     low = 0.0 if misses <= 0 else max(0.0, float(centre - half))
     high = 1.0 if misses >= runs else min(1.0, float(centre + half))
     return low, high
+
+
+def wilson_bound(misses: float, runs: float, confidence: float, upper: bool) -> float:
+    """The one-sided Wilson bound of ``misses / runs`` at ``confidence``.
+
+    The upper bound when ``upper``, else the lower: an end of the two-sided interval at
+    ``2 * confidence - 1``, so each side leaves out ``1 - confidence``.
+    """
+    low, high = wilson(misses, runs, 2 * confidence - 1)
+    return high if upper else low
 
 
 def paired_share_difference(misses_a: np.ndarray, runs_a: np.ndarray, misses_b: np.ndarray,
@@ -98,7 +115,7 @@ def summarize(rows: pd.DataFrame, by: list[str], confidence: float,
     out = []
     counts = {}
     if not difference:
-        pooled = rows[rows.metric.isin(["deadline_misses", "deadline_runs"])]
+        pooled = rows[rows.metric.isin(POOLED["deadline_miss"])]
         others = [c for c in by if c != "metric"]
         if len(pooled):
             counts = pooled.groupby([*others, "metric"], sort=False)["value"].sum().to_dict()

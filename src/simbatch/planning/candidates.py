@@ -65,8 +65,12 @@ class Candidate:
     servers: int
     rows: list[pd.DataFrame] = field(default_factory=list)
     verdict: str = "close"
-    """met, failed (clearly) or close (undecided at its replications)."""
+    """met, failed (clearly), close (not decided yet: it gets more replications) or
+    undecided (still close when no more replications are to be had)."""
     judged: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Per target label: n, mean, two-sided interval, one-sided bound, met."""
+    verdicts: dict[str, str] = field(default_factory=dict)
+    """Per target label: met, failed, close or undecided, as for ``verdict``."""
 
     cached: tuple[int, pd.DataFrame] | None = field(default=None, repr=False)
 

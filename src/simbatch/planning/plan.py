@@ -10,10 +10,13 @@ candidate runs the same replication seeds (common random numbers, as in ``compar
   grammar (``2m``), a percent (``5%``) or a number, and a key (a group, server or job;
   default ``all``).
 - **Decision rule.** A candidate meets a target when the one-sided confidence bound of the
-  metric's mean (upper for ``<=``/``<``, lower for ``>=``/``>``; Student t over its
-  replications) is within the target. When the bound on the other side still admits the
+  metric (upper for ``<=``/``<``, lower for ``>=``/``>``) is within the target: Student t
+  over its replications for a mean, quantile or utilization; for a share of runs
+  (``deadline_miss``), Wilson's score bound on the runs judged, pooled over the
+  replications, as ``compare`` gives it. When the bound on the other side still admits the
   target, the decision is close and the candidate gets more replications (sequential
-  sampling), up to ``max_replications`` each and ``budget`` runs in all.
+  sampling), up to ``max_replications`` each and ``budget`` runs in all; still close
+  then, it is undecided, which is not met, and the notes say what could not be decided.
 - **Cost** is the capacity bought: the available thread-hours over the horizon (what the
   periods allow), ties broken by fewer servers with any thread, then by the values. A
   per-variable ``weight`` multiplies the thread-hours that variable adds above its lowest
@@ -45,6 +48,7 @@ from matplotlib.figure import Figure
 
 from simbatch.errors import UsageError
 from simbatch.experiments.executors import Workers
+from simbatch.experiments.intervals import POOLED
 from simbatch.experiments.runs import Comparison, Source, parse_warmup, replicate
 from simbatch.planning.candidates import parse_vary, thread_hours
 from simbatch.planning.outputs import write_whatif
@@ -79,7 +83,10 @@ class Plan:
     met: bool
     """Whether the choice meets every target at the confidence."""
     estimates: pd.DataFrame
-    """Per target at the choice: n, mean, two-sided interval, one-sided bound, met."""
+    """Per target at the choice: n, mean, two-sided interval, one-sided bound, met, its
+    verdict (met, failed or undecided) and the interval it is judged by. For a share of
+    runs (``deadline_miss``), n is the runs judged, pooled over the replications, and the
+    interval is Wilson's; for any other metric, n is the replications and it is t."""
     evaluations: pd.DataFrame
     """One row per candidate tried: its values, cost, replications, verdict and estimates."""
     metrics: pd.DataFrame
@@ -288,6 +295,7 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]] | Sequence[str],
         finished = True
     finally:
         workers.close(finished)
+    search.settle()
     search.monotonicity()
     return _result(search, base, parsed, paths, values, seed, budget, max_attempts)
 
@@ -325,14 +333,19 @@ def _result(search: Search, base: Scenario, targets: list[Target], paths: list[s
             s = _slug(t)
             record |= {f"{name}_{s}": value for name, value in zip(
                 _JUDGED, (n, mean, low, high, bound, ok), strict=True)}
+            record[f"verdict_{s}"] = c.verdicts[t.label]
         records.append(record)
     evaluations = pd.DataFrame(records)
     frames = [c.frame().assign(candidate=i) for i, c in enumerate(tried)]
     rows = pd.concat(frames, ignore_index=True)[
         ["candidate", "replication", "seed", "metric", "key", "value"]]
+    assert search.columns is not None
     estimates = pd.DataFrame(
         [{"target": t.label, "metric": t.metric, "key": t.key, "op": t.op, "value": t.value,
-          **dict(zip(_JUDGED, best.judged[t.label], strict=True))} for t in targets])
+          **dict(zip(_JUDGED, best.judged[t.label], strict=True)),
+          "verdict": best.verdicts[t.label],
+          "interval": "Wilson, runs pooled" if column in POOLED else "t, replications"}
+         for t, column in zip(targets, search.columns, strict=True)])
     grid = math.prod(len(v) for v in values)
     return Plan(base, tuple(paths), tuple(targets), search.confidence, seed, search.warmup,
                 dict(zip(paths, best.point, strict=True)), best.verdict == "met", estimates,

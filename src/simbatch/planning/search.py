@@ -1,7 +1,9 @@
 """The search of a plan: judge candidates on their replications, and find the cheapest met.
 
-A candidate meets a target when the one-sided confidence bound of the metric's mean is
-within it; a close decision gets more replications (sequential sampling). The search
+A candidate meets a target when the one-sided confidence bound of the metric is within
+it: t over the replications for a mean, Wilson on the runs pooled over the replications
+for a share of runs (``experiments.intervals.POOLED``). A close decision gets more
+replications (sequential sampling); still close at the most, it is undecided. The search
 uses monotone structure (more threads never make a target worse): bisection along one
 variable; for several, a bisection along each for a lower bound, a greedy marginal
 allocation from there, and a descent. Monotonicity is checked on what was simulated.
@@ -17,9 +19,11 @@ import pandas as pd
 from scipy import stats
 
 from simbatch.experiments.executors import Workers
+from simbatch.experiments.intervals import POOLED, wilson, wilson_bound
 from simbatch.experiments.runs import replication_seed, run_replication
 from simbatch.planning.candidates import Candidate, Candidates
 from simbatch.planning.targets import Target
+from simbatch.present.units import clock, percent
 from simbatch.scenario.spec import Scenario
 
 __all__ = ["BudgetSpentError", "Search"]
@@ -72,29 +76,55 @@ class Search:
             self.columns = [t.column(produced) for t in self.targets]
         verdicts = []
         for target, column in zip(self.targets, self.columns, strict=True):
-            values = self._values(c, column, target.key).dropna().to_numpy()
-            n = len(values)
-            mean = float(values.mean()) if n else math.nan
-            if n >= 2:
-                sd = float(values.std(ddof=1))
-                se = sd / math.sqrt(n)
-                one = float(stats.t.ppf(self.confidence, n - 1)) * se
-                two = float(stats.t.ppf((1 + self.confidence) / 2, n - 1)) * se
+            if column in POOLED:
+                n, mean, low, high, bound, other = self._pooled(c, column, target)
             else:
-                one = two = math.inf
-            bound = mean + one if target.upper else mean - one
-            other = mean - one if target.upper else mean + one
+                n, mean, low, high, bound, other = self._t_bounds(c, column, target)
             if n and target.within(bound):
                 verdict = "met"
-            elif n >= 2 and not target.within(other):
+            elif n and not math.isnan(other) and not target.within(other):
                 verdict = "failed"
             else:
                 verdict = "close"
             verdicts.append(verdict)
-            c.judged[target.label] = (n, mean, mean - two, mean + two, bound,
-                                      verdict == "met")
+            c.judged[target.label] = (n, mean, low, high, bound, verdict == "met")
+            c.verdicts[target.label] = verdict
         c.verdict = ("met" if all(v == "met" for v in verdicts) else
                      "failed" if "failed" in verdicts else "close")
+
+    def _t_bounds(self, c: Candidate, column: str, target: Target
+                  ) -> tuple[int, float, float, float, float, float]:
+        """A mean over replications: n, mean, two-sided t interval, the one-sided t bound
+        on the target's side and on the other side (infinite below 2 replications)."""
+        values = self._values(c, column, target.key).dropna().to_numpy()
+        n = len(values)
+        mean = float(values.mean()) if n else math.nan
+        if n >= 2:
+            se = float(values.std(ddof=1)) / math.sqrt(n)
+            one = float(stats.t.ppf(self.confidence, n - 1)) * se
+            two = float(stats.t.ppf((1 + self.confidence) / 2, n - 1)) * se
+        else:
+            one = two = math.inf
+        if n < 2:
+            other = math.nan
+        else:
+            other = mean - one if target.upper else mean + one
+        bound = mean + one if target.upper else mean - one
+        return n, mean, mean - two, mean + two, bound, other
+
+    def _pooled(self, c: Candidate, column: str, target: Target
+                ) -> tuple[int, float, float, float, float, float]:
+        """A share of runs pooled over replications: runs judged, the share, its two-sided
+        Wilson interval, and the one-sided Wilson bounds on the target's side and the other."""
+        counted, judged = POOLED[column]
+        misses = float(self._values(c, counted, target.key).sum())
+        runs = float(self._values(c, judged, target.key).sum())
+        if runs <= 0:
+            return 0, math.nan, math.nan, math.nan, math.nan, math.nan
+        low, high = wilson(misses, runs, self.confidence)
+        bound = wilson_bound(misses, runs, self.confidence, target.upper)
+        other = wilson_bound(misses, runs, self.confidence, not target.upper)
+        return int(runs), misses / runs, low, high, bound, other
 
     def gap(self, c: Candidate) -> float:
         """How far the candidate's bounds are from the targets (0 when all are met)."""
@@ -139,6 +169,9 @@ class Search:
             if spent:
                 raise BudgetSpentError
             if not batch:
+                for c in chosen:
+                    if c.verdict == "close" and c.n >= self.max_n:
+                        self._undecided(c)
                 return chosen
 
     def run(self, batch: list[tuple[Candidate, list[tuple[int, int]]]]) -> None:
@@ -148,6 +181,53 @@ class Search:
         rows = self.workers.run(run_replication, data, items, (self.warmup, self.max_attempts))
         for (point, _), frame in zip(items, rows, strict=True):
             self.candidates[point].rows.append(frame)
+
+    def _undecided(self, c: Candidate) -> None:
+        """No more replications for ``c``: what is still close is undecided (not met)."""
+        c.verdict = "undecided"
+        for label, verdict in c.verdicts.items():
+            if verdict == "close":
+                c.verdicts[label] = "undecided"
+
+    def settle(self) -> None:
+        """At the end: every close candidate is undecided, and the notes say what it cost.
+
+        When no candidate met the targets, each target still undecided somewhere "cannot
+        be decided within the budget"; when one did, undecided candidates cheaper than the
+        cheapest met are named, since more replications might make one of them the choice.
+        """
+        tried = [c for c in self.candidates.values() if c.n]
+        for c in tried:
+            if c.verdict == "close":
+                self._undecided(c)
+        met = [c for c in tried if c.verdict == "met"]
+        undecided = [c for c in tried if c.verdict == "undecided"]
+        if not met:
+            assert self.columns is not None
+            for target, column in zip(self.targets, self.columns, strict=True):
+                open_ = [c for c in undecided if c.verdicts.get(target.label) == "undecided"]
+                if not open_:
+                    continue
+                c = max(open_, key=self.rank)
+                n, mean, _, _, bound, _ = c.judged[target.label]
+                self.notes.append(
+                    f"cannot decide {target.label!r} within the budget: at"
+                    f" {self._label(c.point)}, after {c.n} replications"
+                    f" ({_count(column, n)}), the estimate is {_shown(target, mean)}"
+                    f" and its {self.confidence:.0%} one-sided bound {_shown(target, bound)}"
+                    " is not within the target, nor clearly beyond it; "
+                    + (_edge(target, column) or "more replications (max_replications,"
+                       " budget) may decide it"))
+            return
+        cheapest = min(met, key=self.rank)
+        for c in sorted(undecided, key=self.rank):
+            if self.rank(c) >= self.rank(cheapest):
+                break
+            labels = [t.label for t in self.targets if c.verdicts.get(t.label) == "undecided"]
+            self.notes.append(
+                f"{self._label(c.point)} costs less than the choice but is undecided on"
+                f" {', '.join(repr(x) for x in labels)} after {c.n} replications; more"
+                " replications (max_replications, budget) may show it meets the targets")
 
     def met(self, point: tuple[int, ...]) -> bool:
         return self.evaluate([point])[0].verdict == "met"
@@ -244,8 +324,8 @@ class Search:
         if a.n == 0 or lower == top:
             return
         for target, column in zip(self.targets, self.columns, strict=True):
-            if b.judged[target.label][5]:
-                continue
+            if b.verdicts.get(target.label) != "failed":
+                continue  # met, or undecided: not shown to fail, so nothing to explain
             d = self._paired(a, b, column, target)
             if d is not None and d[1] <= 0:
                 self.notes.append(
@@ -294,3 +374,26 @@ class Search:
                         f" {self._label(b.point)} than at {self._label(a.point)} (paired"
                         f" difference {-d[0]:+.4g}, significant at {self.confidence:.0%}"
                         f" over {tests} comparisons)")
+
+
+def _shown(target: Target, x: float) -> str:
+    """A value in the target's own unit: h:mm:ss for times, percent for percents."""
+    if target.kind == "time":
+        return clock(x)
+    if target.kind == "percent":
+        return percent(x)
+    return f"{x:,.4g}"
+
+
+def _edge(target: Target, column: str) -> str:
+    """A remark when a share target sits at 0% or 100%, which no finite sample can show."""
+    if column in POOLED and ((target.upper and target.value <= 0)
+                             or (not target.upper and target.value >= 1)):
+        return (f"no finite number of runs shows a share of {percent(target.value)}:"
+                " write a small share instead, such as 5%")
+    return ""
+
+
+def _count(column: str, n: float) -> str:
+    """What n counts: runs judged for a pooled share, else replications."""
+    return f"{int(n):,} runs judged" if column in POOLED else f"n = {int(n)}"
