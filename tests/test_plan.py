@@ -518,3 +518,28 @@ def test_the_share_bound_is_wilson_on_the_pooled_runs(op: str, share: str,
         assert record[f"ci_high_{slug}"] == pytest.approx(high, abs=1e-12)
         assert record[f"n_{slug}"] == runs and record[f"mean_{slug}"] == misses / runs
     assert some_missed  # the check covers shares strictly between 0 and 1
+
+
+def test_a_mean_target_is_judged_by_its_one_sided_t_bound() -> None:
+    # the reference: scipy's t quantile on the candidate's replications, from the metric rows
+    from scipy import stats
+
+    confidence = 0.9
+    found = simbatch.plan(mmc(12, 10, 1), {"servers.S.threads": range(1, 8)},
+                          ["wait_mean <= 2m"], confidence=confidence, replications=3,
+                          executor="serial")
+    rows = found.metrics[(found.metrics.metric == "wait_mean_s")
+                         & (found.metrics.key == "all")]
+    judged = 0
+    for record in found.evaluations.to_dict("records"):
+        values = rows[rows.candidate == record["candidate"]].value.dropna().to_numpy()
+        n = len(values)
+        assert record["n_wait_mean_2m"] == n and n >= 2
+        se = values.std(ddof=1) / math.sqrt(n)
+        bound = values.mean() + stats.t.ppf(confidence, n - 1) * se
+        half = stats.t.ppf((1 + confidence) / 2, n - 1) * se
+        assert record["bound_wait_mean_2m"] == pytest.approx(bound, rel=1e-12)
+        assert record["ci_high_wait_mean_2m"] == pytest.approx(values.mean() + half, rel=1e-12)
+        assert record["met_wait_mean_2m"] == (bound <= 120)
+        judged += se > 0
+    assert judged  # some candidate's bound is above its mean
