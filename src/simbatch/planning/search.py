@@ -105,11 +105,8 @@ class Search:
             two = float(stats.t.ppf((1 + self.confidence) / 2, n - 1)) * se
         else:
             one = two = math.inf
-        if n < 2:
-            other = math.nan
-        else:
-            other = mean - one if target.upper else mean + one
         bound = mean + one if target.upper else mean - one
+        other = math.nan if n < 2 else (mean - one if target.upper else mean + one)
         return n, mean, mean - two, mean + two, bound, other
 
     def _pooled(self, c: Candidate, column: str, target: Target
@@ -220,14 +217,18 @@ class Search:
                        " budget) may decide it"))
             return
         cheapest = min(met, key=self.rank)
-        for c in sorted(undecided, key=self.rank):
-            if self.rank(c) >= self.rank(cheapest):
-                break
-            labels = [t.label for t in self.targets if c.verdicts.get(t.label) == "undecided"]
+        cheaper = [c for c in undecided if self.rank(c) < self.rank(cheapest)]
+        if cheaper:
+            cheaper.sort(key=self.rank)
+            labels = [t.label for t in self.targets
+                      if any(c.verdicts.get(t.label) == "undecided" for c in cheaper)]
+            points = ", ".join("(" + ", ".join(map(str, c.point)) + ")" for c in cheaper)
             self.notes.append(
-                f"{self._label(c.point)} costs less than the choice but is undecided on"
-                f" {', '.join(repr(x) for x in labels)} after {c.n} replications; more"
-                " replications (max_replications, budget) may show it meets the targets")
+                f"{len(cheaper)} candidate{'s' if len(cheaper) > 1 else ''} cheaper than the"
+                f" choice stayed undecided on {', '.join(repr(x) for x in labels)} after"
+                f" {_spread(sorted({c.n for c in cheaper}))} replications, at {points}; more"
+                " replications"
+                " (max_replications, budget) may find a cheaper choice")
 
     def met(self, point: tuple[int, ...]) -> bool:
         return self.evaluate([point])[0].verdict == "met"
@@ -397,3 +398,8 @@ def _edge(target: Target, column: str) -> str:
 def _count(column: str, n: float) -> str:
     """What n counts: runs judged for a pooled share, else replications."""
     return f"{int(n):,} runs judged" if column in POOLED else f"n = {int(n)}"
+
+
+def _spread(ns: list[int]) -> str:
+    """``12``, or ``6 to 12`` when the numbers differ."""
+    return str(ns[0]) if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
