@@ -19,7 +19,12 @@ import pandas as pd
 from scipy import stats
 
 from simbatch.experiments.executors import Workers
-from simbatch.experiments.intervals import POOLED, wilson, wilson_bound
+from simbatch.experiments.intervals import (
+    POOLED,
+    paired_share_difference,
+    wilson,
+    wilson_bound,
+)
 from simbatch.experiments.runs import replication_seed, run_replication
 from simbatch.planning.candidates import Candidate, Candidates
 from simbatch.planning.targets import Target
@@ -332,13 +337,32 @@ class Search:
                 self.notes.append(
                     f"more capacity does not help {target.label!r}: from"
                     f" {self._label(lower)} to {self._label(top)} it improved by"
-                    f" {d[0]:.4g} (paired; {self.confidence:.0%} upper bound {d[1]:.4g});"
+                    f" {_shown(target, d[0])} (paired; {self.confidence:.0%} upper bound"
+                    f" {_shown(target, d[1])});"
                     " something other than the varied threads limits it, such as a"
                     " group's max_concurrency")
 
     def _paired(self, a: Candidate, b: Candidate, column: str, target: Target,
                 confidence: float | None = None) -> tuple[float, float, float] | None:
-        """The improvement from ``a`` to ``b`` on a target, paired: mean, upper, lower bound."""
+        """The improvement from ``a`` to ``b`` on a target, paired: mean, upper, lower bound.
+
+        One-sided bounds at the confidence: paired t over the replications, or for a share
+        of runs, Newcombe's interval of the pooled shares, as ``compare`` gives it.
+        """
+        level = confidence or self.confidence
+        if column in POOLED:
+            counted, judged = POOLED[column]
+            counts = pd.concat([self._values(c, m, target.key) for c in (a, b)
+                                for m in (counted, judged)], axis=1, join="inner").dropna()
+            if len(counts) < 2:
+                return None
+            m = counts.to_numpy()
+            d, low, high = paired_share_difference(m[:, 0], m[:, 1], m[:, 2], m[:, 3],
+                                                   2 * level - 1)
+            if math.isnan(d):
+                return None
+            # d is b - a; for a target from above, the improvement is a - b
+            return (-d, -low, -high) if target.upper else (d, high, low)
         x = self._values(a, column, target.key)
         y = self._values(b, column, target.key)
         both = pd.concat([x, y], axis=1, join="inner").dropna().to_numpy()
@@ -347,7 +371,7 @@ class Search:
         better = (both[:, 0] - both[:, 1]) if target.upper else (both[:, 1] - both[:, 0])
         mean = float(better.mean())
         se = float(better.std(ddof=1)) / math.sqrt(len(better))
-        t = float(stats.t.ppf(confidence or self.confidence, len(better) - 1))
+        t = float(stats.t.ppf(level, len(better) - 1))
         return mean, mean + t * se, mean - t * se
 
     def monotonicity(self) -> None:
@@ -373,7 +397,8 @@ class Search:
                     self.notes.append(
                         f"monotonicity contradicted: {target.label!r} is worse at"
                         f" {self._label(b.point)} than at {self._label(a.point)} (paired"
-                        f" difference {-d[0]:+.4g}, significant at {self.confidence:.0%}"
+                        f" difference {_signed(target, -d[0])}, significant at"
+                        f" {self.confidence:.0%}"
                         f" over {tests} comparisons)")
 
 
@@ -403,3 +428,9 @@ def _count(column: str, n: float) -> str:
 def _spread(ns: list[int]) -> str:
     """``12``, or ``6 to 12`` when the numbers differ."""
     return str(ns[0]) if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
+
+
+def _signed(target: Target, x: float) -> str:
+    """A difference in the target's unit, with its sign."""
+    text = _shown(target, x)
+    return text if text.startswith("-") else "+" + text
