@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas and the table formatting load with the commands that print
     import pandas as pd
@@ -69,7 +69,7 @@ def print_deadlines(result: simbatch.Result) -> None:
     def span(name: str) -> pd.Series:  # a timedelta column, or its seconds in name_s
         return summary[name] if name in summary else summary[f"{name}_s"]
 
-    columns = {"job": summary.job, "judged": summary.runs.map(units.count),
+    columns: dict[str, Any] = {"job": summary.job, "judged": summary.runs.map(units.count),
                "missed": summary.missed.map(units.count)}
     if "failed" in summary:  # runs that ended in Error or did not complete their chain
         columns["failed"] = summary["failed"].map(units.count)

@@ -48,12 +48,12 @@ def error_rows(frame: pd.DataFrame) -> pd.DataFrame:
             spans = [units.interval(f"{metric}_s", lo, hi)  # every figure is seconds
                      for metric, lo, hi in zip(shown["metric"], shown[low], shown[high],
                                                strict=True)]
-            at = shown.columns.get_loc(low)
+            at = list(shown.columns).index(low)
             shown = shown.drop(columns=[low, high])
-            shown.insert(int(at), name, spans)  # type: ignore[arg-type]
+            shown.insert(at, name, spans)
     if "within" in shown and PREDICTION_INTERVAL in shown:
         within = shown.pop("within")
-        shown.insert(int(shown.columns.get_loc(PREDICTION_INTERVAL)) + 1, "within", within)
+        shown.insert(list(shown.columns).index(PREDICTION_INTERVAL) + 1, "within", within)
     for column in ("n_actual", "n_simulated", "replications"):
         if column in shown:
             shown[column] = shown[column].map(units.count)
