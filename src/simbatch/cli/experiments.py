@@ -44,7 +44,7 @@ def add_commands(commands: Commands) -> None:
     _add_replications(parser, 1)
     parser.add_argument("--metrics", metavar="M1,M2,...", help="the metrics to print and"
                         " write, such as wait_mean_s,utilization (default: printed, "
-                        + ",".join(SWEEP_SHOWN) + "; written, all)")
+                        + ", ".join(SWEEP_SHOWN) + "; written, all)")
     parser.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the table"
                         " for machines: times in seconds (columns with _s), shares as"
                         " fractions (default: none)")

@@ -74,10 +74,14 @@ def percent(value: Any, digits: int = 1, *, signed: bool = False) -> str:
 
 
 def count(value: Any) -> str:
-    """A count as a whole number with thousands separators (``6,921``); missing is ``-``."""
+    """A count as a whole number with thousands separators (``6,921``); missing is ``-``.
+
+    Rounds halves away from zero, as ``clock`` does.
+    """
     if _missing(value):
         return "-"
-    return f"{round(float(value)):,d}"
+    number = float(value)
+    return f"{int(math.copysign(math.floor(abs(number) + 0.5), number)):,d}"
 
 
 PERCENT_METRICS = frozenset({"utilization", "deadline_miss"})
