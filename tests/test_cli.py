@@ -486,3 +486,26 @@ def test_backtest_calibrated_prints_the_interval_within_is_judged_on(
             assert a <= low or a >= high
         outside_ci += not seconds_of(ci_lo) <= a <= seconds_of(ci_hi) and within == "True"
     assert outside_ci  # the case the issue saw: outside the CI, yet within the PI
+
+
+def test_run_prints_deadlines_in_h_mm_ss_from_seconds_columns_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadline summary in seconds (columns ending _s) with failed runs reads the same."""
+    import simbatch
+
+    original = simbatch.Result.deadline_summary
+
+    def in_seconds(self: simbatch.Result) -> pd.DataFrame:
+        summary = original(self)
+        for column in ("lateness_p50", "lateness_p95", "margin_min", "latest_finish"):
+            summary[f"{column}_s"] = summary.pop(column).dt.total_seconds()
+        return summary.assign(failed=1)
+
+    monkeypatch.setattr(simbatch.Result, "deadline_summary", in_seconds)
+    assert main(["run", str(night_file(tmp_path)), "--out", str(tmp_path / "out")]) == 0
+    deadlines = capsys.readouterr().out.split("Deadlines per job")[1].split("Utilization")[0]
+    assert deadlines.splitlines()[1].split()[:4] == ["job", "judged", "missed", "failed"]
+    cycle = next(line for line in deadlines.splitlines() if line.startswith("Cycle"))
+    assert cycle.split()[:6] == ["Cycle", "3", "1", "1", "33.3%", "1"]
+    assert "-2:30:00" in cycle and "-0:30:00" in cycle and "1:30:00 after due" in cycle
