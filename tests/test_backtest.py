@@ -295,7 +295,9 @@ def test_cli_prints_the_table_and_writes_the_plot_and_report(
     plot = tmp_path / "waits.png"
     assert main(["backtest", *map(str, written), "--topology", str(topology), "--calibrated",
                  "-n", "2", "--plot", str(plot)]) == 0
-    assert "simulated_low" in capsys.readouterr().out and plot.stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "simulated (95% CI)" in out and "predicted (95% PI)" in out
+    assert plot.stat().st_size > 1000
 
 
 def test_the_plot_draws_both_sides_per_hour() -> None:

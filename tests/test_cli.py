@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import shlex
 import subprocess
 import sys
@@ -141,15 +143,20 @@ def test_sweep_shows_indexed_paths_and_every_metric(tmp_path: Path,
                                     " to: \"06:00\", threads: 1}]}")
     path.write_text(text)
     code = main(["sweep", str(path), "--grid", "servers.AOS1.periods[0].threads=1,2",
-                 "--grid", "jobs.Cycle.deadline=04:00,2h"])
+                 "--grid", "jobs.Cycle.deadline=04:00,2h", "--out", str(tmp_path / "s.csv")])
     out = capsys.readouterr()
     assert code == 0, out.err
-    header = out.out.splitlines()[1]
+    header = out.out.splitlines()[1]  # printed: the readable metrics, times without _s
+    for column in ("servers.AOS1.periods[0].threads", "jobs.Cycle.deadline",
+                   "wait_mean[all]", "utilization[AOS1]", "deadline_miss[Cycle]",
+                   "margin_min[Cycle]"):
+        assert column in header
+    assert len(out.out.splitlines()) == 2 + 4 + 1  # the wrote line
+    written = pd.read_csv(tmp_path / "s.csv").columns  # written: every metric, in _s
     for column in ("servers.AOS1.periods[0].threads", "jobs.Cycle.deadline",
                    "wait_mean_s[all]", "utilization[AOS1]", "deadline_miss[Cycle]",
                    "lateness_p95_s[Cycle]", "margin_min_s[Cycle]", "latest_finish_s[Cycle]"):
-        assert column in header
-    assert len(out.out.splitlines()) == 2 + 4
+        assert column in written
 
 
 def test_sweep_takes_list_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -259,3 +266,246 @@ def test_python_m_simbatch_refuses_a_bad_argument_without_a_traceback() -> None:
     assert proc.stderr.strip().splitlines()[-1] == ("simbatch run: error: argument --seed:"
                                                     " invalid int value: 'x'")
     assert "Traceback" not in proc.stderr
+
+
+# ---- numbers people read: h:mm:ss, percent, whole counts (issue 21) --------------------------
+
+RAW_FLOAT = re.compile(r"\d[eE][+-]\d\d|\d,\d{3}\.\d{3}|\d\.\d{3,}")
+"""What a number for people must not look like: 2.07e+04, 11,365.500, 0.013888."""
+CLOCK = re.compile(r"^-?(?:\d+d )?\d+:\d\d:\d\d$")
+
+
+def seconds_of(text: str) -> int:
+    """``-1d 2:03:04`` back to seconds (the reader's inverse of ``units.clock``)."""
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("-")
+    days, _, rest = text.rpartition("d ")
+    hours, minutes, secs = (int(part) for part in rest.split(":"))
+    return sign * ((int(days or 0) * 24 + hours) * 3600 + minutes * 60 + secs)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0, "0:00:00"), (59.5, "0:01:00"), (58.5, "0:00:59"), (59.4, "0:00:59"),
+    (3600, "1:00:00"), (-974, "-0:16:14"), (-0.4, "0:00:00"), (86_399, "23:59:59"),
+    (86_400, "1d 0:00:00"), (93_784, "1d 2:03:04"), (-93_784, "-1d 2:03:04"),
+    (float("nan"), "-"), (None, "-"), (float("inf"), "-"),
+    (pd.Timedelta(seconds=-974), "-0:16:14"), (pd.NaT, "-"),
+])
+def test_clock_writes_h_mm_ss(value: object, text: str) -> None:
+    from simbatch.present import units
+
+    assert units.clock(value) == text
+    if text != "-":
+        assert CLOCK.match(text)
+    if isinstance(value, int | float) and text != "-":  # rounded halves away from zero
+        assert seconds_of(text) == math.copysign(math.floor(abs(value) + 0.5), value)
+
+
+@pytest.mark.parametrize(("metric", "value", "text"), [
+    ("deadline_miss", 0.125, "12.5%"), ("utilization", 0.0069444, "0.7%"),
+    ("utilization", 1.0, "100.0%"), ("deadline_miss", float("nan"), "-"),
+    ("wait_p95_s", 20_700.4, "5:45:00"), ("wait_p95", 20_700.4, "5:45:00"),
+    ("margin_min", -974.0, "-0:16:14"), ("lateness_p95_s", 0.0, "0:00:00"),
+    ("tasks_started", 6921.0, "6,921"), ("jobs_error", 0.0, "0"),
+    ("backlog_at_horizon", 3.5, "3.50"),
+])
+def test_value_writes_each_metric_in_its_unit(metric: str, value: float, text: str) -> None:
+    from simbatch.present import units
+
+    assert units.value(metric, value) == text
+
+
+def test_percent_count_and_intervals() -> None:
+    from simbatch.present import units
+
+    assert units.percent(0.13, signed=True) == "+13.0%"
+    assert units.percent(-0.0299, signed=True) == "-3.0%"
+    assert units.percent(0.375) == "37.5%" and units.percent(None) == "-"
+    assert units.count(1_234_567.0) == "1,234,567" and units.count(float("nan")) == "-"
+    assert units.count(2.5) == "3" and units.count(-2.5) == "-3" and units.count(0) == "0"
+    assert units.estimate("margin_min_s", 20_700, 18_800, 22_500) == (
+        "5:45:00 [5:13:20, 6:15:00]")
+    assert units.estimate("deadline_miss", 0.0, 0.0, 0.074) == "0.0% [0.0%, 7.4%]"
+    assert units.interval("wait_mean_s", 4.2, 27.0) == "[0:00:04, 0:00:27]"
+    assert units.interval("wait_mean_s", float("nan"), 27.0) == "-"
+    assert [units.unit(m) for m in ("wait_p95", "wait_p95_s", "deadline_miss", "jobs_error")
+            ] == ["time", "time", "share", "number"]
+
+
+def test_run_prints_counts_with_separators_and_no_raw_floats(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "busy.yaml"
+    path.write_text("name: Busy\nstart: 2026-01-05 00:00\nhorizon: 1d\npolling: 0\n"
+                    "servers: {S: {threads: 4}}\n"
+                    "jobs:\n  J: {recurrence: {every: 1m}, deadline: 30s,"
+                    " tasks: {T: {duration: 20s}}}\n", encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "job runs: 1,440 (1,440 Ended)" in out
+    waits = out.split("Waits per group")[1].split("Deadlines")[0]
+    assert re.search(r"default\s+1,440\s+1,440\s+0:00:00", waits)
+    row = next(line for line in out.splitlines() if line.lstrip().startswith("J "))
+    # 1,440 judged (one still open at the horizon is not), none missed: a margin of 10 s
+    assert row.split()[:5] == ["J", "1,440", "0", "0.0%", "0"]
+    assert "-0:00:10" in row and "0:00:10" in row.split()
+    assert not RAW_FLOAT.search(out.split("wrote")[0])
+
+
+def test_plan_prints_each_target_in_its_unit(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["plan", str(night_file(tmp_path)), "--vary", "servers.AOS2.threads=1..2",
+                 "--target", "wait_mean <= 1h for default",
+                 "--target", "deadline_miss <= 90% for Cycle", "-n", "2", "--seed", "1"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    table = out.out.split("targets at the choice")[1].split("runs spent")[0]
+    assert not RAW_FLOAT.search(table)
+    wait = next(line for line in table.splitlines() if line.lstrip().startswith("wait_mean"))
+    share = next(line for line in table.splitlines() if line.lstrip().startswith("deadline"))
+    assert re.search(r"\d+:\d\d:\d\d \[\d+:\d\d:\d\d, \d+:\d\d:\d\d\] +\d+:\d\d:\d\d ", wait)
+    assert re.search(r"\d+\.\d%( \[\d+\.\d%, \d+\.\d%\])? +\d+\.\d% ", share)
+    assert ":" not in share.split("Cycle", 1)[1]
+
+
+def test_sweep_prints_people_units_and_writes_the_chosen_machine_columns(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import simbatch
+
+    path, out = night_file(tmp_path), tmp_path / "x.csv"
+    path.write_text(path.read_text() + "  Three: {tasks: {A: {duration: 1h},"
+                    " B: {duration: 1h}, C: {duration: 1h}}}\n")  # waits on AOS2
+    code = main(["sweep", str(path), "--grid", "servers.AOS2.threads=1,2",
+                 "--out", str(out), "--metrics", "wait_mean_s,utilization"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["servers.AOS2.threads", "wait_mean_s[all]",
+                                   "wait_mean_s[Integration]", "wait_mean_s[default]",
+                                   "utilization[AOS1]", "utilization[AOS2]"]
+    expected = simbatch.sweep(path, {"servers.AOS2.threads": [1, 2]})
+    pd.testing.assert_frame_equal(table, expected[table.columns], check_dtype=False)
+    assert expected["wait_mean_s[default]"].max() > 60  # seconds, not minutes or h:mm:ss
+    assert table.filter(like="utilization").le(1).all().all()  # fractions
+    lines = printed.out.splitlines()
+    assert lines[1].split() == ["servers.AOS2.threads", "wait_mean[all]",
+                                "wait_mean[Integration]", "wait_mean[default]",
+                                "utilization[AOS1]", "utilization[AOS2]"]
+    for line, (_, row) in zip(lines[2:4], expected.iterrows(), strict=True):
+        cells = line.split()
+        assert all(CLOCK.match(c) for c in cells[1:4]) and all(
+            c.endswith("%") for c in cells[4:6])
+        assert seconds_of(cells[3]) == round(row["wait_mean_s[default]"])
+        assert cells[4] == f"{row['utilization[AOS1]'] * 100:.1f}%"
+    assert not RAW_FLOAT.search(printed.out)
+
+
+def test_sweep_prints_a_readable_default_and_writes_every_metric(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "all.csv"
+    assert main(["sweep", str(night_file(tmp_path)), "--grid", "servers.AOS2.threads=1,2",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    header = printed.splitlines()[1].split()
+    assert header[:2] == ["servers.AOS2.threads", "wait_mean[all]"]
+    assert "deadline_miss[Cycle]" in header and "margin_min[Cycle]" in header
+    assert not RAW_FLOAT.search(printed) and "%" in printed
+    columns = pd.read_csv(out).columns
+    for column in ("tasks_started[all]", "wait_mean_s[all]", "jobs_ended[all]",
+                   "lateness_p95_s[Cycle]", "latest_finish_s[Cycle]", "deadline_runs[Cycle]"):
+        assert column in columns
+
+
+@pytest.mark.parametrize(("metrics", "message"), [
+    ("wait_man", "--metrics: no metric 'wait_man'; use some of tasks_started"),
+    ("wait_mean_s,bogus", "--metrics: no metric 'bogus'"),
+])
+def test_sweep_refuses_an_unknown_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         metrics: str, message: str) -> None:
+    out = tmp_path / "x.csv"
+    assert main(["sweep", str(night_file(tmp_path)), "--grid", "servers.AOS2.threads=1",
+                 "--metrics", metrics, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_sweep_refuses_a_metric_the_runs_do_not_produce(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", str(SCENARIOS / "walkthrough.yaml"), "--grid",
+                 "servers.Batch2.threads=1", "--metrics", "deadline_miss"]) == 2
+    err = capsys.readouterr().err
+    assert "these runs produce no deadline_miss" in err and len(err.strip().splitlines()) == 1
+
+
+FO = ROOT / "examples" / "fo-export"
+
+
+def test_backtest_prints_times_and_percent(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", str(FO / "BatchJobHistory.csv"), str(FO / "BatchHistory.csv"),
+                 "--topology", str(ROOT / "examples" / "small-tenant.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert not RAW_FLOAT.search(out)
+    row = next(line.split() for line in out.splitlines() if " all " in f" {line} "
+               and "wait_mean" in line)
+    assert row[:2] == ["all", "wait_mean"] and all(CLOCK.match(c) for c in row[2:4])
+    assert re.fullmatch(r"[+-]\d+\.\d%", row[4]) and CLOCK.match(row[5])
+
+
+def test_backtest_calibrated_prints_the_interval_within_is_judged_on(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import simbatch
+
+    files = [str(FO / "BatchJobHistory.csv"), str(FO / "BatchHistory.csv")]
+    topology = ROOT / "examples" / "small-tenant.yaml"
+    assert main(["backtest", *files, "--topology", str(topology), "--calibrated",
+                 "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert not RAW_FLOAT.search(out)
+    lines = out.splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("group"))
+    assert re.search(r"simulated \(95% CI\)\s+predicted \(95% PI\)\s+within$", header)
+    assert "predicted (95% PI): where one period" in out
+    test = simbatch.backtest(simbatch.read_history(*files), topology, calibrated=True,
+                             replications=3)
+    errors = test.errors()
+    pattern = re.compile(r"^\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+\S+\s+\S+\s+\[(\S+), (\S+)\]"
+                         r"\s+\[(\S+), (\S+)\]\s+(True|False)$")
+    rows = [m.groups() for m in map(pattern.match, lines[lines.index(header) + 1:])
+            if m is not None and m.group(1) in ("all", "default")]
+    assert len(rows) == len(errors)
+    outside_ci = 0
+    for (group, metric, actual, _, ci_lo, ci_hi, lo, hi, within), (_, expected) in zip(
+            rows, errors.iterrows(), strict=True):
+        assert (group, metric) == (expected["group"], expected["metric"])
+        assert within == str(bool(expected["within"]))
+        assert seconds_of(lo) == math.floor(expected["predicted_low"] + 0.5)
+        assert seconds_of(hi) == math.floor(expected["predicted_high"] + 0.5)
+        a, low, high = seconds_of(actual), seconds_of(lo), seconds_of(hi)
+        if within == "True":  # rounding to whole seconds keeps the order
+            assert low <= a <= high
+        else:
+            assert a <= low or a >= high
+        outside_ci += not seconds_of(ci_lo) <= a <= seconds_of(ci_hi) and within == "True"
+    assert outside_ci  # the case the issue saw: outside the CI, yet within the PI
+
+
+def test_run_prints_deadlines_in_h_mm_ss_from_seconds_columns_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadline summary in seconds (columns ending _s) with failed runs reads the same."""
+    import simbatch
+
+    original = simbatch.Result.deadline_summary
+
+    def in_seconds(self: simbatch.Result) -> pd.DataFrame:
+        summary = original(self)
+        for column in ("lateness_p50", "lateness_p95", "margin_min", "latest_finish"):
+            summary[f"{column}_s"] = summary.pop(column).dt.total_seconds()
+        return summary.assign(failed=1)
+
+    monkeypatch.setattr(simbatch.Result, "deadline_summary", in_seconds)
+    assert main(["run", str(night_file(tmp_path)), "--out", str(tmp_path / "out")]) == 0
+    deadlines = capsys.readouterr().out.split("Deadlines per job")[1].split("Utilization")[0]
+    assert deadlines.splitlines()[1].split()[:4] == ["job", "judged", "missed", "failed"]
+    cycle = next(line for line in deadlines.splitlines() if line.startswith("Cycle"))
+    assert cycle.split()[:6] == ["Cycle", "3", "1", "1", "33.3%", "1"]
+    assert "-2:30:00" in cycle and "-0:30:00" in cycle and "1:30:00 after due" in cycle

@@ -192,7 +192,7 @@ def test_cli_compare_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["sweep", str(SCENARIOS / "affinity.yaml"),
                  "--grid", "servers.AOS1.threads=2,4"]) == 0
     out = capsys.readouterr().out
-    assert "servers.AOS1.threads" in out and "wait_mean_s[all]" in out
+    assert "servers.AOS1.threads" in out and "wait_mean[all]" in out
     assert main(["sweep", str(SCENARIOS / "affinity.yaml"), "--grid", "nothing"]) == 2
     assert "--grid 'nothing': write PATH=V1,V2" in capsys.readouterr().err
     assert main(["sweep", str(SCENARIOS / "affinity.yaml"), "--grid", "servers.AOS1.threads=2",

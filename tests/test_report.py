@@ -306,3 +306,77 @@ def test_tables_show_cells_as_pandas_does(frame: pd.DataFrame) -> None:
     parsed.feed(frame.to_html(index=False, border=0, na_rep="-"))
     shown = table(frame)
     assert [*shown.columns, *(cell for row in shown.rows for cell in row)] == parsed.cells
+
+
+# ---- numbers people read on the pages (issue 21) ---------------------------------------------
+
+def _tables(page: str) -> list[list[list[str]]]:
+    """Each table of a page as rows of cell texts (the header row first)."""
+    import html
+
+    return [[[html.unescape(c) for c in re.findall(r"<t[hd]>(.*?)</t[hd]>", row)]
+             for row in re.findall(r"<tr.*?</tr>", table, re.S)]
+            for table in re.findall(r"<table.*?</table>", page, re.S)]
+
+
+RAW = re.compile(r"\d[eE][+-]\d\d|\d\.\d{3,}")
+"""A number as a machine writes it: 2.07e+04, 41.666667."""
+CLOCK = re.compile(r"-?(?:\d+d )?\d+:\d\d:\d\d")
+
+
+def test_the_plan_page_shows_each_target_in_its_unit(tmp_path: Path) -> None:
+    from simbatch.present.pages import image
+    from simbatch.present.plan_report import plan_page
+
+    scenario = {"name": "Units", "start": "2026-01-05 00:00", "horizon": "10h", "polling": 0,
+                "servers": {"A": {"threads": 1}},
+                "jobs": {"Night": {"deadline": "3h", "tasks": {
+                    "T": {"duration": "1h"}, "U": {"duration": "1h"}}}}}
+    found = simbatch.plan(scenario, {"servers.A.threads": range(1, 3)},
+                          ["wait_mean <= 1h for all", "deadline_miss <= 50% for Night"],
+                          replications=2, seed=1)
+    differences = pd.DataFrame({"metric": ["wait_mean_s", "deadline_miss"],
+                                "key": ["all", "Night"], "mean": [-1800.0, -0.25],
+                                "ci_low": [-3600.0, -0.5], "ci_high": [0.0, 0.0]})
+    page = plan_page(scenario="Units", met=found.met, choice=found.choice,
+                     base={"servers.A.threads": 1}, runs=found.runs, budget=found.budget,
+                     tried=len(found.evaluations), grid=found.grid, seed=found.seed,
+                     confidence=found.confidence, notes=[], estimates=found.estimates,
+                     plot=image(found.plot()), replications=2, differences=differences,
+                     candidates=found.evaluations)
+    targets, diff, candidates = _tables(page)
+    assert targets[0] == ["target", "n", "estimate", "bound", "met"]
+    wait, share = targets[1], targets[2]
+    assert re.fullmatch(rf"{CLOCK.pattern}( \[{CLOCK.pattern}, {CLOCK.pattern}\])?", wait[2])
+    assert CLOCK.fullmatch(wait[3]) and re.fullmatch(r"\d+\.\d%", share[3])
+    assert "%" in share[2] and ":" not in share[2]
+    assert diff[1:] == [["wait, mean", "all", "-0:30:00 [-1:00:00, 0:00:00]"],
+                        ["deadline miss share", "Night", "-25.0% [-50.0%, 0.0%]"]]
+    assert "times in h:mm:ss, shares in percent" in page
+    header = candidates[0]
+    for target in ("wait_mean <= 1h for all", "deadline_miss <= 50% for Night"):
+        assert f"{target}: estimate" in header and f"{target}: bound" in header
+    assert not any(c.startswith(("mean_", "bound_", "ci_low_")) for c in header)
+    bound = header.index("wait_mean <= 1h for all: bound")
+    assert all(CLOCK.fullmatch(row[bound]) for row in candidates[1:])
+    assert not RAW.search(" ".join(" ".join(r) for t in (targets, diff, candidates) for r in t))
+    # the page Plan.write_report writes reads the same way
+    written = found.write_report(tmp_path / "p.html").read_text(encoding="utf-8")
+    assert _tables(written)[0] == targets
+
+
+def test_the_back_test_page_shows_times_and_percent(tmp_path: Path) -> None:
+    from simbatch.present.backtest_report import error_rows
+
+    frame = pd.DataFrame({
+        "group": ["all"], "metric": ["wait_mean"], "actual": [21.73], "simulated": [15.21],
+        "error": [-0.3], "abs_error": [6.52], "simulated_low": [9.39],
+        "simulated_high": [21.03], "predicted_low": [4.2], "predicted_high": [26.5],
+        "within": [True], "n_actual": [1638.0], "n_simulated": [1600.5], "replications": [3]})
+    shown = error_rows(frame)
+    assert list(shown.columns) == [
+        "group", "metric", "actual", "simulated", "error", "abs_error", "simulated (95% CI)",
+        "predicted (95% PI)", "within", "n_actual", "n_simulated", "replications"]
+    assert shown.iloc[0].tolist() == [
+        "all", "wait_mean", "0:00:22", "0:00:15", "-30.0%", "0:00:07", "[0:00:09, 0:00:21]",
+        "[0:00:04, 0:00:27]", True, "1,638", "1,601", "3"]

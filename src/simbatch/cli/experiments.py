@@ -18,7 +18,8 @@ from simbatch.cli.options import (
 )
 from simbatch.cli.tables import interval_table
 
-__all__ = ["add_commands", "compare", "grid", "report", "sweep"]
+__all__ = ["SWEEP_SHOWN", "add_commands", "compare", "grid", "metric_names", "report",
+           "sweep"]
 
 
 def add_commands(commands: Commands) -> None:
@@ -41,6 +42,12 @@ def add_commands(commands: Commands) -> None:
     parser.add_argument("--grid", action="append", required=True, metavar="PATH=V1,V2,...",
                         help="a path into the scenario and its values (repeatable)")
     _add_replications(parser, 1)
+    parser.add_argument("--metrics", metavar="M1,M2,...", help="the metrics to print and"
+                        " write, such as wait_mean_s,utilization (default: printed, "
+                        + ", ".join(SWEEP_SHOWN) + "; written, all)")
+    parser.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the table"
+                        " for machines: times in seconds (columns with _s), shares as"
+                        " fractions (default: none)")
     parser.set_defaults(handler=sweep)
     parser = add_command(commands, "report", "write a self-contained HTML what-if report",
                          "scenarios/tenant-week.yaml scenarios/tenant-week-more-servers.yaml"
@@ -139,19 +146,65 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
+SWEEP_SHOWN = ("wait_mean_s", "wait_p95_s", "utilization", "jobs_error", "backlog_at_horizon",
+               "deadline_miss", "margin_min_s")
+"""The metrics ``sweep`` prints without ``--metrics`` (those its runs produce)."""
+
+
+def metric_names(text: str | None) -> list[str] | None:
+    """``--metrics M1,M2,...`` as metric names; an unknown name is refused."""
+    from simbatch.present import units
+
+    if text is None:
+        return None
+    chosen: list[str] = []
+    for name in (n.strip() for n in text.split(",")):
+        known = name if name in units.LABELS else f"{name}_s"  # wait_p95 is wait_p95_s
+        if known not in units.LABELS:
+            raise simbatch.UsageError(f"--metrics: no metric {name!r}; use some of "
+                                      + ", ".join(units.LABELS))
+        if known not in chosen:
+            chosen.append(known)
+    return chosen
+
+
 def sweep(args: argparse.Namespace) -> int:
-    """Run every point of the grid; print one row of metric means per point."""
+    """Run every point of the grid; print one row of metric means per point, and write it."""
+    from simbatch.present import units
+
+    not_a_folder(args.out, "out", "CSV file")
+    chosen = metric_names(args.metrics)
+    points = grid(args.grid)
     client = executor(args.dask)
     try:
-        table = simbatch.sweep(args.file, grid(args.grid), replications=args.replications,
+        table = simbatch.sweep(args.file, points, replications=args.replications,
                                seed=args.seed, warmup=args.warmup, executor=client,
                                max_attempts=args.max_attempts)
-        print(f"{args.replications} replication(s) per point, seed {args.seed}; metric"
-              " means; columns ending _s are seconds, utilization and deadline_miss are"
-              " fractions")
-        print(table.to_string(index=False, float_format="{:,.3f}".format))
     finally:
         close(client)
+    paths = list(points)
+    metric_of = {c: c.partition("[")[0] for c in table.columns if c not in paths}
+    produced = list(dict.fromkeys(metric_of.values()))
+    if chosen is not None:
+        missing = [m for m in chosen if m not in produced]
+        if missing:
+            raise simbatch.UsageError(f"--metrics: these runs produce no {', '.join(missing)};"
+                                      f" they produce {', '.join(produced)}")
+    printed = chosen or [m for m in SWEEP_SHOWN if m in produced]
+    written = chosen or produced
+    print(f"{args.replications} replication(s) per point, seed {args.seed}; metric means;"
+          " times in h:mm:ss, shares in percent"
+          + ("" if chosen else f" (metrics shown: {', '.join(printed)}; --metrics chooses)"))
+    shown = table[paths].copy()
+    for metric in printed:  # in the order chosen, each metric's keys in the table's order
+        for column in (c for c, m in metric_of.items() if m == metric):
+            name = column.replace(metric, metric.removesuffix("_s"), 1)
+            shown[name] = table[column].map(lambda x, m=metric: units.value(m, x))
+    print(shown.to_string(index=False))
+    if args.out is not None:
+        table[[*paths, *(c for metric in written for c, m in metric_of.items()
+                         if m == metric)]].to_csv(args.out, index=False)
+        print(f"wrote {args.out}")
     return 0
 
 

@@ -79,6 +79,12 @@ def backtest(args: argparse.Namespace) -> int:
     if not args.calibrated and args.replications is not None:
         raise simbatch.UsageError("-n sets the replications of --calibrated; give both")
     replications = 10 if args.replications is None else args.replications
+    from simbatch.present.backtest_report import (
+        CONFIDENCE_INTERVAL,
+        PREDICTION_INTERVAL,
+        error_rows,
+    )
+
     history = simbatch.read_history(*args.history)
     test = simbatch.backtest(history, args.topology, other_servers=args.other_servers,
                              calibrated=args.calibrated, replications=replications,
@@ -86,17 +92,20 @@ def backtest(args: argparse.Namespace) -> int:
     what = ("replayed" if test.mode == "replay" else
             f"{replications} replications of the calibrated scenario against")
     print(f"{what} {len(test.runs):,} job runs on {args.topology} (task graph: {test.graph});"
-          " seconds; error = (simulated - actual) / actual")
+          " times in h:mm:ss; error = (simulated - actual) / actual")
+    if test.mode == "calibrated":
+        print(f"{CONFIDENCE_INTERVAL}: the interval of the replications' mean;"
+              f" {PREDICTION_INTERVAL}: where one period's figure should fall if the model"
+              " were right; within: the actual is inside the predicted interval")
     shown = ["group", "metric", "actual", "simulated", "error", "abs_error"]
     if test.mode == "calibrated":
-        shown += ["simulated_low", "simulated_high", "within"]
-    print(test.errors().loc[:, shown].to_string(index=False, float_format="{:,.2f}".format))
+        shown += [CONFIDENCE_INTERVAL, PREDICTION_INTERVAL, "within"]
+    print(error_rows(test.errors()).loc[:, shown].to_string(index=False))
     daily = test.errors("job")
     if len(daily):
         daily = daily[daily.metric.isin(["wait_mean", "end_mean", "end_p95", "end_max"])]
         print("\ndaily jobs (due at one local time each day):")
-        print(daily.loc[:, ["job", *shown]].to_string(index=False,
-                                                       float_format="{:,.2f}".format))
+        print(error_rows(daily).loc[:, ["job", *shown]].to_string(index=False))
     for note in test.notes:
         print(f"  note: {note}")
     plot = args.plot or (args.report.with_suffix(".png") if args.report else None)

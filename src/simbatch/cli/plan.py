@@ -73,7 +73,7 @@ def _weights(specs: list[str]) -> dict[str, float]:
 
 def plan(args: argparse.Namespace) -> int:
     """Search the ranges for the cheapest choice that meets the targets; print and write it."""
-    import pandas as pd
+    from simbatch.present.plan_report import target_rows
 
     not_a_folder(args.out, "out")
     not_a_folder(args.report, "report")
@@ -97,13 +97,8 @@ def plan(args: argparse.Namespace) -> int:
         chosen = found.evaluations[found.evaluations.chosen].iloc[0]
         print(f"  cost {chosen['cost']:,.1f} thread-hours over the horizon (the base:"
               f" {found.base_thread_hours:,.1f}), {int(chosen['servers'])} servers")
-        print("\ntargets at the choice")
-        shown = found.estimates.assign(estimate=[
-            f"{m:,.3g} [{lo:,.3g}, {hi:,.3g}]" if pd.notna(lo) else f"{m:,.3g}"
-            for m, lo, hi in zip(found.estimates["mean"], found.estimates.ci_low,
-                                 found.estimates.ci_high, strict=True)],
-            bound=found.estimates.bound.map("{:,.3g}".format))
-        print(shown[["target", "n", "estimate", "bound", "met"]].to_string(index=False))
+        print("\ntargets at the choice (each in its own unit: times h:mm:ss, shares percent)")
+        print(target_rows(found.estimates).to_string(index=False))
         budget = f" of a budget of {found.budget}" if found.budget is not None else ""
         print(f"\nruns spent: {found.runs}{budget}, on {len(found.evaluations)} of"
               f" {found.grid} candidates (the full grid at -n {args.replications}:"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas and the table formatting load with the commands that print
     import pandas as pd
@@ -33,12 +33,15 @@ def print_tables(result: simbatch.Result) -> None:
     jobs = result.jobs
     counts = jobs["status"].value_counts()
     counts = counts[counts > 0]  # a categorical column counts every status, even unseen
-    print(f"job runs: {len(jobs)} ("
-          + ", ".join(f"{n} {status}" for status, n in counts.items()) + ")")
+    print(f"job runs: {units.count(len(jobs))} ("
+          + ", ".join(f"{units.count(n)} {status}" for status, n in counts.items()) + ")")
     print("\nWaits per group (h:mm:ss)")
     summary = result.summary()
     for column in ("wait_mean", "wait_p50", "wait_p95", "wait_max"):
         summary[column] = summary[column].map(units.clock)
+    for column in ("tasks", "started"):
+        if column in summary:
+            summary[column] = summary[column].map(units.count)
     print(table(summary))
     print_deadlines(result)
     print("\nUtilization per server (thread-time in h:mm:ss)")
@@ -63,18 +66,23 @@ def print_deadlines(result: simbatch.Result) -> None:
     zone = result.scenario.timezone
     print(f"\nDeadlines per job (h:mm:ss; lateness = end - deadline, negative when early;"
           f" clock times in {zone})")
-    frame = pd.DataFrame({
-        "job": summary.job,
-        "judged": summary.runs,
-        "missed": summary.missed,
+    def span(name: str) -> pd.Series:  # a timedelta column, or its seconds in name_s
+        return summary[name] if name in summary else summary[f"{name}_s"]
+
+    columns: dict[str, Any] = {"job": summary.job, "judged": summary.runs.map(units.count),
+               "missed": summary.missed.map(units.count)}
+    if "failed" in summary:  # runs that ended in Error or did not complete their chain
+        columns["failed"] = summary["failed"].map(units.count)
+    columns |= {
         "miss share": summary.miss_share.map(units.percent),
-        "undetermined": summary.undetermined,
-        "lateness p50": summary.lateness_p50.map(units.clock),
-        "lateness p95": summary.lateness_p95.map(units.clock),
-        "smallest margin": summary.margin_min.map(units.clock),
-        "latest finish": [f"{units.clock(span)} after due ({end:%a %H:%M})" if pd.notna(end)
-                          else "-" for span, end in zip(summary.latest_finish,
-                                                        summary.latest_end, strict=True)]})
+        "undetermined": summary.undetermined.map(units.count),
+        "lateness p50": span("lateness_p50").map(units.clock),
+        "lateness p95": span("lateness_p95").map(units.clock),
+        "smallest margin": span("margin_min").map(units.clock),
+        "latest finish": [f"{units.clock(gap)} after due ({end:%a %H:%M})" if pd.notna(end)
+                          else "-" for gap, end in zip(span("latest_finish"),
+                                                       summary.latest_end, strict=True)]}
+    frame = pd.DataFrame(columns)
     print(frame.to_string(index=False))
     if int(summary.undetermined.sum()):
         print("undetermined: still open at the horizon, before the deadline; not counted as"

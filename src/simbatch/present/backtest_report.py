@@ -17,17 +17,46 @@ import pandas as pd
 from simbatch.present import pages, plots, units
 from simbatch.present.plots import BacktestView
 
-__all__ = ["backtest_page", "write_backtest_plot", "write_backtest_report"]
+__all__ = ["CONFIDENCE_INTERVAL", "PREDICTION_INTERVAL", "backtest_page", "error_rows",
+           "write_backtest_plot", "write_backtest_report"]
 
 
-def _error_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """An error table for reading: seconds as h:mm:ss, relative errors in percent."""
+CONFIDENCE_INTERVAL = "simulated (95% CI)"
+"""The column of the simulated mean's t confidence interval (calibrated mode)."""
+PREDICTION_INTERVAL = "predicted (95% PI)"
+"""The column of the prediction interval that ``within`` is judged on (calibrated mode)."""
+
+
+def error_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """An error table (``Backtest.errors``) for reading, as the report and the CLI show it.
+
+    Times (every figure is seconds) as h:mm:ss, ``error`` as a signed percent, counts as
+    whole numbers. In calibrated mode the simulated mean's confidence interval becomes one
+    column (``CONFIDENCE_INTERVAL``) and the prediction interval that ``within`` is judged
+    on another (``PREDICTION_INTERVAL``), right before ``within``: an actual figure outside
+    the first may well be inside the second.
+    """
     shown = frame.copy()
-    for column in ("actual", "simulated", "abs_error", "simulated_low", "simulated_high",
-                   "predicted_low", "predicted_high"):
+    for column in ("actual", "simulated", "abs_error"):
         if column in shown:
             shown[column] = shown[column].map(units.clock)
-    shown["error"] = shown["error"].map(lambda e: "-" if pd.isna(e) else f"{e:+.1%}")
+    if "error" in shown:
+        shown["error"] = shown["error"].map(lambda e: units.percent(e, signed=True))
+    for low, high, name in (("simulated_low", "simulated_high", CONFIDENCE_INTERVAL),
+                            ("predicted_low", "predicted_high", PREDICTION_INTERVAL)):
+        if low in shown and high in shown:
+            spans = [units.interval(f"{metric}_s", lo, hi)  # every figure is seconds
+                     for metric, lo, hi in zip(shown["metric"], shown[low], shown[high],
+                                               strict=True)]
+            at = list(shown.columns).index(low)
+            shown = shown.drop(columns=[low, high])
+            shown.insert(at, name, spans)
+    if "within" in shown and PREDICTION_INTERVAL in shown:
+        within = shown.pop("within")
+        shown.insert(list(shown.columns).index(PREDICTION_INTERVAL) + 1, "within", within)
+    for column in ("n_actual", "n_simulated", "replications"):
+        if column in shown:
+            shown[column] = shown[column].map(units.count)
     return shown
 
 
@@ -52,7 +81,7 @@ def backtest_page(*, scenario: str, start: datetime, end: datetime, timezone: st
            " fall if the model were right")
     hourly = by_hour[(by_hour["group"] == "all") & by_hour["metric"].isin(
         ["wait_mean", "wait_p95", "delay_mean", "end_p95"])]
-    daily = (pages.table(_error_rows(by_job[by_job["metric"].isin(
+    daily = (pages.table(error_rows(by_job[by_job["metric"].isin(
         ["wait_mean", "wait_max", "end_mean", "end_p95", "end_max"])])) if len(by_job)
         else None)
     figure = plots.backtest_hourly_waits(by_hour, mode=mode, scenario=scenario,
@@ -63,8 +92,8 @@ def backtest_page(*, scenario: str, start: datetime, end: datetime, timezone: st
         generated=pages.generated(), how=how,
         period=f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}", timezone=timezone,
         job_runs=f"{job_runs:,}", task_runs=f"{task_runs:,}", graph=graph, notes=list(notes),
-        by_group=pages.table(_error_rows(by_group)), plot=pages.image(figure),
-        by_hour=pages.table(_error_rows(hourly)), daily=daily)
+        by_group=pages.table(error_rows(by_group)), plot=pages.image(figure),
+        by_hour=pages.table(error_rows(hourly)), daily=daily)
 
 
 def write_backtest_report(test: BacktestView, out: str | Path, history: str = "") -> Path:
