@@ -250,7 +250,8 @@ def test_the_plan_page_escapes_names(tmp_path: Path) -> None:
                      confidence=found.confidence, notes=[IMG], estimates=found.estimates,
                      plot=image(found.plot()), replications=2,
                      differences=pd.DataFrame({"metric": ["wait_mean_s"], "key": [SCRIPT],
-                                               "plan - base": ["-1.00 [-2.00, 0.00]"]}),
+                                               "mean": [-1.0], "ci_low": [-2.0],
+                                               "ci_high": [0.0]}),
                      candidates=found.evaluations)
     assert_a_safe_page(page)
     assert "<h1>Capacity plan: &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in page

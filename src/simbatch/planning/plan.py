@@ -181,13 +181,14 @@ class Plan:
                          budget=self.budget, tried=len(self.evaluations), grid=self.grid,
                          seed=self.seed, confidence=self.confidence, notes=self.notes,
                          estimates=self.estimates.copy(), plot=image(self.plot()), replications=n,
-                         differences=diff[["metric", "key", diff.columns[-1]]],
+                         differences=diff,
                          candidates=self.evaluations)
         return write_page(out, page)
 
     def _against_base(self, n: int, base_point: tuple[int, ...], executor: Any
                       ) -> pd.DataFrame:
-        """The choice minus the base over ``n`` paired replications, with a shown column."""
+        """The choice minus the base over ``n`` paired replications: metric, key, mean and
+        interval, in the metric rows' units (the page formats them)."""
         cid = int(self.evaluations[self.evaluations.chosen].candidate.iloc[0])
         rows = self.metrics
         same = [tuple(int(r[p]) for p in self.paths) == base_point
@@ -210,9 +211,7 @@ class Plan:
                                           c for c in diff.metric.unique()
                                           if str(c).startswith(("deadline", "lateness")))])
                     & (diff.n > 0)]
-        return diff.assign(**{f"plan - base ({self.confidence:.0%} interval)": [
-            f"{m:,.2f} [{lo:,.2f}, {hi:,.2f}]" if pd.notna(lo) else f"{m:,.2f}"
-            for m, lo, hi in zip(diff["mean"], diff.ci_low, diff.ci_high, strict=True)]})
+        return diff[["metric", "key", "mean", "ci_low", "ci_high"]].reset_index(drop=True)
 
 
 _JUDGED = ("n", "mean", "ci_low", "ci_high", "bound", "met")

@@ -68,11 +68,9 @@ def candidate_rows(candidates: pd.DataFrame, estimates: pd.DataFrame) -> pd.Data
 def difference_rows(differences: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """The choice minus the base for reading: times as h:mm:ss, shares as percent.
 
-    ``differences`` holds metric, key and the numbers mean, ci_low and ci_high; a frame
-    without them (already texts) is shown as it is.
+    ``differences`` holds metric, key and the numbers mean, ci_low and ci_high, in the
+    metric rows' units.
     """
-    if not {"metric", "key", "mean", "ci_low", "ci_high"} <= set(differences.columns):
-        return differences
     return pd.DataFrame({
         "metric": differences["metric"].map(units.label), "key": differences["key"],
         f"plan - base ({confidence:.0%} interval)": [
@@ -94,10 +92,9 @@ def plan_page(*, scenario: str, met: bool, choice: Mapping[str, int],
     on replication seeds from ``seed``; ``confidence`` of the one-sided bounds; ``notes``:
     what the plan found worth saying; ``estimates``: the targets judged at the choice;
     ``plot``: the cost against the targets; ``differences``: the choice minus the base over
-    ``replications`` paired replications, one row per metric and key, the interval in the
-    last column; ``candidates``: every candidate tried.
+    ``replications`` paired replications, one row per metric and key with mean, ci_low and
+    ci_high in the metric rows' units; ``candidates``: every candidate tried.
     """
-    shown = difference_rows(differences, confidence)
     return pages.render(
         "plan.html", title=f"simbatch plan: {scenario}", heading=f"Capacity plan: {scenario}",
         runs=runs, budget="none" if budget is None else budget, tried=tried, grid=grid,
@@ -105,7 +102,5 @@ def plan_page(*, scenario: str, met: bool, choice: Mapping[str, int],
         choice=", ".join(f"{p} = {v}" for p, v in choice.items()),
         base=", ".join(f"{p} = {v}" for p, v in base.items()), notes=list(notes),
         estimates=pages.table(target_rows(estimates)), plot=plot, replications=replications,
-        differences=pages.table(shown), differences_units=(
-            "times in h:mm:ss, shares in percent" if shown is not differences else
-            "times in seconds, shares as fractions"),
+        differences=pages.table(difference_rows(differences, confidence)),
         candidates=pages.table(candidate_rows(candidates, estimates)))
