@@ -276,7 +276,7 @@ def frame(rows: list[Row], doc: dict[str, Any]) -> pd.DataFrame:
     """The rows as a DataFrame like ``Result.tasks`` (plain strings, tz-aware times)."""
     origin = pd.Timestamp(str(doc["start"]), tz=str(doc.get("timezone", "UTC")))
 
-    def when(value: int | None) -> pd.Timestamp:
+    def when(value: int | None) -> object:
         return pd.NaT if value is None else origin + pd.Timedelta(seconds=value)
 
     return pd.DataFrame(

@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
 import simbatch
 from tests import reference_model as ref
@@ -57,8 +57,9 @@ def reference_rows(doc: dict[str, Any]) -> Log:
 # ---- (a) the reference's own exact logs --------------------------------------------------------
 
 def walkthrough(**task2: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.safe_load((ROOT / "scenarios/walkthrough.yaml").read_text())
-    doc["start"] = "2026-01-05 22:00"  # YAML 1.1 reads these as datetimes; the model wants text
+    doc: dict[str, Any] = YAML(typ="safe", pure=True).load(
+        (ROOT / "scenarios/walkthrough.yaml").read_text(encoding="utf-8"))
+    doc["start"] = "2026-01-05 22:00"  # the loader may read these as datetimes: give text
     doc["jobs"]["JOB 1"]["start"] = "2026-01-05 22:00"
     doc["jobs"]["JOB 1"]["tasks"]["TASK 2"].update(task2)
     return doc
