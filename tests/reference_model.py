@@ -194,11 +194,16 @@ class ReferenceModel:
 
     # ---- pickups ------------------------------------------------------------------------
 
+    def rank(self, task: _Task) -> tuple[int, ...]:
+        """The order ready tasks are picked in: the oldest ready, then job and task order."""
+        assert task.ready is not None
+        return (task.ready, task.job, task.index)
+
     def _pick(self, server: _Server, now: int) -> bool:
         """One free thread of ``server`` takes the oldest ready task; False if none."""
         if not self.ready or server.busy >= server.threads:
             return False
-        task = min(self.ready, key=lambda t: (t.ready, t.job, t.index))
+        task = min(self.ready, key=self.rank)
         self.ready.remove(task)
         assert task.ready is not None
         server.busy += 1

@@ -199,6 +199,24 @@ def test_simbatch_agrees_on_the_hand_checked_scenarios(doc: dict[str, Any]) -> N
     assert simbatch_rows(doc) == reference_rows(doc)
 
 
+class TaskOrderFirst(ref.ReferenceModel):
+    """A planted mutant: ties among tasks ready together broken by task order, then job."""
+
+    def rank(self, task: Any) -> tuple[int, ...]:
+        return (task.ready, task.index, task.job)
+
+
+def test_the_comparison_catches_a_planted_tie_rule() -> None:
+    # J's P and Q and K's R are ready together on one thread: J's tasks go first (job
+    # order); the mutant runs R before Q (task order first), and simbatch tells them apart
+    doc = one_server({"J": {"tasks": {"P": {"duration": 60}, "Q": {"duration": 60}}},
+                      "K": {"tasks": {"R": {"duration": 60}}}})
+    starts = {(r.job, r.task): clock(r.start) for r in ref.simulate(doc)}
+    assert starts == {("J", "P"): "22:00:00", ("J", "Q"): "22:01:00", ("K", "R"): "22:02:00"}
+    mutant = rows(ref.frame(TaskOrderFirst(doc).run(), doc))
+    assert simbatch_rows(doc) == reference_rows(doc) != mutant
+
+
 # ---- (b) the differential test ---------------------------------------------------------------
 
 STATUSES = ["ended", "error", "ended or error"]
