@@ -309,3 +309,101 @@ def test_the_plot_draws_both_sides_per_hour() -> None:
         "actual mean", "simulated mean", "actual p95", "simulated p95"]
     hours = sorted(_same().runs["hour"].unique())
     assert list(lines[0].get_xdata()) == hours
+
+
+# ---- a history from the independent reference model (tests/reference_model.py) -------------
+
+REF_TOPOLOGY = {
+    "start": "2026-01-05 22:00", "horizon": "8h", "polling": "1m", "scheduling": "affinity",
+    "servers": {"B1": {"threads": 2, "poll_offset": 0}, "B2": {"threads": 1,
+                                                               "poll_offset": "20s"},
+                "B3": {"threads": 2, "poll_offset": "45s"}}}
+
+
+def _reference_workload(condition: str = "all") -> dict[str, object]:
+    """40 one-time jobs over six hours, each a small graph: A, then B and C after A (C on
+    A's error branch too: a fifth of the A fail), D after B and C (``condition``), durations
+    in whole seconds."""
+    import random
+
+    draw = random.Random(21)
+    jobs: dict[str, object] = {}
+    for j in range(40):
+        due = pd.Timestamp("2026-01-05 22:00") + pd.Timedelta(seconds=draw.randrange(6 * 3600))
+        fails = draw.random() < 0.2
+        jobs[f"Job {j:02d}"] = {"start": f"{due:%Y-%m-%d %H:%M:%S}", "tasks": {
+            "A": {"duration": draw.randrange(30, 900), "fail": int(fails)},
+            "B": {"duration": draw.randrange(30, 600), "after": {"A": "ended"}},
+            "C": {"duration": draw.randrange(30, 600), "after": {"A": "ended or error"}},
+            "D": {"duration": draw.randrange(30, 300), "after": {"B": "ended", "C": "ended"},
+                  "condition": condition}}}
+    return {**REF_TOPOLOGY, "jobs": jobs}
+
+
+def _reference_history(condition: str = "all") -> tuple[History, list[object]]:
+    """The reference model's log as F&O's BatchJobHistory, BatchHistory, BatchConstraints."""
+    from tests import reference_model as ref
+
+    doc = _reference_workload(condition)
+    rows = ref.simulate(doc)
+    origin = pd.Timestamp("2026-01-05 22:00", tz="UTC")
+
+    def when(value: int | None) -> object:
+        return pd.NaT if value is None else origin + pd.Timedelta(seconds=value)
+
+    jobs_doc = doc["jobs"]
+    assert isinstance(jobs_doc, dict)
+    job_rec = {name: 1000 + i for i, name in enumerate(jobs_doc)}
+    task_rec = {(name, task): 5000 + 10 * i + k for i, (name, job) in enumerate(jobs_doc.items())
+                for k, task in enumerate(job["tasks"])}
+    job_rows = []
+    for name, job in jobs_doc.items():
+        own = [r for r in rows if r.job == name]
+        assert all(r.status in ("Ended", "Error", "Didn't run") for r in own)  # all done
+        starts = [r.start for r in own if r.start is not None]
+        ends = [r.end for r in own if r.end is not None]
+        job_rows.append({
+            "RecId": job_rec[name], "BatchJobId": job_rec[name], "Caption": name,
+            "Status": "Error" if any(r.status == "Error" for r in own) else "Ended",
+            "OrigStartDateTime": pd.Timestamp(job["start"], tz="UTC"),
+            "StartDateTime": when(min(starts)), "EndDateTime": when(max(ends))})
+    task_rows = [{
+        "BatchJobHistoryId": job_rec[r.job], "BatchJobId": job_rec[r.job],
+        "BatchId": task_rec[r.job, r.task], "Caption": r.task, "ServerId": r.server,
+        "Status": r.status, "StartDateTime": when(r.start), "EndDateTime": when(r.end),
+        "retryCount": 0} for r in rows]
+    constraints = [{"BatchId": task_rec[name, task], "DependsOnBatchId": task_rec[name, dep],
+                    "ExpectedStatus": {"ended": "Ended", "error": "Error",
+                                       "ended or error": "Ended or error"}[want]}
+                   for name, job in jobs_doc.items() for task, spec in job["tasks"].items()
+                   for dep, want in spec.get("after", {}).items()]
+    history = History.from_tables(pd.DataFrame(job_rows), pd.DataFrame(task_rows),
+                                  constraints=pd.DataFrame(constraints))
+    return history, list(rows)
+
+
+def _replay_gaps(condition: str) -> tuple[Backtest, list[object], pd.Series]:
+    history, rows = _reference_history(condition)
+    test = backtest(history, REF_TOPOLOGY)
+    gap = (test.tasks["simulated_start"] - test.tasks["actual_start"]).dt.total_seconds().abs()
+    return test, rows, gap
+
+
+def test_a_reference_model_history_replays_each_task_within_a_poll() -> None:
+    # a history no simbatch run wrote: the reference model's log of the same topology
+    test, rows, gap = _replay_gaps("all")
+    assert test.graph == "BatchConstraints"
+    started = [r for r in rows if r.start is not None]  # type: ignore[attr-defined]
+    assert len(test.tasks) == len(started) > 120
+    assert test.tasks["simulated_start"].notna().all()
+    assert {r.status for r in rows} == {"Ended", "Error", "Didn't run"}  # type: ignore[attr-defined]
+    assert gap.max() <= POLL_S
+
+
+@pytest.mark.xfail(strict=True, reason="History reads no Batch.ConstraintType (All = 0, Any ="
+                   " 1), so the replay joins every task's dependencies by all: a task after"
+                   " B or C (any) waits in the replay for both")
+def test_a_reference_model_history_with_any_conditions_replays_each_task_within_a_poll() -> None:
+    test, _, gap = _replay_gaps("any")
+    assert test.graph == "BatchConstraints"
+    assert gap.max() <= POLL_S
