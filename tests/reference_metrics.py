@@ -75,8 +75,10 @@ def deadline_rows(result: Result) -> list[tuple[str, str, float]]:
         if rule.within is not None:
             deadline = due + pd.Timedelta(rule.within, unit="ns")
         else:
-            deadline = due.map(lambda t: _time_of_day_after(
-                t, rule.time_of_day or 0, str(scenario.zone_of(job))))
+            second, zone = rule.time_of_day or 0, str(scenario.zone_of(job))
+            deadline = pd.Series([_time_of_day_after(t, second, zone) for t in due],
+                                 index=due.index, dtype=f"datetime64[ns, {zone}]"
+                                 ).dt.tz_convert("UTC")
         finished = runs.end.notna()
         end = runs.end.dt.tz_convert("UTC")
         failed = finished & (runs.status == "Error")

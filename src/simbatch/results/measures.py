@@ -22,7 +22,8 @@ from simbatch.scenario.timegrammar import NS
 
 __all__ = ["NA", "DeadlineFigures", "Steps", "areas", "available", "capacity_changes",
            "count_open", "deadline_figures", "failed_runs", "judge_deadlines",
-           "next_time_of_day", "quantile", "seconds", "server_utilization", "unique_instants", "wait_figures"]
+           "next_time_of_day", "quantile", "seconds", "server_utilization", "unique_instants",
+           "wait_figures"]
 
 
 # ---- step functions of time -------------------------------------------------------------------
