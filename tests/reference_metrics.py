@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from simbatch import Result
-from simbatch.results import metrics as table_metrics
 
 
 def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
@@ -53,28 +52,77 @@ def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
 def deadline_rows(result: Result) -> list[tuple[str, str, float]]:
     """Per job with a deadline (key = the job's name), its deadline metrics over the horizon.
 
-    ``deadline_runs`` (judged: met + missed), ``deadline_misses``, ``deadline_miss`` (the
-    share of judged runs missed, NaN when none was judged), ``deadline_undetermined`` (open
-    at the horizon before their deadline), ``lateness_p50_s`` and ``lateness_p95_s`` (end -
-    deadline over judged runs), ``margin_min_s`` (the smallest deadline - end over finished
-    runs; negative when late) and ``latest_finish_s`` (the longest time from a run's due
-    time, its ``scheduled``, to its end).
+    Computed here from the jobs table and the scenario's deadline rules, with plain pandas,
+    as the docs state the rule (docs/reference/results.md, "Deadlines"):
+    - a finished run whose job ended in Error is failed: judged, a miss, no lateness;
+    - an open run whose deadline is at or after the horizon is undetermined (not judged);
+    - any other run is judged by end - deadline (horizon - deadline while open): met when
+      that is <= 0, missed otherwise.
+    ``deadline_runs`` = met + missed + failed, ``deadline_misses`` = missed + failed,
+    ``deadline_miss`` their share (NaN when none judged), lateness quantiles over met and
+    missed runs (linear, rounded to the ns), the margin and the latest finish over the
+    finished runs that did not fail.
     """
-    summary = table_metrics.deadline_summary(result)
+    scenario = result.scenario
+    horizon = pd.Timestamp(scenario.end)
     rows: list[tuple[str, str, float]] = []
-    for row in summary.to_dict("records"):
-        key = str(row["job"])
-        rows += [("deadline_runs", key, float(row["runs"])),
-                 ("deadline_misses", key, float(row["missed"])),
-                 ("deadline_miss", key, float(row["miss_share"])),
-                 ("deadline_undetermined", key, float(row["undetermined"])),
-                 ("lateness_p50_s", key, _span_seconds(row["lateness_p50"])),
-                 ("lateness_p95_s", key, _span_seconds(row["lateness_p95"])),
-                 ("margin_min_s", key, _span_seconds(row["margin_min"])),
-                 ("latest_finish_s", key, _span_seconds(row["latest_finish"]))]
+    for job in scenario.jobs:
+        rule = job.deadline
+        if rule is None:
+            continue
+        runs = result.jobs[result.jobs.job == job.name]
+        due = runs.scheduled.dt.tz_convert("UTC")
+        if rule.within is not None:
+            deadline = due + pd.Timedelta(rule.within, unit="ns")
+        else:
+            second, zone = rule.time_of_day or 0, str(scenario.zone_of(job))
+            deadline = pd.Series([_time_of_day_after(t, second, zone) for t in due],
+                                 index=due.index, dtype=f"datetime64[ns, {zone}]"
+                                 ).dt.tz_convert("UTC")
+        finished = runs.end.notna()
+        end = runs.end.dt.tz_convert("UTC")
+        failed = finished & (runs.status == "Error")
+        undetermined = ~finished & (deadline >= horizon)
+        late = (end.where(finished, horizon) - deadline)
+        timed = ~undetermined & ~failed
+        judged_late = late[timed]
+        met = int((judged_late <= pd.Timedelta(0)).sum())
+        missed = int(timed.sum()) - met
+        failures = int(failed.sum())
+        judged = met + missed + failures
+        completed = finished & ~failed
+        margin = (deadline - end)[completed]
+        took = (end - due)[completed]
+        rows += [("deadline_runs", job.name, float(judged)),
+                 ("deadline_misses", job.name, float(missed + failures)),
+                 ("deadline_miss", job.name,
+                  (missed + failures) / judged if judged else np.nan),
+                 ("deadline_undetermined", job.name, float(undetermined.sum())),
+                 ("lateness_p50_s", job.name, _quantile_seconds(judged_late, 0.50)),
+                 ("lateness_p95_s", job.name, _quantile_seconds(judged_late, 0.95)),
+                 ("margin_min_s", job.name,
+                  margin.min().total_seconds() if len(margin) else np.nan),
+                 ("latest_finish_s", job.name,
+                  took.max().total_seconds() if len(took) else np.nan)]
     return rows
 
 
-def _span_seconds(value: object) -> float:
-    return float(value.total_seconds()) if isinstance(value, pd.Timedelta) and pd.notna(
-        value) else np.nan
+def _time_of_day_after(due: pd.Timestamp, second: int, zone: str) -> pd.Timestamp:
+    """The first local wall-clock ``second`` of the day strictly after ``due``: in the
+    spring-forward gap the instant the clocks jump, in autumn's repeated hour the first."""
+    local = due.tz_convert(zone)
+    for days in (0, 1):
+        wall = (local.tz_localize(None).normalize() + pd.Timedelta(days=days)
+                + pd.Timedelta(seconds=second))
+        moment = wall.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+        if moment > due:
+            return moment.tz_convert("UTC")
+    raise AssertionError("a time of day comes within two days")
+
+
+def _quantile_seconds(late: pd.Series, q: float) -> float:
+    """A quantile of spans in seconds: linear over the nanoseconds, rounded to the ns."""
+    if not len(late):
+        return np.nan
+    ns = late.to_numpy("timedelta64[ns]").view(np.int64)
+    return pd.Timedelta(round(float(pd.Series(ns).quantile(q))), unit="ns").total_seconds()

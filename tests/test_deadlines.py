@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import simbatch
 from simbatch.experiments.intervals import paired_share_difference, wilson
+from simbatch.results import summary
 from tests.reference_metrics import metrics
 
 
@@ -147,26 +148,161 @@ def test_deadlines_of_many_runs_agree_with_their_ends() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(durations=st.lists(st.integers(1, 600), min_size=1, max_size=6),
-       within=st.integers(1, 400), horizon=st.integers(60, 900), threads=st.integers(1, 3))
+       within=st.integers(1, 400), horizon=st.integers(60, 900), threads=st.integers(1, 3),
+       fail=st.sampled_from([0.0, 0.0, 0.3]))
 def test_deadline_states_are_consistent(durations: list[int], within: int, horizon: int,
-                                        threads: int) -> None:
+                                        threads: int, fail: float) -> None:
     doc = {"start": "2026-01-05 00:00", "horizon": f"{horizon}m", "polling": 0,
            "scheduling": "priority", "servers": {"A": {"threads": threads}},
            "jobs": {"J": {"recurrence": {"every": "1h"}, "deadline": f"{within}m",
-                          "tasks": {f"T{i}": {"duration": f"{d}m"}
+                          "tasks": {f"T{i}": {"duration": f"{d}m", "fail": fail}
                                     for i, d in enumerate(durations)}}}}
     result = simbatch.simulate(doc)
     table = result.deadlines()
     end = pd.Timestamp(result.scenario.end)
     finished = table.end.notna()
     assert (table.finished == finished).all()
-    assert ((table.state == "met") == (finished & (table.end <= table.deadline))).all()
+    error = (result.jobs.status == "Error").to_numpy()
+    assert ((table.state == "failed") == error).all()  # an Error run is over: finished
+    assert ((table.state == "met") == (finished & ~error & (table.end <= table.deadline))).all()
     assert ((table.state == "undetermined") == (~finished & (table.deadline >= end))).all()
     assert (table.lateness[table.state == "missed"] > pd.Timedelta(0)).all()
+    assert table.lateness[table.state == "failed"].isna().all()
     [row] = result.deadline_summary().to_dict("records")
-    assert row["runs"] == row["met"] + row["missed"]
+    assert row["runs"] == row["met"] + row["missed"] + row["failed"]
+    assert row["failed"] == error.sum()
     assert row["runs"] + row["undetermined"] == len(table) == len(result.jobs)
     if row["runs"]:
-        assert 0 <= row["miss_share"] <= 1
-    if finished.any():
-        assert row["margin_min"] == -(table.end - table.deadline)[finished].max()
+        assert row["miss_share"] == (row["missed"] + row["failed"]) / row["runs"]
+    completed = finished & ~error
+    if completed.any():
+        assert row["margin_min"] == -(table.end - table.deadline)[completed].max()
+    else:
+        assert pd.isna(row["margin_min"])
+
+
+# ---- failed runs: a run whose job ended in Error is never met --------------------------------
+
+def broken() -> dict[str, Any]:
+    # One thread, dispatch at once, deadline 2h after due (00:00):
+    # Broken: A fails (fail: 1, no ignore_failure) at 00:10; B, after A ended, didn't run;
+    #   the job ends in Error at 00:10, before its deadline: failed, no lateness.
+    # Tolerant: the same, with ignore_failure on A and B after "ended or error": A fails at
+    #   00:20 (ignored), B runs 00:20-00:30, the job ends (Ended) 00:30: met, 1h30m early.
+    return {"name": "Broken", "start": "2026-01-05 00:00", "horizon": "6h", "polling": 0,
+            "scheduling": "priority", "servers": {"A": {"threads": 1}},
+            "jobs": {"Broken": {"deadline": "2h", "tasks": {
+                         "A": {"duration": "10m", "fail": 1},
+                         "B": {"duration": "10m", "after": {"A": "ended"}}}},
+                     "Tolerant": {"deadline": "2h", "tasks": {
+                         "A": {"duration": "10m", "fail": 1, "ignore_failure": True},
+                         "B": {"duration": "10m", "after": {"A": "ended or error"}}}}}}
+
+
+def agreed_rows(doc: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """The metric rows of a run, after checking that the replication's rows, the result's
+    rows and the independent pandas reference all agree bit for bit."""
+    loaded = simbatch.load(doc)
+    result = simbatch.simulate(loaded)
+    reference = metrics(result)
+    for rows in (summary.replication_metrics(loaded, 0),
+                 pd.DataFrame(summary.result_metric_rows(result),
+                              columns=["metric", "key", "value"])):
+        pd.testing.assert_frame_equal(rows, reference, check_exact=True)
+    return {(m, k): v for m, k, v in reference.itertuples(index=False)}
+
+
+def test_a_chain_that_fails_before_its_deadline_is_failed_not_met() -> None:
+    result = simbatch.simulate(broken())
+    assert result.jobs.set_index("job").status.to_dict() == {"Broken": "Error",
+                                                             "Tolerant": "Ended"}
+    table = result.deadlines().set_index("job")
+    assert table.state.to_dict() == {"Broken": "failed", "Tolerant": "met"}
+    assert table.met.to_dict() == {"Broken": False, "Tolerant": True}
+    assert table.end["Broken"] == pd.Timestamp("2026-01-05 00:10", tz="UTC")  # in time...
+    assert pd.isna(table.lateness["Broken"])  # ...but a failed run has no lateness
+    assert table.lateness["Tolerant"] == pd.Timedelta("-1h30m")
+    got = result.deadline_summary().set_index("job")
+    assert got.loc["Broken", ["runs", "met", "missed", "failed", "undetermined"]].tolist() == [
+        1, 0, 0, 1, 0]
+    assert got.miss_share["Broken"] == 1.0
+    assert pd.isna(got.lateness_p50["Broken"]) and pd.isna(got.margin_min["Broken"])
+    assert pd.isna(got.latest_finish["Broken"]) and pd.isna(got.latest_end["Broken"])
+    assert got.loc["Tolerant", ["runs", "met", "missed", "failed"]].tolist() == [1, 1, 0, 0]
+    assert got.miss_share["Tolerant"] == 0.0
+    assert got.margin_min["Tolerant"] == pd.Timedelta("1h30m")
+
+
+def test_failed_runs_count_as_misses_in_the_metric_rows() -> None:
+    got = agreed_rows(broken())
+    assert [got[m, "Broken"] for m in ("deadline_runs", "deadline_misses", "deadline_miss",
+                                       "deadline_undetermined")] == [1, 1, 1.0, 0]
+    assert all(math.isnan(got[m, "Broken"]) for m in (
+        "lateness_p50_s", "lateness_p95_s", "margin_min_s", "latest_finish_s"))
+    assert [got[m, "Tolerant"] for m in ("deadline_runs", "deadline_misses", "deadline_miss",
+                                         "lateness_p50_s", "margin_min_s",
+                                         "latest_finish_s")] == [1, 0, 0.0, -5400, 5400,
+                                                                 1800]
+
+
+def restarted(retries: int) -> dict[str, Any]:
+    # Plan is due 00:00 on Monday with 1h to finish; T runs from 00:00 for 20m. Monday's
+    # maintenance restarts the one server at 00:10 for 5m: T's attempt ends in Error
+    # (cause restart). With a retry left it runs again 00:15-00:35: met, 25m early. With
+    # none the job ends in Error at 00:10, before its deadline: failed.
+    return {"start": "2026-01-05 00:00", "horizon": "3h", "polling": 0,
+            "scheduling": "priority", "servers": {"A": {"threads": 1}},
+            "maintenance": [{"days": ["mon"], "from": "00:10", "to": "01:00", "down": "5m"}],
+            "jobs": {"Plan": {"deadline": "1h", "tasks": {
+                "T": {"duration": "20m", "retries": retries}}}}}
+
+
+@pytest.mark.parametrize(("retries", "status", "state", "end"), [
+    (0, "Error", "failed", "00:10"), (1, "Ended", "met", "00:35")])
+def test_a_restart_with_no_retries_left_fails_the_run(retries: int, status: str, state: str,
+                                                      end: str) -> None:
+    result = simbatch.simulate(restarted(retries))
+    assert result.tasks.cause.tolist()[0] == "restart"
+    assert result.jobs.status.tolist() == [status]
+    [row] = result.deadlines().to_dict("records")
+    assert (row["state"], row["end"].strftime("%H:%M")) == (state, end)
+    [summary_row] = result.deadline_summary().to_dict("records")
+    assert (summary_row["failed"], summary_row["met"]) == ((1, 0) if retries == 0 else (0, 1))
+    got = agreed_rows(restarted(retries))
+    assert (got["deadline_misses", "Plan"], got["deadline_miss", "Plan"]) == (
+        (1, 1.0) if retries == 0 else (0, 0.0))
+    assert got["deadline_runs", "Plan"] == 1
+
+
+def mixed() -> dict[str, Any]:
+    # One thread. Nightly (every 2h, the next slot after the last end; T 30m, no retries;
+    # deadline 40m after due):
+    #   00:00 runs 00:00-00:30: met, lateness -10m, margin 10m, took 30m;
+    #   02:00 waits for Blocker (01:50-02:40), starts 02:40 and the outage at 03:05 kills
+    #     it: failed, ended 03:05 (had it counted: lateness +25m, margin -25m, took 65m);
+    #   04:00 runs 04:00-04:30: met as the first.
+    return {"start": "2026-01-05 00:00", "horizon": "5h", "polling": 0,
+            "scheduling": "priority", "servers": {"A": {"threads": 1}},
+            "outages": [{"server": "A", "at": "2026-01-05 03:05", "for": "10m"}],
+            "jobs": {"Nightly": {"recurrence": {"every": "2h"}, "deadline": "40m",
+                                 "tasks": {"T": {"duration": "30m"}}},
+                     "Blocker": {"start": "2026-01-05 01:50",
+                                 "tasks": {"T": {"duration": "50m"}}}}}
+
+
+def test_lateness_and_margin_leave_failed_runs_out() -> None:
+    result = simbatch.simulate(mixed())
+    table = result.deadlines()
+    assert table.state.tolist() == ["met", "failed", "met"]
+    assert table.end.dt.strftime("%H:%M").tolist() == ["00:30", "03:05", "04:30"]
+    [row] = result.deadline_summary().to_dict("records")
+    assert [row[c] for c in ("runs", "met", "missed", "failed")] == [3, 2, 0, 1]
+    assert row["miss_share"] == pytest.approx(1 / 3)
+    assert row["lateness_p50"] == row["lateness_p95"] == pd.Timedelta("-10m")
+    assert row["margin_min"] == pd.Timedelta("10m")
+    assert row["latest_finish"] == pd.Timedelta("30m")
+    assert row["latest_end"] == pd.Timestamp("2026-01-05 00:30", tz="UTC")
+    got = agreed_rows(mixed())
+    assert [got[m, "Nightly"] for m in (
+        "deadline_runs", "deadline_misses", "lateness_p95_s", "margin_min_s",
+        "latest_finish_s")] == [3, 1, -600, 600, 1800]

@@ -21,8 +21,9 @@ from simbatch.scenario.spec import Deadline
 from simbatch.scenario.timegrammar import NS
 
 __all__ = ["NA", "DeadlineFigures", "Steps", "areas", "available", "capacity_changes",
-           "count_open", "deadline_figures", "judge_deadlines", "next_time_of_day", "quantile",
-           "seconds", "server_utilization", "unique_instants", "wait_figures"]
+           "count_open", "deadline_figures", "failed_runs", "judge_deadlines",
+           "next_time_of_day", "quantile", "seconds", "server_utilization", "unique_instants",
+           "wait_figures"]
 
 
 # ---- step functions of time -------------------------------------------------------------------
@@ -189,28 +190,49 @@ def judge_deadlines(rule: Deadline, zone: str, due: np.ndarray, end: np.ndarray,
     return deadline, finished, late, undetermined
 
 
+def failed_runs(finished: np.ndarray, errored: np.ndarray) -> np.ndarray:
+    """Which runs failed: they finished and their job ended in Error (``errored``).
+
+    A job ends in Error when a task's last attempt ends in Error without
+    ``ignore_failure``: a failure, a transient error that gave up, or a restart of its
+    server with no retries left. Such a run did not do its work, whenever it ended, so it
+    is never met. A run still open is not failed (yet): it is judged by its deadline.
+    """
+    out: np.ndarray = finished & errored
+    return out
+
+
 @dataclass(frozen=True)
 class DeadlineFigures:
     """A job's deadline figures over its runs; spans in ns, None when there is none."""
 
     runs: int
-    """Runs judged: met + missed."""
+    """Runs judged: met + missed + failed."""
     met: int
     missed: int
+    """Runs late: ended after the deadline, or open past it at the horizon (not failed)."""
+    failed: int
+    """Runs whose job ended in Error: misses, whenever they ended."""
     undetermined: int
     lateness_p50: int | None
+    """Over the met and missed runs: a failed run has no lateness."""
     lateness_p95: int | None
     margin_min: int | None
-    """The smallest deadline - end over the finished runs."""
+    """The smallest deadline - end over the finished runs that did not fail."""
     latest_finish: int | None
-    """The longest due-to-end span over the finished runs."""
+    """The longest due-to-end span over the finished runs that did not fail."""
     latest: int | None
-    """Which finished run (its index among them) had that span."""
+    """Which run (its index among the job's runs) had that span."""
+
+    @property
+    def misses(self) -> int:
+        """Runs that count as misses: missed + failed."""
+        return self.missed + self.failed
 
     @property
     def miss_share(self) -> float:
-        """Missed ÷ judged, NaN when no run was judged."""
-        return self.missed / self.runs if self.runs else np.nan
+        """(Missed + failed) ÷ judged, NaN when no run was judged."""
+        return self.misses / self.runs if self.runs else np.nan
 
 
 def quantile(ns: np.ndarray, q: float) -> int | None:
@@ -219,17 +241,26 @@ def quantile(ns: np.ndarray, q: float) -> int | None:
 
 
 def deadline_figures(deadline: np.ndarray, due: np.ndarray, end: np.ndarray,
-                     finished: np.ndarray, late: np.ndarray, undetermined: np.ndarray
-                     ) -> DeadlineFigures:
-    """The figures of one job's judged runs (arrays as ``judge_deadlines`` gives them)."""
-    judged_late = late[~undetermined]
+                     finished: np.ndarray, late: np.ndarray, undetermined: np.ndarray,
+                     failed: np.ndarray) -> DeadlineFigures:
+    """The figures of one job's judged runs (arrays as ``judge_deadlines`` gives them, and
+    ``failed`` as ``failed_runs`` does).
+
+    Lateness is over the met and missed runs; the margin and the latest finish over the
+    finished runs that did not fail: a failed run counts only as a miss.
+    """
+    timed = ~undetermined & ~failed
+    judged_late = late[timed]
     met = int((judged_late <= 0).sum())
     missed = len(judged_late) - met
-    margins = deadline[finished] - end[finished]
-    spans = end[finished] - due[finished]
-    latest = int(spans.argmax()) if len(spans) else None
+    failures = int(failed.sum())
+    completed = np.flatnonzero(finished & ~failed)
+    margins = deadline[completed] - end[completed]
+    spans = end[completed] - due[completed]
+    latest = int(completed[spans.argmax()]) if len(spans) else None
     return DeadlineFigures(
-        runs=met + missed, met=met, missed=missed, undetermined=int(undetermined.sum()),
+        runs=met + missed + failures, met=met, missed=missed, failed=failures,
+        undetermined=int(undetermined.sum()),
         lateness_p50=quantile(judged_late, 0.50), lateness_p95=quantile(judged_late, 0.95),
         margin_min=int(margins.min()) if len(margins) else None,
-        latest_finish=int(spans[latest]) if latest is not None else None, latest=latest)
+        latest_finish=int(spans.max()) if len(spans) else None, latest=latest)

@@ -20,6 +20,7 @@ from simbatch.results.measures import (
     available,
     count_open,
     deadline_figures,
+    failed_runs,
     judge_deadlines,
     server_utilization,
 )
@@ -328,10 +329,14 @@ def dependency_waits(result: Tables) -> pd.DataFrame:
 def deadlines(result: Tables) -> pd.DataFrame:
     """Every run of a job with a deadline: when it was due, its deadline, and its state.
 
-    ``state`` is ``met``, ``missed`` or ``undetermined``. A run still open at the horizon is
-    missed if its deadline is before the horizon (its ``lateness`` is then a lower bound,
-    horizon - deadline), and undetermined otherwise: it may still finish in time, so it is
-    never counted as met (``met`` is NA).
+    ``state`` is ``met``, ``missed``, ``failed`` or ``undetermined``:
+    - a run whose job ended in Error (a task's last attempt ended in Error without
+      ``ignore_failure``, restarts with no retries left included) is ``failed``, whenever
+      it ended: it is a miss (``met`` False) and has no ``lateness`` (NaT);
+    - a run still open at the horizon is missed if its deadline is before the horizon (its
+      ``lateness`` is then a lower bound, horizon - deadline), and undetermined otherwise:
+      it may still finish in time, so it is never counted as met (``met`` is NA);
+    - any other run is met when it ended by its deadline, and missed when it ended later.
     """
     scenario = result.scenario
     jobs = result.jobs
@@ -344,13 +349,15 @@ def deadlines(result: Tables) -> pd.DataFrame:
         deadline, finished, late, undetermined = judge_deadlines(
             job.deadline, str(scenario.zone_of(job)), instants(mine.scheduled, 0),
             instants(mine.end), horizon_end)
-        state = np.where(undetermined, "undetermined", np.where(late <= 0, "met", "missed"))
+        failed = failed_runs(finished, (mine.status == "Error").to_numpy(bool))
+        state = np.where(undetermined, "undetermined", np.where(
+            failed, "failed", np.where(late <= 0, "met", "missed")))
         frames.append(pd.DataFrame({
             "job": job.name, "run": mine.run.to_numpy(), "scheduled": mine.scheduled.to_numpy(),
             "deadline": deadline, "end": mine.end.to_numpy(), "finished": finished,
             "state": state, "met": pd.Series(state == "met", dtype="boolean").where(
                 ~undetermined, pd.NA).to_numpy(),
-            "lateness": np.where(undetermined, np.iinfo(np.int64).min, late)}))
+            "lateness": np.where(undetermined | failed, np.iinfo(np.int64).min, late)}))
     columns = ["job", "run", "scheduled", "deadline", "end", "finished", "state", "met",
                "lateness"]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
@@ -368,22 +375,25 @@ def deadlines(result: Tables) -> pd.DataFrame:
     return out[columns]
 
 
-DEADLINE_SUMMARY_COLUMNS = ["job", "runs", "met", "missed", "undetermined", "miss_share",
-                            "lateness_p50", "lateness_p95", "margin_min", "latest_finish",
-                            "latest_end"]
+DEADLINE_SUMMARY_COLUMNS = ["job", "runs", "met", "missed", "failed", "undetermined",
+                            "miss_share", "lateness_p50", "lateness_p95", "margin_min",
+                            "latest_finish", "latest_end"]
 
 
 def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per job with a deadline: did its runs finish in time, and by how much.
 
-    - ``runs``: runs judged, met + missed (undetermined runs are not judged);
-    - ``met``, ``missed``, ``undetermined``: runs in each state (see ``deadlines``);
-    - ``miss_share``: missed ÷ judged, in [0, 1]; NaN when no run was judged;
-    - ``lateness_p50``, ``lateness_p95``: end - deadline over the judged runs (negative
-      when early; a missed run still open counts with its lower bound, horizon - deadline);
-    - ``margin_min``: the smallest deadline - end over the finished runs (negative when late);
+    - ``runs``: runs judged, met + missed + failed (undetermined runs are not judged);
+    - ``met``, ``missed``, ``failed``, ``undetermined``: runs in each state (see
+      ``deadlines``);
+    - ``miss_share``: (missed + failed) ÷ judged, in [0, 1]; NaN when no run was judged;
+    - ``lateness_p50``, ``lateness_p95``: end - deadline over the met and missed runs
+      (negative when early; a missed run still open counts with its lower bound, horizon -
+      deadline); failed runs have no lateness;
+    - ``margin_min``: the smallest deadline - end over the finished runs that did not fail
+      (negative when late);
     - ``latest_finish``: the longest time from due (``scheduled``) to end over the finished
-      runs, and ``latest_end`` that run's end as a clock time.
+      runs that did not fail, and ``latest_end`` that run's end as a clock time.
     """
     table = deadlines(result) if table is None else table
     rows = []
@@ -391,17 +401,19 @@ def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.Da
         if job.deadline is None:
             continue
         mine = table[table.job == job.name]
-        finished = mine.finished.to_numpy(bool)
         figures = deadline_figures(
-            instants(mine.deadline), instants(mine.scheduled, 0), instants(mine.end), finished,
+            instants(mine.deadline), instants(mine.scheduled, 0), instants(mine.end),
+            mine.finished.to_numpy(bool),
             mine.lateness.to_numpy("timedelta64[ns]").view(np.int64),
-            (mine.state == "undetermined").to_numpy(bool))
+            (mine.state == "undetermined").to_numpy(bool),
+            (mine.state == "failed").to_numpy(bool))
         latest = figures.latest
         rows.append([
-            job.name, figures.runs, figures.met, figures.missed, figures.undetermined,
-            figures.miss_share, _span(figures.lateness_p50), _span(figures.lateness_p95),
-            _span(figures.margin_min), _span(figures.latest_finish),
-            mine.end[finished].iloc[latest] if latest is not None else pd.NaT,
+            job.name, figures.runs, figures.met, figures.missed, figures.failed,
+            figures.undetermined, figures.miss_share, _span(figures.lateness_p50),
+            _span(figures.lateness_p95), _span(figures.margin_min),
+            _span(figures.latest_finish),
+            mine.end.iloc[latest] if latest is not None else pd.NaT,
         ])
     out = pd.DataFrame(rows, columns=DEADLINE_SUMMARY_COLUMNS)
     for column in ("lateness_p50", "lateness_p95", "margin_min", "latest_finish"):
@@ -410,7 +422,7 @@ def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.Da
     out["latest_end"] = pd.to_datetime(out["latest_end"], utc=True).dt.tz_convert(
         result.scenario.timezone)
     return out.astype({"job": "string", "runs": "int64", "met": "int64", "missed": "int64",
-                       "undetermined": "int64", "miss_share": "float64"})
+                       "failed": "int64", "undetermined": "int64", "miss_share": "float64"})
 
 
 _NO_SPAN = np.timedelta64("NaT", "ns")

@@ -25,6 +25,7 @@ from simbatch.results.measures import (
     Steps,
     capacity_changes,
     deadline_figures,
+    failed_runs,
     judge_deadlines,
     seconds,
     server_utilization,
@@ -179,12 +180,13 @@ def rows_of(scenario: Scenario, run: RunColumns, warmup: int = 0) -> list[Row]:
 def deadline_rows(scenario: Scenario, run: RunColumns) -> list[Row]:
     """Per job with a deadline (key = the job's name), its deadline metrics over the horizon.
 
-    ``deadline_runs`` (judged: met + missed), ``deadline_misses``, ``deadline_miss`` (the
-    share of judged runs missed, NaN when none was judged), ``deadline_undetermined`` (open
+    ``deadline_runs`` (judged: met + missed + failed), ``deadline_misses`` (missed +
+    failed: a run whose job ended in Error is a miss), ``deadline_miss`` (the share of
+    judged runs that are misses, NaN when none was judged), ``deadline_undetermined`` (open
     at the horizon before their deadline), ``lateness_p50_s`` and ``lateness_p95_s`` (end -
-    deadline over judged runs), ``margin_min_s`` (the smallest deadline - end over finished
-    runs; negative when late) and ``latest_finish_s`` (the longest time from a run's due
-    time, its ``scheduled``, to its end).
+    deadline over the met and missed runs), ``margin_min_s`` (the smallest deadline - end
+    over the finished runs that did not fail; negative when late) and ``latest_finish_s``
+    (the longest time from a run's due time, its ``scheduled``, to its end, over the same).
     """
     horizon_end = epoch_ns(scenario.end)
     rows: list[Row] = []
@@ -196,9 +198,10 @@ def deadline_rows(scenario: Scenario, run: RunColumns) -> list[Row]:
         due = np.where(scheduled == NA, 0, scheduled)
         deadline, finished, late, undetermined = judge_deadlines(
             job.deadline, str(scenario.zone_of(job)), due, end, horizon_end)
-        f = deadline_figures(deadline, due, end, finished, late, undetermined)
+        failed = failed_runs(finished, run.job_status[mine] == _ERROR)
+        f = deadline_figures(deadline, due, end, finished, late, undetermined, failed)
         rows += [("deadline_runs", job.name, float(f.runs)),
-                 ("deadline_misses", job.name, float(f.missed)),
+                 ("deadline_misses", job.name, float(f.misses)),
                  ("deadline_miss", job.name, f.miss_share),
                  ("deadline_undetermined", job.name, float(f.undetermined)),
                  ("lateness_p50_s", job.name, _span_seconds(f.lateness_p50)),
