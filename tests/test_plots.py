@@ -138,6 +138,17 @@ def test_job_timelines_colour_only_the_late_part() -> None:
     assert isinstance(ax.xaxis.get_major_formatter(), matplotlib.dates.DateFormatter)
 
 
+def test_job_timelines_draw_a_failed_run_as_failed_even_when_it_ended_in_time() -> None:
+    doc = {"start": "2026-01-05 00:00", "horizon": "2h", "polling": 0,
+           "servers": {"S": {"threads": 1}},
+           "jobs": {"Night": {"deadline": "1h", "tasks": {"T": {"duration": "10m",
+                                                                 "fail": 1}}}}}
+    ax = plots.job_timelines(simbatch.simulate(doc)).axes[0]
+    drawn = [line for line in ax.get_lines() if len(line.get_xdata())]
+    assert [line.get_color() for line in drawn] == ["C4"]  # not blue "in time"
+    assert "failed (the job ended in Error)" in [t.get_text() for t in ax.get_legend().texts]
+
+
 def test_backlog_has_an_hour_of_day_profile_and_cdf_states_its_scale(
         tenant: simbatch.Result) -> None:
     fig = plots.backlog(tenant)

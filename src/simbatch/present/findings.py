@@ -204,7 +204,8 @@ def _schedules(result: Result) -> list[str]:
 
 
 def _deadline_findings(result: Result) -> list[str]:
-    """Missed deadlines (with how much of the lateness was waiting) and undetermined runs."""
+    """Missed deadlines (with how much of the lateness was waiting), failed runs (a miss
+    whenever they ended) and undetermined runs."""
     table = result.deadlines()
     if table.empty:
         return []
@@ -213,11 +214,15 @@ def _deadline_findings(result: Result) -> list[str]:
     parts, waits = [], []
     for row in summary.to_dict("records"):
         name, missed, judged = str(row["job"]), int(row["missed"]), int(row["runs"])
-        if not missed:
+        failed = int(row["failed"])
+        if not missed and not failed:
             continue
         mine = table[(table.job == name) & (table.state == "missed")]
-        parts.append(f"{name} ({missed:,} of {judged:,} judged runs, by up to"
-                     f" {units.clock(mine.lateness.max())})")
+        late = (f"{missed:,} of {judged:,} judged runs late, by up to"
+                f" {units.clock(mine.lateness.max())}" if missed else "")
+        ended = (f"{failed:,} of {judged:,} judged runs failed: the job ended in Error, so"
+                 " its chain did not complete" if failed else "")
+        parts.append(f"{name} ({'; '.join(p for p in (late, ended) if p)})")
         finished = mine[mine.finished.astype(bool)].merge(jobs, on=["job", "run"])
         if len(finished):
             saved = int((finished.lateness <= finished.wait).sum())

@@ -264,8 +264,10 @@ def backlog(result: Result) -> Figure:
 def job_timelines(result: Result, limit: int = 200) -> Figure:
     """Runs from due to end against their deadlines, in clock time (latest runs first).
 
-    Only the part of a run past its deadline is red; a run still open at the horizon
-    before its deadline (undetermined) is grey up to the horizon.
+    Only the part of a run past its deadline is red; a run that failed (its job ended in
+    Error, so its chain did not complete) is drawn in purple whole, a miss whenever it
+    ended; a run still open at the horizon before its deadline (undetermined) is grey up to
+    the horizon.
     """
     deadlines = result.deadlines()
     jobs = result.jobs
@@ -286,14 +288,17 @@ def job_timelines(result: Result, limit: int = 200) -> Figure:
     deadline = (_num(runs.deadline.fillna(horizon)) if len(runs) else np.zeros(0))
     has_deadline = runs.deadline.notna().to_numpy()
     undetermined = (runs.state == "undetermined").to_numpy()
+    failed = (runs.state == "failed").to_numpy()
     for y in range(len(runs)):
-        color = "0.6" if undetermined[y] else "C0"
+        color = "0.6" if undetermined[y] else "C4" if failed[y] else "C0"
         on_time_end = min(end[y], deadline[y]) if has_deadline[y] else end[y]
         ax.plot([due[y], max(on_time_end, due[y])], [y, y], color=color, linewidth=3)
         if has_deadline[y] and end[y] > deadline[y]:
             ax.plot([max(deadline[y], due[y]), end[y]], [y, y], color="C3", linewidth=3)
     ax.plot([], [], color="C0", linewidth=3, label="due to end (in time)")
     ax.plot([], [], color="C3", linewidth=3, label="past the deadline")
+    if failed.any():
+        ax.plot([], [], color="C4", linewidth=3, label="failed (the job ended in Error)")
     if undetermined.any():
         ax.plot([], [], color="0.6", linewidth=3, label="open at the horizon (undetermined)")
     if has_deadline.any():

@@ -62,11 +62,12 @@ def key_figures(results: Mapping[str, Result]) -> pd.DataFrame:
 
 
 def _misses(deadlines: pd.DataFrame) -> str:
-    """``2 of 14 judged runs (15.4%), 1 undetermined``: misses never count open runs as met."""
+    """``2 of 14 judged runs (15.4%), 1 undetermined``: misses never count open runs as met,
+    and a failed run (its job ended in Error) is a miss."""
     if deadlines.empty:
         return "no deadlines"
-    missed = int((deadlines.state == "missed").sum())
-    judged = int(deadlines.state.isin(["met", "missed"]).sum())
+    missed = int(deadlines.state.isin(["missed", "failed"]).sum())
+    judged = int(deadlines.state.isin(["met", "missed", "failed"]).sum())
     text = (f"{missed:,} of {judged:,} judged runs ({units.percent(missed / judged)})"
             if judged else "no run judged")
     undetermined = int((deadlines.state == "undetermined").sum())
