@@ -20,7 +20,6 @@ from scipy import stats
 import simbatch
 
 
-
 def erlang_c_wait(arrival_rate: float, service_rate: float, c: int) -> float:
     """Mean time in queue of M/M/c (same time unit as the rates)."""
     a = arrival_rate / service_rate
