@@ -27,6 +27,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from simbatch.experiments import intervals
 from simbatch.experiments.intervals import paired_share_difference, summarize, t_interval, wilson
 
 CONFIDENCES = (0.80, 0.90, 0.95, 0.99)
@@ -39,6 +40,19 @@ def test_wilson_agrees_with_statsmodels_over_a_grid(confidence: float) -> None:
     for count, nobs in GRID:
         ours = wilson(count, nobs, confidence)
         theirs = proportion_confint(count, nobs, alpha=1 - confidence, method="wilson")
+        assert ours == pytest.approx(theirs, abs=1e-9), (count, nobs, confidence)
+
+
+@pytest.mark.parametrize("confidence", CONFIDENCES)
+def test_clopper_pearson_agrees_with_statsmodels_over_a_grid(confidence: float) -> None:
+    # issue 21 lets a deadline target use the exact interval; when intervals.py has one
+    # (named clopper_pearson, called as wilson is), it must be statsmodels' "beta" interval
+    exact = getattr(intervals, "clopper_pearson", None)
+    if exact is None:
+        pytest.skip("no clopper_pearson in simbatch.experiments.intervals")
+    for count, nobs in GRID:
+        ours = exact(count, nobs, confidence)
+        theirs = proportion_confint(count, nobs, alpha=1 - confidence, method="beta")
         assert ours == pytest.approx(theirs, abs=1e-9), (count, nobs, confidence)
 
 
