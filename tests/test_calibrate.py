@@ -183,6 +183,15 @@ def test_a_small_history_gives_the_golden_scenario(tmp_path: Path) -> None:
     assert extract.duration.params == (600.0, 600.0, 660.0, 720.0)
     assert extract.fail == round(2 / 6, 4) and extract.retries == 1  # 5 rows + 1 retry
     assert load.after[0].task == "Extract" and load.after[0].expect == "ended"
+    # the order imports against the lognormal that generated them (median 90 s, log-sd
+    # 0.5): 45 evenly spaced quantiles, not a random sample, so the fit is off only by the
+    # cut tails (which shrink the log-sd about 2%) and rounding to whole seconds
+    imports = next(j for j in scenario.jobs if j.name == "Order import").tasks[0].duration
+    assert imports.kind == "lognormal"
+    mean, sd = imports.params
+    log_sd = math.sqrt(math.log(1 + (sd / mean) ** 2))
+    assert abs(mean / math.exp(log_sd**2 / 2) - 90) <= 1.0, imports
+    assert abs(log_sd - 0.5) <= 0.02, imports
     simbatch.simulate(scenario)
 
 
