@@ -183,6 +183,15 @@ def test_a_small_history_gives_the_golden_scenario(tmp_path: Path) -> None:
     assert extract.duration.params == (600.0, 600.0, 660.0, 720.0)
     assert extract.fail == round(2 / 6, 4) and extract.retries == 1  # 5 rows + 1 retry
     assert load.after[0].task == "Extract" and load.after[0].expect == "ended"
+    # the order imports against the lognormal that generated them (median 90 s, log-sd
+    # 0.5): 45 evenly spaced quantiles, not a random sample, so the fit is off only by the
+    # cut tails (which shrink the log-sd about 2%) and rounding to whole seconds
+    imports = next(j for j in scenario.jobs if j.name == "Order import").tasks[0].duration
+    assert imports.kind == "lognormal"
+    mean, sd = imports.params
+    log_sd = math.sqrt(math.log(1 + (sd / mean) ** 2))
+    assert abs(mean / math.exp(log_sd**2 / 2) - 90) <= 1.0, imports
+    assert abs(log_sd - 0.5) <= 0.02, imports
     simbatch.simulate(scenario)
 
 
@@ -426,3 +435,55 @@ def test_a_grid_due_only_inside_its_active_period_gets_that_window() -> None:
     assert why == ("158 runs, all on a 30m grid from 22:00; 2 slots without a run inside the"
                    " window; due only 22:00-06:00 on mon-fri, so it is active only then"
                    " (inferred); sure")
+
+
+# ---- calibration against the generating parameters --------------------------------------------
+
+KNOWN: dict[str, Any] = {
+    "name": "Known parameters", "start": "2026-02-02 00:00", "horizon": "4w", "polling": "1m",
+    "servers": {"AOS1": {"threads": 8}},
+    "jobs": {
+        "Export": {"recurrence": {"every": "1h"},
+                   "tasks": {"Extract": {"duration": {"lognormal": {"mean": "10m", "sd": "5m"}},
+                                         "fail": 0.3, "retries": 1}}},
+        "Nightly": {"start": "2026-02-02 22:00", "recurrence": {"every": "1d"},
+                    "tasks": {"Close": {"duration": "15m"}}}},
+}
+
+
+def test_calibration_recovers_the_generating_parameters(tmp_path: Path) -> None:
+    # Four weeks of a known scenario, exported as F&O tables and calibrated: each value is
+    # compared with the parameter that generated it, within 3 standard errors of its
+    # estimate (not with a previous output of the calibration).
+    result = simbatch.simulate(KNOWN, seed=1)
+    history = simbatch.read_history(*simbatch.write_fo_history(result, tmp_path / "export"))
+    calibrated = simbatch.calibrate(history).write(tmp_path / "calibrated.yaml")
+    jobs = {j.name: j for j in calibrated.jobs}
+    # the recurrences: exact
+    hourly, daily = jobs["Export"].recurrence, jobs["Nightly"].recurrence
+    assert hourly is not None and (hourly.unit, hourly.every) == ("h", 1)
+    assert daily is not None and (daily.unit, daily.every) == ("d", 1)
+    assert jobs["Nightly"].start is not None and jobs["Nightly"].start.strftime("%H:%M") == "22:00"
+    # a constant duration stays constant
+    close = jobs["Nightly"].tasks[0]
+    assert close.duration.kind == "constant" and close.duration.mean == 900.0
+    extract = jobs["Export"].tasks[0]
+    tasks = result.tasks[result.tasks.job == "Export"]
+    # durations are fitted on the runs with one attempt (a row with retries spans several)
+    single = tasks.groupby("run").attempt.max() == 1
+    n = int(single.sum())
+    assert n > 400
+    assert extract.duration.kind == "lognormal"
+    mean, sd = 600.0, 300.0
+    # the mean of n draws: standard error sd / sqrt(n) (14 s for ~470 runs)
+    assert abs(extract.duration.mean - mean) <= 3 * sd / math.sqrt(n), extract.duration
+    # the sd of n lognormal draws: standard error sd x sqrt((kurtosis - 1) / 4n), with the
+    # lognormal's kurtosis e^(4s2) + 2e^(3s2) + 3e^(2s2) - 3 for s2 = ln(1 + cv^2): 18 s
+    s2 = math.log(1 + (sd / mean) ** 2)
+    kurtosis = math.exp(4 * s2) + 2 * math.exp(3 * s2) + 3 * math.exp(2 * s2) - 3
+    fitted_sd = extract.duration.params[1]
+    assert abs(fitted_sd - sd) <= 3 * sd * math.sqrt((kurtosis - 1) / (4 * n)), fitted_sd
+    # the failure share per attempt: binomial standard error over the attempts (1.6 points)
+    attempts = int(tasks.status.isin(["Ended", "Error"]).sum())
+    assert abs(extract.fail - 0.3) <= 3 * math.sqrt(0.3 * 0.7 / attempts), extract.fail
+    assert extract.retries == 1
