@@ -100,11 +100,12 @@ def test_run_prints_deadlines_under_the_waits(tmp_path: Path,
         "Utilization per server")
     deadlines = out.split("Deadlines per job")[1].split("Utilization")[0]
     cycle = next(line for line in deadlines.splitlines() if line.startswith("Cycle"))
-    # 3 judged, 1 missed (33.3%), 1 undetermined; lateness p50 -2:30:00; margin -0:30:00
-    assert cycle.split()[:5] == ["Cycle", "3", "1", "33.3%", "1"]
+    # 3 judged, 1 missed, 0 failed (33.3%), 1 undetermined; lateness p50 -2:30:00; margin
+    # -0:30:00
+    assert cycle.split()[:6] == ["Cycle", "3", "1", "0", "33.3%", "1"]
     assert "-2:30:00" in cycle and "-0:30:00" in cycle and "1:30:00 after due" in cycle
     stuck = next(line for line in deadlines.splitlines() if line.startswith("Stuck"))
-    assert stuck.split()[:5] == ["Stuck", "1", "1", "100.0%", "0"]
+    assert stuck.split()[:6] == ["Stuck", "1", "1", "0", "100.0%", "0"]
     assert "undetermined: still open at the horizon" in deadlines
     assert "50.0%" in out.split("Utilization per server")[1] or "%" in out
 
@@ -346,7 +347,7 @@ def test_run_prints_counts_with_separators_and_no_raw_floats(
     assert re.search(r"default\s+1,440\s+1,440\s+0:00:00", waits)
     row = next(line for line in out.splitlines() if line.lstrip().startswith("J "))
     # 1,440 judged (one still open at the horizon is not), none missed: a margin of 10 s
-    assert row.split()[:5] == ["J", "1,440", "0", "0.0%", "0"]
+    assert row.split()[:6] == ["J", "1,440", "0", "0", "0.0%", "0"]
     assert "-0:00:10" in row and "0:00:10" in row.split()
     assert not RAW_FLOAT.search(out.split("wrote")[0])
 

@@ -69,11 +69,10 @@ def print_deadlines(result: simbatch.Result) -> None:
     def span(name: str) -> pd.Series:  # a timedelta column, or its seconds in name_s
         return summary[name] if name in summary else summary[f"{name}_s"]
 
-    columns: dict[str, Any] = {"job": summary.job, "judged": summary.runs.map(units.count),
-               "missed": summary.missed.map(units.count)}
-    if "failed" in summary:  # runs that ended in Error or did not complete their chain
-        columns["failed"] = summary["failed"].map(units.count)
-    columns |= {
+    columns: dict[str, Any] = {
+        "job": summary.job, "judged": summary.runs.map(units.count),
+        "missed": summary.missed.map(units.count),
+        "failed": summary["failed"].map(units.count),  # the job ended in Error: a miss
         "miss share": summary.miss_share.map(units.percent),
         "undetermined": summary.undetermined.map(units.count),
         "lateness p50": span("lateness_p50").map(units.clock),
@@ -87,6 +86,9 @@ def print_deadlines(result: simbatch.Result) -> None:
     if int(summary.undetermined.sum()):
         print("undetermined: still open at the horizon, before the deadline; not counted as"
               " met or missed")
+    if int(summary["failed"].sum()):
+        print("failed: the job ended in Error, so its chain did not complete; counted as a"
+              " miss whenever it ended")
 
 
 def interval_table(frame: pd.DataFrame, by: list[str]) -> str:
