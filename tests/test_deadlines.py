@@ -139,11 +139,14 @@ def test_deadlines_of_many_runs_agree_with_their_ends() -> None:
     doc = {"start": "2026-01-05 00:00", "horizon": "1d", "polling": 0,
            "scheduling": "priority", "servers": {"A": {"threads": 16}},
            "jobs": {"Load": {"arrivals": {"interval": "10s"}, "deadline": "06:00",
-                             "tasks": {"T": {"duration": "5s"}}}}}
+                             "tasks": {"T": {"duration": {"exponential": "100s"}}}}}}
     result = simbatch.simulate(doc)
     table = result.deadlines()
     assert len(table) == len(result.jobs) > 8000
-    assert (table.state == "met").sum() == (table.end <= table.deadline).sum()
+    # runs due shortly before 06:00 end after it: both states occur, so the check can fail
+    assert (table.state == "missed").sum() > 0 and (table.state == "met").sum() > 8000
+    finished = table[table.end.notna()]
+    assert ((finished.state == "met") == (finished.end <= finished.deadline)).all()
 
 
 @settings(max_examples=25, deadline=None)
