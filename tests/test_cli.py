@@ -489,24 +489,39 @@ def test_backtest_calibrated_prints_the_interval_within_is_judged_on(
     assert outside_ci  # the case the issue saw: outside the CI, yet within the PI
 
 
-def test_run_prints_deadlines_in_h_mm_ss_from_seconds_columns_too(
+def test_run_prints_deadlines_in_h_mm_ss_with_failed_runs(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A deadline summary in seconds (columns ending _s) with failed runs reads the same."""
+    """The deadline summary's seconds columns (ending _s) with failed runs read as h:mm:ss."""
     import simbatch
 
     original = simbatch.Result.deadline_summary
 
-    def in_seconds(self: simbatch.Result) -> pd.DataFrame:
-        summary = original(self)
-        for column in ("lateness_p50", "lateness_p95", "margin_min", "latest_finish"):
-            summary[f"{column}_s"] = summary.pop(column).dt.total_seconds()
-        return summary.assign(failed=1)
+    def with_failed(self: simbatch.Result) -> pd.DataFrame:
+        return original(self).assign(failed=1)
 
-    monkeypatch.setattr(simbatch.Result, "deadline_summary", in_seconds)
+    monkeypatch.setattr(simbatch.Result, "deadline_summary", with_failed)
     assert main(["run", str(night_file(tmp_path)), "--out", str(tmp_path / "out")]) == 0
     deadlines = capsys.readouterr().out.split("Deadlines per job")[1].split("Utilization")[0]
     assert deadlines.splitlines()[1].split()[:4] == ["job", "judged", "missed", "failed"]
     cycle = next(line for line in deadlines.splitlines() if line.startswith("Cycle"))
     assert cycle.split()[:6] == ["Cycle", "3", "1", "1", "33.3%", "1"]
     assert "-2:30:00" in cycle and "-0:30:00" in cycle and "1:30:00 after due" in cycle
+
+
+def test_run_prints_a_negative_margin_as_minus_h_mm_ss(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Late ends 974 s after its deadline: margin -0:16:14, never "-1 days +23:43:46"."""
+    path = tmp_path / "late.yaml"
+    path.write_text(
+        "name: Late\nstart: 2026-01-05 00:00\nhorizon: 2h\npolling: 0\n"
+        "scheduling: priority\nservers: {A: {threads: 1}}\n"
+        "jobs:\n  Late: {deadline: 30m, tasks: {T: {duration: 46m14s}}}\n", encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    deadlines = capsys.readouterr().out.split("Deadlines per job")[1].split("Utilization")[0]
+    assert "days" not in deadlines
+    late = next(line for line in deadlines.splitlines() if line.startswith("Late"))
+    # judged 1, missed 1, failed 0, 100.0%, undetermined 0; lateness p50 and p95 0:16:14;
+    # smallest margin -0:16:14; latest finish 0:46:14 after due (Mon 00:46)
+    assert late.split() == ["Late", "1", "1", "0", "100.0%", "0", "0:16:14", "0:16:14",
+                            "-0:16:14", "0:46:14", "after", "due", "(Mon", "00:46)"]

@@ -53,14 +53,14 @@ def test_deadline_summary_exactly() -> None:
     assert (cycle.runs, cycle.met, cycle.missed, cycle.undetermined) == (3, 2, 1, 1)
     assert cycle.miss_share == pytest.approx(1 / 3)
     # lateness of the judged runs: -20h30m, -2h30m, +30m
-    assert cycle.lateness_p50 == pd.Timedelta("-2h30m")
-    assert cycle.lateness_p95 == pd.Timedelta("-2h30m") + 0.9 * pd.Timedelta("3h")
-    assert cycle.margin_min == pd.Timedelta("-30m")
-    assert cycle.latest_finish == pd.Timedelta("1h30m")
+    assert cycle.lateness_p50_s == -9000.0  # -2h30m
+    assert cycle.lateness_p95_s == pytest.approx(-9000 + 0.9 * 10800)  # -2h30m + 0.9 * 3h
+    assert cycle.margin_min_s == -1800.0  # -30m
+    assert cycle.latest_finish_s == 5400.0  # 1h30m
     assert cycle.latest_end == pd.Timestamp("2026-01-05 01:30", tz="UTC")
     assert (stuck.runs, stuck.missed, stuck.undetermined, stuck.miss_share) == (1, 1, 0, 1.0)
-    assert stuck.lateness_p50 == pd.Timedelta("8h")
-    assert pd.isna(stuck.margin_min) and pd.isna(stuck.latest_finish)
+    assert stuck.lateness_p50_s == 8 * 3600.0
+    assert math.isnan(stuck.margin_min_s) and math.isnan(stuck.latest_finish_s)
     assert "Free" not in summary.index  # no deadline, no row
 
 
@@ -179,9 +179,10 @@ def test_deadline_states_are_consistent(durations: list[int], within: int, horiz
         assert row["miss_share"] == (row["missed"] + row["failed"]) / row["runs"]
     completed = finished & ~error
     if completed.any():
-        assert row["margin_min"] == -(table.end - table.deadline)[completed].max()
+        assert row["margin_min_s"] == -(table.end - table.deadline)[
+            completed].max().total_seconds()
     else:
-        assert pd.isna(row["margin_min"])
+        assert math.isnan(row["margin_min_s"])
 
 
 # ---- failed runs: a run whose job ended in Error is never met --------------------------------
@@ -229,11 +230,11 @@ def test_a_chain_that_fails_before_its_deadline_is_failed_not_met() -> None:
     assert got.loc["Broken", ["runs", "met", "missed", "failed", "undetermined"]].tolist() == [
         1, 0, 0, 1, 0]
     assert got.miss_share["Broken"] == 1.0
-    assert pd.isna(got.lateness_p50["Broken"]) and pd.isna(got.margin_min["Broken"])
-    assert pd.isna(got.latest_finish["Broken"]) and pd.isna(got.latest_end["Broken"])
+    assert math.isnan(got.lateness_p50_s["Broken"]) and math.isnan(got.margin_min_s["Broken"])
+    assert math.isnan(got.latest_finish_s["Broken"]) and pd.isna(got.latest_end["Broken"])
     assert got.loc["Tolerant", ["runs", "met", "missed", "failed"]].tolist() == [1, 1, 0, 0]
     assert got.miss_share["Tolerant"] == 0.0
-    assert got.margin_min["Tolerant"] == pd.Timedelta("1h30m")
+    assert got.margin_min_s["Tolerant"] == 5400.0  # 1h30m
 
 
 def test_failed_runs_count_as_misses_in_the_metric_rows() -> None:
@@ -301,11 +302,48 @@ def test_lateness_and_margin_leave_failed_runs_out() -> None:
     [row] = result.deadline_summary().to_dict("records")
     assert [row[c] for c in ("runs", "met", "missed", "failed")] == [3, 2, 0, 1]
     assert row["miss_share"] == pytest.approx(1 / 3)
-    assert row["lateness_p50"] == row["lateness_p95"] == pd.Timedelta("-10m")
-    assert row["margin_min"] == pd.Timedelta("10m")
-    assert row["latest_finish"] == pd.Timedelta("30m")
+    assert row["lateness_p50_s"] == row["lateness_p95_s"] == -600.0  # -10m
+    assert row["margin_min_s"] == 600.0  # 10m
+    assert row["latest_finish_s"] == 1800.0  # 30m
     assert row["latest_end"] == pd.Timestamp("2026-01-05 00:30", tz="UTC")
     got = agreed_rows(mixed())
     assert [got[m, "Nightly"] for m in (
         "deadline_runs", "deadline_misses", "lateness_p95_s", "margin_min_s",
         "latest_finish_s")] == [3, 1, -600, 600, 1800]
+
+
+# ---- deadline_summary is a machine table: spans in float seconds, named _s -----------------
+
+def late_by_974s() -> dict[str, Any]:
+    # One thread, Late due 00:00 with a 30m deadline; its task takes 46m14s, so it ends
+    # 00:46:14: missed by 974 s (16m14s), a margin of -974 s, 2774 s after due.
+    return {"start": "2026-01-05 00:00", "horizon": "2h", "polling": 0,
+            "scheduling": "priority", "servers": {"A": {"threads": 1}},
+            "jobs": {"Late": {"deadline": "30m", "tasks": {"T": {"duration": "46m14s"}}}}}
+
+
+def test_deadline_summary_spans_are_float_seconds_named_s() -> None:
+    summary = simbatch.simulate(late_by_974s()).deadline_summary()
+    assert summary.columns.tolist() == [
+        "job", "runs", "met", "missed", "failed", "undetermined", "miss_share",
+        "lateness_p50_s", "lateness_p95_s", "margin_min_s", "latest_finish_s", "latest_end"]
+    spans = ["lateness_p50_s", "lateness_p95_s", "margin_min_s", "latest_finish_s"]
+    assert summary[spans].dtypes.tolist() == [np.dtype("float64")] * 4
+    [row] = summary.to_dict("records")
+    assert [row[c] for c in spans] == [974.0, 974.0, -974.0, 2774.0]
+    assert row["latest_end"] == pd.Timestamp("2026-01-05 00:46:14", tz="UTC")
+    # a negative margin prints as a number of seconds, never as "-1 days +23:43:46"
+    text = summary.to_string()
+    assert "days" not in text and "-974.0" in text
+
+
+def test_deadline_summary_spans_agree_with_the_metric_rows() -> None:
+    # The same names, the same seconds as the experiments' metric rows (results/summary.py).
+    for scenario in (night(), broken(), mixed(), late_by_974s()):
+        result = simbatch.simulate(scenario)
+        rows = {(m, k): v for m, k, v in summary.result_metric_rows(result)}
+        for record in result.deadline_summary().to_dict("records"):
+            for column in ("lateness_p50_s", "lateness_p95_s", "margin_min_s",
+                           "latest_finish_s"):
+                want, got = rows[column, record["job"]], record[column]
+                assert (math.isnan(got) and math.isnan(want)) or got == want, (column, got)

@@ -159,6 +159,20 @@ def test_report_deadline_section_on_an_open_run(tmp_path: Path) -> None:
     assert figures["deadline misses"] == "1 of 1 judged runs (100.0%), 1 undetermined"
 
 
+def test_report_prints_deadline_spans_in_h_mm_ss(tmp_path: Path) -> None:
+    # Late ends 974 s after its 30m deadline: the page reads the summary's seconds columns.
+    doc = {"name": "Late night", "start": "2026-01-05 00:00", "horizon": "2h",
+           "polling": 0, "scheduling": "priority", "servers": {"A": {"threads": 1}},
+           "jobs": {"Late": {"deadline": "30m", "tasks": {"T": {"duration": "46m14s"}}}}}
+    page = simbatch.write_report({"night": simbatch.simulate(doc)},
+                                 tmp_path / "r.html").read_text()
+    assert "days" not in page
+    # the summary's row: lateness p50, p95, smallest margin, latest finish after due
+    assert re.search(r"<td>Late</td>\s*<td>1</td>\s*<td>1</td>\s*<td>100.0%</td>\s*"
+                     r"<td>0</td>\s*<td>0:16:14</td>\s*<td>0:16:14</td>\s*"
+                     r"<td>-0:16:14</td>\s*<td>0:46:14</td>", page)
+
+
 # ---- pages from templates: names are escaped, one layout ----------------------------------
 
 SCRIPT = "<script>alert(1)</script>"

@@ -66,20 +66,17 @@ def print_deadlines(result: simbatch.Result) -> None:
     zone = result.scenario.timezone
     print(f"\nDeadlines per job (h:mm:ss; lateness = end - deadline, negative when early;"
           f" clock times in {zone})")
-    def span(name: str) -> pd.Series:  # a timedelta column, or its seconds in name_s
-        return summary[name] if name in summary else summary[f"{name}_s"]
-
     columns: dict[str, Any] = {
         "job": summary.job, "judged": summary.runs.map(units.count),
         "missed": summary.missed.map(units.count),
         "failed": summary["failed"].map(units.count),  # the job ended in Error: a miss
         "miss share": summary.miss_share.map(units.percent),
         "undetermined": summary.undetermined.map(units.count),
-        "lateness p50": span("lateness_p50").map(units.clock),
-        "lateness p95": span("lateness_p95").map(units.clock),
-        "smallest margin": span("margin_min").map(units.clock),
+        "lateness p50": summary.lateness_p50_s.map(units.clock),
+        "lateness p95": summary.lateness_p95_s.map(units.clock),
+        "smallest margin": summary.margin_min_s.map(units.clock),
         "latest finish": [f"{units.clock(gap)} after due ({end:%a %H:%M})" if pd.notna(end)
-                          else "-" for gap, end in zip(span("latest_finish"),
+                          else "-" for gap, end in zip(summary.latest_finish_s,
                                                        summary.latest_end, strict=True)]}
     frame = pd.DataFrame(columns)
     print(frame.to_string(index=False))

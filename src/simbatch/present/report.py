@@ -154,10 +154,10 @@ def _deadlines(result: Result) -> dict[str, Any] | None:
         "job": summary.job, "runs judged": summary.runs, "missed": summary.missed,
         "miss share": summary.miss_share.map(units.percent),
         "undetermined": summary.undetermined,
-        "lateness p50": summary.lateness_p50.map(units.clock),
-        "lateness p95": summary.lateness_p95.map(units.clock),
-        "smallest margin": summary.margin_min.map(units.clock),
-        "latest finish after due": summary.latest_finish.map(units.clock)})
+        "lateness p50": summary.lateness_p50_s.map(units.clock),
+        "lateness p95": summary.lateness_p95_s.map(units.clock),
+        "smallest margin": summary.margin_min_s.map(units.clock),
+        "latest finish after due": summary.latest_finish_s.map(units.clock)})
     notable = deadlines[deadlines.state != "met"]
     runs = None
     if len(notable):

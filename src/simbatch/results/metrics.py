@@ -376,8 +376,8 @@ def deadlines(result: Tables) -> pd.DataFrame:
 
 
 DEADLINE_SUMMARY_COLUMNS = ["job", "runs", "met", "missed", "failed", "undetermined",
-                            "miss_share", "lateness_p50", "lateness_p95", "margin_min",
-                            "latest_finish", "latest_end"]
+                            "miss_share", "lateness_p50_s", "lateness_p95_s", "margin_min_s",
+                            "latest_finish_s", "latest_end"]
 
 
 def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -387,13 +387,17 @@ def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.Da
     - ``met``, ``missed``, ``failed``, ``undetermined``: runs in each state (see
       ``deadlines``);
     - ``miss_share``: (missed + failed) ÷ judged, in [0, 1]; NaN when no run was judged;
-    - ``lateness_p50``, ``lateness_p95``: end - deadline over the met and missed runs
+    - ``lateness_p50_s``, ``lateness_p95_s``: end - deadline over the met and missed runs
       (negative when early; a missed run still open counts with its lower bound, horizon -
       deadline); failed runs have no lateness;
-    - ``margin_min``: the smallest deadline - end over the finished runs that did not fail
-      (negative when late);
-    - ``latest_finish``: the longest time from due (``scheduled``) to end over the finished
-      runs that did not fail, and ``latest_end`` that run's end as a clock time.
+    - ``margin_min_s``: the smallest deadline - end over the finished runs that did not
+      fail (negative when late);
+    - ``latest_finish_s``: the longest time from due (``scheduled``) to end over the
+      finished runs that did not fail, and ``latest_end`` that run's end as a clock time.
+
+    A machine table: the spans are float seconds (NaN where there is none), named as the
+    experiments' metric rows name them; ``simbatch.present.units.clock`` prints them as
+    h:mm:ss.
     """
     table = deadlines(result) if table is None else table
     rows = []
@@ -410,27 +414,24 @@ def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.Da
         latest = figures.latest
         rows.append([
             job.name, figures.runs, figures.met, figures.missed, figures.failed,
-            figures.undetermined, figures.miss_share, _span(figures.lateness_p50),
-            _span(figures.lateness_p95), _span(figures.margin_min),
-            _span(figures.latest_finish),
+            figures.undetermined, figures.miss_share, _seconds(figures.lateness_p50),
+            _seconds(figures.lateness_p95), _seconds(figures.margin_min),
+            _seconds(figures.latest_finish),
             mine.end.iloc[latest] if latest is not None else pd.NaT,
         ])
     out = pd.DataFrame(rows, columns=DEADLINE_SUMMARY_COLUMNS)
-    for column in ("lateness_p50", "lateness_p95", "margin_min", "latest_finish"):
-        out[column] = pd.to_timedelta(out[column].astype(object).map(
-            lambda x: pd.Timedelta(x) if pd.notna(x) else None), unit="ns")
     out["latest_end"] = pd.to_datetime(out["latest_end"], utc=True).dt.tz_convert(
         result.scenario.timezone)
     return out.astype({"job": "string", "runs": "int64", "met": "int64", "missed": "int64",
-                       "failed": "int64", "undetermined": "int64", "miss_share": "float64"})
+                       "failed": "int64", "undetermined": "int64", "miss_share": "float64",
+                       "lateness_p50_s": "float64", "lateness_p95_s": "float64",
+                       "margin_min_s": "float64", "latest_finish_s": "float64"})
 
 
-_NO_SPAN = np.timedelta64("NaT", "ns")
-
-
-def _span(ns: int | None) -> pd.Timedelta | np.timedelta64:
-    """A span in ns as a Timedelta, NaT when there is none."""
-    return _NO_SPAN if ns is None else pd.Timedelta(ns, unit="ns")
+def _seconds(ns: int | None) -> float:
+    """A span in ns as float seconds (as ``pd.Timedelta.total_seconds`` gives it, so the
+    experiments' metric rows agree to the bit); NaN when there is none."""
+    return np.nan if ns is None else float(pd.Timedelta(ns, unit="ns").total_seconds())
 
 
 def backlog_by_hour(result: Tables) -> pd.DataFrame:
