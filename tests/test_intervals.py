@@ -44,19 +44,6 @@ def test_wilson_agrees_with_statsmodels_over_a_grid(confidence: float) -> None:
         assert ours == pytest.approx(theirs, abs=1e-9), (count, nobs, confidence)
 
 
-@pytest.mark.parametrize("confidence", CONFIDENCES)
-def test_clopper_pearson_agrees_with_statsmodels_over_a_grid(confidence: float) -> None:
-    # issue 21 lets a deadline target use the exact interval; when intervals.py has one
-    # (named clopper_pearson, called as wilson is), it must be statsmodels' "beta" interval
-    exact = getattr(intervals, "clopper_pearson", None)
-    if exact is None:
-        pytest.skip("no clopper_pearson in simbatch.experiments.intervals")
-    for count, nobs in GRID:
-        ours = exact(count, nobs, confidence)
-        theirs = proportion_confint(count, nobs, alpha=1 - confidence, method="beta")
-        assert ours == pytest.approx(theirs, abs=1e-9), (count, nobs, confidence)
-
-
 def test_wilson_of_no_miss_in_14_nights_is_about_21_percent() -> None:
     # the issue's example: 14 nights without a miss cannot show a miss share below ~21%
     # (two-sided 95%; the exact Clopper-Pearson bound is 23%)
