@@ -13,25 +13,16 @@ from simbatch.engine.randomness import Blocks, generator
 from simbatch.engine.recorder import NA
 from simbatch.engine.status import (
     ABSENT,
-    CAUSES,
     DIDNT_RUN,
     ENDED,
     ERROR,
-    EXECUTING,
-    FAILED,
-    OK,
     READY,
-    RESTART,
-    STATUS,
-    TRANSIENT,
     WAITING,
 )
 from simbatch.scenario.spec import Transient
 from simbatch.scenario.timegrammar import NS, Distribution
 
-__all__ = ["ABSENT", "BACKOFFS", "CAUSES", "DIDNT_RUN", "ENDED", "ERROR", "EXECUTING", "FAILED",
-           "OK", "READY", "RESTART", "STATUS", "TRANSIENT", "WAITING", "JobPlan", "Run",
-           "ns_sampler"]
+__all__ = ["BACKOFFS", "JobPlan", "Run", "ns_sampler"]
 
 BACKOFFS = tuple(s * NS for s in (5, 8, 16, 32, 64, 128, 256))
 """Waits between the tries of a transient SQL error (retryable-batch.md: 5 s, 8 s, 16 s, 32 s

@@ -14,9 +14,9 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from simbatch.engine.jobs import CAUSES, STATUS
 from simbatch.engine.model import Model
 from simbatch.engine.recorder import NA
+from simbatch.engine.status import CAUSES, STATUS
 from simbatch.results.measures import capacity_changes
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import epoch_ns
