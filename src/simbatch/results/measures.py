@@ -22,8 +22,8 @@ from simbatch.scenario.timegrammar import NS
 
 __all__ = ["NA", "DeadlineFigures", "Steps", "areas", "available", "capacity_changes",
            "count_open", "deadline_figures", "failed_runs", "judge_deadlines",
-           "next_time_of_day", "quantile", "seconds", "server_utilization", "unique_instants",
-           "wait_figures"]
+           "next_time_of_day", "quantile", "seconds", "server_utilization", "span_seconds",
+           "unique_instants", "wait_figures"]
 
 
 # ---- step functions of time -------------------------------------------------------------------
@@ -113,6 +113,12 @@ def server_utilization(origin: int, end: int, starts: np.ndarray, ends: np.ndarr
 
 
 # ---- waits ------------------------------------------------------------------------------------
+
+def span_seconds(ns: int | None) -> float:
+    """A span in ns as float seconds, as ``pd.Timedelta.total_seconds`` gives it (so the
+    tables and the metric rows agree to the bit); NaN when there is none."""
+    return np.nan if ns is None else float(pd.Timedelta(ns, unit="ns").total_seconds())
+
 
 def seconds(ns: np.ndarray) -> np.ndarray:
     """Spans in ns as float seconds, by ``total_seconds`` itself: pandas nudges a quotient

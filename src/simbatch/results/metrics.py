@@ -23,6 +23,7 @@ from simbatch.results.measures import (
     failed_runs,
     judge_deadlines,
     server_utilization,
+    span_seconds,
 )
 from simbatch.results.tables import Tables, instants
 from simbatch.scenario.spec import Scenario
@@ -414,9 +415,9 @@ def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.Da
         latest = figures.latest
         rows.append([
             job.name, figures.runs, figures.met, figures.missed, figures.failed,
-            figures.undetermined, figures.miss_share, _seconds(figures.lateness_p50),
-            _seconds(figures.lateness_p95), _seconds(figures.margin_min),
-            _seconds(figures.latest_finish),
+            figures.undetermined, figures.miss_share, span_seconds(figures.lateness_p50),
+            span_seconds(figures.lateness_p95), span_seconds(figures.margin_min),
+            span_seconds(figures.latest_finish),
             mine.end.iloc[latest] if latest is not None else pd.NaT,
         ])
     out = pd.DataFrame(rows, columns=DEADLINE_SUMMARY_COLUMNS)
@@ -426,12 +427,6 @@ def deadline_summary(result: Tables, table: pd.DataFrame | None = None) -> pd.Da
                        "failed": "int64", "undetermined": "int64", "miss_share": "float64",
                        "lateness_p50_s": "float64", "lateness_p95_s": "float64",
                        "margin_min_s": "float64", "latest_finish_s": "float64"})
-
-
-def _seconds(ns: int | None) -> float:
-    """A span in ns as float seconds (as ``pd.Timedelta.total_seconds`` gives it, so the
-    experiments' metric rows agree to the bit); NaN when there is none."""
-    return np.nan if ns is None else float(pd.Timedelta(ns, unit="ns").total_seconds())
 
 
 def backlog_by_hour(result: Tables) -> pd.DataFrame:

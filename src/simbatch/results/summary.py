@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from simbatch.engine import budget
-from simbatch.engine.jobs import STATUS
 from simbatch.engine.model import Model
+from simbatch.engine.status import STATUS
 from simbatch.results.measures import (
     NA,
     Steps,
@@ -29,6 +29,7 @@ from simbatch.results.measures import (
     judge_deadlines,
     seconds,
     server_utilization,
+    span_seconds,
     wait_figures,
 )
 from simbatch.results.tables import Tables, instants
@@ -204,13 +205,8 @@ def deadline_rows(scenario: Scenario, run: RunColumns) -> list[Row]:
                  ("deadline_misses", job.name, float(f.misses)),
                  ("deadline_miss", job.name, f.miss_share),
                  ("deadline_undetermined", job.name, float(f.undetermined)),
-                 ("lateness_p50_s", job.name, _span_seconds(f.lateness_p50)),
-                 ("lateness_p95_s", job.name, _span_seconds(f.lateness_p95)),
-                 ("margin_min_s", job.name, _span_seconds(f.margin_min)),
-                 ("latest_finish_s", job.name, _span_seconds(f.latest_finish))]
+                 ("lateness_p50_s", job.name, span_seconds(f.lateness_p50)),
+                 ("lateness_p95_s", job.name, span_seconds(f.lateness_p95)),
+                 ("margin_min_s", job.name, span_seconds(f.margin_min)),
+                 ("latest_finish_s", job.name, span_seconds(f.latest_finish))]
     return rows
-
-
-def _span_seconds(ns: int | None) -> float:
-    """A span in ns as seconds, as ``pd.Timedelta.total_seconds`` gives it; NaN for none."""
-    return np.nan if ns is None else float(pd.Timedelta(ns, unit="ns").total_seconds())
