@@ -167,10 +167,11 @@ def test_report_prints_deadline_spans_in_h_mm_ss(tmp_path: Path) -> None:
     page = simbatch.write_report({"night": simbatch.simulate(doc)},
                                  tmp_path / "r.html").read_text()
     assert "days" not in page
-    # the summary's row: lateness p50, p95, smallest margin, latest finish after due
-    assert re.search(r"<td>Late</td>\s*<td>1</td>\s*<td>1</td>\s*<td>100.0%</td>\s*"
-                     r"<td>0</td>\s*<td>0:16:14</td>\s*<td>0:16:14</td>\s*"
-                     r"<td>-0:16:14</td>\s*<td>0:46:14</td>", page)
+    # the summary's row: judged, missed, failed, miss share, undetermined, lateness p50,
+    # p95, smallest margin, latest finish after due
+    assert re.search(r"<td>Late</td>\s*<td>1</td>\s*<td>1</td>\s*<td>0</td>\s*"
+                     r"<td>100.0%</td>\s*<td>0</td>\s*<td>0:16:14</td>\s*<td>0:16:14</td>\s*"
+                     r"<td>-0:16:14</td>\s*<td>0:46:14 after due \(Mon 00:46\)</td>", page)
 
 
 # ---- pages from templates: names are escaped, one layout ----------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas and the table formatting load with the commands that print
     import pandas as pd
@@ -56,9 +56,7 @@ def print_tables(result: simbatch.Result) -> None:
 
 def print_deadlines(result: simbatch.Result) -> None:
     """The deadline summary per job: does the night finish in time."""
-    import pandas as pd
-
-    from simbatch.present import units
+    from simbatch.present.tables import deadline_table
 
     summary = result.deadline_summary()
     if summary.empty:
@@ -66,20 +64,7 @@ def print_deadlines(result: simbatch.Result) -> None:
     zone = result.scenario.timezone
     print(f"\nDeadlines per job (h:mm:ss; lateness = end - deadline, negative when early;"
           f" clock times in {zone})")
-    columns: dict[str, Any] = {
-        "job": summary.job, "judged": summary.runs.map(units.count),
-        "missed": summary.missed.map(units.count),
-        "failed": summary["failed"].map(units.count),  # the job ended in Error: a miss
-        "miss share": summary.miss_share.map(units.percent),
-        "undetermined": summary.undetermined.map(units.count),
-        "lateness p50": summary.lateness_p50_s.map(units.clock),
-        "lateness p95": summary.lateness_p95_s.map(units.clock),
-        "smallest margin": summary.margin_min_s.map(units.clock),
-        "latest finish": [f"{units.clock(gap)} after due ({end:%a %H:%M})" if pd.notna(end)
-                          else "-" for gap, end in zip(summary.latest_finish_s,
-                                                       summary.latest_end, strict=True)]}
-    frame = pd.DataFrame(columns)
-    print(frame.to_string(index=False))
+    print(deadline_table(summary).to_string(index=False))
     if int(summary.undetermined.sum()):
         print("undetermined: still open at the horizon, before the deadline; not counted as"
               " met or missed")

@@ -32,7 +32,6 @@ def write_whatif(out: str | Path, source: str, changes: Mapping[str, Any],
         raise UsageError(f"the plan's base {source!r} is not a file; a"
                          " what-if file extends a scenario file")
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     relative = os.path.relpath(base.resolve(), path.parent.resolve())
     lines = [f"# {comment}" for comment in comments] + [""]
     writer = YAML()

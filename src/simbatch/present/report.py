@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from simbatch.errors import UsageError
-from simbatch.present import pages, plots, units
+from simbatch.present import pages, plots, tables, units
 from simbatch.present.backtest_report import write_backtest_plot, write_backtest_report
 from simbatch.present.findings import findings
 from simbatch.results.result import Result
@@ -149,15 +149,7 @@ def _deadlines(result: Result) -> dict[str, Any] | None:
     deadlines = result.deadlines()
     if deadlines.empty:
         return None
-    summary = result.deadline_summary()
-    shown = pd.DataFrame({
-        "job": summary.job, "runs judged": summary.runs, "missed": summary.missed,
-        "miss share": summary.miss_share.map(units.percent),
-        "undetermined": summary.undetermined,
-        "lateness p50": summary.lateness_p50_s.map(units.clock),
-        "lateness p95": summary.lateness_p95_s.map(units.clock),
-        "smallest margin": summary.margin_min_s.map(units.clock),
-        "latest finish after due": summary.latest_finish_s.map(units.clock)})
+    shown = tables.deadline_table(result.deadline_summary())
     notable = deadlines[deadlines.state != "met"]
     runs = None
     if len(notable):
