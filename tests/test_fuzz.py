@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import simbatch
 from simbatch.cli.main import main
-from simbatch.scenario import shape as schema
+from simbatch.scenario import shape
 from simbatch.scenario.load import load_document
 from tests.conftest import SCENARIOS
 
@@ -34,7 +34,7 @@ def bases() -> list[tuple[str, dict[str, Any], Path | None]]:
     """Each bundled scenario as plain data (``extends`` followed), two hours long."""
     out = []
     for path in sorted(SCENARIOS.glob("*.yaml")):
-        doc = schema.read_file(path)
+        doc = shape.read_file(path)
         data = copy.deepcopy(doc.data)
         data["horizon"] = "2h"
         out.append((path.name, data, doc.folder))

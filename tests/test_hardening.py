@@ -328,13 +328,13 @@ def large_file(jobs: int = 1_100, bad_at: int | None = None, extra: str = "") ->
 
 
 def test_a_large_plain_file_is_read_quickly_with_the_same_values(tmp_path: Path) -> None:
-    from simbatch.scenario import shape as schema
+    from simbatch.scenario import shape
     from simbatch.scenario import yamlfile as safeyaml
 
     path = scenario_with(tmp_path, large_file(), "tenant.yaml")
     assert path.stat().st_size >= safeyaml.QUICK_BYTES
-    quick = schema.read_file(path, quick=True)
-    careful = schema.read_file(path)
+    quick = shape.read_file(path, quick=True)
+    careful = shape.read_file(path)
     assert not quick.located and careful.located  # libyaml read it, without lines
     assert quick.data == careful.data
     scenario = simbatch.load(path)

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from simbatch.errors import ScenarioError
-from simbatch.scenario import lint
-from simbatch.scenario import shape as schema
+from simbatch.scenario import lint, schema, shape
 from simbatch.scenario.build import calendars, downtime, jobs, topology
 from simbatch.scenario.build.context import Context
 from simbatch.scenario.shape import Document
@@ -34,8 +33,8 @@ def load(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
     if isinstance(source, Scenario):
         return source
     if isinstance(source, Mapping):
-        return _build(schema.from_mapping(source))
-    doc = schema.read_file(source, quick=True)
+        return _build(shape.from_mapping(source))
+    doc = shape.read_file(source, quick=True)
     if doc.located:
         return _build(doc)
     # read quickly, without lines: a message or a warning needs them, so read it again
@@ -46,7 +45,7 @@ def load(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
     except ScenarioError:
         caught = [None]  # type: ignore[list-item]
     if caught:
-        return _build(schema.read_file(source))
+        return _build(shape.read_file(source))
     return scenario
 
 
@@ -59,9 +58,9 @@ def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
     if not isinstance(changes, Mapping):
         raise ScenarioError(scenario.source, "", f"changes must be a mapping, got {changes!r}")
     try:
-        merged = schema.merge(scenario.document, changes)
-    except schema.MergeError as exc:
-        raise ScenarioError(f"{scenario.source} (with changes)", schema.format_path(exc.loc),
+        merged = shape.merge(scenario.document, changes)
+    except shape.MergeError as exc:
+        raise ScenarioError(f"{scenario.source} (with changes)", shape.format_path(exc.loc),
                             str(exc)) from None
     return load_document(merged, f"{scenario.source} (with changes)", scenario.folder,
                          scenario.name)
@@ -70,7 +69,7 @@ def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
 def load_document(data: Mapping[str, Any], source: str, folder: Path | None = None,
                   default_name: str | None = None) -> Scenario:
     """A scenario from plain data that stands for ``source`` (for messages)."""
-    return _build(schema.from_mapping(data, source, folder), default_name)
+    return _build(shape.from_mapping(data, source, folder), default_name)
 
 
 def _build(doc: Document, default_name: str | None = None) -> Scenario:

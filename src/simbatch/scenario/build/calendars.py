@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from simbatch.scenario import ranges
-from simbatch.scenario import shape as schema
+from simbatch.scenario import ranges, schema
 from simbatch.scenario.build.context import Context, bounded_rate
 from simbatch.scenario.calendar import DAY, Profile, Recurrence, Window
 from simbatch.scenario.shape import Loc

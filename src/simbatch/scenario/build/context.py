@@ -19,8 +19,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from simbatch.errors import ScenarioError, SimbatchWarning
-from simbatch.scenario import ranges
-from simbatch.scenario import shape as schema
+from simbatch.scenario import ranges, schema, shape
 from simbatch.scenario.calendar import DAY, Window
 from simbatch.scenario.shape import Document, Loc
 from simbatch.scenario.timegrammar import Distribution, parse_days, parse_rate, parse_time
@@ -81,7 +80,7 @@ class Context:
         """Warn about ``problem`` at ``loc`` (a ``SimbatchWarning`` at the caller's line)."""
         source, line = self.doc.origin(loc)
         at = f" (line {line})" if line is not None else ""
-        warnings.warn(f"{source}: {schema.format_path(loc)}: {problem}{at}", SimbatchWarning,
+        warnings.warn(f"{source}: {shape.format_path(loc)}: {problem}{at}", SimbatchWarning,
                       stacklevel=caller_level())
 
     def parse(self, loc: Loc, parser: Callable[[Any], T], value: Any) -> T:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from simbatch.scenario import shape as schema
+from simbatch.scenario import schema
 from simbatch.scenario.build import topology
 from simbatch.scenario.build.context import Context
 from simbatch.scenario.calendar import DAY

@@ -12,8 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
-from simbatch.scenario import ranges
-from simbatch.scenario import shape as schema
+from simbatch.scenario import ranges, schema
 from simbatch.scenario.build import calendars, topology
 from simbatch.scenario.build.context import Context, time_of_day
 from simbatch.scenario.shape import Loc

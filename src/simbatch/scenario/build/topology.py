@@ -13,7 +13,7 @@ import datetime as dt
 import itertools
 from collections.abc import Mapping
 
-from simbatch.scenario import shape as schema
+from simbatch.scenario import schema
 from simbatch.scenario.build.context import Context
 from simbatch.scenario.calendar import DAY
 from simbatch.scenario.shape import Loc
