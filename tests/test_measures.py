@@ -11,15 +11,18 @@ mutation run (docs/explanation/statistics.md, "Mutation testing").
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from simbatch.engine.recorder import NA
+from simbatch.engine.servers import Limits
 from simbatch.results.measures import (
     Steps,
     areas,
+    capacity_changes,
     count_open,
     deadline_figures,
     judge_deadlines,
@@ -70,8 +73,9 @@ def test_areas_integrate_a_step_function_over_bins_in_seconds() -> None:
     # one interval open from 10 s to 20 s, twice from 12 s to 14 s
     step = count_open(0, ints(10 * NS, 12 * NS, 12 * NS), ints(20 * NS, 14 * NS, 14 * NS))
     bins = ints(0, 11 * NS, 15 * NS, 30 * NS)
-    # [0, 11): 1 s; [11, 15): 4 s + 2 x 2 s; [15, 30): 5 s
-    assert areas(step, bins).tolist() == pytest.approx([1.0, 8.0, 5.0])
+    # [0, 11): 1 s; [11, 15): 4 s + 2 x 2 s; [15, 30): 5 s. Whole ns over whole seconds are
+    # exact in float64, so the areas are compared exactly: a nanosecond more shows.
+    assert areas(step, bins).tolist() == [1.0, 8.0, 5.0]
 
 
 def test_wait_figures_count_only_attempts_ready_from_first_on() -> None:
@@ -107,6 +111,27 @@ def test_next_time_of_day_is_strictly_after_and_in_the_zone() -> None:
     # 06:00 in Paris is 05:00 UTC in winter
     assert next_time_of_day(ints(ns("2026-03-02 04:00")), six, "Europe/Paris").tolist() == [
         ns("2026-03-02 05:00")]
+
+
+def test_next_time_of_day_counts_from_the_local_date_not_the_utc_date() -> None:
+    # 02:00 UTC on 2 March is still 1 March, 21:00 in New York: the next 22:00 there is
+    # that same local evening (03:00 UTC on 2 March), not the evening of the UTC date.
+    ten_pm = 22 * 3600
+    due = ints(ns("2026-03-02 02:00"))
+    assert next_time_of_day(due, ten_pm, "America/New_York").tolist() == [
+        ns("2026-03-02 03:00")]
+
+
+def test_capacity_changes_list_a_row_only_where_a_limit_or_a_dedication_changes() -> None:
+    # server 0: 2 threads, a period at 100 that leaves them at 2, then 4 from 200;
+    # server 1: 3 threads throughout, dedicated to Reserved capacity from 50 on
+    tables = SimpleNamespace(times=[[0, 100, 200], [0]], limits=[[2, 2, 4], [3]],
+                             down=[[], []], horizon=300,
+                             reserved=[(50, frozenset({1}))])
+    assert capacity_changes(Limits(tables)) == [  # type: ignore[arg-type]
+        (0, 0, 2, False), (0, 200, 4, False),
+        (1, 0, 3, False), (1, 50, 3, True),
+    ]
 
 
 def test_next_time_of_day_of_no_run_is_an_empty_instant_array() -> None:
