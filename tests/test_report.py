@@ -7,6 +7,7 @@ import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,9 @@ def chromium() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-def test_report_in_a_real_browser(report: Path, tmp_path: Path) -> None:
+def open_chromium(tmp_path: Path) -> Any:
+    """A headless Debian chromium under selenium, with a fresh profile and no background
+    traffic (skipped where it is not installed, failed on CI)."""
     found = chromium()
     if found is None:
         if os.environ.get("CI"):
@@ -69,7 +72,11 @@ def test_report_in_a_real_browser(report: Path, tmp_path: Path) -> None:
                  f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(found[1]), options=options)
+    return webdriver.Chrome(service=Service(found[1]), options=options)
+
+
+def test_report_in_a_real_browser(report: Path, tmp_path: Path) -> None:
+    driver = open_chromium(tmp_path)
     try:
         driver.get(report.as_uri())
         # 1. it loads with no console error
@@ -398,3 +405,50 @@ def test_the_back_test_page_shows_times_and_percent(tmp_path: Path) -> None:
     assert shown.iloc[0].tolist() == [
         "all", "wait_mean", "0:00:22", "0:00:15", "-30.0%", "0:00:07", "[0:00:09, 0:00:21]",
         "[0:00:04, 0:00:27]", True, "1,638", "1,601", "3"]
+
+
+# ---- a script in a name does not run in a browser -----------------------------------------
+
+PWN = "<script>window.__pwned=1</script>"
+PWN_IMG = '<img src=x onerror="window.__pwned=2">'
+PWNING = {"name": PWN, "start": "2026-01-05 22:00", "horizon": "3h", "polling": 0,
+          "scheduling": "priority", "servers": {"A": {"threads": 1}},
+          "groups": {PWN_IMG: {}},
+          "jobs": {PWN: {"group": PWN_IMG, "deadline": "30m",
+                         "tasks": {PWN: {"duration": "45m"}}},
+                   PWN_IMG: {"tasks": {"T": {"duration": "20m", "fail": 1}}}}}
+"""A scenario, a job, a task and a group whose names would set ``window.__pwned`` if run."""
+
+
+def test_a_script_in_a_name_does_not_run_in_a_browser(tmp_path: Path) -> None:
+    from simbatch.history.backtest.replay import backtest
+    from simbatch.history.read import History
+
+    result = simbatch.simulate(PWNING)
+    pages = [simbatch.write_report({PWN: result}, tmp_path / "whatif.html")]
+    tables = result.to_fo_history()
+    history = History.from_tables(tables["BatchJobHistory"], tables["BatchHistory"])
+    topology = {key: value for key, value in PWNING.items() if key != "jobs"}
+    pages.append(backtest(history, topology).write_report(tmp_path / "backtest.html", PWN))
+    found = simbatch.plan(PWNING, {"servers.A.threads": range(1, 3)},
+                          [f"wait_mean <= 2h for {PWN_IMG}"], replications=2, seed=1)
+    pages.append(found.write_report(tmp_path / "plan.html"))
+    driver = open_chromium(tmp_path)
+    try:
+        for page in pages:
+            driver.get(page.as_uri())
+            # nothing ran: neither the script element nor the image's onerror
+            assert driver.execute_script("return typeof window.__pwned") == "undefined"
+            assert driver.execute_script(
+                "return document.querySelectorAll('script, body img:not([src^=\"data:\"])')"
+                ".length") == 0
+            # the names show as text: in the title, the heading and the page's text
+            assert PWN in driver.title
+            assert PWN in driver.find_element("tag name", "h1").text
+            text = driver.find_element("tag name", "body").text
+            assert PWN in text and (PWN_IMG in text or page.name == "backtest.html")
+            alts = driver.execute_script(
+                "return Array.from(document.images).map(i => i.alt)")
+            assert any(PWN in alt for alt in alts) or page.name != "whatif.html"
+    finally:
+        driver.quit()

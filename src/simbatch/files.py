@@ -3,17 +3,30 @@ or the new one, never half of one.
 
 A new file gets the permissions ``open()`` would give it (``0o666`` less the umask: 0644
 under the usual umask 022), not the 0600 of a bare temporary file.
+
+Where an output may go (``check_output``, applied to every output before anything is
+written; docs/explanation/validation-and-limits.md, "Outputs and paths"):
+- an output replaces a regular file, or is new; a folder, a FIFO, a socket or a device
+  (``/dev/null``, ``/dev/full``) at its path is refused, never replaced, and so is a symlink
+  to one of them (a symlink to a regular file is itself replaced by the new file; the file
+  it pointed to is left alone);
+- missing parent folders are created under the nearest folder that exists, unless that
+  folder is the filesystem's root (``/nonexistent/out.html`` is refused: a typo, not a
+  place to create); a file in the way of a parent folder is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["replacing", "write_bytes", "write_text"]
+from simbatch.errors import UsageError
+
+__all__ = ["check_output", "replacing", "write_bytes", "write_text"]
 
 
 def _umask() -> int:
@@ -30,14 +43,68 @@ def _umask() -> int:
     return mask
 
 
+def _kind(mode: int) -> str | None:
+    """What a file of ``mode`` is, when it is something an output must not replace."""
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), None)
+
+
+def check_output(path: str | Path) -> Path:
+    """Refuse an output path that would replace a special file or create folders where a
+    user would not expect (``UsageError`` naming the path); returns the path.
+
+    Refused: a folder, FIFO, socket or device at ``path`` (a symlink is followed); a parent
+    that exists but is not a folder; missing parents directly under the filesystem root.
+    Nothing is created here: ``replacing`` creates the missing parents after every output
+    has passed.
+    """
+    out = Path(path)
+    try:
+        mode: int | None = out.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # a parent that is a file: see below
+        mode = None
+    if mode is not None:
+        kind = _kind(mode)
+        if kind is not None:
+            raise UsageError(f"{out}: is {kind}; an output is written as a regular file and"
+                             " never replaces a folder, FIFO, socket or device")
+        return out
+    existing = out.parent
+    while True:
+        try:
+            mode = existing.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            mode = None
+        if mode is not None or existing.parent == existing:
+            break
+        existing = existing.parent
+    if mode is None:
+        raise UsageError(f"{out}: no folder of it exists")
+    if not stat.S_ISDIR(mode):
+        raise UsageError(f"{out}: {existing} is {_kind(mode) or 'a file'}, not a folder")
+    if existing != out.parent and existing.parent == existing:
+        top = out.parent
+        while top.parent != existing:
+            top = top.parent
+        raise UsageError(f"{out}: the folder {top} does not exist; simbatch creates missing"
+                         " folders under an existing folder, never directly under the"
+                         f" filesystem root {existing}")
+    return out
+
+
 @contextlib.contextmanager
 def replacing(*paths: Path) -> Iterator[list[Path]]:
     """Temporary paths beside ``paths``; on success each replaces its target, else none does.
 
     The temporary files are in the targets' folders (so ``os.replace`` is atomic), carry the
     permissions of a newly created file, and are removed if the block raises, Ctrl-C
-    included. Missing folders are created.
+    included. Every path is checked first (``check_output``): nothing is created or
+    written when one is refused. Missing folders are then created.
     """
+    for path in paths:
+        check_output(path)
     temps: list[Path] = []
     try:
         mode = 0o666 & ~_umask()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simbatch.files import replacing
+from simbatch.results.cells import guard_frame
 from simbatch.results.fo import to_fo_history
 from simbatch.results.tables import Tables
 
@@ -26,5 +27,5 @@ def write_fo_history(result: Tables, out: str | Path) -> list[Path]:
     written = [folder / f"{name}.csv" for name in tables]
     with replacing(*written) as temps:  # both files replaced only once both are written
         for temp, table in zip(temps, tables.values(), strict=True):
-            table.to_csv(temp, index=False, date_format="%Y-%m-%d %H:%M:%S")
+            guard_frame(table).to_csv(temp, index=False, date_format="%Y-%m-%d %H:%M:%S")
     return written

@@ -31,12 +31,25 @@ def unguard(text: str) -> str:
 
 
 def guard_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with every text cell guarded; numbers, times and NA untouched."""
-    out = frame.copy()
-    for column in out.columns:
-        values = out[column]
-        if values.dtype == object or isinstance(values.dtype, (pd.CategoricalDtype,
-                                                                pd.StringDtype)):
-            out[column] = values.astype(object).map(
-                lambda v: guard(v) if isinstance(v, str) else v)
+    """A copy of ``frame`` with every text cell guarded; numbers, times and missing values
+    (None, NaN, NA) untouched, and each column's dtype kept."""
+    columns: list[pd.Series] = []
+    for column in range(frame.shape[1]):
+        values = frame.iloc[:, column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.cat.rename_categories(  # guard is one-to-one: no clash
+                [_cell(c) for c in values.cat.categories])
+        elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            values = pd.Series([_cell(v) for v in values], index=values.index,
+                               dtype=values.dtype, name=values.name)
+        columns.append(values)
+    if not columns:
+        return frame.copy()
+    out = pd.concat(columns, axis=1)
+    out.columns = frame.columns
     return out
+
+
+def _cell(value: object) -> object:
+    """A text value guarded, any other value as it is."""
+    return guard(value) if isinstance(value, str) else value

@@ -1,4 +1,9 @@
-"""A run's tables as CSV files (``tasks.csv`` and ``jobs.csv``), written atomically."""
+"""A run's tables as CSV files (``tasks.csv`` and ``jobs.csv``), written atomically.
+
+Every CSV simbatch writes for a person to open goes through ``write_frame``: a text cell
+that a spreadsheet would run as a formula is written with a leading apostrophe
+(``simbatch.results.cells``), so ``=cmd|' /C calc'!A0`` shows as text.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from simbatch.files import replacing
+from simbatch.results.cells import guard_frame
 
 if TYPE_CHECKING:
     from simbatch.results.result import Result
 
-__all__ = ["csv_times", "write_csv"]
+__all__ = ["csv_times", "write_csv", "write_frame"]
 
 
 def csv_times(column: pd.Series) -> pd.Series:
@@ -36,5 +42,14 @@ def write_csv(result: Result, out: str | Path) -> list[Path]:
             for column in ("scheduled", "ready", "start", "end"):
                 if column in frame:
                     frame[column] = csv_times(frame[column])
-            frame.to_csv(temp, index=False)
+            guard_frame(frame).to_csv(temp, index=False)
     return paths
+
+
+def write_frame(frame: pd.DataFrame, out: str | Path) -> Path:
+    """Write ``frame`` (without its index) as the CSV file ``out``, atomically, with every
+    text cell that would start a formula guarded; returns the path."""
+    path = Path(out)
+    with replacing(path) as (temp,):
+        guard_frame(frame).to_csv(temp, index=False)
+    return path
