@@ -77,16 +77,9 @@ def executor(address: str | None) -> object:
     if match is None or not 0 < int(match.group(3)) < 65536:
         raise simbatch.UsageError(f"--dask {address!r}: write the scheduler's address as"
                                   " HOST:PORT or tcp://HOST:PORT, such as tcp://10.0.0.5:8786")
-    try:
-        from distributed import Client
-    except ImportError:
-        raise simbatch.UsageError("--dask needs dask.distributed: pip install"
-                                  " 'simbatch[cluster]'") from None
-    try:
-        return Client(address.strip(), timeout="10s")
-    except (OSError, ValueError, TypeError) as exc:
-        raise simbatch.UsageError(f"--dask {address!r}: no scheduler answers there"
-                                  f" ({type(exc).__name__}: {exc})") from None
+    from simbatch.experiments.executors import connect
+
+    return connect(address.strip(), name="--dask")
 
 
 def close(client: object) -> None:
