@@ -195,7 +195,7 @@ def free_port() -> int:
 ])
 def test_a_service_that_is_not_a_dask_scheduler_is_refused(greeting: bytes | None,
                                                            close: bool, why: str) -> None:
-    from simbatch.experiments.executors import connect
+    from simbatch.cli.cluster import connect
 
     with service(greeting, close) as address, pytest.raises(simbatch.UsageError) as caught:
         connect(address, timeout=0.5)
@@ -203,7 +203,7 @@ def test_a_service_that_is_not_a_dask_scheduler_is_refused(greeting: bytes | Non
 
 
 def test_nothing_listening_is_refused() -> None:
-    from simbatch.experiments.executors import connect
+    from simbatch.cli.cluster import connect
 
     address = f"127.0.0.1:{free_port()}"
     with pytest.raises(simbatch.UsageError) as caught:
@@ -223,7 +223,7 @@ def test_the_cli_refuses_an_ssh_server_as_a_scheduler(tmp_path: Path,
 
 def test_a_real_scheduler_passes_the_probe() -> None:
     distributed = pytest.importorskip("distributed")
-    from simbatch.experiments.executors import connect
+    from simbatch.cli.cluster import connect
 
     with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://",
                                   host="127.0.0.1", dashboard_address=None) as cluster:
