@@ -3,8 +3,12 @@ created only under an existing folder that is not the filesystem root."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -131,3 +135,100 @@ def test_the_cli_refuses_a_folder_under_the_root(capsys: pytest.CaptureFixture[s
     assert err.startswith("UsageError: /simbatch-nonexistent-7f3a/csv/tasks.csv: the folder"
                           " /simbatch-nonexistent-7f3a does not exist;")
     assert "Traceback" not in err
+
+
+# ---- --dask: an address that is not a dask scheduler ---------------------------------------
+
+@contextlib.contextmanager
+def service(greeting: bytes | None, close: bool = False) -> Iterator[str]:
+    """A local TCP service that sends ``greeting`` (None: nothing) to each client, then
+    holds the connection (or closes it); yields its address."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            if greeting:
+                client.sendall(greeting)
+            if close:
+                client.close()
+            else:
+                held.append(client)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for client in held:
+            client.close()
+        listener.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # nothing listens there once closed
+
+
+@pytest.mark.parametrize(("greeting", "close", "why"), [
+    (b"SSH-2.0-OpenSSH_9.6\r\n", False, "not a dask scheduler: it sent b'SSH-2.0-' first"),
+    (b"\x00\x00\x00\x00\x01\x00\x00\x00", False,  # 4 GiB announced
+     r"not a dask scheduler: it sent b'\x00\x00\x00\x00\x01\x00\x00\x00' first"),
+    (b"\x18" + b"\x00" * 7 + b"\xff" * 24, False,  # a sane length, then no dask frames
+     r"not a dask scheduler: it sent b'\x18\x00\x00\x00\x00\x00\x00\x00" + r"\xff" * 16
+     + "' first"),
+    (None, False, "no dask scheduler answered within 0.5 s"),
+    (b"220 ", True, "no dask scheduler answers there (ConnectionAbortedError: it closed"
+     " the connection after 4 bytes)"),
+])
+def test_a_service_that_is_not_a_dask_scheduler_is_refused(greeting: bytes | None,
+                                                           close: bool, why: str) -> None:
+    from simbatch.cli.cluster import connect
+
+    with service(greeting, close) as address, pytest.raises(simbatch.UsageError) as caught:
+        connect(address, timeout=0.5)
+    assert str(caught.value) == f"dask address {address!r}: {why}"
+
+
+def test_nothing_listening_is_refused() -> None:
+    from simbatch.cli.cluster import connect
+
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.raises(simbatch.UsageError) as caught:
+        connect(address)
+    assert str(caught.value) == (f"dask address {address!r}: no dask scheduler answers there"
+                                 " (ConnectionRefusedError: Connection refused)")
+
+
+def test_the_cli_refuses_an_ssh_server_as_a_scheduler(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with service(b"SSH-2.0-OpenSSH_9.6\r\n") as address:
+        code = main(["compare", str(WALKTHROUGH), "-n", "2", "--dask", address])
+    assert code == 2
+    assert capsys.readouterr().err == (f"UsageError: --dask {address!r}: not a dask scheduler:"
+                                       " it sent b'SSH-2.0-' first\n")
+
+
+def test_a_real_scheduler_passes_the_probe() -> None:
+    distributed = pytest.importorskip("distributed")
+    from simbatch.cli.cluster import connect
+
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        client = connect(cluster.scheduler_address)
+        try:
+            assert client.scheduler_info()["address"] == cluster.scheduler_address
+        finally:
+            client.close()

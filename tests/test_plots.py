@@ -215,3 +215,82 @@ def test_the_present_wing_imports_nothing_downstream() -> None:
             for name in names:
                 assert name != "simbatch", f"{path.name} imports the package front"
                 assert not name.startswith(downstream), f"{path.name} imports {name}"
+
+
+# ---- names are drawn literally, never as mathtext ------------------------------------------
+
+DOLLARS = "Post $ invoices $ adjustments"
+BROKEN = "bad $\\foo{$ name"
+MATH = {"name": BROKEN, "start": "2026-01-05 22:00", "horizon": "3h", "polling": 0,
+        "scheduling": "priority", "servers": {"A$1$": {"threads": 1}},
+        "groups": {DOLLARS: {}, BROKEN: {}},
+        "jobs": {DOLLARS: {"group": BROKEN, "deadline": "30m",
+                           "tasks": {BROKEN: {"duration": "45m"}}},
+                 BROKEN: {"group": DOLLARS, "recurrence": {"every": "1h"},
+                          "tasks": {DOLLARS: {"duration": "20m"}}}}}
+"""A scenario whose names matplotlib would read as mathtext (the second one cannot parse)."""
+
+
+def texts(fig: Figure) -> dict[str, bool]:
+    """Every text of a drawn figure and whether matplotlib would parse it as mathtext."""
+    from matplotlib.text import Text
+
+    return {t.get_text(): t.get_parse_math() for t in fig.findobj(Text)
+            if isinstance(t, Text) and t.get_text()}
+
+
+def test_a_mathtext_name_breaks_a_plain_matplotlib_figure() -> None:
+    fig = Figure()
+    fig.add_subplot().set_title(BROKEN)
+    with pytest.raises(ValueError, match="Unknown symbol"):
+        render(fig)  # why the plots draw names literally
+
+
+@pytest.mark.parametrize(("draw", "shown"), [
+    (plots.gantt, {f"{BROKEN}: attempts by server and thread", "A$1$ #1", DOLLARS, BROKEN,
+                   f"deadline 22:30 ({DOLLARS})"}),
+    (plots.utilization_heatmap, {"A$1$"}),
+    (plots.wait_cdf, {f"{BROKEN}: how long work waits", f"{DOLLARS} (2)", f"{BROKEN} (1)"}),
+    (plots.backlog, {f"{BROKEN}: backlog per group", DOLLARS, BROKEN}),
+    (plots.job_timelines, {f"{DOLLARS} #1", f"{BROKEN}: runs from due to end (red: the part"
+                           " past the deadline)"}),
+])
+def test_names_are_drawn_literally(draw, shown: set[str]) -> None:  # type: ignore[no-untyped-def]
+    result = simbatch.simulate(MATH)
+    fig = draw(result)
+    assert render(fig).startswith(b"\x89PNG")
+    drawn = texts(fig)
+    assert shown <= set(drawn)
+    assert {text for text, math in drawn.items() if "$" in text and math} == set()
+
+
+def test_back_test_and_plan_plots_draw_names_literally() -> None:
+    from simbatch.history.backtest.replay import backtest
+    from simbatch.history.read import History
+
+    result = simbatch.simulate(MATH)
+    tables = result.to_fo_history()
+    history = History.from_tables(tables["BatchJobHistory"], tables["BatchHistory"])
+    test = backtest(history, {key: value for key, value in MATH.items() if key != "jobs"})
+    fig = test.plot()
+    render(fig)
+    assert f"Back-test (replay) on {BROKEN}: job waits per hour, all" in texts(fig)
+    found = simbatch.plan(MATH, {"servers.A$1$.threads": range(1, 3)},
+                          [f"wait_mean <= 2h for {BROKEN}"], replications=2, seed=1)
+    fig = found.plot()
+    render(fig)
+    assert not any(math for text, math in texts(fig).items() if "$" in text)
+    assert any(BROKEN in text for text in texts(fig))
+
+
+def test_the_report_command_draws_mathtext_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from simbatch.cli.main import main
+
+    scenario = tmp_path / "dollars.yaml"
+    scenario.write_text(yaml.safe_dump(MATH), encoding="utf-8")
+    assert main(["report", str(scenario), "--out", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 5
+    assert f'alt="{BROKEN}: utilization' in page

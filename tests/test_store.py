@@ -69,8 +69,85 @@ def not_metrics(path: Path, others: list[Path]) -> str:
     return "is not a stored replication (missing columns"
 
 
+def rewrite(path: Path, change: Any) -> None:
+    """Rewrite the stored frame at ``path`` as ``change`` (a frame to frame) makes it."""
+    import pandas as pd
+
+    change(pd.read_parquet(path)).to_parquet(path, index=False)
+
+
+def set_value(frame: Any, metric: str, key: str, value: Any) -> Any:
+    frame.loc[(frame.metric == metric) & (frame.key == key), "value"] = value
+    return frame
+
+
+def text_value(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: f.assign(value=f.value.astype(str)))
+    return "holds value of type str, not floats"
+
+
+def inf_value(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: set_value(f, "wait_p95_s", "all", float("inf")))
+    return "holds wait_p95_s inf for 'all', outside [0, inf]"
+
+
+def share_above_one(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: set_value(f, "utilization", "A", 1.5))
+    return "holds utilization 1.5 for 'A', outside [0, 1]"
+
+
+def nan_count(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: set_value(f, "jobs_ended", "all", float("nan")))
+    return "holds jobs_ended nan for 'all', not a count"
+
+
+def nan_wait(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: set_value(f, "wait_mean_s", "default", float("nan")))
+    return "holds wait_mean_s NaN for 'default', where attempts started"
+
+
+def duplicated_row(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: f.iloc[[0, 0, *range(2, len(f))]])  # as many rows, one twice
+    return "holds tasks_started for 'all' twice"
+
+
+def renamed_metric(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: f.replace({"metric": {"wait_mean_s": "wait_mean"}}))
+    return "holds unknown metric 'wait_mean'"
+
+
+def foreign_key(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: f.replace({"key": {"A": "Z"}}))
+    return "does not hold utilization for exactly its scenario's names"
+
+
+def foreign_group(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: f.replace({"key": {"default": "elsewhere"}}))
+    return "holds waits of 'elsewhere', not a group of its scenario"
+
+
+def missing_row(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: f[f.metric != "jobs_error"])
+    return "does not hold each run figure once, for all"
+
+
+def wrong_type_key(path: Path, others: list[Path]) -> str:
+    rewrite(path, lambda f: f.assign(seed=f.seed.astype(float)))
+    return "holds seed of type float64, not whole numbers"
+
+
+def many_rows(path: Path, others: list[Path]) -> str:
+    import pandas as pd
+
+    rewrite(path, lambda f: pd.concat([f] * 1000, ignore_index=True))
+    return "holds 11,000 rows; its scenario gives at most 11"
+
+
 @pytest.mark.parametrize("damage", [truncate, empty, other_replication, other_variant,
-                                    not_metrics])
+                                    not_metrics, text_value, inf_value, share_above_one,
+                                    nan_count, nan_wait, duplicated_row, renamed_metric,
+                                    foreign_key, foreign_group, missing_row, wrong_type_key,
+                                    many_rows])
 def test_a_damaged_replication_is_recomputed_with_a_warning(tmp_path: Path, damage: Any) -> None:
     variants = {"a": small(threads=2), "b": small(threads=3)}
     clean = simbatch.compare(variants, 2, seed=4, executor="serial", store=tmp_path)
@@ -84,6 +161,48 @@ def test_a_damaged_replication_is_recomputed_with_a_warning(tmp_path: Path, dama
     assert again.reused == 3
     pdt.assert_frame_equal(again.metrics, clean.metrics)
     assert simbatch.compare(variants, 2, seed=4, executor="serial", store=tmp_path).reused == 4
+
+
+def test_a_file_over_the_byte_bound_is_not_read(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from simbatch.experiments import store
+
+    clean = simbatch.replicate(small(), 2, seed=4, executor="serial", store=tmp_path)
+    size = max(p.stat().st_size for p in stored(tmp_path))
+    monkeypatch.setattr(store, "MAX_BYTES", size - 1)
+    with pytest.warns(simbatch.SimbatchWarning, match=rf"is {size:,} bytes, more than a stored"
+                      rf" replication's {size - 1:,}; recomputing it"):
+        again = simbatch.replicate(small(), 2, seed=4, executor="serial", store=tmp_path)
+    assert again.reused == 0
+    pdt.assert_frame_equal(again.metrics, clean.metrics)
+
+
+def test_the_rows_of_a_replication_are_checked_without_a_scenario() -> None:
+    import pandas as pd
+
+    from simbatch.experiments.store import max_rows, problem
+    from simbatch.results.summary import result_metric_rows
+
+    result = simbatch.simulate(small())
+    rows = pd.DataFrame(result_metric_rows(result), columns=["metric", "key", "value"])
+    assert problem(rows) is None and problem(rows, result.scenario) is None
+    assert len(rows) == max_rows(result.scenario) == 11
+    bad = rows.assign(value=rows.value.where(rows.metric != "backlog_at_horizon", 2.5))
+    assert problem(bad) == "holds backlog_at_horizon 2.5 for 'all', not a count"
+    # a job with a deadline: its eight figures, for its name only
+    late = {**small(), "jobs": {**small()["jobs"], "Night": {
+        "deadline": "1h", "tasks": {"N": {"duration": "2h"}}}}}
+    result = simbatch.simulate(late)
+    rows = pd.DataFrame(result_metric_rows(result), columns=["metric", "key", "value"])
+    assert problem(rows, result.scenario) is None
+    assert len(rows) == max_rows(result.scenario) == 19
+    assert problem(rows.replace({"key": {"Night": "Day"}}), result.scenario) == (
+        "does not hold deadline_runs for exactly its scenario's names")
+    assert problem(rows.replace({"key": {"Night": "Day"}})) is None  # no names to check
+    negative = rows.assign(value=rows.value.where(rows.metric != "latest_finish_s", -1.0))
+    assert problem(negative) == "holds latest_finish_s -1.0 for 'Night', outside [0, inf]"
+    early = rows.assign(value=rows.value.where(rows.metric != "margin_min_s", -1.0))
+    assert problem(early) is None  # a margin may be negative
 
 
 @pytest.mark.parametrize("manifest", ["{not json", "[1, 2]", ""])

@@ -202,9 +202,9 @@ def sweep(args: argparse.Namespace) -> int:
             shown[name] = table[column].map(lambda x, m=metric: units.value(m, x))
     print(shown.to_string(index=False))
     if args.out is not None:
-        from simbatch.results.csv import write_frame
+        from simbatch.present.tables import write_table
 
-        write_frame(table[[*paths, *(c for metric in written for c, m in metric_of.items()
+        write_table(table[[*paths, *(c for metric in written for c, m in metric_of.items()
                                      if m == metric)]], args.out)
         print(f"wrote {args.out}")
     return 0

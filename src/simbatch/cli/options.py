@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 import simbatch
+from simbatch.cli.cluster import connect
 
 __all__ = ["Commands", "HelpFormatter", "add_command", "add_dask", "add_max_attempts", "close",
            "executor", "names", "not_a_folder"]
@@ -77,16 +78,7 @@ def executor(address: str | None) -> object:
     if match is None or not 0 < int(match.group(3)) < 65536:
         raise simbatch.UsageError(f"--dask {address!r}: write the scheduler's address as"
                                   " HOST:PORT or tcp://HOST:PORT, such as tcp://10.0.0.5:8786")
-    try:
-        from distributed import Client
-    except ImportError:
-        raise simbatch.UsageError("--dask needs dask.distributed: pip install"
-                                  " 'simbatch[cluster]'") from None
-    try:
-        return Client(address.strip(), timeout="10s")
-    except (OSError, ValueError, TypeError) as exc:
-        raise simbatch.UsageError(f"--dask {address!r}: no scheduler answers there"
-                                  f" ({type(exc).__name__}: {exc})") from None
+    return connect(address.strip(), name="--dask")
 
 
 def close(client: object) -> None:

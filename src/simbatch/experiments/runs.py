@@ -89,7 +89,8 @@ def _experiment(variants: Mapping[str, Scenario], replications: int, seed: int, 
     if store is not None:
         shelf = Store(store, {"simbatch": __version__, "seed": seed,
                               "warmup_ns": warmup, "variants": {
-                                  name: fingerprint(s) for name, s in variants.items()}})
+                                  name: fingerprint(s) for name, s in variants.items()}},
+                      variants)
     try:
         return _replications(variants, replications, seed, warmup, executor, shelf,
                              max_attempts)

@@ -56,6 +56,7 @@ from simbatch.planning.search import BudgetSpentError, Search
 from simbatch.planning.targets import Target, parse_target
 from simbatch.present.pages import image, write_page
 from simbatch.present.plan_report import plan_page
+from simbatch.present.plots import literal
 from simbatch.scenario.load import load
 from simbatch.scenario.paths import changes_for, get_value, plain
 from simbatch.scenario.spec import Scenario
@@ -146,7 +147,7 @@ class Plan:
             ax.set_xlabel("cost (thread-hours over the horizon)")
             ax.set_ylabel(target.metric + (" (s)" if target.kind == "time" else ""))
             ax.legend(fontsize="small")
-        fig.tight_layout()
+        literal(fig).tight_layout()  # a target's label holds names: never mathtext
         return fig
 
     def changes(self) -> dict[str, Any]:

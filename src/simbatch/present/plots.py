@@ -4,6 +4,10 @@ They use matplotlib's object API only (no pyplot state), so they render under an
 backend, including the non-interactive one of servers and CI, and they stay readable for
 tenants of 50 servers and tens of thousands of tasks by windowing, aggregating or
 thinning what they draw.
+
+Names (of scenarios, jobs, tasks, groups, servers) are drawn as written: every text of a
+figure is literal (``literal``), never matplotlib mathtext, so ``Post $ invoices $``
+shows its dollars and a name such as ``bad $\\foo{$`` cannot break a plot.
 """
 
 from __future__ import annotations
@@ -17,17 +21,38 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import PercentFormatter
 
 from simbatch.results import metrics
 from simbatch.results.result import Result
 
 __all__ = ["BacktestView", "ScenarioView", "backlog", "backtest_hourly_waits",
-           "backtest_waits", "default_window", "gantt", "job_timelines",
+           "backtest_waits", "default_window", "gantt", "job_timelines", "literal",
            "utilization_heatmap", "wait_cdf"]
 
 MAX_POINTS = 5_000
 """Most points a curve keeps; longer series are thinned evenly."""
+
+
+def literal(fig: Figure) -> Figure:
+    """``fig`` with every text in it (titles, labels, tick labels, legends, annotations)
+    drawn literally: a ``$`` is a dollar sign, never the start of mathtext. Returns ``fig``.
+
+    Call it once the figure's texts are made (the plots here do, before laying out);
+    tick labels a locator makes later, at drawing, are numbers and times, never names.
+    """
+    for artist in fig.findobj(Text):
+        if isinstance(artist, Text):
+            artist.set_parse_math(False)
+    return fig
+
+
+def _laid_out(fig: Figure) -> Figure:
+    """``fig`` with literal texts, laid out tightly."""
+    literal(fig)
+    fig.tight_layout()
+    return fig
 
 
 def _thin(frame: pd.DataFrame, limit: int = MAX_POINTS) -> pd.DataFrame:
@@ -178,8 +203,7 @@ def gantt(result: Result, start: str | pd.Timestamp | None = None,
     if colors or len(marks):
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=8,
                   title="group")  # beside the axes, never over the bars
-    fig.tight_layout()
-    return fig
+    return _laid_out(fig)
 
 
 def utilization_heatmap(result: Result) -> Figure:
@@ -196,8 +220,7 @@ def utilization_heatmap(result: Result) -> Figure:
     ax.set_xlabel(f"hour of the day ({result.scenario.timezone})")
     ax.set_title(f"{result.scenario.name}: utilization (busy ÷ available thread-seconds)")
     fig.colorbar(image, ax=ax, label="utilization", format=PercentFormatter(xmax=1))
-    fig.tight_layout()
-    return fig
+    return _laid_out(fig)
 
 
 def wait_cdf(result: Result) -> Figure:
@@ -222,8 +245,7 @@ def wait_cdf(result: Result) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="group (attempts)")
     ax.set_title(f"{result.scenario.name}: how long work waits")
-    fig.tight_layout()
-    return fig
+    return _laid_out(fig)
 
 
 def backlog(result: Result) -> Figure:
@@ -257,8 +279,7 @@ def backlog(result: Result) -> Figure:
     if len(table):
         ax.legend(fontsize=8, title="group")
     fig.autofmt_xdate()
-    fig.tight_layout()
-    return fig
+    return _laid_out(fig)
 
 
 def job_timelines(result: Result, limit: int = 200) -> Figure:
@@ -316,8 +337,7 @@ def job_timelines(result: Result, limit: int = 200) -> Figure:
     ax.set_title(f"{result.scenario.name}: runs from due to end (red: the part past the"
                  " deadline)")
     fig.autofmt_xdate()
-    fig.tight_layout()
-    return fig
+    return _laid_out(fig)
 
 
 class ScenarioView(Protocol):
@@ -414,5 +434,4 @@ def backtest_hourly_waits(hourly: pd.DataFrame, *, mode: str, scenario: str, tim
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"Back-test ({mode}) on {scenario}: job waits per hour, {group}")
-    fig.tight_layout()
-    return fig
+    return _laid_out(fig)

@@ -4,11 +4,15 @@ templates, so ``simbatch run`` stays light."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
+from simbatch.files import replacing
 from simbatch.present import units
+from simbatch.results.cells import guard_frame
 
-__all__ = ["deadline_table"]
+__all__ = ["deadline_table", "write_table"]
 
 
 def deadline_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -26,3 +30,13 @@ def deadline_table(summary: pd.DataFrame) -> pd.DataFrame:
         "latest finish": [f"{units.clock(gap)} after due ({end:%a %H:%M})" if pd.notna(end)
                           else "-" for gap, end in zip(summary.latest_finish_s,
                                                        summary.latest_end, strict=True)]})
+
+
+def write_table(frame: pd.DataFrame, out: str | Path) -> Path:
+    """Write ``frame`` (without its index) as the CSV file ``out`` for a person to open:
+    atomically, with every text cell that would start a formula guarded
+    (``simbatch.results.cells``), as ``write_csv`` writes a run's tables. Returns the path."""
+    path = Path(out)
+    with replacing(path) as (temp,):
+        guard_frame(frame).to_csv(temp, index=False)
+    return path

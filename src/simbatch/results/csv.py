@@ -1,8 +1,7 @@
 """A run's tables as CSV files (``tasks.csv`` and ``jobs.csv``), written atomically.
 
-Every CSV simbatch writes for a person to open goes through ``write_frame``: a text cell
-that a spreadsheet would run as a formula is written with a leading apostrophe
-(``simbatch.results.cells``), so ``=cmd|' /C calc'!A0`` shows as text.
+A text cell that a spreadsheet would run as a formula is written with a leading
+apostrophe (``simbatch.results.cells``), so ``=cmd|' /C calc'!A0`` shows as text.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from simbatch.results.cells import guard_frame
 if TYPE_CHECKING:
     from simbatch.results.result import Result
 
-__all__ = ["csv_times", "write_csv", "write_frame"]
+__all__ = ["csv_times", "write_csv"]
 
 
 def csv_times(column: pd.Series) -> pd.Series:
@@ -45,11 +44,3 @@ def write_csv(result: Result, out: str | Path) -> list[Path]:
             guard_frame(frame).to_csv(temp, index=False)
     return paths
 
-
-def write_frame(frame: pd.DataFrame, out: str | Path) -> Path:
-    """Write ``frame`` (without its index) as the CSV file ``out``, atomically, with every
-    text cell that would start a formula guarded; returns the path."""
-    path = Path(out)
-    with replacing(path) as (temp,):
-        guard_frame(frame).to_csv(temp, index=False)
-    return path
