@@ -128,6 +128,19 @@ def test_the_cli_refuses_a_fifo_report(tmp_path: Path,
     assert still_a_fifo(pipe)
 
 
+def test_the_cli_refuses_a_fifo_as_the_run_folder_and_as_compares_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pipe = fifo(tmp_path / "pipe")
+    assert main(["run", str(WALKTHROUGH), "--out", str(pipe)]) == 2
+    assert capsys.readouterr().err == f"UsageError: --out {pipe}: is a file, not a folder\n"
+    assert main(["compare", str(WALKTHROUGH), "-n", "2", "--report", str(pipe)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"UsageError: {pipe}: is a FIFO (named pipe); an output is written"
+                        " as a regular file and never replaces a folder, FIFO, socket or"
+                        " device\n")
+    assert "Traceback" not in err and still_a_fifo(pipe)
+
+
 def test_the_cli_refuses_a_folder_under_the_root(capsys: pytest.CaptureFixture[str]) -> None:
     out = "/simbatch-nonexistent-7f3a/csv"
     assert main(["run", str(WALKTHROUGH), "--out", out]) == 2

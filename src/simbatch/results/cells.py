@@ -40,13 +40,26 @@ def guard_frame(frame: pd.DataFrame) -> pd.DataFrame:
             values = values.cat.rename_categories(  # guard is one-to-one: no clash
                 [_cell(c) for c in values.cat.categories])
         elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-            values = pd.Series([_cell(v) for v in values], index=values.index,
-                               dtype=values.dtype, name=values.name)
+            values = _guard_texts(values)
         columns.append(values)
     if not columns:
         return frame.copy()
     out = pd.concat(columns, axis=1)
     out.columns = frame.columns
+    return out
+
+
+def _guard_texts(values: pd.Series) -> pd.Series:
+    """A text (or mixed object) column guarded: only the cells that need it are touched."""
+    try:
+        mask = values.str.startswith((*FORMULA_STARTS, "'"), na=False).astype(bool)
+    except (AttributeError, TypeError):  # no text in it at all, or bytes
+        return pd.Series([_cell(v) for v in values], index=values.index,
+                         dtype=values.dtype, name=values.name)
+    if not mask.any():
+        return values
+    out = values.copy()
+    out[mask] = "'" + values[mask].astype(str)
     return out
 
 

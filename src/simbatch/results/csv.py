@@ -35,12 +35,12 @@ def write_csv(result: Result, out: str | Path) -> list[Path]:
     paths = [folder / "tasks.csv", folder / "jobs.csv"]
     with replacing(*paths) as temps:
         for temp, table in zip(temps, (result.tasks, result.jobs), strict=True):
-            frame = table.copy()
+            frame = guard_frame(table)  # a copy; names guarded, times not text yet
             for column in ("wait", "duration"):
                 frame[column] = frame[column].dt.total_seconds().round(3)
             for column in ("scheduled", "ready", "start", "end"):
                 if column in frame:
                     frame[column] = csv_times(frame[column])
-            guard_frame(frame).to_csv(temp, index=False)
+            frame.to_csv(temp, index=False)
     return paths
 
