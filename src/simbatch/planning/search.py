@@ -7,6 +7,8 @@ replications (sequential sampling); still close at the most, it is undecided. Th
 uses monotone structure (more threads never make a target worse): bisection along one
 variable; for several, a bisection along each for a lower bound, a greedy marginal
 allocation from there, and a descent. Monotonicity is checked on what was simulated.
+Plans with levers (priorities, times, limits) search in preference order instead
+(``simbatch.planning.levers``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Iterable
 import pandas as pd
 from scipy import stats
 
+from simbatch.engine import budget
+from simbatch.errors import BudgetError
 from simbatch.experiments.executors import Workers
 from simbatch.experiments.intervals import (
     POOLED,
@@ -27,7 +31,9 @@ from simbatch.experiments.intervals import (
 )
 from simbatch.experiments.runs import replication_seed, run_replication
 from simbatch.planning.candidates import Candidate, Candidates
+from simbatch.planning.levers import search_levers
 from simbatch.planning.targets import Target
+from simbatch.planning.variables import Variable
 from simbatch.present.units import clock, percent
 from simbatch.scenario.spec import Scenario
 
@@ -45,26 +51,38 @@ class Search:
     is close; every run goes through one ``Workers`` for the whole plan.
     """
 
-    def __init__(self, base: Scenario, paths: list[str], values: list[list[int]],
+    def __init__(self, base: Scenario, variables: list[Variable],
                  weights: list[float], targets: list[Target], confidence: float, n: int,
                  max_n: int, budget: int | None, seed: int, warmup: int,
                  workers: Workers, max_attempts: int | None = None) -> None:
-        self.paths, self.values = paths, values
         self.targets, self.confidence, self.n, self.max_n = targets, confidence, n, max_n
         self.budget, self.seed, self.warmup, self.workers = budget, seed, warmup, workers
         self.max_attempts = max_attempts
-        self.catalog = Candidates(base, paths, values, weights)
+        self.catalog = Candidates(base, variables, weights)
+        self.paths, self.values = self.catalog.paths, self.catalog.values
         self.candidates = self.catalog.made
         self.columns: list[str] | None = None
         self.runs = 0
         self.notes: list[str] = []
 
+    def check_budget(self) -> None:
+        """Before any run: refuse ranges whose ends ask the engine for more than its work
+        budget (the most and the least of every variable), naming the candidate."""
+        ends = dict.fromkeys([tuple(0 for _ in self.values),
+                              tuple(len(v) - 1 for v in self.values)])
+        for point in ends:
+            try:
+                budget.check(self.candidate(point).scenario, self.max_attempts)
+            except BudgetError as exc:
+                raise BudgetError(f"the candidate {self._label(point)} is past the work"
+                                  f" budget, so the ranges are too wide: {exc}") from None
+
     def candidate(self, point: tuple[int, ...]) -> Candidate:
         """The candidate at ``point`` (made on first use)."""
         return self.catalog.get(point)
 
-    def rank(self, c: Candidate) -> tuple[float, int, tuple[int, ...]]:
-        """Cheapest first (``Candidates.rank``)."""
+    def rank(self, c: Candidate) -> tuple[float, float, float, int, tuple[int, ...]]:
+        """Least first (``Candidates.rank``)."""
         return self.catalog.rank(c)
 
     # judging
@@ -227,7 +245,8 @@ class Search:
             cheaper.sort(key=self.rank)
             labels = [t.label for t in self.targets
                       if any(c.verdicts.get(t.label) == "undecided" for c in cheaper)]
-            points = ", ".join("(" + ", ".join(map(str, c.point)) + ")" for c in cheaper)
+            points = ", ".join("(" + ", ".join(str(v.values[k]) for v, k in zip(
+                self.catalog.variables, c.point, strict=True)) + ")" for c in cheaper)
             self.notes.append(
                 f"{len(cheaper)} candidate{'s' if len(cheaper) > 1 else ''} cheaper than the"
                 f" choice stayed undecided on {', '.join(repr(x) for x in labels)} after"
@@ -240,6 +259,11 @@ class Search:
 
     # the search itself
     def search(self) -> None:
+        """Levers: the feasibility screen in preference order (``planning.levers``);
+        capacity alone: the monotone search below."""
+        if self.catalog.levers:
+            search_levers(self)
+            return
         top = tuple(v[-1] for v in self.values)
         low = tuple(v[0] for v in self.values)
         if not self.met(top):
@@ -321,7 +345,7 @@ class Search:
             point = min(feasible, key=self.rank).point
 
     def _label(self, point: tuple[int, ...]) -> str:
-        return ", ".join(f"{p}={v}" for p, v in zip(self.paths, point, strict=True))
+        return self.catalog.label(point)
 
     def _flat(self, lower: tuple[int, ...], top: tuple[int, ...]) -> None:
         """Say when going from ``lower`` to ``top`` does not move a failing target at all."""
@@ -384,8 +408,10 @@ class Search:
         if self.columns is None:
             return
         done = [c for c in self.candidates.values() if c.n >= 2]
+        levers = self.catalog.levers
         pairs = [(a, b) for a, b in itertools.permutations(done, 2)
-                 if all(x <= y for x, y in zip(a.point, b.point, strict=True))]
+                 if all(x <= y for x, y in zip(a.point, b.point, strict=True))
+                 and all(a.point[i] == b.point[i] for i in levers)]
         tests = len(pairs) * len(self.targets)
         if not tests:
             return
