@@ -243,9 +243,9 @@ def make_variable(document: Mapping[str, Any], key: str, values: Any,
     else:
         written = tuple(listed_values)
         base_index = _index(listed_values, base)
-        number = kind in ("number", "count") and isinstance(base, int)
         base_position = (positions[base_index] if base_index is not None else
-                         float(base) if number else None)
+                         float(base) if kind in ("number", "count") and isinstance(base, int)
+                         else None)
     if len(set(positions)) != len(positions):
         raise UsageError(f"{what}: a value is given twice")
     return Variable(key, paths, written, kind, tuple(positions), base_index, base_position,
@@ -297,6 +297,9 @@ def _values(values: Any, base: Any, what: str) -> tuple[list[Any], str, list[flo
                 value += DAY_MIN
             out.append(value)
         return [], "time", out
+    for i, item in enumerate(items):
+        if any(_same(item, other) for other in items[:i]):
+            raise UsageError(f"{what}: the value {item!r} is given twice")
     return items, "category", [float(i) for i in range(len(items))]
 
 
