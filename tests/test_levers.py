@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import simbatch
-from simbatch.planning.variables import make_variable
+from simbatch.scenario.settings import make_variable
 from tests.test_plan import erlang_c_wait, mmc
 
 

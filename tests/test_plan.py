@@ -21,8 +21,8 @@ import simbatch
 from simbatch.cli.main import main
 from simbatch.planning.candidates import thread_hours
 from simbatch.planning.targets import parse_target
-from simbatch.planning.variables import parse_vary
 from simbatch.scenario.paths import changes_for
+from simbatch.scenario.settings import parse_vary
 from tests.conftest import ROOT
 
 

@@ -1,6 +1,6 @@
 """Candidates of a plan: the base scenario with the variables' values set, and their rank.
 
-A candidate is a point of the grid of the variables (``simbatch.planning.variables``),
+A candidate is a point of the grid of the variables (``simbatch.scenario.settings``),
 as the index of each one's value; its scenario is the base with those values set
 (``simbatch.scenario.paths.changes_for``), made once. Its cost is the capacity it buys,
 the available thread-hours over the horizon (``thread_hours``); a per-variable weight
@@ -26,8 +26,8 @@ import pandas as pd
 
 from simbatch.engine.servers import Limits
 from simbatch.errors import SimbatchError, UsageError
-from simbatch.planning.variables import Variable
 from simbatch.scenario.paths import changes_for, plain
+from simbatch.scenario.settings import Variable
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import NS
 

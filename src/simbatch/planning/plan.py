@@ -54,11 +54,11 @@ from simbatch.planning.candidates import thread_hours
 from simbatch.planning.outputs import write_whatif
 from simbatch.planning.search import BudgetSpentError, Search
 from simbatch.planning.targets import Target, parse_target
-from simbatch.planning.variables import Variable, make_variable, split_vary
 from simbatch.present.pages import image, write_page
 from simbatch.present.plan_report import plan_page
 from simbatch.scenario.load import load
 from simbatch.scenario.paths import changes_for, plain
+from simbatch.scenario.settings import Variable, make_variable, split_vary
 from simbatch.scenario.spec import Scenario
 from simbatch.simulation import whole_number
 

@@ -33,8 +33,8 @@ from simbatch.experiments.runs import replication_seed, run_replication
 from simbatch.planning.candidates import Candidate, Candidates
 from simbatch.planning.levers import search_levers
 from simbatch.planning.targets import Target
-from simbatch.planning.variables import Variable
 from simbatch.present.units import clock, percent
+from simbatch.scenario.settings import Variable
 from simbatch.scenario.spec import Scenario
 
 __all__ = ["BudgetSpentError", "Search"]

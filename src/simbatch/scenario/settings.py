@@ -1,4 +1,4 @@
-"""The variables of a plan or a sweep: a setting (or several tied together) and its values.
+"""Settings to vary in a plan or a sweep: a setting (or several tied together) and its values.
 
 ``--vary PATH=SPEC`` (``parse_vary``) or ``vary={PATH: values}`` names one, where SPEC is:
 - whole numbers ``LO..HI`` or ``LO..HI/STEP`` (threads, concurrency limits, runtime-task
