@@ -73,29 +73,12 @@ def search_levers(search: Search) -> None:
                                                                          best.steps):
             return
         if capacity:
-            met = _least_capacity(search, [[point(s, k) for k in range(top + 1)]
-                                           for s in batch])
+            lines = [[point(s, k) for k in range(top + 1)] for s in batch]
+            met = [search.candidates[line[k]] for line, k in
+                   zip(lines, search.lowest_met(lines), strict=True) if k is not None]
         else:
             met = [c for c in search.evaluate([point(s, 0) for s in batch])
                    if c.verdict == "met"]
         for c in met:
             if best is None or search.rank(c) < search.rank(best):
                 best = c
-
-
-def _least_capacity(search: Search, lines: list[list[tuple[int, ...]]]) -> list[Candidate]:
-    """For each line (a lever setting at every capacity, lowest first), the least capacity
-    that meets the targets, by bisection, all lines in lock step; none where even the most
-    does not."""
-    tops = search.evaluate([line[-1] for line in lines])
-    bounds = {i: [-1, len(line) - 1] for i, (line, c) in enumerate(zip(lines, tops, strict=True))
-              if c.verdict == "met"}
-    while True:
-        asked = {i: (bad + good) // 2 for i, (bad, good) in bounds.items() if good - bad > 1}
-        if not asked:
-            break
-        found = search.evaluate([lines[i][k] for i, k in asked.items()])
-        verdicts = {c.point: c.verdict for c in found}
-        for i, k in asked.items():
-            bounds[i][1 if verdicts[lines[i][k]] == "met" else 0] = k
-    return [search.candidates[lines[i][good]] for i, (_, good) in bounds.items()]

@@ -272,10 +272,10 @@ class Search:
             for point in dict.fromkeys([*below, low]):
                 self._flat(point, top)
             return
+        axes = self._axes(top)
         if len(self.paths) == 1:
-            self._axis(0, top)
             return
-        bound = tuple(self.values[i][self._axis(i, top)] for i in range(len(self.paths)))
+        bound = tuple(self.values[i][k] for i, k in enumerate(axes))
         self._greedy(bound)
         self._descend(min(self.feasible(), key=self.rank).point, bound)
 
@@ -283,22 +283,39 @@ class Search:
         """The candidates decided to meet every target so far."""
         return [c for c in self.candidates.values() if c.verdict == "met"]
 
-    def _axis(self, i: int, top: tuple[int, ...]) -> int:
-        """Bisection along variable ``i`` with the others at ``top``: the lowest index met."""
-        def at(k: int) -> tuple[int, ...]:
-            return (*top[:i], self.values[i][k], *top[i + 1:])
+    def lowest_met(self, lines: list[list[tuple[int, ...]]], lowest_first: bool = False
+                   ) -> list[int | None]:
+        """For each line of points (least capacity first, the last known or asked to meet
+        the targets), the index of the lowest point met, by bisection, every line in lock
+        step so that the workers judge one point of each at once; None where the last point
+        does not meet them. ``lowest_first`` tries each line's first point before bisecting
+        (cheap when the least already meets the targets)."""
+        def met(points: list[tuple[int, ...]]) -> dict[tuple[int, ...], bool]:
+            return {c.point: c.verdict == "met" for c in self.evaluate(points)}
 
-        good, bad = len(self.values[i]) - 1, -1
-        if good > 0 and self.met(at(0)):
-            return 0
-        bad = 0
-        while good - bad > 1:
-            middle = (good + bad) // 2
-            if self.met(at(middle)):
-                good = middle
-            else:
-                bad = middle
-        return good
+        tops = met([line[-1] for line in lines])
+        bounds = {i: [-1, len(line) - 1] for i, line in enumerate(lines) if tops[line[-1]]}
+        if lowest_first:
+            asked = {i: 0 for i, (_, good) in bounds.items() if good > 0}
+            found = met([lines[i][0] for i in asked])
+            for i in asked:
+                bounds[i] = [-1, 0] if found[lines[i][0]] else [0, bounds[i][1]]
+        while True:
+            asked = {i: (bad + good) // 2 for i, (bad, good) in bounds.items() if good - bad > 1}
+            if not asked:
+                break
+            found = met([lines[i][k] for i, k in asked.items()])
+            for i, k in asked.items():
+                bounds[i][1 if found[lines[i][k]] else 0] = k
+        return [bounds[i][1] if i in bounds else None for i in range(len(lines))]
+
+    def _axes(self, top: tuple[int, ...]) -> list[int]:
+        """Bisection along each variable with the others at ``top`` (all in lock step):
+        the lowest index met of each."""
+        lines = [[(*top[:i], k, *top[i + 1:]) for k in self.values[i]]
+                 for i in range(len(self.paths))]
+        return [k if k is not None else len(self.values[i]) - 1
+                for i, k in enumerate(self.lowest_met(lines, lowest_first=True))]
 
     def _step(self, point: tuple[int, ...], i: int, by: int) -> tuple[int, ...] | None:
         k = self.values[i].index(point[i]) + by
