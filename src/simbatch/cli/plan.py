@@ -1,4 +1,5 @@
-"""``simbatch plan``: the least capacity that meets targets, at a stated confidence."""
+"""``simbatch plan``: the least change (levers, capacity) that meets targets, at a stated
+confidence."""
 
 from __future__ import annotations
 
