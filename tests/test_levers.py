@@ -43,11 +43,36 @@ def test_a_priority_lever_picks_the_smaller_change() -> None:
     assert verdicts == {"normal": "failed", "high": "met", "critical": "met"}
     assert found.met and found.choice == {"jobs.Nightly.priority": "high"}
     assert found.changes() == {"jobs": {"Nightly": {"priority": "high"}}}
+    # three candidates of 10 replications in one batch, then 10 fresh ones for the choice
+    assert found.runs == 40 and found.confirmation is not None
+    assert list(found.confirmation.n) == [30] and bool(found.confirmation.met.all())
     # the choice holds on independent replications (other seeds)
     again = simbatch.replicate(found.recommended, 10, seed=12_345, executor="serial")
     rows = again.metrics[(again.metrics.metric == "deadline_misses")
                          & (again.metrics.key == "Nightly")]
     assert rows.value.sum() == 0
+
+
+def test_a_choice_that_fresh_replications_do_not_confirm_is_passed_over(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from simbatch.planning.search import Search
+
+    confirm = Search.confirm
+
+    def refuse_high(self: Search, c: Any) -> bool:
+        met = confirm(self, c)
+        if self.catalog.label(c.point) == "jobs.Nightly.priority=high":
+            c.confirmed, c.verdict = False, "unconfirmed"
+            return False
+        return met
+
+    monkeypatch.setattr(Search, "confirm", refuse_high)
+    found = simbatch.plan(night(), {"jobs.Nightly.priority": ["normal", "high", "critical"]},
+                          [TARGET], executor="serial")
+    assert found.met and found.choice == {"jobs.Nightly.priority": "critical"}
+    assert ("jobs.Nightly.priority=high met the targets on the search's replications but"
+            " not on 10 fresh ones, so it is not chosen") in found.notes
+    assert found.runs == 50
 
 
 def test_a_start_time_lever_finds_the_known_best_window() -> None:

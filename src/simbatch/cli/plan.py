@@ -124,6 +124,11 @@ def plan(args: argparse.Namespace) -> int:
               f" {found.base_thread_hours:,.1f}), {int(chosen['servers'])} servers")
         print("\ntargets at the choice (each in its own unit: times h:mm:ss, shares percent)")
         print(target_rows(found.estimates).to_string(index=False))
+        if found.confirmation is not None:
+            fresh = found.confirmation
+            print(f"\nconfirmed on fresh replications (seeds the search did not use):"
+                  f" {'met' if bool(fresh.met.all()) else 'NOT met'}")
+            print(target_rows(fresh).to_string(index=False))
         budget = f" of a budget of {found.budget}" if found.budget is not None else ""
         print(f"\nruns spent: {found.runs}{budget}, on {len(found.evaluations)} of"
               f" {found.grid} candidates (the full grid at -n {args.replications}:"

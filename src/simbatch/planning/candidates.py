@@ -63,12 +63,19 @@ class Candidate:
     """The levers' steps from the base, each times its weight."""
     rows: list[pd.DataFrame] = field(default_factory=list)
     verdict: str = "close"
-    """met, failed (clearly), close (not decided yet: it gets more replications) or
-    undecided (still close when no more replications are to be had)."""
+    """met, failed (clearly), close (not decided yet: it gets more replications),
+    undecided (still close when no more replications are to be had) or unconfirmed (met,
+    but not again on fresh replications)."""
     judged: dict[str, tuple[float, ...]] = field(default_factory=dict)
     """Per target label: n, mean, two-sided interval, one-sided bound, met."""
     verdicts: dict[str, str] = field(default_factory=dict)
     """Per target label: met, failed, close or undecided, as for ``verdict``."""
+
+    confirmed: bool | None = None
+    """Lever plans: whether the candidate met the targets again on fresh replications
+    (None: not tried)."""
+    fresh: Candidate | None = field(default=None, repr=False)
+    """Its twin judged on the fresh replications."""
 
     cached: tuple[int, pd.DataFrame] | None = field(default=None, repr=False)
 

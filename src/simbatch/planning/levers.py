@@ -10,8 +10,13 @@ determination, with one candidate judged at a time at the plan's confidence):
 - the lever settings are sorted by preference and evaluated in batches of ``BATCH``, every
   candidate of a batch at once on the workers, each on the same replication seeds
   (common random numbers) and with more replications while its decision is close;
+- the most preferred candidate met is judged again on fresh replications (seeds the
+  search never uses): screening many candidates at 95% each would let a lucky one through
+  more often than 5% of the time, while the fresh verdict is independent of the
+  screening, so the choice itself holds at the stated confidence. One that fails there
+  is "unconfirmed" and the next one met is tried;
 - the search stops at the first batch after which no setting still to come can rank
-  before the best one met;
+  before the best one confirmed;
 - with one capacity variable beside the levers, each lever setting gets the least capacity
   that meets the targets, by bisection (capacity is monotone), the settings of a batch in
   lock step, and the capacity is the last criterion of the rank.
@@ -67,6 +72,7 @@ def search_levers(search: Search) -> None:
     order = sorted(itertools.product(*(range(n) for n in sizes)),
                    key=lambda s: (catalog.distance(point(s, 0)), s))
     best: Candidate | None = None
+    pool: list[Candidate] = []
     for start in range(0, len(order), BATCH):
         batch = order[start:start + BATCH]
         if best is not None and catalog.distance(point(batch[0], 0)) > (best.changes,
@@ -79,6 +85,8 @@ def search_levers(search: Search) -> None:
         else:
             met = [c for c in search.evaluate([point(s, 0) for s in batch])
                    if c.verdict == "met"]
-        for c in met:
-            if best is None or search.rank(c) < search.rank(best):
+        pool = sorted([*pool, *met], key=search.rank)
+        while pool and (best is None or search.rank(pool[0]) < search.rank(best)):
+            c = pool.pop(0)
+            if search.confirm(c):
                 best = c

@@ -109,6 +109,9 @@ class Plan:
     """The variables that are levers, not capacity: they rank by change and steps."""
     point: tuple[int, ...] = ()
     """The index of each variable's chosen value."""
+    confirmation: pd.DataFrame | None = None
+    """Lever plans: per target, the choice judged again on fresh replications (seeds the
+    search never used): target, n, mean, interval, bound, met, verdict."""
 
     @property
     def rule(self) -> str:
@@ -340,12 +343,30 @@ def _result(search: Search, base: Scenario, targets: list[Target],
     if not tried:
         raise UsageError(f"the budget of {budget} runs allowed no run at all")
     paths = [v.key for v in variables]
-    met = [c for c in tried if c.verdict == "met"]
+    levers = search.catalog.levers
+    met = [c for c in tried if c.verdict == "met" and (c.confirmed or not levers)]
     best = (min(met, key=search.rank) if met else
             min(tried, key=lambda c: (search.gap(c), *search.rank(c))))
+    for c in sorted(tried, key=search.rank):
+        if c.verdict == "unconfirmed" and c.fresh is not None:
+            search.notes.append(
+                f"{search.catalog.label(c.point)} met the targets on the search's"
+                f" replications but not on {c.fresh.n} fresh ones, so it is not chosen")
     if not met:
-        search.notes.append("no setting in these ranges meets the targets; the closest is"
-                            f" {search.catalog.label(best.point)}")
+        pending = [c for c in tried if c.verdict == "met" and c.confirmed is None]
+        search.notes.append(
+            "no setting in these ranges meets the targets; the closest is"
+            f" {search.catalog.label(best.point)}" if not pending else
+            f"{search.catalog.label(best.point)} met the targets on the search's"
+            " replications, and the budget ran out before fresh replications could confirm"
+            " it")
+    confirmation = None
+    if best.fresh is not None and search.columns is not None:
+        fresh = best.fresh
+        confirmation = pd.DataFrame(
+            [{"target": t.label, "metric": t.metric,
+              **dict(zip(_JUDGED, fresh.judged[t.label], strict=True)),
+              "verdict": fresh.verdicts[t.label]} for t in targets])
     records = []
     for i, c in enumerate(tried):
         record: dict[str, Any] = {v.key: v.values[k] for v, k in zip(variables, c.point,
@@ -372,9 +393,10 @@ def _result(search: Search, base: Scenario, targets: list[Target],
           "interval": "Wilson, runs pooled" if column in POOLED else "t, replications"}
          for t, column in zip(targets, search.columns, strict=True)])
     grid = math.prod(len(v.values) for v in variables)
-    levers = tuple(paths[i] for i in search.catalog.levers)
     return Plan(base, tuple(paths), tuple(targets), search.confidence, seed, search.warmup,
                 {v.key: v.values[k] for v, k in zip(variables, best.point, strict=True)},
-                best.verdict == "met", estimates, evaluations, rows, search.runs, budget, grid,
+                best.verdict == "met" and (bool(best.confirmed) or not levers), estimates,
+                evaluations, rows, search.runs, budget, grid,
                 thread_hours(base)[0], tuple(dict.fromkeys(search.notes)), best.scenario,
-                max_attempts, tuple(variables), levers, best.point)
+                max_attempts, tuple(variables), tuple(paths[i] for i in levers), best.point,
+                confirmation)

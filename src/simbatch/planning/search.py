@@ -37,7 +37,11 @@ from simbatch.present.units import clock, percent
 from simbatch.scenario.settings import Variable
 from simbatch.scenario.spec import Scenario
 
-__all__ = ["BudgetSpentError", "Search"]
+__all__ = ["FRESH", "BudgetSpentError", "Search"]
+
+
+FRESH = 1_000_000
+"""Confirmation replications are numbered after this: seeds no search replication uses."""
 
 
 class BudgetSpentError(Exception):
@@ -162,7 +166,25 @@ class Search:
 
     def evaluate(self, points: Iterable[tuple[int, ...]]) -> list[Candidate]:
         """Simulate the points until each is decided or out of replications."""
-        chosen = [self.candidate(p) for p in dict.fromkeys(points)]
+        return self.decide([self.candidate(p) for p in dict.fromkeys(points)])
+
+    def confirm(self, c: Candidate) -> bool:
+        """Judge ``c`` again on fresh replications, whose seeds the search never uses
+        (numbered from ``FRESH``): whether it meets the targets there too. The fresh
+        verdict does not depend on the screening that chose ``c``, so it carries the
+        stated confidence for the chosen candidate itself."""
+        twin = Candidate(c.point, c.scenario, c.cost, c.thread_hours, c.servers, c.changes,
+                         c.steps)
+        c.fresh = twin
+        self.decide([twin], FRESH)
+        c.confirmed = twin.verdict == "met"
+        if not c.confirmed:
+            c.verdict = "unconfirmed"
+        return c.confirmed
+
+    def decide(self, chosen: list[Candidate], first: int = 0) -> list[Candidate]:
+        """Simulate the candidates until each is decided or out of replications; their
+        replications are numbered after ``first``."""
         while True:
             batch = []
             spent = False
@@ -180,7 +202,7 @@ class Search:
                         continue
                 self.runs += want
                 reps = [(r, replication_seed(self.seed, r)) for r in
-                        range(c.n + 1, c.n + want + 1)]
+                        range(first + c.n + 1, first + c.n + want + 1)]
                 batch.append((c, reps))
             if batch:
                 self.run(batch)
@@ -198,9 +220,10 @@ class Search:
         """Run each candidate's (replication, seed) on the workers; append their rows."""
         data = {c.point: c.scenario for c, _ in batch}
         items = [(c.point, rep) for c, reps in batch for rep in reps]
+        owners = [c for c, reps in batch for _ in reps]
         rows = self.workers.run(run_replication, data, items, (self.warmup, self.max_attempts))
-        for (point, _), frame in zip(items, rows, strict=True):
-            self.candidates[point].rows.append(frame)
+        for owner, frame in zip(owners, rows, strict=True):
+            owner.rows.append(frame)
 
     def _undecided(self, c: Candidate) -> None:
         """No more replications for ``c``: what is still close is undecided (not met)."""
