@@ -185,3 +185,53 @@ def test_the_same_choice_on_serial_pool_and_dask() -> None:
         assert other.choice == serial.choice and other.runs == serial.runs
         pd.testing.assert_frame_equal(serial.evaluations, other.evaluations)
         pd.testing.assert_frame_equal(serial.metrics, other.metrics)
+
+
+TWO_SERVERS = """\
+name: two
+start: 2026-01-01 00:00
+horizon: 1d
+polling: 0
+servers:
+  S1: {threads: 1}
+  S2: {threads: 1}
+jobs:
+  J:
+    arrivals: {interval: {exponential: 10m}}
+    tasks: {T: {duration: {exponential: 10m}}}
+"""
+
+
+def test_cli_plan_with_a_tie_and_sweep_with_vary(write_yaml: Any,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from simbatch.cli.main import main
+
+    path = str(write_yaml(TWO_SERVERS))
+    assert main(["plan", path, "--tie", "both=servers.S1.threads,servers.S2.threads",
+                 "--vary", "both=1..4", "--target", "wait_mean <= 5m", "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "least: the least capacity" in out and "  both = " in out
+    assert main(["sweep", path, "--vary", "servers.*.threads=1..2", "--vary",
+                 "servers.count=1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "servers.*.threads  servers.count" in out and len(out.splitlines()) == 6
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["plan", "--tie", "both", "--vary", "both=1..2", "--target", "wait_mean <= 5m"],
+     "write NAME=PATH,PATH"),
+    (["plan", "--vary", "servers.count(S9)=1..2", "--target", "wait_mean <= 5m"],
+     "no server 'S9'"),
+    (["plan", "--vary", "jobs.J.start=22:00..23:00/7s", "--target", "wait_mean <= 5m"],
+     "whole minutes"),
+    (["sweep", "--vary", "servers.S1.threads"], "write PATH=LO..HI[/STEP]"),
+    (["sweep", "--vary", "servers.*.threads=1..20000"], "more than the 10,000"),
+])
+def test_cli_bad_vary_exits_2(write_yaml: Any, args: list[str], message: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    from simbatch.cli.main import main
+
+    command, *rest = args
+    code = main([command, str(write_yaml(TWO_SERVERS)), *rest])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("UsageError: ") and message in err, err
