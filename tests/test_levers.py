@@ -235,3 +235,18 @@ def test_cli_bad_vary_exits_2(write_yaml: Any, args: list[str], message: str,
     code = main([command, str(write_yaml(TWO_SERVERS)), *rest])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("UsageError: ") and message in err, err
+
+
+def test_a_weight_changes_what_least_means() -> None:
+    vary = {"jobs.Nightly.priority": "normal,high,critical",
+            "jobs.Reports.start": "22:00..22:30/30m"}
+    plain = simbatch.plan(night("2026-01-05 22:00"), vary, [TARGET], executor="serial")
+    assert plain.choice == {"jobs.Nightly.priority": "high",
+                            "jobs.Reports.start": "2026-01-05 22:00"}
+    # a priority change counted as 50 settings: moving the reports is the smaller change
+    weighted = simbatch.plan(night("2026-01-05 22:00"), vary, [TARGET], executor="serial",
+                             weights={"jobs.Nightly.priority": 50})
+    assert weighted.choice == {"jobs.Nightly.priority": "normal",
+                               "jobs.Reports.start": "2026-01-05 22:30"}
+    chosen = weighted.evaluations[weighted.evaluations.chosen].iloc[0]
+    assert (chosen.changes, chosen.steps) == (1, 30)
