@@ -41,11 +41,12 @@ def add_commands(commands: Commands) -> None:
                          "scenarios/affinity.yaml --grid servers.AOS1.threads=4,8")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
     parser.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
-                        help="a path into the scenario and its values (repeatable)")
+                        help="a path into the scenario and its values (repeatable; default:"
+                        " none, but --grid or --vary is required)")
     parser.add_argument("--vary", action="append", default=[], metavar="PATH=SPEC",
                         help="a setting and its values as plan reads them: LO..HI[/STEP],"
                         " 22:00..02:00/15m, A,B,C; PATH may be servers.*.threads or"
-                        " servers.count (repeatable)")
+                        " servers.count (repeatable; default: none)")
     _add_replications(parser, 1)
     parser.add_argument("--metrics", metavar="M1,M2,...", help="the metrics to print and"
                         " write, such as wait_mean_s,utilization (default: printed, "
@@ -53,7 +54,7 @@ def add_commands(commands: Commands) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the table"
                         " for machines: times in seconds (columns with _s), shares as"
                         " fractions (default: none)")
-    parser.set_defaults(handler=sweep)
+    parser.set_defaults(handler=sweep, usage_error=parser.error)
     parser = add_command(commands, "report", "write a self-contained HTML what-if report",
                          "scenarios/tenant-week.yaml scenarios/tenant-week-more-servers.yaml"
                          " --out report.html")
@@ -189,7 +190,7 @@ def sweep(args: argparse.Namespace) -> int:
             raise simbatch.UsageError(f"--vary {path!r} is given twice")
         points[path] = spec
     if not points:
-        raise simbatch.UsageError("sweep needs --grid PATH=V1,V2,... or --vary PATH=SPEC")
+        args.usage_error("the following arguments are required: --grid or --vary")
     client = executor(args.dask)
     try:
         table = simbatch.sweep(args.file, points, replications=args.replications,

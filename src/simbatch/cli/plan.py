@@ -33,7 +33,7 @@ def add_commands(commands: Commands) -> None:
                         " servers.*.threads, a --tie name or servers.count (repeatable)")
     parser.add_argument("--tie", action="append", default=[], metavar="NAME=PATH,PATH",
                         help="one variable NAME that sets several paths to one value"
-                        " (repeatable)")
+                        " (repeatable; default: none)")
     parser.add_argument("--target", action="append", required=True,
                         metavar='"METRIC OP VALUE [for KEY]"',
                         help="such as 'wait_p95 <= 2m for Integration' (repeatable)")

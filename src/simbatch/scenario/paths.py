@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simbatch.errors import UsageError
-from simbatch.scenario.shape import format_path
+from simbatch.scenario.shape import format_path, merge
 
 __all__ = ["Part", "changes_for", "count_template", "expand", "get_value", "parse_path", "plain",
            "server_count_changes", "set_values", "union"]
@@ -106,20 +106,7 @@ def set_values(document: Mapping[str, Any], values: Mapping[str, Any],
             raise UsageError(f"{what} {path!r}: {last!r} is not inside a mapping")
         node[last] = value
     for value, template in counts.values():
-        out = _merge(out, server_count_changes(out, value, template, what))
-    return out
-
-
-def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """``changes`` merged into a copy of ``base``: maps merge, null removes, else replaces."""
-    out = dict(base)
-    for key, value in changes.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
+        out = merge(out, server_count_changes(out, value, template, what))
     return out
 
 

@@ -137,12 +137,14 @@ def _number_range(spec: str, what: str) -> range | None:
 
 
 def _bounded(values: Sequence[Any], what: str) -> None:
+    """Refuse more values than ``MAX_VALUES`` before anything is built or run."""
     if len(values) > MAX_VALUES:
         raise UsageError(f"{what}: {len(values):,} values, more than the {MAX_VALUES:,} a"
                          " variable may take; narrow the range or take a larger step")
 
 
 def _minutes(text: str) -> int | None:
+    """``HH:MM`` as minutes of the day; None when it is not a time of day."""
     match = _CLOCK.match(text.strip())
     if match is None:
         return None
@@ -185,6 +187,7 @@ def _items(spec: str, what: str) -> list[Any]:
 
 
 def _whole(x: Any) -> bool:
+    """Whether ``x`` is a whole number (a boolean is not)."""
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -253,11 +256,13 @@ def make_variable(document: Mapping[str, Any], key: str, values: Any,
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Whether two values are the same setting (text compared without case)."""
     return (type(a) is type(b) and a == b) or (isinstance(a, str) and isinstance(b, str)
                                              and a.lower() == b.lower())
 
 
 def _index(values: Sequence[Any], base: Any) -> int | None:
+    """Where ``base`` is among ``values``; None when it is not listed."""
     return next((i for i, v in enumerate(values) if _same(v, base)), None)
 
 
