@@ -250,3 +250,25 @@ def test_a_weight_changes_what_least_means() -> None:
                                "jobs.Reports.start": "2026-01-05 22:30"}
     chosen = weighted.evaluations[weighted.evaluations.chosen].iloc[0]
     assert (chosen.changes, chosen.steps) == (1, 30)
+
+
+def test_a_lever_beside_one_capacity_variable_gets_its_least_capacity() -> None:
+    found = simbatch.plan(night(), {"jobs.Nightly.priority": "normal,high",
+                                    "servers.S1.threads": "1..8"}, [TARGET], executor="serial")
+    assert found.levers == ("jobs.Nightly.priority",)
+    tried = {(r["jobs.Nightly.priority"], r["servers.S1.threads"]): r["verdict"]
+             for r in found.evaluations.to_dict("records")}
+    # Normal fails even with 8 threads; at High a bisection over the threads finds 3
+    assert tried == {("normal", 8): "failed", ("high", 8): "met", ("high", 4): "met",
+                     ("high", 2): "undecided", ("high", 3): "met"}
+    assert found.choice == {"jobs.Nightly.priority": "high", "servers.S1.threads": 3}
+
+
+def test_two_capacity_variables_beside_a_lever_are_refused() -> None:
+    doc = night()
+    doc["servers"]["S2"] = {"threads": 1}
+    with pytest.raises(simbatch.UsageError, match=r"at most one capacity variable beside"
+                       r" levers, got servers.S1.threads, servers.S2.threads; tie them"):
+        simbatch.plan(doc, {"jobs.Nightly.priority": "normal,high",
+                            "servers.S1.threads": "1..4", "servers.S2.threads": "1..4"},
+                      [TARGET], executor="serial")
