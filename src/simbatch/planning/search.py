@@ -289,6 +289,9 @@ class Search:
             return
         top = tuple(v[-1] for v in self.values)
         low = tuple(v[0] for v in self.values)
+        # the most, and each variable at its least with the others at their most: the
+        # bisections ask for these first, so they go to the workers in one batch
+        self.evaluate([top, *((*top[:i], 0, *top[i + 1:]) for i in range(len(top)))])
         if not self.met(top):
             below = [p for i in range(len(self.paths)) if (p := self._step(top, i, -1))]
             self.evaluate([low, *below])
