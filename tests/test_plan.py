@@ -19,9 +19,10 @@ import pytest
 
 import simbatch
 from simbatch.cli.main import main
-from simbatch.planning.candidates import parse_vary, thread_hours
+from simbatch.planning.candidates import thread_hours
 from simbatch.planning.targets import parse_target
 from simbatch.scenario.paths import changes_for
+from simbatch.scenario.settings import parse_vary
 from tests.conftest import ROOT
 
 
@@ -285,14 +286,29 @@ def test_a_dask_cluster_gives_the_serial_answer() -> None:
 
 
 def test_a_contradiction_of_monotonicity_is_reported() -> None:
-    # a variable that is not capacity: the job's duration (longer tasks wait more)
+    # Reserved capacity (high, 25%) dedicates whole servers from the last: with S1 at 4
+    # threads (8 in all) S3 covers the 2 reserved threads and normal work has 6 threads;
+    # at 5 (9 in all) it takes S3 and S2, and normal work has 5: more capacity, worse waits
+    doc = mmc(30, 10, 1)
+    doc["reserved_capacity"] = "high"
+    doc["servers"] = {"S1": {"threads": 4}, "S2": {"threads": 2}, "S3": {"threads": 2}}
+    found = simbatch.plan(doc, {"servers.S1.threads": range(4, 6)},
+                          ["wait_mean <= 1s"], replications=4, executor="serial")
+    assert not found.monotone
+    assert any(note.startswith("monotonicity contradicted") for note in found.notes)
+
+
+def test_a_setting_that_is_not_capacity_is_a_lever() -> None:
+    # the task's duration buys no thread-hours: a lever, so the base (600 s) is kept when
+    # it meets the targets, although 300 s meets them too
     doc = mmc(12, 10, 1)
     doc["servers"]["S"]["threads"] = 3
     doc["jobs"]["J"]["tasks"]["T"]["duration"] = 600
     found = simbatch.plan(doc, {"jobs.J.tasks.T.duration": range(300, 1201, 300)},
                           ["wait_mean <= 10m"], replications=4, executor="serial")
-    assert not found.monotone
-    assert any(note.startswith("monotonicity contradicted") for note in found.notes)
+    assert found.levers == ("jobs.J.tasks.T.duration",)
+    assert found.choice == {"jobs.J.tasks.T.duration": 600} and found.met
+    assert found.rule.startswith("least: the fewest settings changed")
 
 
 # ---- results written out and the command line ----------------------------------------------

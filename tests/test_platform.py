@@ -155,3 +155,83 @@ def test_transient_draws_are_common_random_numbers() -> None:
     b = simbatch.simulate(wide, seed=7).tasks.set_index(["run", "attempt"]).duration
     both = a.dropna().index.intersection(b.dropna().index)
     assert len(both) > 30 and (a[both] == b[both]).all()
+
+
+# ---- platform-managed capacity (capacity:) ------------------------------------------------
+
+def platform(capacity: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"start": "2026-01-05 22:00", "horizon": "2h", "polling": 0, "capacity": capacity,
+            **more, "jobs": {"J": {"tasks": {"T": {"duration": "5m"}}}}}
+
+
+def layout(scenario: simbatch.Scenario) -> list[tuple[str, int, list[tuple[int, int, int]]]]:
+    return [(s.name, s.threads, [(p.start, p.end, p.threads) for p in s.periods])
+            for s in scenario.servers]
+
+
+@pytest.mark.parametrize(("capacity", "servers", "each"), [
+    ({"threads": 48}, 6, 8),                 # 48 threads: 8 a server by default, 6 servers
+    ({"servers": 6}, 6, 8),                  # 6 servers of 8 threads
+    ({"threads": 48, "servers": 7}, 7, 7),   # scaled out: 7 x 7 = 49
+    ({"threads": 48, "servers": 4}, 4, 12),  # scaled in: 4 x 12 = 48
+    ({"threads": 100, "servers": 2}, 7, 15),  # past 16 a server the platform adds servers
+])
+def test_platform_capacity_spreads_the_total_over_servers(capacity: dict[str, Any],
+                                                          servers: int, each: int) -> None:
+    built = layout(simbatch.load(platform(capacity)))
+    assert built == [(f"Batch{k}", each, []) for k in range(1, servers + 1)]
+
+
+def test_platform_scaling_windows_keep_the_total_about_constant() -> None:
+    scenario = simbatch.load(platform({"threads": 48, "scale": [
+        {"from": "22:00", "to": "06:00", "servers": 7},
+        {"from": "08:00", "to": "12:00", "servers": 4}]}))
+    night, morning = (79_200, 21_600), (28_800, 43_200)
+    assert layout(scenario) == (
+        [(f"Batch{k}", 8, [(*night, 7), (*morning, 12)]) for k in range(1, 5)]
+        + [(f"Batch{k}", 8, [(*night, 7), (*morning, 0)]) for k in (5, 6)]
+        + [("Batch7", 0, [(*night, 7), (*morning, 0)])])
+
+
+def test_a_removed_server_finishes_its_running_tasks() -> None:
+    # 2 servers of 1 thread; from 22:10 the platform runs 1 server of 2 threads: Batch2's
+    # task runs on to its end (drained, never killed), Batch1 takes T3 at once
+    doc = platform({"threads": 2, "servers": 2,
+                    "scale": [{"from": "22:10", "to": "23:00", "servers": 1}]})
+    doc["jobs"] = {"J": {"tasks": {t: {"duration": "20m"} for t in ("T1", "T2", "T3")}}}
+    tasks = simbatch.simulate(doc).tasks
+    assert list(zip(tasks.task, tasks.server, tasks.status, tasks.start.dt.strftime("%H:%M"),
+                    tasks.end.dt.strftime("%H:%M"), strict=True)) == [
+        ("T1", "Batch1", "Ended", "22:00", "22:20"),
+        ("T2", "Batch2", "Ended", "22:00", "22:20"),
+        ("T3", "Batch1", "Ended", "22:10", "22:30")]
+
+
+def test_reserved_capacity_takes_whole_platform_servers() -> None:
+    from simbatch.scenario.spec import RESERVED_SHARES, dedicated
+
+    high = RESERVED_SHARES["high"]  # 25%
+    assert dedicated(high, [8] * 6) == {4, 5}      # 12 of 48 threads: 2 servers (16)
+    assert dedicated(high, [7] * 7) == {5, 6}      # 12.25 of 49: 2 servers (14)
+    assert dedicated(high, [12] * 4) == {3}        # 12 of 48: 1 server (12)
+    scenario = simbatch.load(platform({"threads": 48}, reserved_capacity="high"))
+    assert [s.threads for s in scenario.servers] == [8] * 6
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    (platform({}), "capacity: give the total batch threads"),
+    (platform({"threads": 48, "scale": [{"from": "22:00", "to": "06:00", "servers": 2}]}),
+     r"capacity.scale\[0\].servers: 48 threads on 2 servers is 24 a server, above the cloud"
+     " maximum of 16; at least 3 servers"),
+    (platform({"threads": 48, "max_servers": 5}),
+     "capacity.servers: 6 servers is outside min_servers 5 .. max_servers 5"),
+    (platform({"threads": 8}, platform="on-premises"), "list the servers"),
+    ({**platform({"threads": 8}), "servers": {"S1": {}}}, "not both"),
+    (platform({"threads": 16, "scale": [{"from": "22:00", "to": "06:00", "servers": 2},
+                                        {"from": "05:00", "to": "07:00", "servers": 3}]}),
+     r"capacity.scale\[1\]: this window overlaps scale window 0"),
+    ({"start": "2026-01-05 22:00", "horizon": "1d", "jobs": {}}, "missing required key 'servers'"),
+])
+def test_platform_capacity_errors(doc: dict[str, Any], message: str) -> None:
+    with pytest.raises(simbatch.ScenarioError, match=message):
+        simbatch.load(doc)

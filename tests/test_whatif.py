@@ -200,7 +200,13 @@ def test_one_path_walker_reads_sets_and_changes_values(tmp_path: Path) -> None:
         with pytest.raises(simbatch.UsageError) as raised:
             paths.set_values(document, {bad: 1})
         assert message in str(raised.value)
+    # a new last key is allowed (a job's priority where it had none); the schema then
+    # refuses a key that does not exist
+    assert paths.changes_for(document, {"servers.AOS1.note": 1}) == {
+        "servers": {"AOS1": {"note": 1}}}
+    with pytest.raises(simbatch.ScenarioError, match="unknown key 'note'"):
+        loaded.with_changes(paths.changes_for(document, {"servers.AOS1.note": 1}))
     with pytest.raises(simbatch.UsageError) as raised:
-        paths.changes_for(document, {"servers.AOS1.note": 1})
-    assert "vary 'servers.AOS1.note': the scenario has no 'servers.AOS1.note'" in str(
+        paths.changes_for(document, {"servers.AOS3.threads": 1})
+    assert "vary 'servers.AOS3.threads': the scenario has no 'servers.AOS3'" in str(
         raised.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import simbatch
 from simbatch.cli.options import (
@@ -39,8 +40,13 @@ def add_commands(commands: Commands) -> None:
     parser = add_command(commands, "sweep", "run a grid of changes to one scenario",
                          "scenarios/affinity.yaml --grid servers.AOS1.threads=4,8")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
-    parser.add_argument("--grid", action="append", required=True, metavar="PATH=V1,V2,...",
-                        help="a path into the scenario and its values (repeatable)")
+    parser.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
+                        help="a path into the scenario and its values (repeatable; default:"
+                        " none, but --grid or --vary is required)")
+    parser.add_argument("--vary", action="append", default=[], metavar="PATH=SPEC",
+                        help="a setting and its values as plan reads them: LO..HI[/STEP],"
+                        " 22:00..02:00/15m, A,B,C; PATH may be servers.*.threads or"
+                        " servers.count (repeatable; default: none)")
     _add_replications(parser, 1)
     parser.add_argument("--metrics", metavar="M1,M2,...", help="the metrics to print and"
                         " write, such as wait_mean_s,utilization (default: printed, "
@@ -48,7 +54,7 @@ def add_commands(commands: Commands) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the table"
                         " for machines: times in seconds (columns with _s), shares as"
                         " fractions (default: none)")
-    parser.set_defaults(handler=sweep)
+    parser.set_defaults(handler=sweep, usage_error=parser.error)
     parser = add_command(commands, "report", "write a self-contained HTML what-if report",
                          "scenarios/tenant-week.yaml scenarios/tenant-week-more-servers.yaml"
                          " --out report.html")
@@ -174,7 +180,17 @@ def sweep(args: argparse.Namespace) -> int:
 
     not_a_folder(args.out, "out", "CSV file")
     chosen = metric_names(args.metrics)
-    points = grid(args.grid)
+    points: dict[str, Any] = dict(grid(args.grid))
+    for text in args.vary:
+        path, sep, spec = (part.strip() for part in text.partition("="))
+        if not sep or not path or not spec:
+            raise simbatch.UsageError(f"--vary {text!r}: write PATH=LO..HI[/STEP],"
+                                      " PATH=22:00..02:00/15m or PATH=A,B,C")
+        if path in points:
+            raise simbatch.UsageError(f"--vary {path!r} is given twice")
+        points[path] = spec
+    if not points:
+        args.usage_error("the following arguments are required: --grid or --vary")
     client = executor(args.dask)
     try:
         table = simbatch.sweep(args.file, points, replications=args.replications,

@@ -1,4 +1,5 @@
-"""``simbatch plan``: the least capacity that meets targets, at a stated confidence."""
+"""``simbatch plan``: the least change (levers, capacity) that meets targets, at a stated
+confidence."""
 
 from __future__ import annotations
 
@@ -21,19 +22,24 @@ __all__ = ["add_commands", "plan"]
 
 def add_commands(commands: Commands) -> None:
     """Add ``plan`` to the command line."""
-    parser = add_command(commands, "plan", "find the least capacity that meets targets, at a"
-                         " stated confidence", "scenarios/affinity.yaml --vary"
+    parser = add_command(commands, "plan", "find the least change (priorities, start times,"
+                         " limits, capacity) that meets targets, at a stated confidence",
+                         "scenarios/affinity.yaml --vary"
                          " servers.AOS1.threads=1..8 --target 'wait_p95 <= 5m for default'")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
-    parser.add_argument("--vary", action="append", required=True, metavar="PATH=LO..HI",
-                        help="a whole-number path into the scenario and its range"
-                        " (repeatable)")
+    parser.add_argument("--vary", action="append", required=True, metavar="PATH=SPEC",
+                        help="a setting and its values: LO..HI[/STEP] (whole numbers),"
+                        " 22:00..02:00/15m (times), A,B,C (values in order); PATH may be"
+                        " servers.*.threads, a --tie name or servers.count (repeatable)")
+    parser.add_argument("--tie", action="append", default=[], metavar="NAME=PATH,PATH",
+                        help="one variable NAME that sets several paths to one value"
+                        " (repeatable; default: none)")
     parser.add_argument("--target", action="append", required=True,
                         metavar='"METRIC OP VALUE [for KEY]"',
                         help="such as 'wait_p95 <= 2m for Integration' (repeatable)")
     parser.add_argument("--weight", action="append", default=[], metavar="PATH=W",
-                        help="multiply the thread-hours a varied path adds by W (repeatable;"
-                        " default: 1 for each path)")
+                        help="multiply the thread-hours a capacity variable adds, or a"
+                        " lever's change and steps, by W (repeatable; default: 1 each)")
     parser.add_argument("--confidence", type=float, default=0.95, metavar="P",
                         help="of the one-sided bounds (default: %(default)s)")
     parser.add_argument("-n", "--replications", type=int, default=10,
@@ -71,6 +77,20 @@ def _weights(specs: list[str]) -> dict[str, float]:
     return weights
 
 
+def _ties(specs: list[str]) -> dict[str, list[str]]:
+    """``--tie NAME=PATH,PATH`` as names and paths."""
+    ties: dict[str, list[str]] = {}
+    for spec in specs:
+        name, sep, paths = spec.partition("=")
+        listed = [p.strip() for p in paths.split(",") if p.strip()]
+        if not sep or not name.strip() or not listed:
+            raise simbatch.UsageError(f"--tie {spec!r}: write NAME=PATH,PATH")
+        if name.strip() in ties:
+            raise simbatch.UsageError(f"--tie {name.strip()!r} is given twice")
+        ties[name.strip()] = listed
+    return ties
+
+
 def plan(args: argparse.Namespace) -> int:
     """Search the ranges for the cheapest choice that meets the targets; print and write it."""
     from simbatch.present.plan_report import target_rows
@@ -78,27 +98,37 @@ def plan(args: argparse.Namespace) -> int:
     not_a_folder(args.out, "out")
     not_a_folder(args.report, "report")
     weights = _weights(args.weight)
+    ties = _ties(args.tie)
     client = executor(args.dask)
     try:
         found = simbatch.plan(args.file, args.vary, args.target, args.confidence,
                               replications=args.replications,
                               max_replications=args.max_replications, budget=args.budget,
                               weights=weights, seed=args.seed, warmup=args.warmup,
-                              executor=client, max_attempts=args.max_attempts)
+                              executor=client, max_attempts=args.max_attempts,
+                              ties=ties or None)
         variables, targets = len(found.paths), len(found.targets)
         print(f"Plan for {found.scenario.name}: {variables} variable"
               f"{'s' if variables > 1 else ''}, {targets} target"
               f"{'s' if targets > 1 else ''}, {args.confidence:.0%} one-sided bounds,"
               f" common random numbers (seed {args.seed})")
-        state = "meets the targets" if found.met else "does NOT meet the targets (best found)"
+        print(found.rule)
+        state = ("meets the targets" if found.met else
+                 "does NOT meet the targets: the closest found")
         print(f"\nchoice ({state}):")
-        for path, value in found.choice.items():
-            print(f"  {path} = {value}")
         chosen = found.evaluations[found.evaluations.chosen].iloc[0]
+        for v, k in zip(found.variables, found.point, strict=True):
+            mark = "" if v.changed(k) else "  (as the base)"
+            print(f"  {v.key} = {v.values[k]}{mark}")
         print(f"  cost {chosen['cost']:,.1f} thread-hours over the horizon (the base:"
               f" {found.base_thread_hours:,.1f}), {int(chosen['servers'])} servers")
         print("\ntargets at the choice (each in its own unit: times h:mm:ss, shares percent)")
         print(target_rows(found.estimates).to_string(index=False))
+        if found.confirmation is not None:
+            fresh = found.confirmation
+            print(f"\nconfirmed on fresh replications (seeds the search did not use):"
+                  f" {'met' if bool(fresh.met.all()) else 'NOT met'}")
+            print(target_rows(fresh).to_string(index=False))
         budget = f" of a budget of {found.budget}" if found.budget is not None else ""
         print(f"\nruns spent: {found.runs}{budget}, on {len(found.evaluations)} of"
               f" {found.grid} candidates (the full grid at -n {args.replications}:"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from simbatch.experiments.store import METRIC_COLUMNS, Store, fingerprint
 from simbatch.results import summary
 from simbatch.scenario.load import load, load_document
 from simbatch.scenario.paths import set_values
+from simbatch.scenario.settings import MAX_VALUES, make_variable
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import parse_duration_ns
 from simbatch.simulation import whole_number
@@ -245,7 +247,10 @@ def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1
     """One row of metric means per point of ``grid``, a product of values set by path.
 
     Paths address the scenario as error messages print them, such as
-    ``servers.AOS1.threads`` or ``servers.AOS1.periods[1].threads``.
+    ``servers.AOS1.threads`` or ``servers.AOS1.periods[1].threads``; a pattern
+    (``servers.*.threads``) sets every path it matches, and ``servers.count`` the number of
+    servers. Values are a list, or a text as ``--vary`` writes it (``"4..16/4"``,
+    ``"22:00..02:00/15m"``, ``"normal,high,critical"``; ``simbatch.scenario.settings``).
     """
     scenario = load(base)
     if not isinstance(grid, Mapping) or not grid:
@@ -255,6 +260,8 @@ def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1
     columns: list[list[Any]] = []
     for path in paths:
         values = grid[path]
+        if isinstance(values, str):
+            values = make_variable(scenario.document, path, values).values
         if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
             raise UsageError(f"sweep grid {path!r}: give a list of values, got {values!r}")
         listed = list(values)
@@ -264,6 +271,10 @@ def sweep(base: Source, grid: Mapping[str, Sequence[Any]], replications: int = 1
             if any(_same(value, other) for other in listed[:i]):
                 raise UsageError(f"sweep grid {path!r}: the value {value!r} is given twice")
         columns.append(listed)
+    size = math.prod(len(c) for c in columns)
+    if size > MAX_VALUES:
+        raise UsageError(f"sweep grid: {size:,} points, more than {MAX_VALUES:,}; narrow the"
+                         " ranges or take larger steps")
     points = list(itertools.product(*columns))
     variants = {}
     for point in points:

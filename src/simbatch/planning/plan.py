@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ from simbatch.errors import UsageError
 from simbatch.experiments.executors import Workers
 from simbatch.experiments.intervals import POOLED
 from simbatch.experiments.runs import Comparison, Source, parse_warmup, replicate
-from simbatch.planning.candidates import parse_vary, thread_hours
+from simbatch.planning.candidates import thread_hours
 from simbatch.planning.outputs import write_whatif
 from simbatch.planning.search import BudgetSpentError, Search
 from simbatch.planning.targets import Target, parse_target
@@ -58,7 +58,8 @@ from simbatch.present.pages import image, write_page
 from simbatch.present.plan_report import plan_page
 from simbatch.present.plots import literal
 from simbatch.scenario.load import load
-from simbatch.scenario.paths import changes_for, get_value, plain
+from simbatch.scenario.paths import changes_for, plain
+from simbatch.scenario.settings import Variable, make_variable, split_vary
 from simbatch.scenario.spec import Scenario
 from simbatch.simulation import whole_number
 
@@ -79,8 +80,8 @@ class Plan:
     seed: int
     warmup: int
     """Waits of work ready before this (ns after the start) are left out of the metrics."""
-    choice: dict[str, int]
-    """Each varied path and its recommended value (the best found when not met)."""
+    choice: dict[str, Any]
+    """Each variable and its recommended value (the closest found when not met)."""
     met: bool
     """Whether the choice meets every target at the confidence."""
     estimates: pd.DataFrame
@@ -104,6 +105,22 @@ class Plan:
     recommended: Scenario | None = field(default=None, repr=False)
     max_attempts: int | None = None
     """The work budget of each run (``simbatch.simulate``'s ``max_attempts``)."""
+    variables: tuple[Variable, ...] = field(default=(), repr=False)
+    levers: tuple[str, ...] = ()
+    """The variables that are levers, not capacity: they rank by change and steps."""
+    point: tuple[int, ...] = ()
+    """The index of each variable's chosen value."""
+    confirmation: pd.DataFrame | None = None
+    """Lever plans: per target, the choice judged again on fresh replications (seeds the
+    search never used): target, n, mean, interval, bound, met, verdict."""
+
+    @property
+    def rule(self) -> str:
+        """What "least" meant for this plan, as the output states it."""
+        if not self.levers:
+            return "least: the least capacity (thread-hours over the horizon, weighted)"
+        return ("least: the fewest settings changed from the base, then the smallest steps"
+                " (list order for values, minutes for times), then the least capacity")
 
     @property
     def monotone(self) -> bool:
@@ -153,15 +170,24 @@ class Plan:
     def changes(self) -> dict[str, Any]:
         """The recommendation as nested changes to the base: only the values that differ."""
         document = plain(self.scenario.document)
-        changed = {p: v for p, v in self.choice.items() if get_value(document, p, "vary") != v}
+        changed: dict[str, Any] = {}
+        for v, k in zip(self.variables, self.point, strict=True):
+            if v.changed(k):
+                changed |= v.setting(k)
         return changes_for(document, changed)
+
+    def _base_values(self) -> dict[str, Any] | None:
+        """Each variable's base value, None when one is not among its values."""
+        if any(v.base is None for v in self.variables):
+            return None
+        return {v.key: v.values[v.base] for v in self.variables if v.base is not None}
 
     def write(self, out: str | Path) -> Path:
         """Write the recommendation as a what-if file that ``extends:`` the base file."""
         verdict = "targets met" if self.met else "targets NOT met; the best found"
         return write_whatif(out, self.scenario.source, self.changes(), [
-            f"What if: the least capacity simbatch plan found for"
-            f" {Path(self.scenario.source).name} ({verdict}).",
+            f"What if: the least {'change' if self.levers else 'capacity'} simbatch plan"
+            f" found for {Path(self.scenario.source).name} ({verdict}).",
             *(f"  {t.label}" for t in self.targets),
             f"{self.confidence:.0%} one-sided bounds, seed {self.seed}, {self.runs} runs"
             " spent."])
@@ -174,11 +200,11 @@ class Plan:
         """
         chosen = self.evaluations[self.evaluations.chosen]
         n = int(chosen.replications.iloc[0])
-        base_point = tuple(int(get_value(plain(self.scenario.document), p, "vary"))
-                           for p in self.paths)
-        diff = self._against_base(n, base_point, executor)
+        base_values = self._base_values()
+        diff = self._against_base(n, base_values, executor)
         page = plan_page(scenario=self.scenario.name, met=self.met, choice=self.choice,
-                         base=dict(zip(self.paths, base_point, strict=True)), runs=self.runs,
+                         base=base_values or {v.key: "(not listed)" for v in self.variables},
+                         runs=self.runs,
                          budget=self.budget, tried=len(self.evaluations), grid=self.grid,
                          seed=self.seed, confidence=self.confidence, notes=self.notes,
                          estimates=self.estimates.copy(), plot=image(self.plot()), replications=n,
@@ -186,13 +212,13 @@ class Plan:
                          candidates=self.evaluations)
         return write_page(out, page)
 
-    def _against_base(self, n: int, base_point: tuple[int, ...], executor: Any
+    def _against_base(self, n: int, base_values: dict[str, Any] | None, executor: Any
                       ) -> pd.DataFrame:
         """The choice minus the base over ``n`` paired replications: metric, key, mean and
         interval, in the metric rows' units (the page formats them)."""
         cid = int(self.evaluations[self.evaluations.chosen].candidate.iloc[0])
         rows = self.metrics
-        same = [tuple(int(r[p]) for p in self.paths) == base_point
+        same = [base_values is not None and all(r[p] == base_values[p] for p in self.paths)
                 for r in self.evaluations.to_dict("records")]
         found = self.evaluations[same]
         if len(found) and int(found.replications.iloc[0]) >= n:
@@ -225,23 +251,29 @@ def _slug(target: Target) -> str:
 
 # ---- the public entry -----------------------------------------------------------------------
 
-def plan(scenario: Source, vary: Mapping[str, Iterable[int]] | Sequence[str],
+def plan(scenario: Source, vary: Mapping[str, Any] | Sequence[str],
          targets: Sequence[str | Target], confidence: float = 0.95, *,
          replications: int = 10, max_replications: int | None = None,
          budget: int | None = None, weights: Mapping[str, float] | None = None,
          seed: int = 0, warmup: str | int = 0, executor: Any = None,
-         max_attempts: int | None = None) -> Plan:
-    """The least capacity in ``vary``'s ranges that meets every target at ``confidence``.
+         max_attempts: int | None = None,
+         ties: Mapping[str, Sequence[str]] | None = None) -> Plan:
+    """The least change in ``vary``'s ranges that meets every target at ``confidence``.
 
-    ``vary`` maps paths (as in ``sweep``) to whole-number values, such as
-    ``{"servers.AOS1.periods[1].threads": range(4, 17)}``, or is a list of texts as the
-    command line writes them (``"servers.AOS1.periods[1].threads=4..16"``). ``targets`` are
-    texts such as ``"wait_p95 <= 2m for Integration"``, or ``Target`` values. Each candidate
-    starts with ``replications`` runs and gets more, in steps of as many, while its decision
-    is close, up to ``max_replications`` (default 4 x ``replications``); ``budget`` caps the
-    runs in all. ``weights`` multiply the thread-hours a variable adds. ``executor`` is as for
-    ``replicate``, and one pool serves the whole plan. ``max_attempts`` raises the work
-    budget of each run, as for ``simulate``.
+    ``vary`` maps a setting to its values: a path (as in ``sweep``), a pattern such as
+    ``servers.*.threads``, a name in ``ties`` (one value for several paths) or
+    ``servers.count``, to a range of whole numbers, a list of values in order
+    (``["normal", "high", "critical"]``, times ``["22:00", "22:30"]``) or a text as the
+    command line writes it (``"4..16"``, ``"22:00..02:00/15m"``, ``"normal,high"``); or
+    ``vary`` is a list of ``PATH=SPEC`` texts. ``targets`` are texts such as
+    ``"wait_p95 <= 2m for Integration"``, or ``Target`` values. "Least" is the fewest
+    levers changed from the base, then the smallest steps, then the least capacity
+    (``simbatch.planning.candidates``). Each candidate starts with ``replications`` runs
+    and gets more, in steps of as many, while its decision is close, up to
+    ``max_replications`` (default 4 x ``replications``); ``budget`` caps the runs in all.
+    ``weights`` multiply a capacity variable's thread-hours, or a lever's change and
+    steps. ``executor`` is as for ``replicate``, and one pool serves the whole plan.
+    ``max_attempts`` raises the work budget of each run, as for ``simulate``.
     """
     base = load(scenario)
     if not isinstance(vary, Mapping) and not isinstance(vary, str | bytes):
@@ -263,18 +295,11 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]] | Sequence[str],
     if max_attempts is not None:
         max_attempts = whole_number(max_attempts, "max_attempts", 1)
     document = plain(base.document)
-    paths, values = [], []
-    for path, span in vary.items():
-        get_value(document, path, "vary")
-        try:
-            items = sorted({whole_number(v, f"vary {path!r}", 0) for v in span})
-        except TypeError:
-            raise UsageError(f"vary {path!r}: give whole numbers, such as range(4, 17),"
-                             f" got {span!r}") from None
-        if not items:
-            raise UsageError(f"vary {path!r}: the range is empty")
-        paths.append(path)
-        values.append(items)
+    if ties is not None and not isinstance(ties, Mapping):
+        raise UsageError(f"ties maps a name to paths, such as {{'night':"
+                         f" ['servers.AOS1.threads', 'servers.AOS2.threads']}}, got {ties!r}")
+    variables = [make_variable(document, str(key), span, ties) for key, span in vary.items()]
+    paths = [v.key for v in variables]
     weights = dict(weights or {})
     unknown = set(weights) - set(paths)
     if unknown:
@@ -285,8 +310,9 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]] | Sequence[str],
     workers = Workers(executor)
     finished = False
     try:
-        search = Search(base, paths, values, weight_list, parsed, float(confidence), n,
+        search = Search(base, variables, weight_list, parsed, float(confidence), n,
                         max_n, budget, seed, parse_warmup(warmup), workers, max_attempts)
+        search.check_budget()
         try:
             search.search()
         except BudgetSpentError:
@@ -297,37 +323,58 @@ def plan(scenario: Source, vary: Mapping[str, Iterable[int]] | Sequence[str],
         workers.close(finished)
     search.settle()
     search.monotonicity()
-    return _result(search, base, parsed, paths, values, seed, budget, max_attempts)
+    return _result(search, base, parsed, variables, seed, budget, max_attempts)
 
 
-def _vary_texts(texts: Sequence[str]) -> dict[str, range]:
-    """``PATH=LO..HI`` texts (``parse_vary``) as a mapping; a path given twice is refused."""
-    vary: dict[str, range] = {}
+def _vary_texts(texts: Sequence[str]) -> dict[str, str]:
+    """``PATH=SPEC`` texts (``split_vary``) as a mapping; a path given twice is refused."""
+    vary: dict[str, str] = {}
     for text in texts:
-        if not isinstance(text, str):
-            raise UsageError(f"vary texts are written PATH=LO..HI, got {text!r}")
-        path, span = parse_vary(text)
+        path, spec = split_vary(text)
         if path in vary:
             raise UsageError(f"--vary {path!r} is given twice")
-        vary[path] = span
+        vary[path] = spec
     return vary
 
 
-def _result(search: Search, base: Scenario, targets: list[Target], paths: list[str],
-            values: list[list[int]], seed: int, budget: int | None,
+def _result(search: Search, base: Scenario, targets: list[Target],
+            variables: list[Variable], seed: int, budget: int | None,
             max_attempts: int | None) -> Plan:
     tried = [c for c in search.candidates.values() if c.n]
     if not tried:
         raise UsageError(f"the budget of {budget} runs allowed no run at all")
-    met = [c for c in tried if c.verdict == "met"]
+    paths = [v.key for v in variables]
+    levers = search.catalog.levers
+    met = [c for c in tried if c.verdict == "met" and (c.confirmed or not levers)]
     best = (min(met, key=search.rank) if met else
             min(tried, key=lambda c: (search.gap(c), *search.rank(c))))
+    for c in sorted(tried, key=search.rank):
+        if c.verdict == "unconfirmed" and c.fresh is not None:
+            search.notes.append(
+                f"{search.catalog.label(c.point)} met the targets on the search's"
+                f" replications but not on {c.fresh.n} fresh ones, so it is not chosen")
+    if not met:
+        pending = [c for c in tried if c.verdict == "met" and c.confirmed is None]
+        search.notes.append(
+            "no setting in these ranges meets the targets; the closest is"
+            f" {search.catalog.label(best.point)}" if not pending else
+            f"{search.catalog.label(best.point)} met the targets on the search's"
+            " replications, and the budget ran out before fresh replications could confirm"
+            " it")
+    confirmation = None
+    if best.fresh is not None and search.columns is not None:
+        fresh = best.fresh
+        confirmation = pd.DataFrame(
+            [{"target": t.label, "metric": t.metric,
+              **dict(zip(_JUDGED, fresh.judged[t.label], strict=True)),
+              "verdict": fresh.verdicts[t.label]} for t in targets])
     records = []
     for i, c in enumerate(tried):
-        record: dict[str, Any] = {p: v for p, v in zip(paths, c.point, strict=True)}
-        record |= {"candidate": i, "cost": c.cost, "thread_hours": c.thread_hours,
-                   "servers": c.servers, "replications": c.n, "verdict": c.verdict,
-                   "chosen": c is best}
+        record: dict[str, Any] = {v.key: v.values[k] for v, k in zip(variables, c.point,
+                                                                      strict=True)}
+        record |= {"candidate": i, "changes": c.changes, "steps": c.steps, "cost": c.cost,
+                   "thread_hours": c.thread_hours, "servers": c.servers,
+                   "replications": c.n, "verdict": c.verdict, "chosen": c is best}
         for t in targets:
             n, mean, low, high, bound, ok = c.judged[t.label]
             s = _slug(t)
@@ -346,8 +393,11 @@ def _result(search: Search, base: Scenario, targets: list[Target], paths: list[s
           "verdict": best.verdicts[t.label],
           "interval": "Wilson, runs pooled" if column in POOLED else "t, replications"}
          for t, column in zip(targets, search.columns, strict=True)])
-    grid = math.prod(len(v) for v in values)
+    grid = math.prod(len(v.values) for v in variables)
     return Plan(base, tuple(paths), tuple(targets), search.confidence, seed, search.warmup,
-                dict(zip(paths, best.point, strict=True)), best.verdict == "met", estimates,
-                evaluations, rows, search.runs, budget, grid, thread_hours(base)[0],
-                tuple(dict.fromkeys(search.notes)), best.scenario, max_attempts)
+                {v.key: v.values[k] for v, k in zip(variables, best.point, strict=True)},
+                best.verdict == "met" and (bool(best.confirmed) or not levers), estimates,
+                evaluations, rows, search.runs, budget, grid,
+                thread_hours(base)[0], tuple(dict.fromkeys(search.notes)), best.scenario,
+                max_attempts, tuple(variables), tuple(paths[i] for i in levers), best.point,
+                confirmation)

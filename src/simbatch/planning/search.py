@@ -7,6 +7,8 @@ replications (sequential sampling); still close at the most, it is undecided. Th
 uses monotone structure (more threads never make a target worse): bisection along one
 variable; for several, a bisection along each for a lower bound, a greedy marginal
 allocation from there, and a descent. Monotonicity is checked on what was simulated.
+Plans with levers (priorities, times, limits) search in preference order instead
+(``simbatch.planning.levers``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Iterable
 import pandas as pd
 from scipy import stats
 
+from simbatch.engine import budget
+from simbatch.errors import BudgetError
 from simbatch.experiments.executors import Workers
 from simbatch.experiments.intervals import (
     POOLED,
@@ -27,11 +31,17 @@ from simbatch.experiments.intervals import (
 )
 from simbatch.experiments.runs import replication_seed, run_replication
 from simbatch.planning.candidates import Candidate, Candidates
+from simbatch.planning.levers import search_levers
 from simbatch.planning.targets import Target
 from simbatch.present.units import clock, percent
+from simbatch.scenario.settings import Variable
 from simbatch.scenario.spec import Scenario
 
-__all__ = ["BudgetSpentError", "Search"]
+__all__ = ["FRESH", "BudgetSpentError", "Search"]
+
+
+FRESH = 1_000_000
+"""Confirmation replications are numbered after this: seeds no search replication uses."""
 
 
 class BudgetSpentError(Exception):
@@ -45,26 +55,38 @@ class Search:
     is close; every run goes through one ``Workers`` for the whole plan.
     """
 
-    def __init__(self, base: Scenario, paths: list[str], values: list[list[int]],
+    def __init__(self, base: Scenario, variables: list[Variable],
                  weights: list[float], targets: list[Target], confidence: float, n: int,
                  max_n: int, budget: int | None, seed: int, warmup: int,
                  workers: Workers, max_attempts: int | None = None) -> None:
-        self.paths, self.values = paths, values
         self.targets, self.confidence, self.n, self.max_n = targets, confidence, n, max_n
         self.budget, self.seed, self.warmup, self.workers = budget, seed, warmup, workers
         self.max_attempts = max_attempts
-        self.catalog = Candidates(base, paths, values, weights)
+        self.catalog = Candidates(base, variables, weights)
+        self.paths, self.values = self.catalog.paths, self.catalog.values
         self.candidates = self.catalog.made
         self.columns: list[str] | None = None
         self.runs = 0
         self.notes: list[str] = []
 
+    def check_budget(self) -> None:
+        """Before any run: refuse ranges whose ends ask the engine for more than its work
+        budget (the most and the least of every variable), naming the candidate."""
+        ends = dict.fromkeys([tuple(0 for _ in self.values),
+                              tuple(len(v) - 1 for v in self.values)])
+        for point in ends:
+            try:
+                budget.check(self.candidate(point).scenario, self.max_attempts)
+            except BudgetError as exc:
+                raise BudgetError(f"the candidate {self._label(point)} is past the work"
+                                  f" budget, so the ranges are too wide: {exc}") from None
+
     def candidate(self, point: tuple[int, ...]) -> Candidate:
         """The candidate at ``point`` (made on first use)."""
         return self.catalog.get(point)
 
-    def rank(self, c: Candidate) -> tuple[float, int, tuple[int, ...]]:
-        """Cheapest first (``Candidates.rank``)."""
+    def rank(self, c: Candidate) -> tuple[float, float, float, int, tuple[int, ...]]:
+        """Least first (``Candidates.rank``)."""
         return self.catalog.rank(c)
 
     # judging
@@ -144,7 +166,25 @@ class Search:
 
     def evaluate(self, points: Iterable[tuple[int, ...]]) -> list[Candidate]:
         """Simulate the points until each is decided or out of replications."""
-        chosen = [self.candidate(p) for p in dict.fromkeys(points)]
+        return self.decide([self.candidate(p) for p in dict.fromkeys(points)])
+
+    def confirm(self, c: Candidate) -> bool:
+        """Judge ``c`` again on fresh replications, whose seeds the search never uses
+        (numbered from ``FRESH``): whether it meets the targets there too. The fresh
+        verdict does not depend on the screening that chose ``c``, so it carries the
+        stated confidence for the chosen candidate itself."""
+        twin = Candidate(c.point, c.scenario, c.cost, c.thread_hours, c.servers, c.changes,
+                         c.steps)
+        c.fresh = twin
+        self.decide([twin], FRESH)
+        c.confirmed = twin.verdict == "met"
+        if not c.confirmed:
+            c.verdict = "unconfirmed"
+        return c.confirmed
+
+    def decide(self, chosen: list[Candidate], first: int = 0) -> list[Candidate]:
+        """Simulate the candidates until each is decided or out of replications; their
+        replications are numbered after ``first``."""
         while True:
             batch = []
             spent = False
@@ -162,7 +202,7 @@ class Search:
                         continue
                 self.runs += want
                 reps = [(r, replication_seed(self.seed, r)) for r in
-                        range(c.n + 1, c.n + want + 1)]
+                        range(first + c.n + 1, first + c.n + want + 1)]
                 batch.append((c, reps))
             if batch:
                 self.run(batch)
@@ -180,9 +220,10 @@ class Search:
         """Run each candidate's (replication, seed) on the workers; append their rows."""
         data = {c.point: c.scenario for c, _ in batch}
         items = [(c.point, rep) for c, reps in batch for rep in reps]
+        owners = [c for c, reps in batch for _ in reps]
         rows = self.workers.run(run_replication, data, items, (self.warmup, self.max_attempts))
-        for (point, _), frame in zip(items, rows, strict=True):
-            self.candidates[point].rows.append(frame)
+        for owner, frame in zip(owners, rows, strict=True):
+            owner.rows.append(frame)
 
     def _undecided(self, c: Candidate) -> None:
         """No more replications for ``c``: what is still close is undecided (not met)."""
@@ -227,7 +268,8 @@ class Search:
             cheaper.sort(key=self.rank)
             labels = [t.label for t in self.targets
                       if any(c.verdicts.get(t.label) == "undecided" for c in cheaper)]
-            points = ", ".join("(" + ", ".join(map(str, c.point)) + ")" for c in cheaper)
+            points = ", ".join("(" + ", ".join(str(v.values[k]) for v, k in zip(
+                self.catalog.variables, c.point, strict=True)) + ")" for c in cheaper)
             self.notes.append(
                 f"{len(cheaper)} candidate{'s' if len(cheaper) > 1 else ''} cheaper than the"
                 f" choice stayed undecided on {', '.join(repr(x) for x in labels)} after"
@@ -240,18 +282,26 @@ class Search:
 
     # the search itself
     def search(self) -> None:
+        """Levers: the feasibility screen in preference order (``planning.levers``);
+        capacity alone: the monotone search below."""
+        if self.catalog.levers:
+            search_levers(self)
+            return
         top = tuple(v[-1] for v in self.values)
         low = tuple(v[0] for v in self.values)
+        # the most, and each variable at its least with the others at their most: the
+        # bisections ask for these first, so they go to the workers in one batch
+        self.evaluate([top, *((*top[:i], 0, *top[i + 1:]) for i in range(len(top)))])
         if not self.met(top):
             below = [p for i in range(len(self.paths)) if (p := self._step(top, i, -1))]
             self.evaluate([low, *below])
             for point in dict.fromkeys([*below, low]):
                 self._flat(point, top)
             return
+        axes = self._axes(top)
         if len(self.paths) == 1:
-            self._axis(0, top)
             return
-        bound = tuple(self.values[i][self._axis(i, top)] for i in range(len(self.paths)))
+        bound = tuple(self.values[i][k] for i, k in enumerate(axes))
         self._greedy(bound)
         self._descend(min(self.feasible(), key=self.rank).point, bound)
 
@@ -259,22 +309,39 @@ class Search:
         """The candidates decided to meet every target so far."""
         return [c for c in self.candidates.values() if c.verdict == "met"]
 
-    def _axis(self, i: int, top: tuple[int, ...]) -> int:
-        """Bisection along variable ``i`` with the others at ``top``: the lowest index met."""
-        def at(k: int) -> tuple[int, ...]:
-            return (*top[:i], self.values[i][k], *top[i + 1:])
+    def lowest_met(self, lines: list[list[tuple[int, ...]]], lowest_first: bool = False
+                   ) -> list[int | None]:
+        """For each line of points (least capacity first, the last known or asked to meet
+        the targets), the index of the lowest point met, by bisection, every line in lock
+        step so that the workers judge one point of each at once; None where the last point
+        does not meet them. ``lowest_first`` tries each line's first point before bisecting
+        (cheap when the least already meets the targets)."""
+        def met(points: list[tuple[int, ...]]) -> dict[tuple[int, ...], bool]:
+            return {c.point: c.verdict == "met" for c in self.evaluate(points)}
 
-        good, bad = len(self.values[i]) - 1, -1
-        if good > 0 and self.met(at(0)):
-            return 0
-        bad = 0
-        while good - bad > 1:
-            middle = (good + bad) // 2
-            if self.met(at(middle)):
-                good = middle
-            else:
-                bad = middle
-        return good
+        tops = met([line[-1] for line in lines])
+        bounds = {i: [-1, len(line) - 1] for i, line in enumerate(lines) if tops[line[-1]]}
+        if lowest_first:
+            asked = {i: 0 for i, (_, good) in bounds.items() if good > 0}
+            found = met([lines[i][0] for i in asked])
+            for i in asked:
+                bounds[i] = [-1, 0] if found[lines[i][0]] else [0, bounds[i][1]]
+        while True:
+            asked = {i: (bad + good) // 2 for i, (bad, good) in bounds.items() if good - bad > 1}
+            if not asked:
+                break
+            found = met([lines[i][k] for i, k in asked.items()])
+            for i, k in asked.items():
+                bounds[i][1 if found[lines[i][k]] else 0] = k
+        return [bounds[i][1] if i in bounds else None for i in range(len(lines))]
+
+    def _axes(self, top: tuple[int, ...]) -> list[int]:
+        """Bisection along each variable with the others at ``top`` (all in lock step):
+        the lowest index met of each."""
+        lines = [[(*top[:i], k, *top[i + 1:]) for k in self.values[i]]
+                 for i in range(len(self.paths))]
+        return [k if k is not None else len(self.values[i]) - 1
+                for i, k in enumerate(self.lowest_met(lines, lowest_first=True))]
 
     def _step(self, point: tuple[int, ...], i: int, by: int) -> tuple[int, ...] | None:
         k = self.values[i].index(point[i]) + by
@@ -321,7 +388,7 @@ class Search:
             point = min(feasible, key=self.rank).point
 
     def _label(self, point: tuple[int, ...]) -> str:
-        return ", ".join(f"{p}={v}" for p, v in zip(self.paths, point, strict=True))
+        return self.catalog.label(point)
 
     def _flat(self, lower: tuple[int, ...], top: tuple[int, ...]) -> None:
         """Say when going from ``lower`` to ``top`` does not move a failing target at all."""
@@ -384,8 +451,10 @@ class Search:
         if self.columns is None:
             return
         done = [c for c in self.candidates.values() if c.n >= 2]
+        levers = self.catalog.levers
         pairs = [(a, b) for a, b in itertools.permutations(done, 2)
-                 if all(x <= y for x, y in zip(a.point, b.point, strict=True))]
+                 if all(x <= y for x, y in zip(a.point, b.point, strict=True))
+                 and all(a.point[i] == b.point[i] for i in levers)]
         tests = len(pairs) * len(self.targets)
         if not tests:
             return

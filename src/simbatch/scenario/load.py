@@ -87,7 +87,7 @@ def _build(doc: Document, default_name: str | None = None) -> Scenario:
     horizon = calendars.horizon(ctx, raw, start, zone)
     calendars.check_horizon(ctx, raw, start, horizon)
     polling = ctx.parse(("polling",), parse_duration_ns, raw.polling)
-    servers = tuple(topology.server(ctx, name, s, polling) for name, s in raw.servers.items())
+    servers = topology.servers(ctx, raw, polling)
     groups = topology.groups(ctx, raw, servers)
     topology.check_reserved(ctx, raw)
     group_servers = {g.name: g.servers for g in groups}

@@ -133,6 +133,25 @@ class MaintenanceIn(WindowIn):
     stagger: Literal["one-at-a-time", "all-at-once"] = "one-at-a-time"
 
 
+class ScaleIn(_Strict):
+    """A daily window in which the platform runs ``servers`` batch servers."""
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    servers: int = Field(ge=1, le=MAX_SERVERS)
+
+
+class CapacityIn(_Strict):
+    """Platform-managed batch capacity (the cloud): total threads, or servers of 8 threads."""
+
+    threads: int | None = Field(default=None, ge=1, le=MAX_SERVERS * ranges.MAX_THREADS)
+    servers: int | None = Field(default=None, ge=1, le=MAX_SERVERS)
+    min_servers: int | None = Field(default=None, ge=1, le=MAX_SERVERS)
+    max_servers: int | None = Field(default=None, ge=1, le=MAX_SERVERS)
+    scale: list[ScaleIn] = []
+    name: str = Field(default="Batch", min_length=1)
+
+
 class ScenarioIn(_Strict):
     extends: str | None = None
     name: str | None = None
@@ -145,7 +164,8 @@ class ScenarioIn(_Strict):
     platform: Literal["cloud", "on-premises"] = "cloud"
     reserved_capacity: Literal["none", "low", "medium", "high"] = "none"
     throttle: bool = True
-    servers: dict[str, ServerIn] = Field(min_length=1, max_length=MAX_SERVERS)
+    servers: dict[str, ServerIn] = Field(default={}, max_length=MAX_SERVERS)
+    capacity: CapacityIn | None = None
     groups: dict[str, GroupIn] = Field(default={}, max_length=MAX_GROUPS - 1)
     jobs: dict[str, JobIn] = {}
     outages: list[OutageIn] = []
@@ -256,6 +276,12 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
             i += 2
         elif model is ScenarioIn and part in _LISTS:
             model = _LISTS[str(part)]
+            i += 2
+        elif model is ScenarioIn and part == "capacity":
+            model = CapacityIn
+            i += 1
+        elif model is CapacityIn and part == "scale":
+            model = ScaleIn
             i += 2
         elif model is ServerIn and part == "periods":
             model = PeriodIn

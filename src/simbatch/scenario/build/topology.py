@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from collections.abc import Mapping
 
 from simbatch.scenario import schema
@@ -29,8 +30,98 @@ from simbatch.scenario.spec import (
 )
 from simbatch.scenario.timegrammar import NS, parse_duration_ns
 
-__all__ = ["check_platform", "check_reserved", "group_ref", "groups", "server", "server_list",
-           "warn_idle"]
+__all__ = ["DEFAULT_THREADS", "check_platform", "check_reserved", "group_ref", "groups",
+           "platform_threads", "server", "server_list", "servers", "warn_idle"]
+
+DEFAULT_THREADS = 8
+"""The cloud's default threads per batch server (batch-capacity.md)."""
+
+
+def platform_threads(total: int, servers: int) -> int:
+    """Threads per server when the platform spreads ``total`` threads over ``servers``.
+
+    Every server gets the same number, rounded up, so the total stays about constant:
+    48 on 6 servers is 8 each, on 7 it is 7 each (49), on 4 it is 12 each (48).
+    """
+    return math.ceil(total / servers)
+
+
+def servers(ctx: Context, raw: schema.ScenarioIn, polling: int) -> tuple[Server, ...]:
+    """The batch servers: listed one by one (``servers:``), or platform-managed
+    (``capacity:``), built as servers whose thread limits follow the platform's scaling."""
+    if raw.capacity is not None and raw.servers:
+        raise ctx.fail(("capacity",), "give either servers (each server's threads) or"
+                       " capacity (platform-managed), not both")
+    if raw.capacity is None:
+        if not raw.servers:
+            raise ctx.doc.error(("servers",), "missing required key 'servers' (or capacity:"
+                                " for platform-managed capacity)", at=())
+        return tuple(server(ctx, name, s, polling) for name, s in raw.servers.items())
+    return _platform(ctx, raw, raw.capacity)
+
+
+def _platform(ctx: Context, raw: schema.ScenarioIn, cap: schema.CapacityIn
+              ) -> tuple[Server, ...]:
+    """Platform-managed capacity as servers ``Batch1``, ``Batch2``, ... (simbatch's rule).
+
+    The total is ``threads``, else ``servers`` x 8. The base number of servers is
+    ``servers``, else the total over 8 rounded up; more threads than 16 a server adds
+    servers (licences raise the threads per server first). Each ``scale`` window runs its
+    number of servers with the total spread over them (``platform_threads``); a server the
+    platform removes gets a limit of 0, so its running tasks finish and it starts nothing
+    new. Reserved capacity takes whole servers of those online, as with listed servers.
+    """
+    loc: Loc = ("capacity",)
+    if raw.platform != "cloud":
+        raise ctx.fail(loc, "capacity: is the cloud's platform-managed capacity; list the"
+                       " servers (servers:) for platform: on-premises")
+    if cap.threads is not None:
+        total = cap.threads
+    elif cap.servers is not None:
+        total = cap.servers * DEFAULT_THREADS
+    else:
+        raise ctx.fail(loc, "give the total batch threads (threads:) or the batch servers"
+                       " (servers:, 8 threads each)")
+    least = math.ceil(total / CLOUD_MAX_THREADS)
+    base = max(cap.servers or math.ceil(total / DEFAULT_THREADS), least)
+    windows: list[tuple[int, int, int]] = []
+    for i, w in enumerate(cap.scale):
+        where: Loc = (*loc, "scale", i)
+        if raw.scheduling != "priority":
+            raise ctx.fail(where, "autoscaling needs priority-based scheduling"
+                           " (scheduling: priority)")
+        begin, end = ctx.daily_span(where, w.start, w.end, "window")
+        if w.servers < least:
+            raise ctx.fail((*where, "servers"), f"{total} threads on {w.servers} servers is"
+                           f" {platform_threads(total, w.servers)} a server, above the cloud"
+                           f" maximum of {CLOUD_MAX_THREADS}; at least {least} servers")
+        windows.append((begin, end, w.servers))
+    counts = [base, *(n for _, _, n in windows)]
+    high = cap.max_servers if cap.max_servers is not None else max(counts)
+    low = cap.min_servers if cap.min_servers is not None else min([*counts, high])
+    if low > high:
+        raise ctx.fail((*loc, "min_servers"), f"min_servers {low} is above max_servers {high}")
+    for where, n in [((*loc, "servers"), base),
+                     *(((*loc, "scale", i, "servers"), n) for i, (_, _, n) in
+                       enumerate(windows))]:
+        if not low <= n <= high:
+            raise ctx.fail(where, f"{n} servers is outside min_servers {low} .. max_servers"
+                           f" {high}" + (f" ({total} threads need at least {least})"
+                                         if n == least > high else ""))
+    spans = sorted((b, e if b < e else DAY, i) for i, (b, e, _) in enumerate(windows))
+    spans += sorted((0, e, i) for i, (b, e, _) in enumerate(windows) if e <= b)
+    spans.sort()
+    for (_, end1, i), (begin2, _, j) in itertools.pairwise(spans):
+        if begin2 < end1 and i != j:
+            raise ctx.fail((*loc, "scale", max(i, j)), "this window overlaps scale window"
+                           f" {min(i, j)}")
+    built = []
+    for k in range(1, max(counts) + 1):
+        periods = tuple(Period(b, e, platform_threads(total, n) if k <= n else 0)
+                        for b, e, n in windows)
+        built.append(Server(f"{cap.name}{k}", platform_threads(total, base) if k <= base
+                            else 0, periods))
+    return tuple(built)
 
 
 def check_platform(ctx: Context, raw: schema.ScenarioIn) -> None:
