@@ -1,4 +1,4 @@
-"""The plan's judge (``planning.search.Search.judge``) on replication rows made by hand.
+"""The plan's judge (``planning.judge.Judge``) on replication rows made by hand.
 
 A candidate is met only when the one-sided bound at the plan's confidence is within the
 target: a t bound over the replications for a mean, a Wilson bound on the runs pooled over
@@ -20,7 +20,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from simbatch.planning.search import Search
+from simbatch.planning.judge import Judge
 from simbatch.planning.targets import parse_target
 
 CONFIDENCE = 0.95
@@ -54,13 +54,10 @@ class FakeCandidate:
 def judge(targets: list[str], frames: list[pd.DataFrame],
           confidence: float = CONFIDENCE) -> Any:
     """Judge a candidate with these replication rows on these targets; the candidate."""
-    search = Search.__new__(Search)
-    search.targets = [parse_target(t) for t in targets]
-    search.confidence = confidence
-    search.columns = None
+    judge = Judge([parse_target(t) for t in targets], confidence)
     candidate = FakeCandidate(frames)
-    search.judge(candidate)  # type: ignore[arg-type]
-    candidate.gap = search.gap(candidate)  # type: ignore[arg-type,attr-defined]
+    judge.judge(candidate)
+    candidate.gap = judge.gap(candidate)  # type: ignore[attr-defined]
     return candidate
 
 

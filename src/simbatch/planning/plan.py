@@ -347,7 +347,7 @@ def _result(search: Search, base: Scenario, targets: list[Target],
     levers = search.catalog.levers
     met = [c for c in tried if c.verdict == "met" and (c.confirmed or not levers)]
     best = (min(met, key=search.rank) if met else
-            min(tried, key=lambda c: (search.gap(c), *search.rank(c))))
+            min(tried, key=lambda c: (search.judging.gap(c), *search.rank(c))))
     for c in sorted(tried, key=search.rank):
         if c.verdict == "unconfirmed" and c.fresh is not None:
             search.notes.append(

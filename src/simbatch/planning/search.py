@@ -1,9 +1,7 @@
 """The search of a plan: judge candidates on their replications, and find the cheapest met.
 
-A candidate meets a target when the one-sided confidence bound of the metric is within
-it: t over the replications for a mean, Wilson on the runs pooled over the replications
-for a share of runs (``experiments.intervals.POOLED``). A close decision gets more
-replications (sequential sampling); still close at the most, it is undecided. The search
+Candidates are judged by ``simbatch.planning.judge`` (one-sided bounds: t for a mean,
+pooled Wilson for a share of runs). A close decision gets more replications (sequential sampling); still close at the most, it is undecided. The search
 uses monotone structure (more threads never make a target worse): bisection along one
 variable; for several, a bisection along each for a lower bound, a greedy marginal
 allocation from there, and a descent. Monotonicity is checked on what was simulated.
@@ -14,23 +12,17 @@ Plans with levers (priorities, times, limits) search in preference order instead
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable
-
-import pandas as pd
-from scipy import stats
 
 from simbatch.engine import budget
 from simbatch.errors import BudgetError
 from simbatch.experiments.executors import Workers
 from simbatch.experiments.intervals import (
     POOLED,
-    paired_share_difference,
-    wilson,
-    wilson_bound,
 )
 from simbatch.experiments.runs import replication_seed, run_replication
 from simbatch.planning.candidates import Candidate, Candidates
+from simbatch.planning.judge import Judge
 from simbatch.planning.levers import search_levers
 from simbatch.planning.targets import Target
 from simbatch.present.units import clock, percent
@@ -65,9 +57,14 @@ class Search:
         self.catalog = Candidates(base, variables, weights)
         self.paths, self.values = self.catalog.paths, self.catalog.values
         self.candidates = self.catalog.made
-        self.columns: list[str] | None = None
+        self.judging = Judge(targets, confidence)
         self.runs = 0
         self.notes: list[str] = []
+
+    @property
+    def columns(self) -> list[str] | None:
+        """The targets' metric columns, known once the first candidate is judged."""
+        return self.judging.columns
 
     def check_budget(self) -> None:
         """Before any run: refuse ranges whose ends ask the engine for more than its work
@@ -88,81 +85,6 @@ class Search:
     def rank(self, c: Candidate) -> tuple[float, float, float, int, tuple[int, ...]]:
         """Least first (``Candidates.rank``)."""
         return self.catalog.rank(c)
-
-    # judging
-    def _values(self, c: Candidate, column: str, key: str) -> pd.Series:
-        frame = c.frame()
-        mine = frame[(frame.metric == column) & (frame.key == key)]
-        return mine.set_index("replication")["value"].reindex(
-            sorted(frame.replication.unique()))
-
-    def judge(self, c: Candidate) -> None:
-        if self.columns is None:
-            frame = c.frame()
-            produced = set(zip(frame.metric, frame.key, strict=True))
-            self.columns = [t.column(produced) for t in self.targets]
-        verdicts = []
-        for target, column in zip(self.targets, self.columns, strict=True):
-            if column in POOLED:
-                n, mean, low, high, bound, other = self._pooled(c, column, target)
-            else:
-                n, mean, low, high, bound, other = self._t_bounds(c, column, target)
-            if n and target.within(bound):
-                verdict = "met"
-            elif n and not math.isnan(other) and not target.within(other):
-                verdict = "failed"
-            else:
-                verdict = "close"
-            verdicts.append(verdict)
-            c.judged[target.label] = (n, mean, low, high, bound, verdict == "met")
-            c.verdicts[target.label] = verdict
-        c.verdict = ("met" if all(v == "met" for v in verdicts) else
-                     "failed" if "failed" in verdicts else "close")
-
-    def _t_bounds(self, c: Candidate, column: str, target: Target
-                  ) -> tuple[int, float, float, float, float, float]:
-        """A mean over replications: n, mean, two-sided t interval, the one-sided t bound
-        on the target's side and on the other side (infinite below 2 replications)."""
-        values = self._values(c, column, target.key).dropna().to_numpy()
-        n = len(values)
-        mean = float(values.mean()) if n else math.nan
-        if n >= 2:
-            se = float(values.std(ddof=1)) / math.sqrt(n)
-            one = float(stats.t.ppf(self.confidence, n - 1)) * se
-            two = float(stats.t.ppf((1 + self.confidence) / 2, n - 1)) * se
-        else:
-            one = two = math.inf
-        bound = mean + one if target.upper else mean - one
-        other = math.nan if n < 2 else (mean - one if target.upper else mean + one)
-        return n, mean, mean - two, mean + two, bound, other
-
-    def _pooled(self, c: Candidate, column: str, target: Target
-                ) -> tuple[int, float, float, float, float, float]:
-        """A share of runs pooled over replications: runs judged, the share, its two-sided
-        Wilson interval, and the one-sided Wilson bounds on the target's side and the other."""
-        counted, judged = POOLED[column]
-        misses = float(self._values(c, counted, target.key).sum())
-        runs = float(self._values(c, judged, target.key).sum())
-        if runs <= 0:
-            return 0, math.nan, math.nan, math.nan, math.nan, math.nan
-        low, high = wilson(misses, runs, self.confidence)
-        bound = wilson_bound(misses, runs, self.confidence, target.upper)
-        other = wilson_bound(misses, runs, self.confidence, not target.upper)
-        return int(runs), misses / runs, low, high, bound, other
-
-    def gap(self, c: Candidate) -> float:
-        """How far the candidate's bounds are from the targets (0 when all are met)."""
-        worst = 0.0
-        for target in self.targets:
-            _, mean, _, _, bound, _ = c.judged[target.label]
-            if math.isinf(bound) or math.isnan(bound):
-                bound = mean
-            if math.isnan(bound):
-                return math.inf
-            scale = abs(target.value) or 1.0
-            short = (bound - target.value if target.upper else target.value - bound) / scale
-            worst = max(worst, short)
-        return worst
 
     def evaluate(self, points: Iterable[tuple[int, ...]]) -> list[Candidate]:
         """Simulate the points until each is decided or out of replications."""
@@ -207,7 +129,7 @@ class Search:
             if batch:
                 self.run(batch)
                 for c, _ in batch:
-                    self.judge(c)
+                    self.judging.judge(c)
             if spent:
                 raise BudgetSpentError
             if not batch:
@@ -368,7 +290,8 @@ class Search:
             here = self.candidates[point]
 
             def gain(c: Candidate, here: Candidate = here) -> float:
-                return (self.gap(here) - self.gap(c)) / max(c.cost - here.cost, 1e-9)
+                gap = self.judging.gap
+                return (gap(here) - gap(c)) / max(c.cost - here.cost, 1e-9)
 
             best = max(found, key=lambda c: (gain(c), -c.cost))
             if gain(best) <= 0:
@@ -399,7 +322,7 @@ class Search:
         for target, column in zip(self.targets, self.columns, strict=True):
             if b.verdicts.get(target.label) != "failed":
                 continue  # met, or undecided: not shown to fail, so nothing to explain
-            d = self._paired(a, b, column, target)
+            d = self.judging.paired(a, b, column, target)
             if d is not None and d[1] <= 0:
                 self.notes.append(
                     f"more capacity does not help {target.label!r}: from"
@@ -408,38 +331,6 @@ class Search:
                     f" {_shown(target, d[1])});"
                     " something other than the varied threads limits it, such as a"
                     " group's max_concurrency")
-
-    def _paired(self, a: Candidate, b: Candidate, column: str, target: Target,
-                confidence: float | None = None) -> tuple[float, float, float] | None:
-        """The improvement from ``a`` to ``b`` on a target, paired: mean, upper, lower bound.
-
-        One-sided bounds at the confidence: paired t over the replications, or for a share
-        of runs, Newcombe's interval of the pooled shares, as ``compare`` gives it.
-        """
-        level = confidence or self.confidence
-        if column in POOLED:
-            counted, judged = POOLED[column]
-            counts = pd.concat([self._values(c, m, target.key) for c in (a, b)
-                                for m in (counted, judged)], axis=1, join="inner").dropna()
-            if len(counts) < 2:
-                return None
-            m = counts.to_numpy()
-            d, low, high = paired_share_difference(m[:, 0], m[:, 1], m[:, 2], m[:, 3],
-                                                   2 * level - 1)
-            if math.isnan(d):
-                return None
-            # d is b - a; for a target from above, the improvement is a - b
-            return (-d, -low, -high) if target.upper else (d, high, low)
-        x = self._values(a, column, target.key)
-        y = self._values(b, column, target.key)
-        both = pd.concat([x, y], axis=1, join="inner").dropna().to_numpy()
-        if len(both) < 2:
-            return None
-        better = (both[:, 0] - both[:, 1]) if target.upper else (both[:, 1] - both[:, 0])
-        mean = float(better.mean())
-        se = float(better.std(ddof=1)) / math.sqrt(len(better))
-        t = float(stats.t.ppf(level, len(better) - 1))
-        return mean, mean + t * se, mean - t * se
 
     def monotonicity(self) -> None:
         """Report pairs where more capacity was worse on a target, paired by replication.
@@ -461,7 +352,7 @@ class Search:
         strict = 1 - (1 - self.confidence) / tests
         for a, b in pairs:
             for target, column in zip(self.targets, self.columns, strict=True):
-                d = self._paired(a, b, column, target, strict)
+                d = self.judging.paired(a, b, column, target, strict)
                 if d is not None and d[1] < 0:
                     self.notes.append(
                         f"monotonicity contradicted: {target.label!r} is worse at"
