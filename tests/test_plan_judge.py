@@ -262,3 +262,71 @@ def test_a_share_bounded_from_below_fails_only_on_its_upper_bound() -> None:
 def test_the_gap_to_a_target_of_zero_is_in_the_metrics_own_unit() -> None:
     c = judge(["wait_p95 <= 0s"], rows("wait_p95_s", "all", [2.0, 2.0, 2.0]))
     assert c.gap == 2.0
+
+
+# ---- paired improvements between two candidates ----------------------------------------------
+
+def paired(target: str, a: list[pd.DataFrame], b: list[pd.DataFrame],
+           confidence: float | None = None) -> Any:
+    """The judge's improvement from ``a`` to ``b`` on ``target`` (judging ``a`` first)."""
+    t = parse_target(target)
+    judge = Judge([t], CONFIDENCE)
+    first = FakeCandidate(a)
+    judge.judge(first)
+    assert judge.columns is not None
+    return judge.paired(first, FakeCandidate(b), judge.columns[0], t, confidence)
+
+
+def test_a_paired_improvement_of_a_mean_is_a_paired_t_interval() -> None:
+    a = [10.0, 12.0, 14.0, 16.0]
+    b = [8.0, 11.0, 11.0, 13.0]  # per replication 2, 1, 3, 3 seconds better
+    better = np.subtract(a, b)
+    low, high = stats.t.interval(0.90, 3, loc=better.mean(), scale=stats.sem(better))
+    mean, upper, lower = paired("wait_p95 <= 1h", rows("wait_p95_s", "all", a),
+                                rows("wait_p95_s", "all", b))
+    assert (mean, upper, lower) == pytest.approx((2.25, high, low), rel=1e-12)
+
+
+def test_an_improvement_on_a_target_from_below_is_b_minus_a() -> None:
+    a, b = [0.5, 0.6, 0.7], [0.6, 0.8, 0.7]
+    mean, upper, lower = paired("utilization >= 50%", rows("utilization", "all", a),
+                                rows("utilization", "all", b), confidence=0.99)
+    better = np.subtract(b, a)
+    low, high = stats.t.interval(0.98, 2, loc=better.mean(), scale=stats.sem(better))
+    assert (mean, upper, lower) == pytest.approx((better.mean(), high, low), rel=1e-12)
+
+
+def test_improvements_pair_only_the_replications_both_have() -> None:
+    a = rows("wait_p95_s", "all", [10.0, 12.0, 14.0])
+    b = rows("wait_p95_s", "all", [9.0, float("nan"), 12.0])
+    assert paired("wait_p95 <= 1h", a, b)[0] == 1.5  # replications 0 and 2: 1 and 2 seconds better
+    assert paired("wait_p95 <= 1h", a[:1], b[:1]) is None  # one pair decides nothing
+
+
+def test_a_paired_improvement_of_a_share_is_newcombes_difference_turned_round() -> None:
+    from simbatch.experiments.intervals import paired_share_difference
+    target = 'deadline_miss <= 5% for "Nightly"'
+    a_misses, b_misses, runs = [3, 2, 4], [1, 0, 2], [7, 7, 7]
+    d, low, high = paired_share_difference(np.array(a_misses, float), np.array(runs, float),
+                                           np.array(b_misses, float), np.array(runs, float),
+                                           2 * CONFIDENCE - 1)
+    got = paired(target, deadline_rows(a_misses, runs), deadline_rows(b_misses, runs))
+    assert got == pytest.approx((-d, -low, -high), rel=1e-12)
+    assert got[0] == pytest.approx(6 / 21, rel=1e-12)  # 9 misses of 21 down to 3
+    assert paired(target, deadline_rows(a_misses[:1], runs[:1]),
+                  deadline_rows(b_misses[:1], runs[:1])) is None
+    assert paired(target, deadline_rows([0, 0], [0, 0]), deadline_rows([0, 0], [0, 0])) is None
+
+
+def test_two_paired_replications_of_a_share_are_enough_and_below_turns_no_sign() -> None:
+    from simbatch.experiments.intervals import paired_share_difference
+    a_misses, b_misses, runs = [3, 2], [1, 0], [7, 7]
+    d, low, high = paired_share_difference(np.array(a_misses, float), np.array(runs, float),
+                                           np.array(b_misses, float), np.array(runs, float),
+                                           2 * CONFIDENCE - 1)
+    a, b = deadline_rows(a_misses, runs), deadline_rows(b_misses, runs)
+    assert paired('deadline_miss <= 5% for "Nightly"', a, b) == pytest.approx(
+        (-d, -low, -high), rel=1e-12)
+    # a share wanted from below (odd, but writable): the improvement is b - a itself
+    assert paired('deadline_miss >= 5% for "Nightly"', a, b) == pytest.approx(
+        (d, high, low), rel=1e-12)
