@@ -18,8 +18,38 @@ means to report with a single ``except SimbatchError``::
 
 from __future__ import annotations
 
-__all__ = ["BudgetError", "HistoryError", "ScenarioError", "SimbatchError", "SimbatchWarning",
-           "SimulationError", "StoreError", "UsageError"]
+import reprlib
+from typing import Any
+
+__all__ = ["EXCERPT", "BudgetError", "HistoryError", "ScenarioError", "SimbatchError",
+           "SimbatchWarning", "SimulationError", "StoreError", "UsageError", "excerpt"]
+
+EXCERPT = 80
+"""The most characters of a bad value that a message quotes (an ellipsis marks the cut)."""
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxdict = _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxset = 6
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = EXCERPT + 8
+
+
+def excerpt(value: Any, limit: int = EXCERPT, *, quoted: bool = True) -> str:
+    """A bad value as a message quotes it: its ``repr``, cut to ``limit`` characters.
+
+    Every message that echoes a value the user wrote goes through here, so a 10 kB
+    string, a file's contents or a mapping nested thousands deep is shown as its first
+    few characters and an ellipsis, never in full (and never by a recursive ``repr``).
+    With ``quoted=False`` a text is cut the same way but shown as it is (a library's
+    message that quotes its input).
+    """
+    if isinstance(value, str):
+        text = repr(value[:limit + 1]) if quoted else value
+    else:
+        try:
+            text = _SHORT.repr(value)
+        except Exception:  # a user's object whose repr fails: its type is enough
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class SimbatchError(Exception):

@@ -9,6 +9,8 @@ from typing import TypeAlias
 
 import simbatch
 
+excerpt = simbatch.errors.excerpt
+
 __all__ = ["Commands", "HelpFormatter", "add_command", "add_dask", "add_max_attempts", "close",
            "executor", "names", "not_a_folder"]
 
@@ -75,7 +77,7 @@ def executor(address: str | None) -> object:
         return None
     match = _ADDRESS.match(address.strip())
     if match is None or not 0 < int(match.group(3)) < 65536:
-        raise simbatch.UsageError(f"--dask {address!r}: write the scheduler's address as"
+        raise simbatch.UsageError(f"--dask {excerpt(address)}: write the scheduler's address as"
                                   " HOST:PORT or tcp://HOST:PORT, such as tcp://10.0.0.5:8786")
     try:
         from distributed import Client
@@ -85,7 +87,7 @@ def executor(address: str | None) -> object:
     try:
         return Client(address.strip(), timeout="10s")
     except (OSError, ValueError, TypeError) as exc:
-        raise simbatch.UsageError(f"--dask {address!r}: no scheduler answers there"
+        raise simbatch.UsageError(f"--dask {excerpt(address)}: no scheduler answers there"
                                   f" ({type(exc).__name__}: {exc})") from None
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from cronsim import CronSim
 
-from simbatch.errors import BudgetError
+from simbatch.errors import BudgetError, excerpt
 from simbatch.scenario.spec import Job, Scenario
 from simbatch.scenario.timegrammar import NS, epoch_ns
 
@@ -52,7 +52,7 @@ class Estimate:
     def largest(self) -> str:
         """The job that asks for most attempts, for messages."""
         name, _, attempts = max(self.by_job, key=lambda row: row[2])
-        return f"{name!r} ({attempts:,.0f} attempts)"
+        return f"{excerpt(name)} ({attempts:,.0f} attempts)"
 
 
 def _runs(job: Job, scenario: Scenario, cap: float) -> float:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from simbatch.errors import UsageError
+from simbatch.errors import UsageError, excerpt
 from simbatch.scenario.shape import format_path
 
 __all__ = ["Part", "changes_for", "get_value", "parse_path", "plain", "set_values"]
@@ -35,11 +35,12 @@ def parse_path(path: str) -> list[Part]:
     for match in _PART.finditer(path):
         gap = path[position:match.start()]
         if gap not in ("", "."):
-            raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
+            raise UsageError(f"bad path {excerpt(path)}: write keys with dots and list"
+                             " items as [1]")
         parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
         position = match.end()
     if not parts or position != len(path):
-        raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
+        raise UsageError(f"bad path {excerpt(path)}: write keys with dots and list items as [1]")
     return parts
 
 
@@ -50,9 +51,9 @@ def _walk(document: Any, parts: Sequence[Part], path: str, what: str) -> Any:
         where = format_path(tuple(parts[:depth + 1]))
         if isinstance(part, int):
             if not isinstance(node, list) or not 0 <= part < len(node):
-                raise UsageError(f"{what} {path!r}: the scenario has no {where!r}")
+                raise UsageError(f"{what} {excerpt(path)}: the scenario has no {excerpt(where)}")
         elif not isinstance(node, Mapping) or part not in node:
-            raise UsageError(f"{what} {path!r}: the scenario has no {where!r}")
+            raise UsageError(f"{what} {excerpt(path)}: the scenario has no {excerpt(where)}")
         node = node[part]
     return node
 
@@ -88,7 +89,7 @@ def set_values(document: Mapping[str, Any], values: Mapping[str, Any],
         if isinstance(last, int):
             _walk(out, parts, path, what)
         elif not isinstance(node, dict):
-            raise UsageError(f"{what} {path!r}: {last!r} is not inside a mapping")
+            raise UsageError(f"{what} {excerpt(path)}: {excerpt(last)} is not inside a mapping")
         node[last] = value
     return out
 

@@ -8,7 +8,10 @@ corner of YAML into one clear message rather than a traceback, a hang or exhaust
 - a date that does not exist (``2026-02-30``) stays text, so that the loader reports it
   at its path as a bad date;
 - nesting deeper than ``MAX_DEPTH`` is refused before Python's recursion limit is reached;
-- a file larger than ``MAX_BYTES`` is refused before it is parsed;
+- only a regular file is read (``read_text``): a folder, a device such as ``/dev/zero``,
+  a FIFO or a socket is refused before a byte is read, and a file larger than
+  ``MAX_BYTES`` is refused before it is parsed, counted as its bytes are read (a file
+  that grows, or lies about its size, cannot run past the bound);
 - aliases may expand the document by at most ``MAX_EXPANSION`` values beyond what is
   written in the file, so an honest 50,000-job file passes and a "billion laughs" does not.
 
@@ -22,7 +25,10 @@ reads it the careful way.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -45,7 +51,7 @@ except ImportError:  # pragma: no cover - the package is a dependency; its wheel
     CParser = None
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_EXPANSION", "QUICK_BYTES", "YamlLimitError",
-           "expansion", "quick_load", "reader"]
+           "expansion", "quick_load", "read_text", "reader"]
 
 MAX_BYTES = 64 * 1024 * 1024
 """The largest scenario file read: far above a 50,000-job tenant (a few MB)."""
@@ -67,6 +73,44 @@ class YamlLimitError(ValueError):
         self.problem = problem
         self.line = line
         super().__init__(problem)
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_text(path: str | Path, limit: int | None = None, what: str = "a scenario") -> str:
+    """The UTF-8 text of the regular file ``path``, of at most ``limit`` bytes (default
+    ``MAX_BYTES``).
+
+    A folder, device, FIFO or socket is refused from its ``stat`` before it is opened,
+    and again from the open file (it may have been swapped in between); it is opened
+    without blocking, so a FIFO never hangs the reader. The bound is checked on the bytes
+    read, not only on the size the file reports. Problems are ``YamlLimitError``;
+    a missing or unreadable file is the ``OSError`` of the system.
+    """
+    limit = MAX_BYTES if limit is None else limit
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise YamlLimitError(f"is {_kind(mode)}, not a file: give {what} file")
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise YamlLimitError(f"is {_kind(mode)}, not a file: give {what} file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise YamlLimitError(f"the file is more than the {limit:,} bytes {what} may have")
+    return data.decode("utf-8")
 
 
 def _written(tag: str) -> str:
