@@ -15,22 +15,26 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import simbatch
 from simbatch.cli import experiments, history, plan, simulate
+from simbatch.cli.options import Commands, Parser
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The complete ``simbatch`` parser, with every subcommand (the CLI reference's source)."""
-    parser = argparse.ArgumentParser(prog="simbatch", description=(
+    parser = Parser(prog="simbatch", description=(
         "Capacity planning for the Dynamics 365 F&O batch framework."),
         epilog="example:\n  simbatch run scenarios/walkthrough.yaml --out out\n\n"
         "simbatch COMMAND --help shows the options of each command, with an example.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=simbatch.__version__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # every subcommand's parser is a Parser too (argparse makes them of the top's class)
+    commands = cast(Commands, parser.add_subparsers(dest="command", required=True,
+                                                    metavar="COMMAND"))
     simulate.add_commands(commands)
     experiments.add_commands(commands)
     history.add_commands(commands)
@@ -54,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args, stray = build_parser().parse_known_args(argv)
     if stray:  # refused with the command's usage, not the top level's
-        args.parser.error(f"unrecognized arguments: {' '.join(stray)}")
+        args.parser.error("unrecognized arguments:"
+                          f" {simbatch.errors.excerpt(' '.join(stray), quoted=False)}")
     handler: Callable[[argparse.Namespace], int] = args.handler
     previous = None
     if threading.current_thread() is threading.main_thread():

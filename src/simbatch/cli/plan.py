@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import simbatch
 from simbatch.cli.options import (
+    MAX_REPLICATIONS,
+    MAX_RUNS,
     Commands,
     add_command,
     add_dask,
     add_max_attempts,
+    add_seed,
     close,
     executor,
+    fraction,
     not_a_folder,
+    text,
+    whole,
 )
 
-__all__ = ["add_commands", "plan"]
+__all__ = ["add_commands", "check_grid", "plan"]
 
 
 def add_commands(commands: Commands) -> None:
@@ -26,25 +33,31 @@ def add_commands(commands: Commands) -> None:
                          " servers.AOS1.threads=1..8 --target 'wait_p95 <= 5m for default'")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
     parser.add_argument("--vary", action="append", required=True, metavar="PATH=LO..HI",
+                        type=text("--vary"),
                         help="a whole-number path into the scenario and its range"
                         " (repeatable)")
     parser.add_argument("--target", action="append", required=True,
-                        metavar='"METRIC OP VALUE [for KEY]"',
+                        metavar='"METRIC OP VALUE [for KEY]"', type=text("--target"),
                         help="such as 'wait_p95 <= 2m for Integration' (repeatable)")
     parser.add_argument("--weight", action="append", default=[], metavar="PATH=W",
+                        type=text("--weight"),
                         help="multiply the thread-hours a varied path adds by W (repeatable;"
                         " default: 1 for each path)")
-    parser.add_argument("--confidence", type=float, default=0.95, metavar="P",
-                        help="of the one-sided bounds (default: %(default)s)")
-    parser.add_argument("-n", "--replications", type=int, default=10,
-                        help="replications per candidate to start with (default: %(default)s)")
-    parser.add_argument("--max-replications", type=int, metavar="N",
-                        help="most replications per candidate (default: 4 x -n)")
-    parser.add_argument("--budget", type=int, metavar="RUNS",
-                        help="most simulation runs in all (default: no limit)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the first replication (default: %(default)s)")
-    parser.add_argument("--warmup", default="0s", metavar="TIME", help="waits of work ready"
+    parser.add_argument("--confidence", type=fraction(0.5, 1, high_open=True), default=0.95,
+                        metavar="P", help="of the one-sided bounds, in [0.5, 1) (default:"
+                        " %(default)s)")
+    parser.add_argument("-n", "--replications", type=whole(2, MAX_REPLICATIONS), default=10,
+                        help=f"replications per candidate to start with, 2 to"
+                        f" {MAX_REPLICATIONS:,} (default: %(default)s)")
+    parser.add_argument("--max-replications", type=whole(2, MAX_REPLICATIONS), metavar="N",
+                        help=f"most replications per candidate, up to {MAX_REPLICATIONS:,}"
+                        " (default: 4 x -n)")
+    parser.add_argument("--budget", type=whole(1, MAX_RUNS), metavar="RUNS",
+                        help=f"most simulation runs in all, 1 to {MAX_RUNS:,} (default: no"
+                        " limit)")
+    add_seed(parser, "seed of the first replication")
+    parser.add_argument("--warmup", default="0s", metavar="TIME", type=text("--warmup"),
+                        help="waits of work ready"
                         " before this time are left out (default: %(default)s)")
     parser.add_argument("--out", type=Path, metavar="PLAN.yaml",
                         help="write the recommendation as a what-if file that extends FILE"
@@ -71,12 +84,45 @@ def _weights(specs: list[str]) -> dict[str, float]:
     return weights
 
 
+_RANGE = re.compile(r"^[^=]*=\s*([+-]?[0-9]+)\s*\.\.\s*([+-]?[0-9]+)\s*$", re.ASCII)
+
+
+def check_grid(texts: list[str], replications: int, max_attempts: int | None) -> None:
+    """Refuse ``--vary`` ranges whose full grid, at ``-n`` replications, is more runs than
+    the work budget allows attempts (every run simulates at least one), before anything
+    is loaded or run: a range such as ``0..1000000000`` is a slip, not a plan.
+
+    Only ``PATH=LO..HI`` texts are counted here; the plan reads (and checks) every
+    ``--vary`` itself.
+    """
+    limit = simbatch.MAX_ATTEMPTS if max_attempts is None else max_attempts
+    candidates, more = 1, ""
+    for written in texts[:64]:  # the product of a few 20-digit numbers is cheap to compute
+        match = _RANGE.match(written)
+        if match is None:
+            continue
+        low, high = match.groups()
+        if max(len(low), len(high)) > 20:  # beyond any budget: no need to convert
+            candidates, more = limit + 1, "more than "
+            break
+        candidates *= max(1, int(high) - int(low) + 1)
+    if candidates * replications > limit:
+        count = (f"{candidates:,}" if candidates < 10**15
+                 else f"about 10^{len(str(candidates)) - 1}")
+        raise simbatch.BudgetError(
+            f"--vary: the ranges make {more}{count}"
+            f" candidates; at -n {replications} the full grid is more runs than the work"
+            f" budget of {limit:,} attempts (each run simulates at least one); narrow the"
+            " ranges, or raise --max-attempts")
+
+
 def plan(args: argparse.Namespace) -> int:
     """Search the ranges for the cheapest choice that meets the targets; print and write it."""
     from simbatch.present.plan_report import target_rows
 
     not_a_folder(args.out, "out")
     not_a_folder(args.report, "report")
+    check_grid(args.vary, args.replications, args.max_attempts)
     weights = _weights(args.weight)
     client = executor(args.dask)
     try:
