@@ -52,6 +52,11 @@ def excerpt(value: Any, limit: int = EXCERPT, *, quoted: bool = True) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _named(source: str) -> str:
+    """A file's name as a message prints it: whole, unless it is absurdly long."""
+    return source if len(source) <= 4 * EXCERPT else excerpt(source, 4 * EXCERPT, quoted=False)
+
+
 class SimbatchError(Exception):
     """Root of every error that simbatch reports on purpose."""
 
@@ -68,7 +73,7 @@ class ScenarioError(SimbatchError):
         self.line = line
         where = f"{path}: " if path else ""
         at = f" (line {line})" if line is not None else ""
-        super().__init__(f"{source}: {where}{problem}{at}")
+        super().__init__(f"{_named(source)}: {where}{problem}{at}")
 
 
 class HistoryError(SimbatchError):
@@ -83,7 +88,7 @@ class HistoryError(SimbatchError):
         self.column = column
         where = "".join([f"row {row}, " if row is not None else "",
                          f"column {column}, " if column is not None else ""])
-        super().__init__(f"{source}: {where[:-2] + ': ' if where else ''}{problem}")
+        super().__init__(f"{_named(source)}: {where[:-2] + ': ' if where else ''}{problem}")
 
 
 class SimulationError(SimbatchError):
