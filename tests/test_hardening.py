@@ -519,3 +519,41 @@ def test_an_empirical_file_that_is_a_device_is_refused(
     err = refused(scenario_with(tmp_path, text), capsys)
     assert "jobs.J.tasks.T.duration.empirical.file: empirical file '/dev/zero' cannot be" \
            " read: is a device, not a file" in err
+
+
+def load_benchmark() -> object:
+    """``benchmarks/load.py`` as a module: its generated 300-server, 5,000-job month."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "load_benchmark", Path(__file__).parent.parent / "benchmarks" / "load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_big_run_cleanly(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    doc = load_benchmark().farm_month()  # type: ignore[attr-defined]
+    path = tmp_path / "month.yaml"
+    path.write_text(json.dumps(doc), encoding="utf-8")  # YAML 1.2 reads JSON
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "simbatch", "run", str(path), "--out",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(10)  # loading and simulating: the whole run takes minutes
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 2), stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines() == ["interrupted: stopped; finished outputs and stored"
+                                           " replications are kept"], stderr
+    assert not out.exists() or not any(out.iterdir())  # no partial output files

@@ -50,12 +50,32 @@ def _terminate(signum: int, frame: object) -> None:
     raise _TerminatedError
 
 
+def _message(exc: Exception) -> str:
+    """An error's message; a system error's file names quoted in bounded excerpts."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = [n for n in (exc.filename, exc.filename2) if n is not None]
+        quoted = " -> ".join(simbatch.errors.excerpt(str(n)) for n in names)
+        return f"[Errno {exc.errno}] {exc.strerror}" + (f": {quoted}" if quoted else "")
+    return str(exc)
+
+
+_INTERRUPTED = "interrupted: stopped; finished outputs and stored replications are kept"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 fine, 2 bad input, 130 interrupted).
 
     A bad argument exits (``SystemExit``) with code 2 and the command's usage, as argparse
-    does.
+    does. Ctrl-C at any point (while the arguments are read too) stops with one line.
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"\n{_INTERRUPTED}", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args, stray = build_parser().parse_known_args(argv)
     if stray:  # refused with the command's usage, not the top level's
         args.parser.error("unrecognized arguments:"
@@ -72,11 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
             code = 0
         except (simbatch.SimbatchError, OSError) as exc:
-            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"{type(exc).__name__}: {_message(exc)}", file=sys.stderr)
             code = 2
         except KeyboardInterrupt:
-            print("\ninterrupted: stopped; finished outputs and stored replications are"
-                  " kept", file=sys.stderr)
+            print(f"\n{_INTERRUPTED}", file=sys.stderr)
             code = 130
         except _TerminatedError:
             print("terminated: stopped; finished outputs and stored replications are kept",

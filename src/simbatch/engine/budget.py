@@ -49,6 +49,12 @@ class Estimate:
     by_job: tuple[tuple[str, float, float], ...]
     """(job, expected runs, expected attempts) in file order."""
 
+    @property
+    def bytes(self) -> float:
+        """The resident memory the attempts are expected to take (``BYTES_PER_ATTEMPT``
+        each): what ``benchmarks/load.py`` measures a run against."""
+        return self.attempts * BYTES_PER_ATTEMPT
+
     def largest(self) -> str:
         """The job that asks for most attempts, for messages."""
         name, _, attempts = max(self.by_job, key=lambda row: row[2])
