@@ -87,7 +87,10 @@ class HistoryError(SimbatchError):
         self.row = row
         self.column = column
         where = "".join([f"row {row}, " if row is not None else "",
-                         f"column {column}, " if column is not None else ""])
+                         f"column {excerpt(column, quoted=False)}, " if column is not None
+                         else ""])
+        if len(problem) > 8 * EXCERPT:  # a backstop: an export's cells never in bulk
+            problem = excerpt(problem, 8 * EXCERPT, quoted=False)
         super().__init__(f"{_named(source)}: {where[:-2] + ': ' if where else ''}{problem}")
 
 
