@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,13 +91,23 @@ TEXTS = ["servers.S.threads=1,2", "servers.S.threads=1..3", "servers.T.threads=0
          "servers.S.threads=0..1000000000", "ä✓", "", "=", "..", "\x00", "y" * 20_000,
          "wait_mean_s,utilization", "servers.S.threads=2", "Europe/Amsterdam", "nowhere"]
 DASK = ["", "x", "tcp://", "http://x:1", "host:99999", "a" * 5000]
+VALID = {  # values that keep a command going, so that the deeper checks are reached too
+    "grid": ["servers.S.threads=1,2", "servers.T.threads=0,1"],
+    "vary": ["servers.S.threads=1..3", "servers.T.threads=0..2"],
+    "target": ["wait_p95 <= 5m", "wait_p95 <= 5m for default"], "warmup": ["0s", "10m"],
+    "metrics": ["wait_mean_s,utilization"], "weight": ["servers.S.threads=2"],
+    "timezone": ["Europe/Amsterdam"], "replications": ["2", "3"], "seed": ["0", "7"],
+    "max_replications": ["3", "4"], "budget": ["20"], "max_attempts": ["100000"],
+    "confidence": ["0.9"],
+}
 
 _RESERVED = {"-h", "--help", "--version"}
 
 
-def _options(parser: argparse.ArgumentParser) -> list[tuple[list[str], Any]]:
-    """Each option of a subcommand with the values the fuzzer gives it."""
-    out: list[tuple[list[str], Any]] = []
+def _options(parser: argparse.ArgumentParser) -> list[tuple[list[str], Any, bool]]:
+    """Each option of a subcommand with the values the fuzzer gives it, and whether the
+    command requires it."""
+    out: list[tuple[list[str], Any, bool]] = []
     for action in parser._actions:
         if not action.option_strings or set(action.option_strings) & _RESERVED:
             continue
@@ -117,7 +128,9 @@ def _options(parser: argparse.ArgumentParser) -> list[tuple[list[str], Any]]:
             values = st.sampled_from(INPUTS)
         else:
             values = st.sampled_from(TEXTS)
-        out.append((action.option_strings, values))
+        if action.dest in VALID:  # as often valid as hostile
+            values = st.one_of(st.sampled_from(VALID[action.dest]), values)
+        out.append((action.option_strings, values, bool(action.required)))
     return out
 
 
@@ -135,13 +148,16 @@ def vectors(draw: Any, command: str) -> list[str]:
     """An argument vector for ``command``: its positionals, then options in any order."""
     parser = PARSERS[command]
     argv = [command]
+    inputs = st.one_of(st.sampled_from(["{tiny}", "{tiny2}"]), st.sampled_from(INPUTS))
     for _, nargs in _positionals(parser):
         count = draw(st.integers(1, 3)) if nargs == "+" else 1
-        argv += [draw(st.sampled_from(INPUTS)) for _ in range(count)]
+        argv += [draw(inputs) for _ in range(count)]
     options = _options(parser)
     chosen = draw(st.lists(st.integers(0, len(options) - 1), max_size=5)) if options else []
+    if draw(st.integers(0, 4)):  # mostly with the options the command requires
+        chosen = [i for i, (_, _, required) in enumerate(options) if required] + chosen
     for index in chosen:
-        flags, values = options[index]
+        flags, values, _ = options[index]
         flag = draw(st.sampled_from(flags))
         value = draw(values)
         argv += [flag] if value is None else [flag, value]
@@ -191,14 +207,21 @@ def run(argv: list[str], place: dict[str, str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+OUTCOMES: Counter[tuple[str, str]] = Counter()
+"""(command, outcome) of every vector run: ``exit 0``, or the error's type for exit 2."""
+
+
 def check(argv: list[str], place: dict[str, str]) -> int:
     """Run a vector; it must end in 0 or 2, without a traceback; a refusal says why."""
     code, err = run(argv, place)
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    head = last.split(":")[0]
+    OUTCOMES[(argv[0], "exit 0" if code == 0 else head if head.endswith("Error")
+              else "usage (argparse)")] += 1
     shown = shlex.join(argv)[:300]
     assert code in (0, 2), (shown, code, err[-2000:])
     assert "Traceback" not in err, (shown, err[-2000:])
     if code == 2:
-        last = err.strip().splitlines()[-1] if err.strip() else ""
         assert "Error: " in last or ": error: " in last, (shown, err[-2000:])
         assert len(last) < 1200, (shown, last[:300])
     return code
@@ -232,6 +255,8 @@ def test_argument_vectors_at_length(command: str, place: dict[str, str]) -> None
         check(argv, place)
 
     many()
+    print(f"\n{command}:", ", ".join(f"{kind} {count}" for (name, kind), count
+                                     in sorted(OUTCOMES.items()) if name == command))
 
 
 HOSTILE = [  # one of each class, with what a run must not exceed

@@ -213,8 +213,13 @@ def test_missing_file_and_bad_seed_exit_2(tmp_path: Path,
     assert "nope.yaml: no such file" in capsys.readouterr().err
     path = tmp_path / "good.yaml"
     path.write_text(BASE, encoding="utf-8")
-    assert main(["run", str(path), "--seed", "-1"]) == 2
-    assert "seed must be a whole number >= 0, got -1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # refused by the argument's own range
+        main(["run", str(path), "--seed", "-1"])
+    assert exit_.value.code == 2
+    assert ("argument --seed: '-1' is out of range; give a whole number from 0 to"
+            " 4,294,967,295") in capsys.readouterr().err
+    with pytest.raises(simbatch.UsageError, match="seed must be a whole number >= 0, got -1"):
+        simbatch.simulate(path, seed=-1)
 
 
 def test_empty_file_and_alias_bomb(tmp_path: Path) -> None:

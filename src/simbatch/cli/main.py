@@ -19,7 +19,7 @@ from typing import cast
 
 import simbatch
 from simbatch.cli import experiments, history, plan, simulate
-from simbatch.cli.options import Commands, Parser
+from simbatch.cli.options import Commands, Parser, bounded
 
 __all__ = ["build_parser", "main"]
 
@@ -51,12 +51,14 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def _message(exc: Exception) -> str:
-    """An error's message; a system error's file names quoted in bounded excerpts."""
+    """An error's message, quoted values in bounded excerpts (a system error's file names
+    too): every message the command line prints is bounded here, whichever module raised
+    it."""
     if isinstance(exc, OSError) and exc.strerror:
         names = [n for n in (exc.filename, exc.filename2) if n is not None]
         quoted = " -> ".join(simbatch.errors.excerpt(str(n)) for n in names)
         return f"[Errno {exc.errno}] {exc.strerror}" + (f": {quoted}" if quoted else "")
-    return str(exc)
+    return bounded(str(exc))
 
 
 _INTERRUPTED = "interrupted: stopped; finished outputs and stored replications are kept"

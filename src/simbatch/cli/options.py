@@ -21,7 +21,7 @@ excerpt = simbatch.errors.excerpt
 
 __all__ = ["MAX_ATTEMPTS_OPTION", "MAX_FLOW_DEPTH", "MAX_REPLICATIONS", "MAX_RUNS", "MAX_SEED",
            "MAX_TEXT", "Commands", "HelpFormatter", "Parser", "add_command", "add_dask",
-           "add_max_attempts", "add_seed", "close", "executor", "fraction", "names",
+           "add_max_attempts", "add_seed", "bounded", "close", "executor", "fraction", "names",
            "not_a_folder", "text", "whole"]
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -40,13 +40,22 @@ MAX_FLOW_DEPTH = 16
 """The deepest nesting of brackets and braces in a ``--grid`` value."""
 
 
+_LONG_QUOTE = re.compile(f"'([^'\n]{{{simbatch.errors.EXCERPT},}})'"
+                         f"|\"([^\"\n]{{{simbatch.errors.EXCERPT},}})\"")
+
+
+def bounded(message: str) -> str:
+    """``message`` with every quoted text longer than ``simbatch.errors.EXCERPT`` cut to
+    an excerpt: the command line's guard for messages of the library and of argparse."""
+    return _LONG_QUOTE.sub(lambda m: excerpt(m.group(1) or m.group(2)), message)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser, whose messages quote a bad argument in a bounded excerpt."""
 
     def error(self, message: str) -> NoReturn:
         """Print the usage and the message (exit code 2), long arguments cut short."""
-        message = re.sub(f"'([^']{{{simbatch.errors.EXCERPT},}})'",
-                         lambda m: excerpt(m.group(1)), message)
+        message = bounded(message)
         if len(message) > 4 * simbatch.errors.EXCERPT:
             message = excerpt(message, 4 * simbatch.errors.EXCERPT, quoted=False)
         super().error(message)

@@ -33,7 +33,7 @@ def add_commands(commands: Commands) -> None:
                          " servers.AOS1.threads=1..8 --target 'wait_p95 <= 5m for default'")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
     parser.add_argument("--vary", action="append", required=True, metavar="PATH=LO..HI",
-                        type=text("--vary"),
+                        type=text("--vary", flow=True),
                         help="a whole-number path into the scenario and its range"
                         " (repeatable)")
     parser.add_argument("--target", action="append", required=True,
