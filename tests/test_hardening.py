@@ -557,3 +557,22 @@ def test_ctrl_c_stops_a_big_run_cleanly(tmp_path: Path) -> None:
     assert stderr.strip().splitlines() == ["interrupted: stopped; finished outputs and stored"
                                            " replications are kept"], stderr
     assert not out.exists() or not any(out.iterdir())  # no partial output files
+
+
+def test_the_document_walkers_take_any_depth_without_recursion() -> None:
+    from simbatch.scenario.paths import plain
+    from simbatch.scenario.yamlfile import YamlLimitError, expansion
+
+    deep = nested(5_000)
+    copied, depth = plain(deep), 0
+    while copied:  # (comparing with == would recurse)
+        copied, depth = copied["a"], depth + 1
+    assert depth == 5_000
+    assert plain({"a": (1, [2, {"b": 3}]), 4: "x"}) == {"a": [1, [2, {"b": 3}]], "4": "x"}
+    assert expansion(deep) == (10_001, 10_001)  # every mapping and its one key
+    shared = ["x"] * 3
+    assert expansion({"a": shared, "b": shared}) == (8, 11)  # the second use: 1 against 4
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(YamlLimitError, match="refers to itself"):
+        expansion({"a": loop})

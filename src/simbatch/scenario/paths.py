@@ -64,13 +64,33 @@ def get_value(document: Any, path: str, what: str = "path") -> Any:
 
 
 def plain(node: Any) -> Any:
-    """Plain dicts, lists and scalars (no loader types), for copying and writing."""
-    if isinstance(node, Mapping):
-        return {str(k): plain(v) for k, v in node.items()}
-    if isinstance(node, list | tuple):
-        return [plain(v) for v in node]
-    if isinstance(node, bool | int | float | str) or node is None:
-        return type(node)(node) if node is not None else None
+    """Plain dicts, lists and scalars (no loader types), for copying and writing; walked
+    with an explicit stack, so no nesting reaches Python's recursion limit."""
+    if not isinstance(node, Mapping | list | tuple):
+        return _scalar(node)
+    root: Any = {} if isinstance(node, Mapping) else []
+    stack: list[tuple[Any, Any]] = [(node, root)]
+    while stack:
+        source, out = stack.pop()
+        items = (((str(k), v) for k, v in source.items()) if isinstance(source, Mapping)
+                 else enumerate(source))
+        for key, value in items:
+            if isinstance(value, Mapping | list | tuple):
+                copied: Any = {} if isinstance(value, Mapping) else []
+                stack.append((value, copied))
+            else:
+                copied = _scalar(value)
+            if isinstance(out, dict):
+                out[key] = copied
+            else:
+                out.append(copied)
+    return root
+
+
+def _scalar(node: Any) -> Any:
+    """A scalar as its plain Python type (a loader's subclass of int or str dropped)."""
+    if isinstance(node, bool | int | float | str):
+        return type(node)(node)
     return node
 
 

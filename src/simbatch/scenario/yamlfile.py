@@ -205,29 +205,45 @@ def expansion(tree: Any) -> tuple[int, int]:
     """(values written, values once aliases are expanded) of a loaded tree.
 
     Shared (aliased) containers are counted once for the first figure and every time they
-    are used for the second; memoised, so a deep alias bomb is measured in linear time.
+    are used for the second; memoised, so a deep alias bomb is measured in linear time,
+    and walked with an explicit stack, so no nesting reaches Python's recursion limit.
     A container that contains itself raises ``YamlLimitError``.
     """
+    return _distinct(tree), _expanded(tree)
+
+
+def _children(node: Any) -> list[Any]:
+    return [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
+
+
+def _expanded(tree: Any) -> int:
+    """Values once aliases are expanded (see ``expansion``)."""
+    if not isinstance(tree, Mapping | list):
+        return 1
     memo: dict[int, int] = {}
-    on_path: set[int] = set()
-
-    def size(node: Any) -> int:
-        if not isinstance(node, Mapping | list):
-            return 1
-        key = id(node)
-        if key in memo:
-            return memo[key]
-        if key in on_path:
-            raise YamlLimitError("an alias refers to itself (recursive YAML)")
-        on_path.add(key)
-        children = [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
-        total = 1 + sum(size(child) for child in children)
-        on_path.discard(key)
-        memo[key] = total
-        return total
-
-    expanded = size(tree)
-    return _distinct(tree), expanded
+    on_path = {id(tree)}
+    stack: list[list[Any]] = [[tree, iter(_children(tree)), 1]]  # node, children, total
+    while True:
+        frame = stack[-1]
+        for child in frame[1]:
+            key = id(child)
+            if not isinstance(child, Mapping | list):
+                frame[2] += 1
+            elif key in memo:
+                frame[2] += memo[key]
+            elif key in on_path:
+                raise YamlLimitError("an alias refers to itself (recursive YAML)")
+            else:
+                on_path.add(key)
+                stack.append([child, iter(_children(child)), 1])
+                break
+        else:
+            stack.pop()
+            on_path.discard(id(frame[0]))
+            memo[id(frame[0])] = frame[2]
+            if not stack:
+                return int(frame[2])
+            stack[-1][2] += frame[2]
 
 
 def _distinct(tree: Any) -> int:
