@@ -14,6 +14,7 @@
 (e) Start-up: `simbatch validate` on the walkthrough against `python -c "import pandas"`.
 (f) Replication: one replication's metrics against simulate() with both tables.
 (g), (h) With --history-plan: the history and plan benchmarks, as their scripts print them.
+(i) With --load: the load benchmark (benchmarks/load.py), as its script prints it.
 
 Timings vary with the machine's load, so each model runs several times, interleaved, and
 the best time counts; the ratios between models are what to read.
@@ -376,7 +377,9 @@ def report(results: dict[str, Any]) -> str:
               f" replication (simulate + table metrics) = {r['ratio_to_previous']:.2f};"
               " best seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in r["best_s"].items())]
     for title, key in (("(g) History: read and calibrate (benchmarks/history.py)", "history"),
-                       ("(h) Plan on the tenant week (benchmarks/plan.py)", "plan")):
+                       ("(h) Plan on the tenant week (benchmarks/plan.py)", "plan"),
+                       ("(i) Load: 300 servers, 5,000 jobs, a month (benchmarks/load.py)",
+                        "load")):
         if results.get(key):
             lines += ["", title, "", "```text", *results[key], "```"]
     return "\n".join(lines)
@@ -388,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--history-plan", action="store_true", help="also run benchmarks/"
                         "history.py and benchmarks/plan.py (several minutes at full size)")
+    parser.add_argument("--load", action="store_true", help="also run benchmarks/load.py"
+                        " (a 300-server, 5,000-job month: a few minutes)")
     parser.add_argument("--_month", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._month:
@@ -409,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.history_plan:
         results["history"] = script("history.py", "--scale", "0.01" if small else "1")
         results["plan"] = script("plan.py", *(["--small"] if small else []))
+    if args.load:
+        results["load"] = script("load.py", *(["--small"] if small else []))
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -36,3 +36,17 @@ def test_small_benchmark_run(tmp_path: Path) -> None:
     assert farm[-1]["events"] <= 1.2 * farm[0]["events"]
     assert set(figures["startup"]) == {"python -c 'import pandas'",
                                        "simbatch validate scenarios/walkthrough.yaml"}
+
+
+def test_small_load_benchmark_run(tmp_path: Path) -> None:
+    out = tmp_path / "load.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "load.py"), "--small",
+                           "--json", str(out)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "work budget estimate" in proc.stdout and "peak memory above baseline" in proc.stdout
+    figures = json.loads(out.read_text())
+    assert (figures["servers"], figures["jobs"], figures["days"]) == (30, 500, 3)
+    # the estimate of the work budget is close to the work done (an upper bound of its mean)
+    assert 0.9 < figures["attempts"] / figures["estimated_attempts"] < 1.1
+    assert figures["peak_bytes_above_baseline"] > 0
+    assert "simulated h" in proc.stderr  # the progress bar, forced onto stderr

@@ -54,8 +54,9 @@ def test_the_weibull_time_that_calibration_writes() -> None:
     assert duration.mean == pytest.approx(300 * math.gamma(1.5))
     assert duration.describe() == "{weibull: {shape: 2, scale: 5m}}"
     doc["jobs"]["J"]["tasks"]["T"]["duration"] = {"weibull": {"shape": 0, "scale": "5m"}}
-    with pytest.raises(simbatch.ScenarioError, match=r"jobs\.J\.tasks\.T\.duration: weibull"
-                                                     r" needs a shape above 0, got 0"):
+    with pytest.raises(simbatch.ScenarioError, match=r"jobs\.J\.tasks\.T\.duration\.weibull"
+                                                     r"\.shape: weibull needs a shape above 0,"
+                                                     r" got 0"):
         simbatch.load(doc)
 
 

@@ -237,16 +237,22 @@ def test_help_states_every_default(command: str) -> None:
 
 
 @pytest.mark.parametrize(("argv", "problem"), [
-    (["run", "--seed", "x", "FILE"], "argument --seed: invalid int value: 'x'"),
+    (["run", "--seed", "x", "FILE"], "argument --seed: 'x' is not a whole number; give one"
+     " from 0 to 4,294,967,295"),
+    (["run", "--seed", "-1", "FILE"], "argument --seed: '-1' is out of range; give a whole"
+     " number from 0 to 4,294,967,295"),
     (["run", "--format", "xlsx", "FILE"], "argument --format: invalid choice"),
     (["validate"], "the following arguments are required: file"),
-    (["compare", "a.yaml", "-n", "many"], "argument -n/--replications: invalid int value"),
+    (["compare", "a.yaml", "-n", "many"], "argument -n/--replications: 'many' is not a whole"
+     " number; give one from 1 to 10,000"),
+    (["compare", "a.yaml", "-n", "2", "-n", "9" * 40], "argument -n/--replications: '"
+     + "9" * 40 + "' is out of range; give a whole number from 1 to 10,000"),
     (["sweep", "a.yaml"], "the following arguments are required: --grid"),
     (["report", "a.yaml", "--seed"], "argument --seed: expected one argument"),
     (["calibrate", "h.csv"], "the following arguments are required: --out"),
     (["backtest", "h.csv", "--topology", "t.yaml", "--fast"], "unrecognized arguments: --fast"),
     (["plan", "a.yaml", "--vary", "x=1..2", "--target", "wait_p95 <= 1m",
-      "--confidence", "high"], "argument --confidence: invalid float value: 'high'"),
+      "--confidence", "high"], "argument --confidence: 'high' is not a number in [0.5, 1)"),
 ])
 def test_a_bad_argument_shows_the_commands_usage_and_exits_2(
         argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,7 +271,8 @@ def test_python_m_simbatch_refuses_a_bad_argument_without_a_traceback() -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("usage: simbatch run ")
     assert proc.stderr.strip().splitlines()[-1] == ("simbatch run: error: argument --seed:"
-                                                    " invalid int value: 'x'")
+                                                    " 'x' is not a whole number; give one"
+                                                    " from 0 to 4,294,967,295")
     assert "Traceback" not in proc.stderr
 
 
@@ -525,3 +532,99 @@ def test_run_prints_a_negative_margin_as_minus_h_mm_ss(
     # smallest margin -0:16:14; latest finish 0:46:14 after due (Mon 00:46)
     assert late.split() == ["Late", "1", "1", "0", "100.0%", "0", "0:16:14", "0:16:14",
                             "-0:16:14", "0:46:14", "after", "due", "(Mon", "00:46)"]
+
+
+# ---- every argument bounded before anything runs (issue 25) ----------------------------------
+
+NUMERIC = [  # (command, option, lowest, highest)
+    ("run", "--seed", 0, 2**32 - 1), ("run", "--max-attempts", 1, 10**9),
+    ("compare", "-n", 1, 10_000), ("compare", "--seed", 0, 2**32 - 1),
+    ("compare", "--max-attempts", 1, 10**9), ("sweep", "-n", 1, 10_000),
+    ("sweep", "--seed", 0, 2**32 - 1), ("sweep", "--max-attempts", 1, 10**9),
+    ("report", "-n", 0, 10_000), ("report", "--seed", 0, 2**32 - 1),
+    ("report", "--max-attempts", 1, 10**9), ("plan", "-n", 2, 10_000),
+    ("plan", "--max-replications", 2, 10_000), ("plan", "--budget", 1, 10**7),
+    ("plan", "--seed", 0, 2**32 - 1), ("plan", "--max-attempts", 1, 10**9),
+    ("backtest", "-n", 1, 10_000), ("backtest", "--seed", 0, 2**32 - 1),
+    ("backtest", "--max-attempts", 1, 10**9),
+]
+
+
+def test_every_numeric_option_is_listed_here() -> None:
+    listed = {(c, o) for c, o, _, _ in NUMERIC}
+    for name, parser in subparsers().items():
+        for action in parser._actions:
+            parse = action.type
+            if getattr(parse, "__name__", "") in ("whole number", "int", "float"):
+                assert (name, action.option_strings[0]) in listed, (name, action.option_strings)
+            assert parse not in (int, float), (name, action.option_strings)
+
+
+@pytest.mark.parametrize(("command", "option", "low", "high"), NUMERIC,
+                         ids=[f"{c} {o}" for c, o, _, _ in NUMERIC])
+def test_every_numeric_option_is_bounded_with_its_range_in_the_message(
+        command: str, option: str, low: int, high: int) -> None:
+    parser = subparsers()[command]
+    action = next(a for a in parser._actions if option in a.option_strings)
+    assert action.type is not None
+    assert action.type(str(low)) == low and action.type(f" {high} ") == high
+    for bad in (str(low - 1), str(high + 1), "9" * 5000, "-" + "9" * 40, "1.5", "", "x"):
+        with pytest.raises(argparse.ArgumentTypeError) as caught:
+            action.type(bad)
+        message = str(caught.value)
+        assert f"from {low:,} to {high:,}" in message and len(message) < 200, message
+
+
+def test_every_command_that_simulates_takes_max_attempts() -> None:
+    for name in ("run", "compare", "sweep", "report", "plan", "backtest"):
+        assert "--max-attempts" in subparsers()[name].format_help(), name
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["sweep", "a.yaml", "--grid", "x=" + "[" * 5000], "nests brackets or braces more than 16"),
+    (["sweep", "a.yaml", "--grid", "x=" + "{a: " * 100 + "1" + "}" * 100],
+     "nests brackets or braces more than 16"),
+    (["sweep", "a.yaml", "--grid", "x=" + "1," * 6000], "characters long; --grid takes at most"),
+    (["plan", "a.yaml", "--vary", "x=1..2", "--target", "w" * 20_000],
+     "characters long; --target takes at most 10,000"),
+    (["plan", "a.yaml", "--vary", "x=1..2", "--target", "t", "--confidence", "1"],
+     "'1' is not a number in [0.5, 1)"),
+    (["run", "a.yaml", "--format", "y" * 10_000], "argument --format: invalid choice: 'yyy"),
+    (["run", "a.yaml", "--bogus", "z" * 10_000], "unrecognized arguments: --bogus zzz"),
+])
+def test_a_hostile_argument_is_refused_in_a_short_message(
+        argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert problem in last and len(last) < 400, last
+
+
+def test_sweep_values_nested_within_the_bound_still_parse(tmp_path: Path) -> None:
+    from simbatch.cli.experiments import grid
+
+    assert grid(["x=[[1, 2]], [[3]]"]) == {"x": [[[1, 2]], [[3]]]}
+
+
+@pytest.mark.parametrize(("vary", "max_attempts", "refused"), [
+    (["servers.AOS1.threads=0..1000000000"], None, "1,000,000,001 values, more than the 10,000"),
+    (["servers.AOS1.threads=0..99999999999999999999999999999999"], None, "values, more than"),
+    (["servers.AOS1.threads=1..4"], "5", "past the work budget"),
+])
+def test_vary_ranges_beyond_the_work_budget_are_refused_before_anything_runs(
+        vary: list[str], max_attempts: str | None, refused: str,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from simbatch.planning import search
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no candidate may run")
+
+    monkeypatch.setattr(search, "run_replication", never)
+    argv = ["plan", "scenarios/affinity.yaml", *(f"--vary={v}" for v in vary), "--target",
+            "wait_p95 <= 5m for default", "-n", "2"]
+    if max_attempts is not None:
+        argv += ["--max-attempts", max_attempts]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert refused in err and err.count("\n") == 1, err

@@ -213,8 +213,13 @@ def test_missing_file_and_bad_seed_exit_2(tmp_path: Path,
     assert "nope.yaml: no such file" in capsys.readouterr().err
     path = tmp_path / "good.yaml"
     path.write_text(BASE, encoding="utf-8")
-    assert main(["run", str(path), "--seed", "-1"]) == 2
-    assert "seed must be a whole number >= 0, got -1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # refused by the argument's own range
+        main(["run", str(path), "--seed", "-1"])
+    assert exit_.value.code == 2
+    assert ("argument --seed: '-1' is out of range; give a whole number from 0 to"
+            " 4,294,967,295") in capsys.readouterr().err
+    with pytest.raises(simbatch.UsageError, match="seed must be a whole number >= 0, got -1"):
+        simbatch.simulate(path, seed=-1)
 
 
 def test_empty_file_and_alias_bomb(tmp_path: Path) -> None:
@@ -343,3 +348,73 @@ def test_with_changes_survives_pickling_and_needs_a_loaded_scenario(tmp_path: Pa
     assert by_hand == base and repr(by_hand) == repr(base)
     with pytest.raises(simbatch.ScenarioError, match=r"not built by simbatch\.load"):
         by_hand.with_changes({"polling": "30s"})
+
+
+# ---- a distribution's bad parameter is named by its own path ---------------------------------
+
+DURATION = "jobs.J.tasks.A.duration"
+# (the distribution as written, the path below the duration, the problem)
+PARAMETERS = [
+    ("{lognormal: {mean: 1m, sd: -2m}}", "lognormal.sd",
+     "bad time '-2m': a time cannot be negative"),
+    ("{lognormal: {mean: -1m, sd: 2m}}", "lognormal.mean",
+     "bad time '-1m': a time cannot be negative"),
+    ("{lognormal: {mean: 0, sd: 2m}}", "lognormal.mean", "lognormal needs a mean above 0, got 0"),
+    ("{lognormal: [1m, 2m]}", "lognormal",
+     "lognormal takes {mean: TIME, sd: TIME}, got ['1m', '2m']"),
+    ("{gamma: {mean: 1m, sd: 2x}}", "gamma.sd", "bad time '2x'"),
+    ("{gamma: {mean: 1x, sd: 2m}}", "gamma.mean", "bad time '1x'"),
+    ("{normal: {mean: 5m, sd: -1m}}", "normal.sd", "bad time '-1m': a time cannot be negative"),
+    ("{normal: {mean: 5 minutes, sd: 1m}}", "normal.mean", "bad time '5 minutes'"),
+    ("{constant: -5m}", "constant", "bad time '-5m': a time cannot be negative"),
+    ("{exponential: 2y}", "exponential", "bad time '2y'"),
+    ("{exponential: 0}", "exponential", "exponential needs a mean above 0, got 0"),
+    ("{uniform: [1m, -9m]}", "uniform[1]", "bad time '-9m': a time cannot be negative"),
+    ("{uniform: [x, 9m]}", "uniform[0]", "bad time 'x'"),
+    ("{uniform: [9m, 1m]}", "uniform", "uniform needs [low, high] with low <= high"),
+    ("{uniform: [1m]}", "uniform", "uniform takes a list of 2 times, got ['1m']"),
+    ("{triangular: [1m, 3m, 9q]}", "triangular[2]", "bad time '9q'"),
+    ("{triangular: [1m, -3m, 9m]}", "triangular[1]", "bad time '-3m'"),
+    ("{triangular: [-1m, 3m, 9m]}", "triangular[0]", "bad time '-1m'"),
+    ("{triangular: [5m, 3m, 9m]}", "triangular", "triangular needs [min, mode, max] in that"
+                                                 " order"),
+    ("{weibull: {shape: 0, scale: 5m}}", "weibull.shape", "weibull needs a shape above 0, got 0"),
+    ("{weibull: {shape: 1.5, scale: -5m}}", "weibull.scale", "bad time '-5m'"),
+    ("{weibull: {shape: 1.5, scale: 0}}", "weibull.scale", "weibull needs a scale above 0"),
+    ("{weibull: {shape: 1.5}}", "weibull", "weibull takes {shape: NUMBER, scale: TIME}"),
+    ("{empirical: [1m, 2m, -7m]}", "empirical[2]", "bad time '-7m': a time cannot be negative"),
+    ("{empirical: []}", "empirical", "empirical needs at least one time, got []"),
+    ("{empirical: {file: none.csv, column: s}}", "empirical.file",
+     "empirical file 'none.csv' cannot be read: No such file or directory"),
+    ("{empirical: {file: times.csv, column: t}}", "empirical.column",
+     "empirical file 'times.csv' has no column 't' (it has s)"),
+]
+
+
+@pytest.mark.parametrize(("written", "below", "problem"), PARAMETERS,
+                         ids=[p[1] + ":" + p[0] for p in PARAMETERS])
+def test_a_bad_distribution_parameter_is_named_by_its_path(
+        tmp_path: Path, written: str, below: str, problem: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "times.csv").write_text("s\n30\n", encoding="utf-8")
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE.replace("A: {duration: 5m}", f"A: {{duration: {written}}}"),
+                    encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ScenarioError: {path}: {DURATION}.{below}: {problem}"), err
+    assert err.endswith("(line 11)\n") and err.count("\n") == 1
+
+
+def test_a_bad_parameter_of_an_arrival_interval_or_runtime_is_named_too() -> None:
+    doc = {"start": "2026-01-05 22:00", "horizon": "1d", "servers": {"A": {}},
+           "jobs": {"J": {"arrivals": {"interval": {"gamma": {"mean": "1m", "sd": "-1s"}}},
+                          "tasks": {"T": {"duration": "1m"}}}}}
+    with pytest.raises(simbatch.ScenarioError, match=r"^<scenario>: jobs\.J\.arrivals\.interval"
+                                                     r"\.gamma\.sd: bad time '-1s'"):
+        simbatch.load(doc)
+    doc["jobs"]["J"] = {"tasks": {"T": {"duration": "1m", "runtime": {  # type: ignore[index]
+        "tasks": 2, "duration": {"uniform": ["1m", "2q"]}}}}}
+    with pytest.raises(simbatch.ScenarioError, match=r"^<scenario>: jobs\.J\.tasks\.T\.runtime"
+                                                     r"\.duration\.uniform\[1\]: bad time '2q'"):
+        simbatch.load(doc)

@@ -3,7 +3,8 @@
 One test per class the hardening issue lists: YAML tags, impossible dates, deep nesting,
 alias expansion against honest size, errors in an extended base file, overflowing times,
 distributions, recurrence steps, runtime counts, rates, instants beyond the clock, and the
-work budget.
+work budget; then (round three) deep task graphs and documents, long extends chains,
+special files, and bad values quoted in bounded excerpts.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path,
 
     monkeypatch.setattr(safeyaml, "MAX_BYTES", 100)
     err = refused(scenario_with(tmp_path, BASE + "#" * 200 + "\n"), capsys)
-    assert "bytes, more than the 100 a scenario may have" in err
+    assert "the file is more than the 100 bytes a scenario may have" in err
 
 
 @pytest.mark.parametrize(("base_text", "expected"), [
@@ -177,9 +178,9 @@ def test_an_error_in_an_extended_file_names_that_file_and_line(
     ("duration: 5m", "duration: 1e308", "a time is at most 100 years"),
     ("duration: 5m", "duration: .inf", "a time must be finite"),
     ("duration: 5m", "duration: {lognormal: {mean: 1m, sd: 1000000w}}",
-     "jobs.J.tasks.T.duration: lognormal: bad time '1000000w': a time is at most 100 years"),
+     "jobs.J.tasks.T.duration.lognormal.sd: bad time '1000000w': a time is at most 100 years"),
     ("duration: 5m", "duration: {exponential: 99999999999999999999d}",
-     "duration: exponential: bad time"),
+     "duration.exponential: bad time"),
     ("horizon: 1d", "horizon: 1d\npolling: 99999999999999w", "polling: bad time"),
     ("threads: 2", "threads: 2, poll_offset: 9999999999999999999999s",
      "servers.A.poll_offset: bad time"),
@@ -369,3 +370,209 @@ def test_a_large_file_that_is_not_plain_is_read_the_careful_way(
         return
     err = refused(scenario_with(tmp_path, text), capsys)
     assert message in err and f"line {len(text.splitlines())}" in err
+
+
+# ---- round three: deep graphs and documents, special files, bounded excerpts ------------------
+
+def long_job(tasks: int, forward: bool) -> dict[str, object]:
+    """One job of ``tasks`` one-second tasks in a chain: each waits for the next one listed
+    (``forward``) or for the one before it."""
+    step = 1 if forward else -1
+    chain = {f"T{i}": {"duration": "1s", "after": ({f"T{i + step}": "ended"}
+                                                    if 0 <= i + step < tasks else {})}
+             for i in range(tasks)}
+    return {"start": "2026-01-05 22:00", "horizon": "1d", "polling": 0,
+            "servers": {"A": {"threads": 2}}, "jobs": {"Chain": {"tasks": chain}}}
+
+
+@pytest.mark.parametrize("forward", [True, False])  # about 1.5 s each
+def test_a_chain_of_ten_thousand_tasks_validates_and_simulates(forward: bool) -> None:
+    result = simbatch.simulate(long_job(10_000, forward))
+    tasks = result.tasks
+    assert len(tasks) == 10_000 and set(tasks["status"]) == {"Ended"}
+    first = "T9999" if forward else "T0"
+    assert tasks.sort_values("start")["task"].iloc[0] == first
+    assert result.jobs["duration"].iloc[0].total_seconds() == 10_000
+
+
+def test_a_forward_chain_of_1500_tasks_validates_on_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [f"  T{i}: {{duration: 1s, after: {{T{i + 1}: ended}}}}" for i in range(1499)]
+    text = BASE.replace("  J: {tasks: {T: {duration: 5m}}}\n",
+                        "  J:\n    tasks:\n" + "".join(f"    {line}\n" for line in lines)
+                        + "      T1499: {duration: 1s}\n")
+    assert main(["validate", str(scenario_with(tmp_path, text))]) == 0
+    assert "valid (1 servers, 1 groups, 1 jobs)" in capsys.readouterr().out
+
+
+def test_a_cycle_among_many_tasks_is_one_message_naming_it() -> None:
+    doc = long_job(3_000, forward=False)
+    tasks = doc["jobs"]["Chain"]["tasks"]  # type: ignore[index]
+    tasks["T1000"]["after"] = {"T999": "ended", "T1004": "ended"}
+    with pytest.raises(simbatch.ScenarioError) as caught:
+        simbatch.load(doc)
+    assert str(caught.value) == ("<scenario>: jobs.Chain.tasks.T1001.after: dependency cycle:"
+                                 " T1000 -> T1004 -> T1003 -> T1002 -> T1001 -> T1000")
+
+
+def nested(depth: int) -> dict[str, object]:
+    """A mapping nested ``depth`` levels deep."""
+    root: dict[str, object] = {}
+    node = root
+    for _ in range(depth):
+        node["a"] = node = {}
+    return root
+
+
+@pytest.mark.parametrize("where", ["duration", "top", "changes"])
+def test_a_deeply_nested_mapping_from_python_is_a_scenario_error(where: str) -> None:
+    deep = nested(5_000)
+    with pytest.raises(simbatch.ScenarioError) as caught:
+        if where == "duration":
+            simbatch.load({"start": "2026-01-05 22:00", "horizon": "1d",
+                           "servers": {"A": {}}, "jobs": {"J": {"tasks": {"T": {
+                               "duration": deep}}}}})
+        elif where == "top":
+            simbatch.load(deep)
+        else:
+            simbatch.load(BASE_DICT).with_changes(deep)
+    assert str(caught.value).endswith(".a: nested more than 64 levels deep")
+
+
+def test_a_mapping_that_contains_itself_is_a_scenario_error() -> None:
+    loop: dict[str, object] = {"start": "2026-01-05 22:00", "servers": {"A": {}}}
+    loop["jobs"] = {"J": loop}
+    with pytest.raises(simbatch.ScenarioError, match="nested more than 64 levels deep"):
+        simbatch.load(loop)
+
+
+BASE_DICT = {"start": "2026-01-05 22:00", "horizon": "1d", "servers": {"A": {"threads": 2}},
+             "jobs": {"J": {"tasks": {"T": {"duration": "5m"}}}}}
+
+
+def test_a_long_extends_chain_is_refused(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    scenario_with(tmp_path, BASE, "f0.yaml")
+    for i in range(1, 40):
+        scenario_with(tmp_path, f"extends: f{i - 1}.yaml\nname: n{i}\n", f"f{i}.yaml")
+    err = refused(tmp_path / "f39.yaml", capsys)
+    assert "extends: a chain of more than 16 files extending one another" in err
+    assert main(["validate", str(tmp_path / "f10.yaml")]) == 0
+
+
+@pytest.mark.skipif(not Path("/etc/passwd").is_file(), reason="needs /etc/passwd")
+def test_extends_of_a_system_file_does_not_print_it(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(scenario_with(tmp_path, "extends: /etc/passwd\n"), capsys)
+    first = Path("/etc/passwd").read_text(encoding="utf-8").splitlines()[0]
+    assert first not in err and "root" not in err
+    assert err.startswith("ScenarioError: /etc/passwd: a scenario must be a mapping of keys,"
+                          " got text (")
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ("duration: 5m", "duration: X", "jobs.J.tasks.T.duration: bad time 'xxx"),
+    ("J: {tasks", "J: {group: X, tasks", "jobs.J.group: unknown group 'xxx"),
+    ("J: {tasks", "J: {start: X, tasks", "jobs.J.start: bad date and time 'xxx"),
+    ("horizon: 1d", "horizon: 1d\ntimezone: X", "timezone: unknown time zone 'xxx"),
+    ("horizon: 1d", "horizon: 1d\nname: [X]", "name: expected text, got ['xxx"),
+])
+def test_a_10_kb_bad_value_is_quoted_in_at_most_80_characters(
+        tmp_path: Path, old: str, new: str, problem: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(scenario_with(tmp_path, BASE.replace(old, new.replace("X", "x" * 10_000))),
+                  capsys)
+    assert problem in err and "…" in err and "x" * 80 not in err and len(err) < 400
+
+
+def test_the_excerpt_is_bounded_for_every_kind_of_value() -> None:
+    from simbatch.errors import excerpt
+
+    assert excerpt("-2m") == "'-2m'" and excerpt({"sd": 1}) == "{'sd': 1}"
+    assert excerpt("x" * 10_000) == "'" + "x" * 78 + "…"
+    for value in (nested(5_000), list(range(10_000)), 10**5000, "é" * 1000, b"\0" * 999):
+        assert len(excerpt(value)) <= 80
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "zero", "null"])
+def test_a_special_file_is_refused_before_it_is_read(
+        tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    if kind == "fifo":
+        path = tmp_path / "pipe.yaml"
+        os.mkfifo(path)  # nobody writes to it: reading it would block for ever
+    elif kind == "folder":
+        path = tmp_path
+    else:
+        path = Path(f"/dev/{kind}")
+        if not path.exists():
+            pytest.skip(f"no {path}")
+    err = refused(path, capsys)
+    what = {"folder": "a folder", "fifo": "a FIFO (named pipe)"}.get(kind, "a device")
+    assert err == f"ScenarioError: {path}: is {what}, not a file: give a scenario file\n"
+
+
+def test_an_empirical_file_that_is_a_device_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = BASE.replace("duration: 5m", "duration: {empirical: {file: /dev/zero, column: s}}")
+    err = refused(scenario_with(tmp_path, text), capsys)
+    assert "jobs.J.tasks.T.duration.empirical.file: empirical file '/dev/zero' cannot be" \
+           " read: is a device, not a file" in err
+
+
+def load_benchmark() -> object:
+    """``benchmarks/load.py`` as a module: its generated 300-server, 5,000-job month."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "load_benchmark", Path(__file__).parent.parent / "benchmarks" / "load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_big_run_cleanly(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    doc = load_benchmark().farm_month()  # type: ignore[attr-defined]
+    path = tmp_path / "month.yaml"
+    path.write_text(json.dumps(doc), encoding="utf-8")  # YAML 1.2 reads JSON
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "simbatch", "run", str(path), "--out",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(10)  # loading and simulating: the whole run takes minutes
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 2), stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines() == ["interrupted: stopped; finished outputs and stored"
+                                           " replications are kept"], stderr
+    assert not out.exists() or not any(out.iterdir())  # no partial output files
+
+
+def test_the_document_walkers_take_any_depth_without_recursion() -> None:
+    from simbatch.scenario.paths import plain
+    from simbatch.scenario.yamlfile import YamlLimitError, expansion
+
+    deep = nested(5_000)
+    copied, depth = plain(deep), 0
+    while copied:  # (comparing with == would recurse)
+        copied, depth = copied["a"], depth + 1
+    assert depth == 5_000
+    assert plain({"a": (1, [2, {"b": 3}]), 4: "x"}) == {"a": [1, [2, {"b": 3}]], "4": "x"}
+    assert expansion(deep) == (10_001, 10_001)  # every mapping and its one key
+    shared = ["x"] * 3
+    assert expansion({"a": shared, "b": shared}) == (8, 11)  # the second use: 1 against 4
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(YamlLimitError, match="refers to itself"):
+        expansion({"a": loop})

@@ -18,8 +18,43 @@ means to report with a single ``except SimbatchError``::
 
 from __future__ import annotations
 
-__all__ = ["BudgetError", "HistoryError", "ScenarioError", "SimbatchError", "SimbatchWarning",
-           "SimulationError", "StoreError", "UsageError"]
+import reprlib
+from typing import Any
+
+__all__ = ["EXCERPT", "BudgetError", "HistoryError", "ScenarioError", "SimbatchError",
+           "SimbatchWarning", "SimulationError", "StoreError", "UsageError", "excerpt"]
+
+EXCERPT = 80
+"""The most characters of a bad value that a message quotes (an ellipsis marks the cut)."""
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxdict = _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxset = 6
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = EXCERPT + 8
+
+
+def excerpt(value: Any, limit: int = EXCERPT, *, quoted: bool = True) -> str:
+    """A bad value as a message quotes it: its ``repr``, cut to ``limit`` characters.
+
+    Every message that echoes a value the user wrote goes through here, so a 10 kB
+    string, a file's contents or a mapping nested thousands deep is shown as its first
+    few characters and an ellipsis, never in full (and never by a recursive ``repr``).
+    With ``quoted=False`` a text is cut the same way but shown as it is (a library's
+    message that quotes its input).
+    """
+    if isinstance(value, str):
+        text = repr(value[:limit + 1]) if quoted else value
+    else:
+        try:
+            text = _SHORT.repr(value)
+        except Exception:  # a user's object whose repr fails: its type is enough
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _named(source: str) -> str:
+    """A file's name as a message prints it: whole, unless it is absurdly long."""
+    return source if len(source) <= 4 * EXCERPT else excerpt(source, 4 * EXCERPT, quoted=False)
 
 
 class SimbatchError(Exception):
@@ -38,7 +73,7 @@ class ScenarioError(SimbatchError):
         self.line = line
         where = f"{path}: " if path else ""
         at = f" (line {line})" if line is not None else ""
-        super().__init__(f"{source}: {where}{problem}{at}")
+        super().__init__(f"{_named(source)}: {where}{problem}{at}")
 
 
 class HistoryError(SimbatchError):
@@ -52,8 +87,11 @@ class HistoryError(SimbatchError):
         self.row = row
         self.column = column
         where = "".join([f"row {row}, " if row is not None else "",
-                         f"column {column}, " if column is not None else ""])
-        super().__init__(f"{source}: {where[:-2] + ': ' if where else ''}{problem}")
+                         f"column {excerpt(column, quoted=False)}, " if column is not None
+                         else ""])
+        if len(problem) > 8 * EXCERPT:  # a backstop: an export's cells never in bulk
+            problem = excerpt(problem, 8 * EXCERPT, quoted=False)
+        super().__init__(f"{_named(source)}: {where[:-2] + ': ' if where else ''}{problem}")
 
 
 class SimulationError(SimbatchError):

@@ -8,14 +8,18 @@ from typing import Any
 
 import simbatch
 from simbatch.cli.options import (
+    MAX_REPLICATIONS,
     Commands,
     add_command,
     add_dask,
     add_max_attempts,
+    add_seed,
     close,
     executor,
     names,
     not_a_folder,
+    text,
+    whole,
 )
 from simbatch.cli.tables import interval_table
 
@@ -41,15 +45,18 @@ def add_commands(commands: Commands) -> None:
                          "scenarios/affinity.yaml --grid servers.AOS1.threads=4,8")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
     parser.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
+                        type=text("--grid", flow=True),
                         help="a path into the scenario and its values (repeatable; default:"
                         " none, but --grid or --vary is required)")
     parser.add_argument("--vary", action="append", default=[], metavar="PATH=SPEC",
+                        type=text("--vary", flow=True),
                         help="a setting and its values as plan reads them: LO..HI[/STEP],"
                         " 22:00..02:00/15m, A,B,C; PATH may be servers.*.threads or"
                         " servers.count (repeatable; default: none)")
     _add_replications(parser, 1)
-    parser.add_argument("--metrics", metavar="M1,M2,...", help="the metrics to print and"
-                        " write, such as wait_mean_s,utilization (default: printed, "
+    parser.add_argument("--metrics", metavar="M1,M2,...", type=text("--metrics"),
+                        help="the metrics to print and write, such as"
+                        " wait_mean_s,utilization (default: printed, "
                         + ", ".join(SWEEP_SHOWN) + "; written, all)")
     parser.add_argument("--out", type=Path, metavar="FILE.csv", help="also write the table"
                         " for machines: times in seconds (columns with _s), shares as"
@@ -62,21 +69,23 @@ def add_commands(commands: Commands) -> None:
                         help="scenario files (YAML); the first is the baseline")
     parser.add_argument("--out", type=Path, default=Path("report.html"), metavar="OUT.html",
                         help="the HTML file to write (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("-n", "--replications", type=int, default=0,
+    add_seed(parser)
+    parser.add_argument("-n", "--replications", type=whole(0, MAX_REPLICATIONS), default=0,
                         help="with several scenarios: replications for the paired"
-                        " differences (default: %(default)s, none)")
+                        f" differences, 0 to {MAX_REPLICATIONS:,} (default: %(default)s,"
+                        " none)")
     add_max_attempts(parser)
     parser.set_defaults(handler=report)
 
 
 def _add_replications(parser: argparse.ArgumentParser, replications: int) -> None:
     """The options of ``compare`` and ``sweep``: replications, seed, warm-up, fan-out."""
-    parser.add_argument("-n", "--replications", type=int, default=replications,
-                        help="replications of each scenario (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the first replication (default: %(default)s)")
-    parser.add_argument("--warmup", default="0s", metavar="TIME", help="waits of work ready"
+    parser.add_argument("-n", "--replications", type=whole(1, MAX_REPLICATIONS),
+                        default=replications, help="replications of each scenario, 1 to"
+                        f" {MAX_REPLICATIONS:,} (default: %(default)s)")
+    add_seed(parser, "seed of the first replication")
+    parser.add_argument("--warmup", default="0s", metavar="TIME", type=text("--warmup"),
+                        help="waits of work ready"
                         " before this time are left out (default: %(default)s)")
     add_dask(parser)
     add_max_attempts(parser)

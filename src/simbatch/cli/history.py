@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 import simbatch
-from simbatch.cli.options import Commands, add_command, add_max_attempts, not_a_folder
+from simbatch.cli.options import (
+    MAX_REPLICATIONS,
+    Commands,
+    add_command,
+    add_max_attempts,
+    add_seed,
+    not_a_folder,
+    whole,
+)
 
 __all__ = ["add_commands", "backtest", "calibrate"]
 
@@ -46,9 +54,10 @@ def add_commands(commands: Commands) -> None:
     parser.add_argument("--calibrated", action="store_true", help="run replications of the"
                         " calibrated scenario on the topology instead of replaying"
                         " (default: replay)")
-    parser.add_argument("-n", "--replications", type=int, default=None,
-                        help="replications in calibrated mode (default: 10)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("-n", "--replications", type=whole(1, MAX_REPLICATIONS), default=None,
+                        help=f"replications in calibrated mode, 1 to {MAX_REPLICATIONS:,}"
+                        " (default: 10)")
+    add_seed(parser)
     parser.add_argument("--report", type=Path, metavar="BACKTEST.html",
                         help="write an HTML report, and the plot beside it as .png"
                         " (default: none)")

@@ -8,13 +8,19 @@ from pathlib import Path
 
 import simbatch
 from simbatch.cli.options import (
+    MAX_REPLICATIONS,
+    MAX_RUNS,
     Commands,
     add_command,
     add_dask,
     add_max_attempts,
+    add_seed,
     close,
     executor,
+    fraction,
     not_a_folder,
+    text,
+    whole,
 )
 
 __all__ = ["add_commands", "plan"]
@@ -28,29 +34,36 @@ def add_commands(commands: Commands) -> None:
                          " servers.AOS1.threads=1..8 --target 'wait_p95 <= 5m for default'")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
     parser.add_argument("--vary", action="append", required=True, metavar="PATH=SPEC",
+                        type=text("--vary", flow=True),
                         help="a setting and its values: LO..HI[/STEP] (whole numbers),"
                         " 22:00..02:00/15m (times), A,B,C (values in order); PATH may be"
                         " servers.*.threads, a --tie name or servers.count (repeatable)")
     parser.add_argument("--tie", action="append", default=[], metavar="NAME=PATH,PATH",
+                        type=text("--tie"),
                         help="one variable NAME that sets several paths to one value"
                         " (repeatable; default: none)")
     parser.add_argument("--target", action="append", required=True,
-                        metavar='"METRIC OP VALUE [for KEY]"',
+                        metavar='"METRIC OP VALUE [for KEY]"', type=text("--target"),
                         help="such as 'wait_p95 <= 2m for Integration' (repeatable)")
     parser.add_argument("--weight", action="append", default=[], metavar="PATH=W",
+                        type=text("--weight"),
                         help="multiply the thread-hours a capacity variable adds, or a"
                         " lever's change and steps, by W (repeatable; default: 1 each)")
-    parser.add_argument("--confidence", type=float, default=0.95, metavar="P",
-                        help="of the one-sided bounds (default: %(default)s)")
-    parser.add_argument("-n", "--replications", type=int, default=10,
-                        help="replications per candidate to start with (default: %(default)s)")
-    parser.add_argument("--max-replications", type=int, metavar="N",
-                        help="most replications per candidate (default: 4 x -n)")
-    parser.add_argument("--budget", type=int, metavar="RUNS",
-                        help="most simulation runs in all (default: no limit)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the first replication (default: %(default)s)")
-    parser.add_argument("--warmup", default="0s", metavar="TIME", help="waits of work ready"
+    parser.add_argument("--confidence", type=fraction(0.5, 1, high_open=True), default=0.95,
+                        metavar="P", help="of the one-sided bounds, in [0.5, 1) (default:"
+                        " %(default)s)")
+    parser.add_argument("-n", "--replications", type=whole(2, MAX_REPLICATIONS), default=10,
+                        help=f"replications per candidate to start with, 2 to"
+                        f" {MAX_REPLICATIONS:,} (default: %(default)s)")
+    parser.add_argument("--max-replications", type=whole(2, MAX_REPLICATIONS), metavar="N",
+                        help=f"most replications per candidate, up to {MAX_REPLICATIONS:,}"
+                        " (default: 4 x -n)")
+    parser.add_argument("--budget", type=whole(1, MAX_RUNS), metavar="RUNS",
+                        help=f"most simulation runs in all, 1 to {MAX_RUNS:,} (default: no"
+                        " limit)")
+    add_seed(parser, "seed of the first replication")
+    parser.add_argument("--warmup", default="0s", metavar="TIME", type=text("--warmup"),
+                        help="waits of work ready"
                         " before this time are left out (default: %(default)s)")
     parser.add_argument("--out", type=Path, metavar="PLAN.yaml",
                         help="write the recommendation as a what-if file that extends FILE"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 import simbatch
-from simbatch.cli.options import Commands, add_command, add_max_attempts
+from simbatch.cli.options import Commands, add_command, add_max_attempts, add_seed
 from simbatch.cli.tables import print_tables
 
 __all__ = ["add_commands", "run", "validate"]
@@ -17,8 +17,7 @@ def add_commands(commands: Commands) -> None:
     parser = add_command(commands, "run", "simulate a scenario, print its summary, write CSVs",
                          "scenarios/walkthrough.yaml --out out")
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="random seed (default: %(default)s)")
+    add_seed(parser)
     parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
                         help="folder for tasks.csv and jobs.csv (default: %(default)s,"
                         " the current folder)")

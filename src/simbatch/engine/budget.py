@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from cronsim import CronSim
 
-from simbatch.errors import BudgetError
+from simbatch.errors import BudgetError, excerpt
 from simbatch.scenario.spec import Job, Scenario
 from simbatch.scenario.timegrammar import NS, epoch_ns
 
@@ -49,10 +49,16 @@ class Estimate:
     by_job: tuple[tuple[str, float, float], ...]
     """(job, expected runs, expected attempts) in file order."""
 
+    @property
+    def bytes(self) -> float:
+        """The resident memory the attempts are expected to take (``BYTES_PER_ATTEMPT``
+        each): what ``benchmarks/load.py`` measures a run against."""
+        return self.attempts * BYTES_PER_ATTEMPT
+
     def largest(self) -> str:
         """The job that asks for most attempts, for messages."""
         name, _, attempts = max(self.by_job, key=lambda row: row[2])
-        return f"{name!r} ({attempts:,.0f} attempts)"
+        return f"{excerpt(name)} ({attempts:,.0f} attempts)"
 
 
 def _runs(job: Job, scenario: Scenario, cap: float) -> float:

@@ -14,16 +14,19 @@ DELAY_SECONDS = 2.0
 
 
 @contextmanager
-def simulated_time(horizon: int, label: str) -> Iterator[Callable[[int], None]]:
+def simulated_time(horizon: int, label: str, *, show: bool | None = None,
+                   delay: float = DELAY_SECONDS) -> Iterator[Callable[[int], None]]:
     """A callback for ``Model.run`` that moves a bar over the horizon, in simulated hours.
 
-    The bar appears only on a terminal (or in a notebook) and only after
-    ``DELAY_SECONDS``; it is closed however the run ends.
+    The bar appears only on a terminal (or in a notebook; ``show=True`` forces it, on
+    stderr, as the load benchmark does) and only after ``delay`` seconds; it is closed
+    however the run ends, Ctrl-C included.
     """
     from tqdm.auto import tqdm  # loaded by runs that show progress, not by ``import simbatch``
 
     hours = horizon / NS / 3600
-    bar = tqdm(total=round(hours, 1), desc=label, unit="h", delay=DELAY_SECONDS, disable=None,
+    bar = tqdm(total=round(hours, 1), desc=label, unit="h", delay=delay,
+               disable=None if show is None else not show,
                leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f}"
                " simulated h [{elapsed}<{remaining}]")
     done = 0.0

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simbatch.errors import ScenarioError
+from simbatch.errors import ScenarioError, excerpt
 from simbatch.scenario import lint, schema, shape
 from simbatch.scenario.build import calendars, downtime, jobs, topology
 from simbatch.scenario.build.context import Context
@@ -56,7 +56,8 @@ def load_changed(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
     built here carries.
     """
     if not isinstance(changes, Mapping):
-        raise ScenarioError(scenario.source, "", f"changes must be a mapping, got {changes!r}")
+        raise ScenarioError(scenario.source, "",
+                            f"changes must be a mapping, got {excerpt(changes)}")
     try:
         merged = shape.merge(scenario.document, changes)
     except shape.MergeError as exc:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from simbatch.errors import UsageError
+from simbatch.errors import UsageError, excerpt
 from simbatch.scenario.shape import format_path, merge
 
 __all__ = ["Part", "changes_for", "count_template", "expand", "get_value", "parse_path", "plain",
@@ -44,11 +44,12 @@ def parse_path(path: str) -> list[Part]:
     for match in _PART.finditer(path):
         gap = path[position:match.start()]
         if gap not in ("", "."):
-            raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
+            raise UsageError(f"bad path {excerpt(path)}: write keys with dots and list"
+                             " items as [1]")
         parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
         position = match.end()
     if not parts or position != len(path):
-        raise UsageError(f"bad path {path!r}: write keys with dots and list items as [1]")
+        raise UsageError(f"bad path {excerpt(path)}: write keys with dots and list items as [1]")
     return parts
 
 
@@ -59,9 +60,9 @@ def _walk(document: Any, parts: Sequence[Part], path: str, what: str) -> Any:
         where = format_path(tuple(parts[:depth + 1]))
         if isinstance(part, int):
             if not isinstance(node, list) or not 0 <= part < len(node):
-                raise UsageError(f"{what} {path!r}: the scenario has no {where!r}")
+                raise UsageError(f"{what} {excerpt(path)}: the scenario has no {excerpt(where)}")
         elif not isinstance(node, Mapping) or part not in node:
-            raise UsageError(f"{what} {path!r}: the scenario has no {where!r}")
+            raise UsageError(f"{what} {excerpt(path)}: the scenario has no {excerpt(where)}")
         node = node[part]
     return node
 
@@ -72,13 +73,33 @@ def get_value(document: Any, path: str, what: str = "path") -> Any:
 
 
 def plain(node: Any) -> Any:
-    """Plain dicts, lists and scalars (no loader types), for copying and writing."""
-    if isinstance(node, Mapping):
-        return {str(k): plain(v) for k, v in node.items()}
-    if isinstance(node, list | tuple):
-        return [plain(v) for v in node]
-    if isinstance(node, bool | int | float | str) or node is None:
-        return type(node)(node) if node is not None else None
+    """Plain dicts, lists and scalars (no loader types), for copying and writing; walked
+    with an explicit stack, so no nesting reaches Python's recursion limit."""
+    if not isinstance(node, Mapping | list | tuple):
+        return _scalar(node)
+    root: Any = {} if isinstance(node, Mapping) else []
+    stack: list[tuple[Any, Any]] = [(node, root)]
+    while stack:
+        source, out = stack.pop()
+        items = (((str(k), v) for k, v in source.items()) if isinstance(source, Mapping)
+                 else enumerate(source))
+        for key, value in items:
+            if isinstance(value, Mapping | list | tuple):
+                copied: Any = {} if isinstance(value, Mapping) else []
+                stack.append((value, copied))
+            else:
+                copied = _scalar(value)
+            if isinstance(out, dict):
+                out[key] = copied
+            else:
+                out.append(copied)
+    return root
+
+
+def _scalar(node: Any) -> Any:
+    """A scalar as its plain Python type (a loader's subclass of int or str dropped)."""
+    if isinstance(node, bool | int | float | str):
+        return type(node)(node)
     return node
 
 
@@ -103,7 +124,7 @@ def set_values(document: Mapping[str, Any], values: Mapping[str, Any],
         if isinstance(last, int):
             _walk(out, parts, path, what)
         elif not isinstance(node, dict):
-            raise UsageError(f"{what} {path!r}: {last!r} is not inside a mapping")
+            raise UsageError(f"{what} {excerpt(path)}: {excerpt(last)} is not inside a mapping")
         node[last] = value
     for value, template in counts.values():
         out = merge(out, server_count_changes(out, value, template, what))

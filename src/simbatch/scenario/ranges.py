@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from simbatch.errors import SimulationError
+from simbatch.errors import SimulationError, excerpt
 from simbatch.scenario.timegrammar import MAX_TIME, NS, Distribution
 
 __all__ = ["LAST_INSTANT", "MAX_BATCH", "MAX_COUNT", "MAX_RATE", "MAX_RUNTIME_TASKS",
@@ -73,7 +73,7 @@ def check_every(every: int, unit: str) -> None:
 def check_rate(rate: float, written: object) -> None:
     """Refuse an arrival rate above ``MAX_RATE`` per second (``ValueError``, quoting it)."""
     if not math.isfinite(rate) or rate > MAX_RATE:
-        raise ValueError(f"rate {written!r} is more than {MAX_RATE:g} arrivals a second")
+        raise ValueError(f"rate {excerpt(written)} is more than {MAX_RATE:g} arrivals a second")
 
 
 def check_distribution(dist: Distribution) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simbatch.errors import ScenarioError
+from simbatch.errors import ScenarioError, excerpt
 from simbatch.scenario import ranges
 from simbatch.scenario.shape import Document, Loc
 
@@ -238,7 +238,7 @@ def _problem(doc: Document, err: Any) -> ScenarioError:
             names = [f.alias or n for n, f in model.model_fields.items()]
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
-        return doc.error(loc, f"unknown key {key!r}{hint}", at=parent)
+        return doc.error(loc, f"unknown key {excerpt(key)}{hint}", at=parent)
     if kind in ("too_long", "list_too_long"):
         limit = err.get("ctx", {}).get("max_length")
         return doc.error(loc, f"at most {limit:,} entries, got {len(err['input']):,}")
@@ -246,13 +246,13 @@ def _problem(doc: Document, err: Any) -> ScenarioError:
         return doc.error(loc, f"missing required key {loc[-1]!r}", at=loc[:-1])
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        problem = f"expected one of {expected}, got {err['input']!r}"
+        problem = f"expected one of {expected}, got {excerpt(err['input'])}"
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         bound = err["msg"].lower().replace("input should be", "must be")
-        problem = f"{bound}, got {err['input']!r}"
+        problem = f"{bound}, got {excerpt(err['input'])}"
     else:
         friendly = _FRIENDLY.get(kind, err["msg"])
-        problem = f"{friendly}, got {err['input']!r}"
+        problem = f"{friendly}, got {excerpt(err['input'])}"
     return doc.error(loc, problem)
 
 

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from simbatch.errors import ScenarioError
+from simbatch.errors import EXCERPT, ScenarioError, excerpt
 from simbatch.scenario import yamlfile as safeyaml
 
 Loc = tuple[str | int, ...]
+MAX_EXTENDS = 16
+"""The longest chain of files that extend one another (a base, its what-if, and so on)."""
 
 
 def format_path(loc: Loc) -> str:
@@ -32,7 +34,8 @@ def format_path(loc: Loc) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            key = str(part) if len(str(part)) <= EXCERPT else f"{str(part)[:EXCERPT - 1]}…"
+            out += f".{key}" if out else key
     return out
 
 
@@ -82,29 +85,53 @@ class Document:
         return ScenarioError(source, format_path(loc if at is None else at), problem, line)
 
 
-def _plain(node: Any, loc: Loc, lines: dict[Loc, Origin], source: str) -> Any:
-    """Copy a ruamel tree into plain dicts, lists and scalars, noting each key's line."""
-    if isinstance(node, Mapping):
-        out: dict[Any, Any] = {}
-        lc = getattr(node, "lc", None)
-        for key, value in node.items():
-            plain_key = _plain(key, loc, {}, source)
-            here = (*loc, plain_key if isinstance(plain_key, str | int) else str(plain_key))
-            if lc is not None:
-                with contextlib.suppress(KeyError, TypeError):  # merged keys carry no mark
-                    lines[here] = (source, lc.key(key)[0] + 1)
-            out[plain_key] = _plain(value, here, lines, source)
-        return out
-    if isinstance(node, list):
-        lc = getattr(node, "lc", None)
-        items = []
-        for i, value in enumerate(node):
-            here = (*loc, i)
-            if lc is not None:
-                with contextlib.suppress(KeyError, TypeError, IndexError):
-                    lines[here] = (source, lc.item(i)[0] + 1)
-            items.append(_plain(value, here, lines, source))
-        return items
+def _plain(node: Any, source: str, lines: dict[Loc, Origin] | None = None) -> Any:
+    """Copy a ruamel tree (or a Python mapping) into plain dicts, lists and scalars, noting
+    each key's line in ``lines``.
+
+    The walk keeps its own stack, so no nesting reaches Python's recursion limit; nesting
+    deeper than ``yamlfile.MAX_DEPTH`` (which the YAML reader refuses too, and which a
+    mapping that contains itself reaches) is a ``ScenarioError`` at the path it reaches.
+    """
+    if not isinstance(node, Mapping | list):
+        return _scalar(node)
+    root: Any = {} if isinstance(node, Mapping) else []
+    stack: list[tuple[Any, Any, Loc]] = [(node, root, ())]
+    while stack:
+        here_node, out, loc = stack.pop()
+        if len(loc) >= safeyaml.MAX_DEPTH:
+            raise ScenarioError(source, format_path(loc), f"nested more than"
+                                f" {safeyaml.MAX_DEPTH} levels deep")
+        lc = getattr(here_node, "lc", None)
+        if isinstance(here_node, Mapping):
+            for key, value in here_node.items():
+                plain_key = _scalar(key) if not isinstance(key, Mapping | list) else str(key)
+                here = (*loc, plain_key if isinstance(plain_key, str | int) else str(plain_key))
+                if lc is not None and lines is not None:
+                    with contextlib.suppress(KeyError, TypeError):  # merged keys carry no mark
+                        lines[here] = (source, lc.key(key)[0] + 1)
+                out[plain_key] = _child(value, here, stack)
+        else:
+            for i, value in enumerate(here_node):
+                here = (*loc, i)
+                if lc is not None and lines is not None:
+                    with contextlib.suppress(KeyError, TypeError, IndexError):
+                        lines[here] = (source, lc.item(i)[0] + 1)
+                out.append(_child(value, here, stack))
+    return root
+
+
+def _child(value: Any, loc: Loc, stack: list[tuple[Any, Any, Loc]]) -> Any:
+    """A plain copy of ``value``: a scalar now, a container filled when ``stack`` reaches it."""
+    if not isinstance(value, Mapping | list):
+        return _scalar(value)
+    out: Any = {} if isinstance(value, Mapping) else []
+    stack.append((value, out, loc))
+    return out
+
+
+def _scalar(node: Any) -> Any:
+    """A plain scalar (ruamel's scalar types are subclasses of Python's)."""
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
@@ -157,14 +184,17 @@ def read_file(path: str | Path, _chain: tuple[Path, ...] = (), *,
         return doc
     here = Path(path).resolve()
     if not isinstance(base, str):
-        raise doc.error(("extends",), f"extends takes a file name, got {base!r}")
+        raise doc.error(("extends",), f"extends takes a file name, got {excerpt(base)}")
     target = (here.parent / base).resolve()
     chain = (*_chain, here)
     if target in chain:
         names = " -> ".join(p.name for p in (*chain[chain.index(target):], target))
         raise doc.error(("extends",), f"extends itself: {names}")
-    if not target.is_file():
-        raise doc.error(("extends",), f"extends {base!r}, but there is no such file"
+    if len(chain) >= MAX_EXTENDS:
+        raise doc.error(("extends",), f"a chain of more than {MAX_EXTENDS} files extending"
+                                      " one another")
+    if not target.exists():
+        raise doc.error(("extends",), f"extends {excerpt(base)}, but there is no such file"
                                       f" ({target})")
     parent = read_file(target, chain)
     try:
@@ -184,52 +214,70 @@ class MergeError(ValueError):
 
     def __init__(self, loc: Loc) -> None:
         self.loc = loc
-        super().__init__(f"null removes {format_path(loc)!r}, but the base has no such key")
+        super().__init__(f"null removes {excerpt(format_path(loc))}, but the base has no such key")
 
 
 def merge(base: Mapping[str, Any], changes: Mapping[str, Any], loc: Loc = ()) -> dict[str, Any]:
-    """Deep-merge ``changes`` into ``base``: maps merge, other values replace, null removes."""
+    """Deep-merge ``changes`` into ``base``: maps merge, other values replace, null removes.
+
+    Walked with an explicit stack, depth first in the order of ``changes``, so changes of
+    any depth merge without recursion and the first bad key is the one reported.
+    """
     out = dict(base)
-    for key, value in changes.items():
-        if value is None:
-            if key not in out:
-                raise MergeError((*loc, key))
-            del out[key]
-        elif isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
-            out[key] = merge(base[key], value, (*loc, key))
+    stack = [(out, base, iter(changes.items()), loc)]
+    while stack:
+        target, old, items, here = stack[-1]
+        for key, value in items:
+            if value is None:
+                if key not in target:
+                    raise MergeError((*here, key))
+                del target[key]
+            elif isinstance(value, Mapping) and isinstance(old.get(key), Mapping):
+                inner = dict(old[key])
+                target[key] = inner
+                stack.append((inner, old[key], iter(value.items()), (*here, key)))
+                break
+            else:
+                target[key] = value
         else:
-            out[key] = value
+            stack.pop()
     return out
 
 
-def _paths(node: Any, loc: Loc = ()) -> list[Loc]:
-    """Every key and list item path in plain data."""
+def _paths(node: Any) -> list[Loc]:
+    """Every key and list item path in plain data, in document order (without recursion)."""
     out: list[Loc] = []
+    stack = _children(node, ())
+    while stack:
+        value, loc = stack.pop()
+        out.append(loc)
+        stack.extend(_children(value, loc))
+    return out
+
+
+def _children(node: Any, loc: Loc) -> list[tuple[Any, Loc]]:
+    """The items of a dict or list with their paths, last first (for a stack)."""
     items = (node.items() if isinstance(node, dict)
              else enumerate(node) if isinstance(node, list) else ())
-    for key, value in items:
-        here = (*loc, key)
-        out.append(here)
-        out.extend(_paths(value, here))
-    return out
+    return [(value, (*loc, key)) for key, value in items][::-1]
 
 
 def _read_one(path: str | Path, quick: bool = False) -> Document:
     source = str(path)
     try:
-        size = Path(path).stat().st_size
-        if size > safeyaml.MAX_BYTES:
-            raise ScenarioError(source, "", f"the file is {size:,} bytes, more than the"
-                                            f" {safeyaml.MAX_BYTES:,} a scenario may have")
-        text = Path(path).read_text(encoding="utf-8")
+        text = safeyaml.read_text(path)
     except FileNotFoundError:
         raise ScenarioError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except safeyaml.YamlLimitError as exc:
+        raise ScenarioError(source, "", exc.problem) from None
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
         raise ScenarioError(source, "", f"cannot be read: {exc}") from None
     if quick:
         plain = safeyaml.quick_load(text)
         if isinstance(plain, dict):
-            return Document(_plain(plain, (), {}, source), source, {},
+            return Document(_plain(plain, source), source, {},
                             Path(path).resolve().parent, from_file=True, located=False)
     try:
         tree = safeyaml.reader().load(text)
@@ -244,11 +292,13 @@ def _read_one(path: str | Path, quick: bool = False) -> Document:
         raise ScenarioError(source, "", f"not valid YAML: {problem}",
                             mark.line + 1 if mark else None) from None
     except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise ScenarioError(source, "", f"not valid YAML: {exc}") from None
+        raise ScenarioError(source, "", f"not valid YAML: {excerpt(str(exc), quoted=False)}"
+                            ) from None
     if tree is None:
         raise ScenarioError(source, "", "the file is empty")
     if not isinstance(tree, Mapping):
-        raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {tree!r}")
+        raise ScenarioError(source, "", "a scenario must be a mapping of keys, got"
+                            f" {_what(tree)}")
     try:
         written, expanded = safeyaml.expansion(tree)
     except safeyaml.YamlLimitError as exc:
@@ -258,16 +308,27 @@ def _read_one(path: str | Path, quick: bool = False) -> Document:
                                         f" {expanded:,}, more than {safeyaml.MAX_EXPANSION:,}"
                                         " beyond the file; is an alias repeated in a loop?")
     lines: dict[Loc, Origin] = {}
-    data = _plain(tree, (), lines, source)
+    data = _plain(tree, source, lines)
     return Document(data, source, lines, Path(path).resolve().parent, from_file=True)
+
+
+def _what(tree: Any) -> str:
+    """What a file holds instead of a mapping, named by its type: never its contents (a
+    mistaken ``extends: /etc/passwd`` must not print the file)."""
+    if isinstance(tree, str):
+        return f"text ({len(tree):,} characters)"
+    if isinstance(tree, list):
+        return f"a list ({len(tree):,} items)"
+    return f"a single value ({type(tree).__name__})"
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "<scenario>",
                  folder: Path | None = None) -> Document:
     """A scenario given as a Python mapping (no line numbers)."""
     if not isinstance(data, Mapping):
-        raise ScenarioError(source, "", f"a scenario must be a mapping of keys, got {data!r}")
+        raise ScenarioError(source, "",
+                            f"a scenario must be a mapping of keys, got {excerpt(data)}")
     if "extends" in data:
         raise ScenarioError(source, "extends", "extends is for scenario files; in Python use"
                                                " simbatch.load(base).with_changes({...})")
-    return Document(_plain(data, (), {}, source), source, {}, folder)
+    return Document(_plain(data, source), source, {}, folder)

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from simbatch.errors import SimulationError
+from simbatch.errors import SimulationError, excerpt
 
-__all__ = ["MAX_TIME", "NS", "WEEKDAYS", "Distribution", "epoch_ns", "format_seconds",
+__all__ = ["EMPIRICAL_BYTES", "MAX_TIME", "NS", "WEEKDAYS", "Distribution", "ParameterError",
+           "epoch_ns", "format_seconds",
            "parse_days", "parse_duration_ns", "parse_every", "parse_rate", "parse_time"]
 
 NS = 1_000_000_000
@@ -65,34 +66,34 @@ def epoch_ns(moment: dt.datetime) -> int:
 def parse_duration_ns(value: Any) -> int:
     """A fixed, non-negative duration as whole nanoseconds (``"1h30m"``, ``90``, ``"2.5s"``)."""
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"bad time {value!r}: {_HINT}")
+        raise ValueError(f"bad time {excerpt(value)}: {_HINT}")
     if isinstance(value, int):
         seconds = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"bad time {value!r}: a time must be finite")
+            raise ValueError(f"bad time {excerpt(value)}: a time must be finite")
         seconds = Decimal(repr(value))
     elif isinstance(value, str):
         if value.strip().startswith("-") and _WHOLE.match(value.strip()[1:]):
-            raise ValueError(f"bad time {value!r}: a time cannot be negative")
+            raise ValueError(f"bad time {excerpt(value)}: a time cannot be negative")
         if re.fullmatch(r"\s*\d+(\.\d+)?\s*", value, re.ASCII):  # seconds, as in a CSV cell
             return parse_duration_ns(float(value) if "." in value else int(value))
         if not value.strip() or not _WHOLE.match(value):
-            raise ValueError(f"bad time {value!r}: {_HINT}")
+            raise ValueError(f"bad time {excerpt(value)}: {_HINT}")
         try:
             seconds = sum(
                 (Decimal(n) * _UNITS[u] for n, u in _PART.findall(value)), Decimal(0)
             )
         except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-            raise ValueError(f"bad time {value!r}: {_HINT}") from exc
+            raise ValueError(f"bad time {excerpt(value)}: {_HINT}") from exc
     else:
-        raise ValueError(f"bad time {value!r}: {_HINT}")
+        raise ValueError(f"bad time {excerpt(value)}: {_HINT}")
     if seconds < 0:
-        raise ValueError(f"bad time {value!r}: a time cannot be negative")
+        raise ValueError(f"bad time {excerpt(value)}: a time cannot be negative")
     if 0 < seconds < Decimal("1e-9"):
-        raise ValueError(f"bad time {value!r}: shorter than a nanosecond, the clock's unit")
+        raise ValueError(f"bad time {excerpt(value)}: shorter than a nanosecond, the clock's unit")
     if seconds * NS > MAX_TIME:
-        raise ValueError(f"bad time {value!r}: a time is at most 100 years (36500d)")
+        raise ValueError(f"bad time {excerpt(value)}: a time is at most 100 years (36500d)")
     return int(seconds * NS)
 
 
@@ -202,92 +203,136 @@ _KINDS = ("constant", "exponential", "uniform", "triangular", "normal", "lognorm
           "weibull", "empirical")
 
 
+class ParameterError(ValueError):
+    """A distribution's parameter is bad; ``at`` is its path below the time field, such as
+    ``("lognormal", "sd")`` or ``("uniform", 1)``, so that a message names
+    ``jobs.J.tasks.T.duration.lognormal.sd`` rather than the whole duration."""
+
+    def __init__(self, problem: str, at: tuple[str | int, ...]) -> None:
+        self.at = at
+        super().__init__(problem)
+
+
+def _param(value: Any, *at: str | int) -> float:
+    """A time parameter in seconds; a bad one is a ``ParameterError`` at ``at``."""
+    try:
+        return _seconds(value)
+    except ValueError as exc:
+        raise ParameterError(str(exc), at) from None
+
+
 def _list(value: Any, n: int, kind: str) -> list[float]:
     if not isinstance(value, list) or len(value) != n:
-        raise ValueError(f"{kind} takes a list of {n} times, got {value!r}")
-    return [_seconds(v) for v in value]
+        raise ParameterError(f"{kind} takes a list of {n} times, got {excerpt(value)}", (kind,))
+    return [_param(v, kind, i) for i, v in enumerate(value)]
 
 
 def _mean_sd(value: Any, kind: str) -> tuple[float, float]:
     if not isinstance(value, dict) or set(value) != {"mean", "sd"}:
-        raise ValueError(f"{kind} takes {{mean: TIME, sd: TIME}}, got {value!r}")
-    return _seconds(value["mean"]), _seconds(value["sd"])
+        raise ParameterError(f"{kind} takes {{mean: TIME, sd: TIME}}, got {excerpt(value)}",
+                             (kind,))
+    return _param(value["mean"], kind, "mean"), _param(value["sd"], kind, "sd")
+
+
+EMPIRICAL_BYTES = 64 * 1024 * 1024
+"""The largest file of samples an empirical distribution reads."""
 
 
 def _empirical(value: Any, base_dir: Path | None) -> list[float]:
+    kind = "empirical"
     if isinstance(value, list):
         if not value:
-            raise ValueError("empirical needs at least one time, got []")
-        return [_seconds(v) for v in value]
+            raise ParameterError("empirical needs at least one time, got []", (kind,))
+        return [_param(v, kind, i) for i, v in enumerate(value)]
     if not isinstance(value, dict) or set(value) != {"file", "column"}:
-        raise ValueError("empirical takes a list of times or {file: F, column: C},"
-                         f" got {value!r}")
+        raise ParameterError("empirical takes a list of times or {file: F, column: C},"
+                             f" got {excerpt(value)}", (kind,))
+    written = excerpt(str(value["file"]))
     path = Path(str(value["file"]))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
+    import io
+
     import pandas as pd  # only an empirical distribution's file needs it
 
+    from simbatch.scenario.yamlfile import read_text
+
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        reason = " ".join(str(exc).split())
-        raise ValueError(f"empirical file {str(value['file'])!r} cannot be read: {reason}"
-                         ) from exc
+        text = read_text(path, EMPIRICAL_BYTES, "a CSV")
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except OSError as exc:
+        raise ParameterError(f"empirical file {written} cannot be read:"
+                             f" {exc.strerror or exc}", (kind, "file")) from None
+    except ValueError as exc:
+        reason = excerpt(" ".join(str(exc).split()), quoted=False)
+        raise ParameterError(f"empirical file {written} cannot be read: {reason}",
+                             (kind, "file")) from None
     column = str(value["column"])
     if column not in frame.columns:
-        raise ValueError(
-            f"empirical file {str(value['file'])!r} has no column {column!r}"
-            f" (it has {', '.join(map(str, frame.columns))})"
-        )
+        raise ParameterError(
+            f"empirical file {written} has no column {excerpt(column)}"
+            f" (it has {excerpt(', '.join(map(str, frame.columns)), quoted=False)})",
+            (kind, "column"))
     cells = frame[column].tolist()
     if not cells:
-        raise ValueError(f"empirical column {column!r} of {str(value['file'])!r} is empty")
+        raise ParameterError(f"empirical column {excerpt(column)} of {written} is empty",
+                             (kind, "column"))
     times = []
     for row, cell in enumerate(cells, start=2):  # row 1 is the header
         try:
             times.append(_seconds(cell.strip()))
         except ValueError as exc:
-            raise ValueError(f"empirical file {str(value['file'])!r}, column {column!r},"
-                             f" row {row}: {exc}") from None
+            raise ParameterError(f"empirical file {written}, column {excerpt(column)},"
+                                 f" row {row}: {exc}", (kind, "file")) from None
     return times
 
 
 def _weibull(value: Any) -> list[float]:
     """``{shape: K, scale: TIME}`` as (scale in seconds, shape)."""
     if not isinstance(value, dict) or set(value) != {"shape", "scale"}:
-        raise ValueError(f"weibull takes {{shape: NUMBER, scale: TIME}}, got {value!r}")
+        raise ParameterError("weibull takes {shape: NUMBER, scale: TIME}, got"
+                             f" {excerpt(value)}", ("weibull",))
     shape = value["shape"]
     if (isinstance(shape, bool) or not isinstance(shape, int | float)
             or not math.isfinite(shape) or shape <= 0):
-        raise ValueError(f"weibull needs a shape above 0, got {shape!r}")
-    scale = _seconds(value["scale"])
+        raise ParameterError(f"weibull needs a shape above 0, got {excerpt(shape)}",
+                             ("weibull", "shape"))
+    scale = _param(value["scale"], "weibull", "scale")
     if scale == 0:
-        raise ValueError(f"weibull needs a scale above 0, got {value['scale']!r}")
+        raise ParameterError(f"weibull needs a scale above 0, got {excerpt(value['scale'])}",
+                             ("weibull", "scale"))
     return [scale, float(shape)]
 
 
 def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
-    """A time field as a ``Distribution``: plain durations become ``constant``."""
+    """A time field as a ``Distribution``: plain durations become ``constant``.
+
+    A bad parameter of a distribution is a ``ParameterError`` (a ``ValueError``) whose
+    ``at`` names it below the field; other problems are plain ``ValueError``s.
+    """
     if not isinstance(value, dict):
         return Distribution("constant", (_seconds(value),))
     if len(value) != 1:
         raise ValueError(f"a distribution has exactly one kind ({', '.join(_KINDS)}),"
-                         f" got {value!r}")
+                         f" got {excerpt(value)}")
     ((kind, arg),) = value.items()
     if kind not in _KINDS:
-        raise ValueError(f"unknown distribution {kind!r}: use one of {', '.join(_KINDS)}")
+        raise ValueError(f"unknown distribution {excerpt(kind)}: use one of {', '.join(_KINDS)}")
     if kind in ("constant", "exponential"):
-        params = [_seconds(arg)]
+        params = [_param(arg, kind)]
         if kind == "exponential" and params[0] == 0:
-            raise ValueError("exponential needs a mean above 0, got 0")
+            raise ParameterError(f"exponential needs a mean above 0, got {excerpt(arg)}",
+                                 (kind,))
     elif kind == "uniform":
         params = _list(arg, 2, kind)
         if params[0] > params[1]:
-            raise ValueError(f"uniform needs [low, high] with low <= high, got {arg!r}")
+            raise ParameterError(f"uniform needs [low, high] with low <= high, got"
+                                 f" {excerpt(arg)}", (kind,))
     elif kind == "triangular":
         params = _list(arg, 3, kind)
         if not params[0] <= params[1] <= params[2]:
-            raise ValueError(f"triangular needs [min, mode, max] in that order, got {arg!r}")
+            raise ParameterError(f"triangular needs [min, mode, max] in that order, got"
+                                 f" {excerpt(arg)}", (kind,))
     elif kind == "empirical":
         params = _empirical(arg, base_dir)
     elif kind == "weibull":
@@ -295,7 +340,8 @@ def parse_time(value: Any, base_dir: Path | None = None) -> Distribution:
     else:
         params = list(_mean_sd(arg, kind))
         if kind in ("lognormal", "gamma") and params[0] == 0:
-            raise ValueError(f"{kind} needs a mean above 0, got {arg!r}")
+            raise ParameterError(f"{kind} needs a mean above 0, got"
+                                 f" {excerpt(arg['mean'])}", (kind, "mean"))
     return Distribution(kind, tuple(params))
 
 
@@ -312,7 +358,7 @@ def _weekday(word: str) -> int:
         return WEEKDAYS.index(key)
     if key in _LONG_WEEKDAYS:
         return _LONG_WEEKDAYS.index(key)
-    raise ValueError(f"unknown weekday {word!r}: use mon, tue, wed, thu, fri, sat or sun")
+    raise ValueError(f"unknown weekday {excerpt(word)}: use mon, tue, wed, thu, fri, sat or sun")
 
 
 def parse_days(value: Any) -> tuple[int, ...]:
@@ -323,14 +369,14 @@ def parse_days(value: Any) -> tuple[int, ...]:
     days: list[int] = []
     for word in words:
         if not isinstance(word, str) or not word.strip():
-            raise ValueError(f"bad weekdays {value!r}: write mon-fri, sat,sun or [mon, fri]")
+            raise ValueError(f"bad weekdays {excerpt(value)}: write mon-fri, sat,sun or [mon, fri]")
         if "-" in word:
             first, last = (_weekday(w) for w in word.split("-", 1))
             days.extend((first + i) % 7 for i in range((last - first) % 7 + 1))
         else:
             days.append(_weekday(word))
     if len(set(days)) != len(days):
-        raise ValueError(f"weekdays {value!r} name a day twice")
+        raise ValueError(f"weekdays {excerpt(value)} name a day twice")
     return tuple(sorted(days))
 
 
@@ -341,7 +387,7 @@ def parse_rate(value: Any) -> float:
     """A rate such as ``60/h`` or ``2/m``, per second."""
     match = _RATE.match(str(value)) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"bad rate {value!r}: write a count per unit, such as 60/h or 2/m")
+        raise ValueError(f"bad rate {excerpt(value)}: write a count per unit, such as 60/h or 2/m")
     return float(match.group(1)) / _UNITS[match.group(2)]
 
 
@@ -352,6 +398,6 @@ def parse_every(value: Any) -> tuple[int, str]:
     """A recurrence step such as ``15m``, ``2h``, ``1d``, ``1w``, ``1mo`` or ``1y``."""
     match = _EVERY.match(value) if isinstance(value, str) else None
     if match is None or int(match.group(1)) == 0:
-        raise ValueError(f"bad recurrence step {value!r}: write a whole number and one unit of"
-                         " m, h, d, w, mo or y, such as 15m, 1d or 1mo")
+        raise ValueError(f"bad recurrence step {excerpt(value)}: write a whole number and one"
+                         " unit of m, h, d, w, mo or y, such as 15m, 1d or 1mo")
     return int(match.group(1)), match.group(2)

@@ -8,7 +8,10 @@ corner of YAML into one clear message rather than a traceback, a hang or exhaust
 - a date that does not exist (``2026-02-30``) stays text, so that the loader reports it
   at its path as a bad date;
 - nesting deeper than ``MAX_DEPTH`` is refused before Python's recursion limit is reached;
-- a file larger than ``MAX_BYTES`` is refused before it is parsed;
+- only a regular file is read (``read_text``): a folder, a device such as ``/dev/zero``,
+  a FIFO or a socket is refused before a byte is read, and a file larger than
+  ``MAX_BYTES`` is refused before it is parsed, counted as its bytes are read (a file
+  that grows, or lies about its size, cannot run past the bound);
 - aliases may expand the document by at most ``MAX_EXPANSION`` values beyond what is
   written in the file, so an honest 50,000-job file passes and a "billion laughs" does not.
 
@@ -22,7 +25,10 @@ reads it the careful way.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -45,7 +51,7 @@ except ImportError:  # pragma: no cover - the package is a dependency; its wheel
     CParser = None
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_EXPANSION", "QUICK_BYTES", "YamlLimitError",
-           "expansion", "quick_load", "reader"]
+           "expansion", "quick_load", "read_text", "reader"]
 
 MAX_BYTES = 64 * 1024 * 1024
 """The largest scenario file read: far above a 50,000-job tenant (a few MB)."""
@@ -67,6 +73,44 @@ class YamlLimitError(ValueError):
         self.problem = problem
         self.line = line
         super().__init__(problem)
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_text(path: str | Path, limit: int | None = None, what: str = "a scenario") -> str:
+    """The UTF-8 text of the regular file ``path``, of at most ``limit`` bytes (default
+    ``MAX_BYTES``).
+
+    A folder, device, FIFO or socket is refused from its ``stat`` before it is opened,
+    and again from the open file (it may have been swapped in between); it is opened
+    without blocking, so a FIFO never hangs the reader. The bound is checked on the bytes
+    read, not only on the size the file reports. Problems are ``YamlLimitError``;
+    a missing or unreadable file is the ``OSError`` of the system.
+    """
+    limit = MAX_BYTES if limit is None else limit
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise YamlLimitError(f"is {_kind(mode)}, not a file: give {what} file")
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise YamlLimitError(f"is {_kind(mode)}, not a file: give {what} file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise YamlLimitError(f"the file is more than the {limit:,} bytes {what} may have")
+    return data.decode("utf-8")
 
 
 def _written(tag: str) -> str:
@@ -161,29 +205,45 @@ def expansion(tree: Any) -> tuple[int, int]:
     """(values written, values once aliases are expanded) of a loaded tree.
 
     Shared (aliased) containers are counted once for the first figure and every time they
-    are used for the second; memoised, so a deep alias bomb is measured in linear time.
+    are used for the second; memoised, so a deep alias bomb is measured in linear time,
+    and walked with an explicit stack, so no nesting reaches Python's recursion limit.
     A container that contains itself raises ``YamlLimitError``.
     """
+    return _distinct(tree), _expanded(tree)
+
+
+def _children(node: Any) -> list[Any]:
+    return [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
+
+
+def _expanded(tree: Any) -> int:
+    """Values once aliases are expanded (see ``expansion``)."""
+    if not isinstance(tree, Mapping | list):
+        return 1
     memo: dict[int, int] = {}
-    on_path: set[int] = set()
-
-    def size(node: Any) -> int:
-        if not isinstance(node, Mapping | list):
-            return 1
-        key = id(node)
-        if key in memo:
-            return memo[key]
-        if key in on_path:
-            raise YamlLimitError("an alias refers to itself (recursive YAML)")
-        on_path.add(key)
-        children = [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
-        total = 1 + sum(size(child) for child in children)
-        on_path.discard(key)
-        memo[key] = total
-        return total
-
-    expanded = size(tree)
-    return _distinct(tree), expanded
+    on_path = {id(tree)}
+    stack: list[list[Any]] = [[tree, iter(_children(tree)), 1]]  # node, children, total
+    while True:
+        frame = stack[-1]
+        for child in frame[1]:
+            key = id(child)
+            if not isinstance(child, Mapping | list):
+                frame[2] += 1
+            elif key in memo:
+                frame[2] += memo[key]
+            elif key in on_path:
+                raise YamlLimitError("an alias refers to itself (recursive YAML)")
+            else:
+                on_path.add(key)
+                stack.append([child, iter(_children(child)), 1])
+                break
+        else:
+            stack.pop()
+            on_path.discard(id(frame[0]))
+            memo[id(frame[0])] = frame[2]
+            if not stack:
+                return int(frame[2])
+            stack[-1][2] += frame[2]
 
 
 def _distinct(tree: Any) -> int:

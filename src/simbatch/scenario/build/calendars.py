@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
+from simbatch.errors import excerpt
 from simbatch.scenario import ranges, schema
 from simbatch.scenario.build.context import Context, bounded_rate
 from simbatch.scenario.calendar import DAY, Profile, Recurrence, Window
@@ -38,7 +39,7 @@ def horizon(ctx: Context, raw: schema.ScenarioIn, start: dt.datetime, zone: Zone
     end = ctx.moment(("end",), raw.end, zone)
     elapsed = epoch_ns(end) - epoch_ns(start)  # true elapsed time, across DST changes
     if elapsed <= 0:
-        raise ctx.fail(("end",), f"end {str(raw.end)!r} is not after the start"
+        raise ctx.fail(("end",), f"end {excerpt(str(raw.end))} is not after the start"
                                  f" {start:%Y-%m-%d %H:%M}")
     return elapsed
 
@@ -48,11 +49,11 @@ def check_horizon(ctx: Context, raw: schema.ScenarioIn, start: dt.datetime, leng
     """The horizon is above 0, at most 100 years, and ends within the results' clock."""
     if not 0 < length <= MAX_HORIZON:
         raise ctx.fail(("horizon",), "the horizon must be longer than 0 and at most 100"
-                                     f" years, got {raw.horizon or raw.end!r}")
+                                     f" years, got {excerpt(raw.horizon or raw.end)}")
     if epoch_ns(start) + length >= ranges.last_instant_ns():
         raise ctx.fail(("horizon",), f"the run would end after {ranges.LAST_INSTANT:%Y-%m-%d},"
                                      " beyond the nanosecond clock of the results; got"
-                                     f" {raw.horizon or raw.end!r} from {start:%Y-%m-%d}")
+                                     f" {excerpt(raw.horizon or raw.end)} from {start:%Y-%m-%d}")
 
 
 def active(ctx: Context, loc: Loc, raw: schema.JobIn) -> tuple[Window, ...]:
@@ -101,12 +102,12 @@ def recurrence(ctx: Context, loc: Loc, raw: schema.RecurrenceIn, start: dt.datet
         ctx.parse((*loc, "every"), lambda _: ranges.check_every(every, unit), raw.every)
     else:
         if len(str(raw.cron).split()) != 5:
-            raise ctx.fail((*loc, "cron"), f"bad cron expression {raw.cron!r}: use five"
+            raise ctx.fail((*loc, "cron"), f"bad cron expression {excerpt(raw.cron)}: use five"
                            " fields (minute hour day month weekday)")
         try:
             next(iter(CronSim(str(raw.cron), start)))
         except (CronSimError, ValueError, StopIteration) as exc:
-            raise ctx.fail((*loc, "cron"), f"bad cron expression {raw.cron!r}: {exc}"
+            raise ctx.fail((*loc, "cron"), f"bad cron expression {excerpt(raw.cron)}: {exc}"
                            ) from None
         if raw.anchor == "end":
             raise ctx.fail((*loc, "anchor"), "anchor: end needs every:, not cron:")
@@ -123,14 +124,14 @@ def recurrence(ctx: Context, loc: Loc, raw: schema.RecurrenceIn, start: dt.datet
         if day == "last":
             day = -1
         elif not isinstance(day, int) or not 1 <= day <= 31:
-            raise ctx.fail((*loc, "day"), f"day is 1 to 31 or last, got {raw.day!r}")
+            raise ctx.fail((*loc, "day"), f"day is 1 to 31 or last, got {excerpt(raw.day)}")
     if raw.month is not None and unit != "y":
         raise ctx.fail((*loc, "month"), "month: is for yearly recurrences (every: 1y)")
     until = None
     if raw.until is not None:
         until = ctx.moment((*loc, "until"), raw.until, zone, day_end=True)
         if until < start:
-            raise ctx.fail((*loc, "until"), f"until {str(raw.until)!r} is before the job's"
+            raise ctx.fail((*loc, "until"), f"until {excerpt(str(raw.until))} is before the job's"
                                             " start")
     return Recurrence(unit=unit, every=every, cron=raw.cron, weekdays=weekdays,
                       day=day if isinstance(day, int) else None, month=raw.month,

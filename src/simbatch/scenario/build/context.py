@@ -18,11 +18,17 @@ from importlib import resources
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from simbatch.errors import ScenarioError, SimbatchWarning
+from simbatch.errors import ScenarioError, SimbatchWarning, excerpt
 from simbatch.scenario import ranges, schema, shape
 from simbatch.scenario.calendar import DAY, Window
 from simbatch.scenario.shape import Document, Loc
-from simbatch.scenario.timegrammar import Distribution, parse_days, parse_rate, parse_time
+from simbatch.scenario.timegrammar import (
+    Distribution,
+    ParameterError,
+    parse_days,
+    parse_rate,
+    parse_time,
+)
 
 __all__ = ["YEARS", "Context", "bounded_rate", "caller_level", "time_of_day", "zone_names"]
 
@@ -57,10 +63,10 @@ def time_of_day(text: str) -> int:
     """Seconds of the day from ``HH:MM`` or ``HH:MM:SS`` (``24:00`` is the day's end)."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not all(re.fullmatch(r"[0-9]{1,2}", p) for p in parts):
-        raise ValueError(f"bad time of day {text!r}: write HH:MM, such as \"08:00\"")
+        raise ValueError(f"bad time of day {excerpt(text)}: write HH:MM, such as \"08:00\"")
     h, m, s = (int(p) for p in (*parts, "0")[:3])
     if m > 59 or s > 59 or h > 24 or (h == 24 and (m or s)):
-        raise ValueError(f"bad time of day {text!r}: hours 0-24, minutes and seconds 0-59")
+        raise ValueError(f"bad time of day {excerpt(text)}: hours 0-24, minutes and seconds 0-59")
     return h * 3600 + m * 60 + s
 
 
@@ -96,16 +102,15 @@ class Context:
             dist = parse_time(value, self.doc.folder_of(loc))
             ranges.check_distribution(dist)
             return dist
+        except ParameterError as exc:  # a parameter: named by its own path
+            raise self.fail((*loc, *exc.at), str(exc)) from None
         except ValueError as exc:
-            problem = str(exc)
-            if isinstance(value, dict) and len(value) == 1 and problem.startswith("bad time"):
-                problem = f"{next(iter(value))}: {problem}"  # name the distribution
-            raise self.fail(loc, problem) from None
+            raise self.fail(loc, str(exc)) from None
 
     def zone(self, loc: Loc, name: str) -> ZoneInfo:
         """The IANA time zone called ``name``."""
         if name not in zone_names():  # also refuses names like "localtime" that vary by host
-            raise self.fail(loc, f"unknown time zone {name!r} (use an IANA name such as"
+            raise self.fail(loc, f"unknown time zone {excerpt(name)} (use an IANA name such as"
                                  " Europe/Amsterdam)")
         return ZoneInfo(name)
 
@@ -113,7 +118,8 @@ class Context:
                ) -> dt.datetime:
         """A date and time in ``zone``; with ``day_end`` a date alone means its last instant."""
         if value is None or isinstance(value, bool | int | float | list | dict):
-            raise self.fail(loc, f"bad date and time {value!r}: write it as 2026-01-05 22:00")
+            raise self.fail(loc, f"bad date and time {excerpt(value)}: write it as"
+                                 " 2026-01-05 22:00")
         if isinstance(value, dt.datetime):
             moment = value
         elif isinstance(value, dt.date):
@@ -124,12 +130,13 @@ class Context:
             try:
                 moment = dt.datetime.fromisoformat(str(value).strip())
             except ValueError:
-                raise self.fail(loc, f"bad date and time {value!r}: write it as"
+                raise self.fail(loc, f"bad date and time {excerpt(value)}: write it as"
                                      " 2026-01-05 22:00") from None
             if day_end and len(str(value).strip()) == 10:
                 moment += dt.timedelta(days=1, microseconds=-1)
         if not YEARS[0] <= moment.year <= YEARS[1]:
-            raise self.fail(loc, f"date {value!r} is outside the years {YEARS[0]} to {YEARS[1]}")
+            raise self.fail(loc, f"date {excerpt(value)} is outside the years {YEARS[0]} to"
+                                 f" {YEARS[1]}")
         if moment.tzinfo is None:
             return moment.replace(tzinfo=zone)
         return moment.astimezone(zone)
@@ -143,7 +150,8 @@ class Context:
         if begin == finish % DAY:
             hint = ("; for a whole day set the server's threads instead" if what == "period"
                     else "")
-            raise self.fail(loc, f"{what} from {start!r} to {end!r} is empty or a whole day"
+            raise self.fail(loc, f"{what} from {excerpt(start)} to {excerpt(end)} is empty or a"
+                                 " whole day"
                                  + hint)
         return begin, finish
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from simbatch.errors import excerpt
 from simbatch.scenario import schema
 from simbatch.scenario.build import topology
 from simbatch.scenario.build.context import Context
@@ -24,12 +25,12 @@ def outage(ctx: Context, loc: Loc, raw: schema.OutageIn, zone: ZoneInfo, servers
            ) -> Outage:
     """A server down from a local moment for a time longer than 0 (a restart, a what-if)."""
     if raw.server not in servers:
-        raise ctx.fail((*loc, "server"), f"unknown server {raw.server!r}"
+        raise ctx.fail((*loc, "server"), f"unknown server {excerpt(raw.server)}"
                                          f" (servers: {', '.join(servers)})")
     length = ctx.parse((*loc, "for"), parse_duration_ns, raw.duration)
     if length == 0:
         raise ctx.fail((*loc, "for"), f"an outage must last longer than 0, got"
-                                      f" {raw.duration!r}")
+                                      f" {excerpt(raw.duration)}")
     return Outage(raw.server, ctx.moment((*loc, "at"), raw.at, zone), length)
 
 
@@ -40,7 +41,7 @@ def maintenance(ctx: Context, loc: Loc, raw: schema.MaintenanceIn, servers: list
     window = ctx.window(loc, raw)
     down = ctx.parse((*loc, "down"), parse_duration_ns, raw.down)
     if down == 0:
-        raise ctx.fail((*loc, "down"), f"down must be longer than 0, got {raw.down!r}")
+        raise ctx.fail((*loc, "down"), f"down must be longer than 0, got {excerpt(raw.down)}")
     listed = servers if raw.servers is None else raw.servers
     if not listed:
         raise ctx.fail((*loc, "servers"), "must not be empty; leave it out for every"

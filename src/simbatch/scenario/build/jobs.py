@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
+from simbatch.errors import excerpt
 from simbatch.scenario import ranges, schema
 from simbatch.scenario.build import calendars, topology
 from simbatch.scenario.build.context import Context, time_of_day
@@ -31,7 +32,7 @@ def job(ctx: Context, name: str, raw: schema.JobIn, origin: dt.datetime,
             else ctx.zone((*loc, "timezone"), raw.timezone))
     start = origin if raw.start is None else ctx.moment((*loc, "start"), raw.start, zone)
     if start < origin:
-        raise ctx.fail((*loc, "start"), f"start {raw.start!r} is before the scenario start"
+        raise ctx.fail((*loc, "start"), f"start {excerpt(raw.start)} is before the scenario start"
                                         f" {origin:%Y-%m-%d %H:%M}")
     if raw.arrivals is not None and raw.recurrence is not None:
         raise ctx.fail(loc, "a job has arrivals or a recurrence, not both")
@@ -41,7 +42,7 @@ def job(ctx: Context, name: str, raw: schema.JobIn, origin: dt.datetime,
         ctx, (*loc, "recurrence"), raw.recurrence, start, zone)
     active = calendars.active(ctx, loc, raw)
     if raw.group not in group_servers:
-        raise ctx.fail((*loc, "group"), f"unknown group {raw.group!r}"
+        raise ctx.fail((*loc, "group"), f"unknown group {excerpt(raw.group)}"
                                         f" (groups: {', '.join(group_servers)})")
     tasks = [_task(ctx, (*loc, "tasks", tname), tname, t, raw, group_servers)
              for tname, t in raw.tasks.items()]
@@ -60,9 +61,9 @@ def _deadline(ctx: Context, loc: Loc, written: str | int | float, origin: dt.dat
         return Deadline(time_of_day=ctx.parse(loc, time_of_day, written))
     within = ctx.parse(loc, parse_duration_ns, written)
     if within == 0:
-        raise ctx.fail(loc, f"a deadline must be later than the run is due, got {written!r}")
+        raise ctx.fail(loc, f"a deadline must be later than the run is due, got {excerpt(written)}")
     if epoch_ns(origin) + horizon + within >= ranges.last_instant_ns():
-        raise ctx.fail(loc, f"deadline {written!r} after the horizon falls after"
+        raise ctx.fail(loc, f"deadline {excerpt(written)} after the horizon falls after"
                             f" {ranges.LAST_INSTANT:%Y-%m-%d}, beyond the nanosecond clock"
                             " of the results")
     return Deadline(within=within)
@@ -78,10 +79,10 @@ def _task(ctx: Context, loc: Loc, name: str, t: schema.TaskIn, job: schema.JobIn
     after = []
     for dep, expect in t.after.items():
         if dep not in job.tasks:
-            raise ctx.fail((*loc, "after"), f"unknown task {dep!r}")
+            raise ctx.fail((*loc, "after"), f"unknown task {excerpt(dep)}")
         norm = " ".join(expect.lower().split())
         if norm not in EXPECTS:
-            raise ctx.fail((*loc, "after", dep), f"unknown status {expect!r}"
+            raise ctx.fail((*loc, "after", dep), f"unknown status {excerpt(expect)}"
                            " (use ended, error or ended or error)")
         after.append(Dependency(dep, norm))
     runtime = None if t.runtime is None else _runtime(ctx, (*loc, "runtime"), t.runtime)
@@ -110,10 +111,10 @@ def _runtime(ctx: Context, loc: Loc, raw: schema.RuntimeIn) -> Runtime:
         low, high = count["uniform"]
     else:
         raise ctx.fail((*loc, "tasks"), "runtime tasks is a whole number >= 0 or"
-                                        f" {{uniform: [low, high]}}, got {count!r}")
+                                        f" {{uniform: [low, high]}}, got {excerpt(count)}")
     if high > ranges.MAX_RUNTIME_TASKS:
         raise ctx.fail((*loc, "tasks"), f"at most {ranges.MAX_RUNTIME_TASKS:,} runtime"
-                                        f" tasks, got {count!r}")
+                                        f" tasks, got {excerpt(count)}")
     return Runtime((low, high), ctx.distribution((*loc, "duration"), raw.duration),
                    raw.fail, _transient(raw.transient))
 
@@ -124,8 +125,8 @@ def check_children(ctx: Context, loc: Loc, tasks: list[Task]) -> None:
     for t in tasks:
         head, _, number = t.name.rpartition(" #")
         if head in parents and number.isdigit():
-            raise ctx.fail((*loc, "tasks", t.name), f"task name {t.name!r} is taken by the"
-                           f" runtime tasks of {head!r}")
+            raise ctx.fail((*loc, "tasks", t.name), f"task name {excerpt(t.name)} is taken by the"
+                           f" runtime tasks of {excerpt(head)}")
 
 
 _ON_PATH, _DONE = 1, 2

@@ -14,6 +14,7 @@ import itertools
 import math
 from collections.abc import Mapping
 
+from simbatch.errors import excerpt
 from simbatch.scenario import schema
 from simbatch.scenario.build.context import Context
 from simbatch.scenario.calendar import DAY
@@ -177,7 +178,7 @@ def server(ctx: Context, name: str, raw: schema.ServerIn, polling: int) -> Serve
             raise ctx.fail((*loc, "poll_offset"), "poll_offset has no meaning with polling: 0")
         if offset >= polling:
             raise ctx.fail((*loc, "poll_offset"), f"poll_offset must be shorter than polling"
-                           f" ({polling / NS:g}s), got {raw.poll_offset!r}")
+                           f" ({polling / NS:g}s), got {excerpt(raw.poll_offset)}")
     periods = []
     for i, p in enumerate(raw.periods):
         begin, end = ctx.daily_span((*loc, "periods", i), p.start, p.end, "period")
@@ -223,7 +224,7 @@ def groups(ctx: Context, raw: schema.ScenarioIn, servers: tuple[Server, ...]
         if gname != DEFAULT_GROUP:
             bound.update(listed)
             if not listed and raw.scheduling == "affinity":
-                raise ctx.fail(loc, f"group {gname!r} has no servers, so no server can run"
+                raise ctx.fail(loc, f"group {excerpt(gname)} has no servers, so no server can run"
                                     " it: list them with servers: [...]")
         built.append(Group(gname, tuple(listed), g.priority, g.max_concurrency))
     default = raw.groups.get(DEFAULT_GROUP)
@@ -248,19 +249,19 @@ def server_list(ctx: Context, loc: Loc, listed: list[str], servers: list[str]) -
     """Every name in ``loc``'s ``servers`` list is a server, and none is listed twice."""
     for i, name in enumerate(listed):
         if name not in servers:
-            raise ctx.fail((*loc, "servers", i), f"unknown server {name!r}"
+            raise ctx.fail((*loc, "servers", i), f"unknown server {excerpt(name)}"
                            f" (servers: {', '.join(servers)})")
         if name in listed[:i]:
-            raise ctx.fail((*loc, "servers", i), f"server {name!r} is listed twice")
+            raise ctx.fail((*loc, "servers", i), f"server {excerpt(name)} is listed twice")
 
 
 def group_ref(ctx: Context, loc: Loc, name: str,
               group_servers: Mapping[str, tuple[str, ...]]) -> str:
     """``name``, a group that exists and (under affinity scheduling) has servers to run on."""
     if name not in group_servers:
-        raise ctx.fail(loc, f"unknown group {name!r} (groups: {', '.join(group_servers)})")
+        raise ctx.fail(loc, f"unknown group {excerpt(name)} (groups: {', '.join(group_servers)})")
     if not group_servers[name] and ctx.scheduling == "affinity":
-        raise ctx.fail(loc, f"group {name!r} has no servers, so no server can run its tasks"
+        raise ctx.fail(loc, f"group {excerpt(name)} has no servers, so no server can run its tasks"
                             " (every server is bound to a named group; list servers under"
                             f" groups.{name}.servers)")
     return name
@@ -283,7 +284,7 @@ def warn_idle(ctx: Context, servers: tuple[Server, ...], groups: tuple[Group, ..
     if ctx.scheduling == "priority" and level != "none":
         largest = [max(s.threads_at(x) for x in [0, *s.change_points()]) for s in servers]
         if not dedicated(RESERVED_SHARES[level], largest):
-            ctx.warn(("reserved_capacity",), f"reserved capacity {level!r} dedicates no"
+            ctx.warn(("reserved_capacity",), f"reserved capacity {excerpt(level)} dedicates no"
                      " server: at least one online server always stays shared, so with"
                      " one server Reserved capacity work has only its weight")
     serving = {name for g in groups for name in g.servers}
