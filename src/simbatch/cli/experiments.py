@@ -15,6 +15,7 @@ from simbatch.cli.options import (
     add_max_attempts,
     add_seed,
     close,
+    excerpt,
     executor,
     names,
     not_a_folder,
@@ -190,13 +191,13 @@ def sweep(args: argparse.Namespace) -> int:
     not_a_folder(args.out, "out", "CSV file")
     chosen = metric_names(args.metrics)
     points: dict[str, Any] = dict(grid(args.grid))
-    for text in args.vary:
-        path, sep, spec = (part.strip() for part in text.partition("="))
+    for written in args.vary:
+        path, sep, spec = (part.strip() for part in written.partition("="))
         if not sep or not path or not spec:
-            raise simbatch.UsageError(f"--vary {text!r}: write PATH=LO..HI[/STEP],"
+            raise simbatch.UsageError(f"--vary {excerpt(written)}: write PATH=LO..HI[/STEP],"
                                       " PATH=22:00..02:00/15m or PATH=A,B,C")
         if path in points:
-            raise simbatch.UsageError(f"--vary {path!r} is given twice")
+            raise simbatch.UsageError(f"--vary {excerpt(path)} is given twice")
         points[path] = spec
     if not points:
         args.usage_error("the following arguments are required: --grid or --vary")
