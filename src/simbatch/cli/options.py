@@ -41,13 +41,16 @@ MAX_FLOW_DEPTH = 16
 """The deepest nesting of brackets and braces in a ``--grid`` value."""
 
 
-_LONG_QUOTE = re.compile(f"'([^'\n]{{{simbatch.errors.EXCERPT},}})'"
-                         f"|\"([^\"\n]{{{simbatch.errors.EXCERPT},}})\"")
+_LONG = 4 * simbatch.errors.EXCERPT
+_LONG_QUOTE = re.compile(f"'([^'\n]{{{_LONG},}})'|\"([^\"\n]{{{_LONG},}})\"")
+"""A quoted text too long to be prose between two quotes of a message: a value to cut."""
 
 
 def bounded(message: str) -> str:
-    """``message`` with every quoted text longer than ``simbatch.errors.EXCERPT`` cut to
-    an excerpt: the command line's guard for messages of the library and of argparse."""
+    """``message`` with every quoted text longer than four excerpts cut to an excerpt: the
+    command line's backstop for messages of the library and of argparse (which quote their
+    values in excerpts already; a shorter span between two quotes may be the message's own
+    words between two values)."""
     return _LONG_QUOTE.sub(lambda m: excerpt(m.group(1) or m.group(2)), message)
 
 

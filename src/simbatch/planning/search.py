@@ -2,9 +2,10 @@
 
 Candidates are judged by ``simbatch.planning.judge`` (one-sided bounds: t for a mean,
 pooled Wilson for a share of runs). A close decision gets more replications (sequential
-sampling); still close at the most, it is undecided. The search uses monotone structure (more threads never make a target worse): bisection along one
-variable; for several, a bisection along each for a lower bound, a greedy marginal
-allocation from there, and a descent. Monotonicity is checked on what was simulated.
+sampling); still close at the most, it is undecided. The search uses monotone structure
+(more threads never make a target worse): bisection along one variable; for several, a
+bisection along each for a lower bound, a greedy marginal allocation from there, and a
+descent. Monotonicity is checked on what was simulated.
 Plans with levers (priorities, times, limits) search in preference order instead
 (``simbatch.planning.levers``).
 """

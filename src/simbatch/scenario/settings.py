@@ -132,14 +132,14 @@ def _number_range(spec: str, what: str) -> range | None:
         raise UsageError(f"{what}: LO {lo} is above HI {hi}")
     if by < 1:
         raise UsageError(f"{what}: the step is a whole number of at least 1, got {by}")
-    _bounded(range(lo, hi + 1, by), what)
+    _bounded((hi - lo) // by + 1, what)  # counted, not len(): a range may outgrow ssize_t
     return range(lo, hi + 1, by)
 
 
-def _bounded(values: Sequence[Any], what: str) -> None:
+def _bounded(count: int, what: str) -> None:
     """Refuse more values than ``MAX_VALUES`` before anything is built or run."""
-    if len(values) > MAX_VALUES:
-        raise UsageError(f"{what}: {len(values):,} values, more than the {MAX_VALUES:,} a"
+    if count > MAX_VALUES:
+        raise UsageError(f"{what}: {count:,} values, more than the {MAX_VALUES:,} a"
                          " variable may take; narrow the range or take a larger step")
 
 
@@ -169,7 +169,7 @@ def _time_range(spec: str, what: str) -> list[int] | None:
     if hi < lo:
         hi += DAY_MIN
     out = list(range(lo, hi + 1, int(by)))
-    _bounded(out, what)
+    _bounded(len(out), what)
     return out
 
 
@@ -287,7 +287,7 @@ def _values(values: Any, base: Any, what: str) -> tuple[list[Any], str, list[flo
         items = list(values)
     if not items:
         raise UsageError(f"{what}: the range is empty")
-    _bounded(items, what)
+    _bounded(len(items), what)
     if all(_whole(v) for v in items):
         ordered = sorted(set(items))
         return ordered, "number", [float(v) for v in ordered]
