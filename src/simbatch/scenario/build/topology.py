@@ -21,6 +21,7 @@ from simbatch.scenario.spec import (
     CLOUD_MAX_THREADS,
     DEFAULT_GROUP,
     RESERVED_SHARES,
+    Database,
     Group,
     Job,
     Period,
@@ -29,8 +30,8 @@ from simbatch.scenario.spec import (
 )
 from simbatch.scenario.timegrammar import NS, parse_duration_ns
 
-__all__ = ["check_platform", "check_reserved", "group_ref", "groups", "server", "server_list",
-           "warn_idle"]
+__all__ = ["check_platform", "check_reserved", "database", "group_ref", "groups", "server",
+           "server_list", "warn_idle"]
 
 
 def check_platform(ctx: Context, raw: schema.ScenarioIn) -> None:
@@ -206,3 +207,29 @@ def warn_idle(ctx: Context, servers: tuple[Server, ...], groups: tuple[Group, ..
             when = f"{job.start:%Y-%m-%d %H:%M}"
             ctx.warn(("jobs", job.name, "start"), f"the job starts at {when}, at or after"
                      " the horizon, so it never runs")
+
+
+def database(ctx: Context, raw: schema.DatabaseIn | None) -> Database | None:
+    """The shared database: its capacity, and ``throttle_at`` as a fraction of it.
+
+    ``throttle_at`` is written as a percentage (``90%``) or a fraction (``0.9``) of the
+    capacity; it may pass 100%, since the load may exceed the capacity.
+    """
+    if raw is None:
+        return None
+    written = raw.throttle_at
+    if written is None:
+        return Database(raw.capacity)
+    loc: Loc = ("database", "throttle_at")
+    share: float | None = None
+    if isinstance(written, str) and written.strip().endswith("%"):
+        try:
+            share = float(written.strip()[:-1]) / 100
+        except ValueError:
+            share = None
+    elif isinstance(written, (int, float)) and not isinstance(written, bool):
+        share = float(written)
+    if share is None or not 0 < share <= 10:
+        raise ctx.fail(loc, "throttle_at is a share of the capacity above 0 and at most"
+                            f" 1000%, such as 90% or 0.9, got {written!r}")
+    return Database(raw.capacity, share)
