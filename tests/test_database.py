@@ -371,3 +371,71 @@ def test_the_work_clock_survives_a_long_contended_run() -> None:
     sampled = (done.work / pd.Timedelta(1, "ns")).to_numpy(dtype=float)
     assert np.max(np.abs(work_done(result) - sampled)) <= 2.0
     assert result.database.speed.min() < 0.2
+
+
+# ---- what the results show ----------------------------------------------------------------------
+
+def overlap() -> simbatch.Result:
+    """A 0-10, D 5-15 of work on C = 1 (the arithmetic case above, without B)."""
+    return simbatch.simulate(doc({
+        "J": {"tasks": {"A": {"duration": "10m"}, "Z": {"duration": "10m", "load": 0}}},
+        "L": {"start": "2026-01-05 22:05", "tasks": {"D": {"duration": "10m"}}}}))
+
+
+def test_the_breakdown_shows_the_time_lost_to_contention() -> None:
+    table = overlap().wait_breakdown().set_index("task")
+    # A: 15 minutes for 10 of work; D: 15 for 10; Z (load 0): none lost
+    assert table.contention.to_dict() == {"A": 5 * MIN, "Z": 0 * MIN, "D": 5 * MIN}
+    assert "contention" not in simbatch.simulate(scenario()).wait_breakdown().columns
+
+
+def test_the_database_summary_adds_up() -> None:
+    from simbatch.results import metrics
+
+    row = metrics.database_summary(overlap()).iloc[0]
+    # saturated 22:05-22:15; A and D ran 30 thread-minutes, 10 of them lost
+    assert row.saturated == pd.Timedelta("10min")
+    assert row.lost_hours == pytest.approx(10 / 60)
+    assert row.lost_share == pytest.approx(1 / 3)
+    assert (row.peak_load, row.peak_tasks, row.saturation_tasks) == (2.0, 2, 1.0)
+    assert metrics.database_summary(simbatch.simulate(scenario())).empty
+
+
+def test_metric_rows_from_the_model_equal_those_from_the_tables() -> None:
+    from simbatch.engine.model import Model
+    from simbatch.results import summary
+
+    doc_ = open_system(2, {"exponential": "1m"}, "40s", 1)
+    result = simbatch.simulate(doc_, seed=3)
+    model = Model(result.scenario, 3)
+    model.run()
+    from_model = summary.metric_rows(model)
+    assert from_model == summary.result_metric_rows(result)
+    names = {m for m, _, _ in from_model}
+    assert {"db_saturated_share", "db_lost_share", "db_peak_tasks",
+            "db_saturation_tasks"} <= names
+
+
+def test_a_finding_says_when_the_database_sets_the_length() -> None:
+    from simbatch.present.findings import findings
+
+    said = [f for f in findings(overlap()) if "database is saturated" in f]
+    assert said == [
+        "Above 1 concurrent task the database is saturated: more threads lengthen every"
+        " task. It was saturated for 0:10:00 (1% of the horizon), with up to 2 tasks (load 2"
+        " against a capacity of 1); contention took 33% of the time tasks ran (0.2"
+        " thread-hours). Suggestion: limit concurrency (max_concurrency on the heaviest"
+        " groups) or move heavy jobs apart rather than add threads."]
+    roomy = simbatch.simulate(doc({"J": {"tasks": {"A": {"duration": "10m"}}}}, capacity=4))
+    assert not [f for f in findings(roomy) if "database" in f]
+
+
+def test_the_database_plot_draws_load_capacity_and_speed() -> None:
+    from simbatch.present.plots import database_load
+
+    fig = database_load(overlap())
+    top, bottom = fig.axes
+    assert [line.get_label() for line in top.get_lines()] == ["load", "capacity 1"]
+    assert list(bottom.get_lines()[0].get_ydata()) == [1.0, 0.5, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="no database"):
+        database_load(simbatch.simulate(scenario()))

@@ -22,7 +22,8 @@ from simbatch.results.measures import capacity_changes
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import epoch_ns
 
-__all__ = ["DATABASE_COLUMNS", "JOB_COLUMNS", "TASK_COLUMNS", "Tables", "instants"]
+__all__ = ["DATABASE_COLUMNS", "JOB_COLUMNS", "TASK_COLUMNS", "Tables", "database_states",
+           "instants"]
 
 
 def instants(column: pd.Series, missing: int = NA) -> np.ndarray:
@@ -135,16 +136,22 @@ def _work(model: Model, rows: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_timedelta(merged, unit="ns"))
 
 
+def database_states(state: np.ndarray) -> np.ndarray:
+    """The database's recorded states, one per change: an instant's last state, and only
+    where the load or the number of tasks differs from the state before."""
+    last = np.r_[state["time"][1:] != state["time"][:-1], True]
+    state = state[last]
+    changed = np.r_[True, (state["load"][1:] != state["load"][:-1])
+                    | (state["tasks"][1:] != state["tasks"][:-1])]
+    kept: np.ndarray = state[changed]
+    return kept
+
+
 def _database_table(model: Model, origin: int, zone: str) -> pd.DataFrame | None:
     """The database's load, executing tasks and speed over time: one row per change."""
     if model.db is None:
         return None
-    state = model.db.rows("state")
-    last = np.r_[state["time"][1:] != state["time"][:-1], True]  # an instant's last change
-    state = state[last]
-    changed = np.r_[True, (state["load"][1:] != state["load"][:-1])
-                    | (state["tasks"][1:] != state["tasks"][:-1])]
-    state = state[changed]
+    state = database_states(model.db.rows("state"))
     load = state["load"] / LOAD_UNIT
     return pd.DataFrame({
         "time": _moments(state["time"].astype(np.int64), origin, zone),
