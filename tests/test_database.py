@@ -439,3 +439,106 @@ def test_the_database_plot_draws_load_capacity_and_speed() -> None:
     assert list(bottom.get_lines()[0].get_ydata()) == [1.0, 0.5, 1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="no database"):
         database_load(simbatch.simulate(scenario()))
+
+
+# ---- calibration ---------------------------------------------------------------------------------
+
+def contended_history(capacity: float, seed: int, days: int = 6) -> simbatch.History:
+    """A history written by a processor-sharing database of ``capacity``, independent of the
+    engine: Poisson runs of three task classes (lognormal work, medians 2, 5 and 9 minutes),
+    as many threads as needed, arrivals four times as dense 22:00-02:00 as otherwise.
+    Each executing task progresses at min(1, capacity / n); times are kept in whole seconds,
+    as F&O keeps them.
+    """
+    rng = np.random.default_rng(seed)
+    medians = [120.0, 300.0, 540.0]
+    horizon = days * 86_400.0
+
+    def rate(t: float) -> float:  # runs per second
+        return (4.0 if (t % 86_400) < 4 * 3600 else 1.0) * 0.8 / 330.0
+
+    arrivals, t = [], 0.0
+    while t < horizon:  # thinning of a Poisson process with the top rate
+        t += rng.exponential(330.0 / 3.2)
+        if rng.random() < rate(t) / (3.2 / 330.0):
+            arrivals.append(t)
+    klass = rng.integers(0, 3, len(arrivals))
+    work = np.array(medians)[klass] * rng.lognormal(0.0, 0.4, len(arrivals))
+    left: dict[int, float] = {}
+    ended: dict[int, float] = {}
+    now, k = 0.0, 0
+    while k < len(arrivals) or left:
+        speed = min(1.0, capacity / len(left)) if left else 1.0
+        first = min(left, key=lambda i: left[i]) if left else None
+        finish = now + left[first] / speed if first is not None else np.inf
+        arrive = arrivals[k] if k < len(arrivals) else np.inf
+        step = min(finish, arrive) - now
+        for i in left:
+            left[i] -= step * speed
+        now += step
+        if arrive <= finish:
+            left[k] = float(work[k])
+            k += 1
+        else:
+            assert first is not None
+            del left[first]
+            ended[first] = now
+    origin = pd.Timestamp("2026-01-05 22:00", tz="UTC")
+    jobs, tasks = [], []
+    for i, at in enumerate(arrivals):
+        start = origin + pd.Timedelta(seconds=round(at))
+        end = origin + pd.Timedelta(seconds=round(ended[i]))
+        jobs.append({"RecId": 1000 + i, "BatchJobId": 1 + int(klass[i]),
+                     "Caption": f"Class {klass[i]}", "Status": 4, "OrigStartDateTime": start,
+                     "StartDateTime": start, "EndDateTime": end})
+        tasks.append({"BatchJobHistoryId": 1000 + i, "BatchJobId": 1 + int(klass[i]),
+                      "BatchId": 10 + int(klass[i]), "Caption": "Work", "Status": 4,
+                      "StartDateTime": start, "EndDateTime": end, "retryCount": 0})
+    return simbatch.History.from_tables(pd.DataFrame(jobs), pd.DataFrame(tasks),
+                                        source="generated")
+
+
+CAPACITY_TOLERANCE = 0.5
+"""The fitted capacity must be within half a task of the generator's (12.5% of 4): the
+history follows the model exactly apart from whole seconds, so what is left is the noise
+of a few thousand lognormal works."""
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_calibration_recovers_the_capacity_of_a_contended_history(seed: int) -> None:
+    from simbatch.history.calibration.contention import fit_contention
+
+    history = contended_history(4.0, seed)
+    verdict = fit_contention(history)
+    assert verdict.capacity is not None, verdict.evidence
+    assert abs(verdict.capacity - 4.0) <= CAPACITY_TOLERANCE, verdict.evidence
+    calibration = simbatch.calibrate(history)
+    assert calibration.document["database"] == {"capacity": verdict.capacity}
+    assert "Spearman" in calibration.text.split("database:")[1].splitlines()[0]
+    assert calibration.scenario().database is not None
+
+
+def test_an_uncontended_history_writes_no_database() -> None:
+    history = contended_history(np.inf, 3)
+    calibration = simbatch.calibrate(history)
+    assert "database" not in calibration.document
+    assert "no contention evident in this history (Spearman's rho" in calibration.text
+
+
+def test_calibrated_durations_are_the_work_with_contention_taken_out() -> None:
+    # medians 120, 300 and 540 s of lognormal work (sigma 0.4); ~640 runs a class: the
+    # sample median's standard error is about 1.25 x 0.4 / sqrt(640) = 2%, so 3 SE = 6%
+    from simbatch.history.calibration.contention import database_section
+
+    history = contended_history(4.0, 1)
+    notes: list[str] = []
+    alone, database = database_section(history, notes)
+    assert database is not None and notes == []
+    tasks = alone.tasks
+    seconds = (tasks.end - tasks.start).dt.total_seconds()
+    medians = seconds.groupby(tasks.job.astype(str)).median()
+    for k, median in enumerate([120.0, 300.0, 540.0]):
+        assert abs(medians[f"Class {k}"] / median - 1) <= 0.06, medians
+    observed = (history.tasks.end - history.tasks.start).dt.total_seconds()
+    # the stretched durations themselves would fail that tolerance
+    assert observed.groupby(history.tasks.job.astype(str)).median()["Class 2"] > 1.06 * 540
