@@ -542,3 +542,36 @@ def test_calibrated_durations_are_the_work_with_contention_taken_out() -> None:
     observed = (history.tasks.end - history.tasks.start).dt.total_seconds()
     # the stretched durations themselves would fail that tolerance
     assert observed.groupby(history.tasks.job.astype(str)).median()["Class 2"] > 1.06 * 540
+
+
+# ---- sweeps and plans ---------------------------------------------------------------------------
+
+def night(threads: int = 8) -> dict[str, Any]:
+    """16 parallel tasks of 10 minutes' work on one server, a database of capacity 4."""
+    return {"start": "2026-01-05 22:00", "horizon": "1d", "polling": 0,
+            "servers": {"S": {"threads": threads}}, "database": {"capacity": 4},
+            "jobs": {"Night": {"tasks": {f"T{i}": {"duration": "10m"} for i in range(16)}}}}
+
+
+def test_a_thread_sweep_shows_where_threads_stop_helping() -> None:
+    table = simbatch.sweep(night(), {"servers.S.threads": [2, 4, 8, 16]})
+    # the night: 16 x 10 minutes of work through 2 threads, then through the database's 4
+    assert list(table["job_duration_mean_s[all]"]) == [4800.0, 2400.0, 2400.0, 2400.0]
+    # past 4 threads every task is slower: contention takes 0, 0, 1/2, 3/4 of their time
+    assert list(table["db_lost_share[all]"]) == [0.0, 0.0, 0.5, 0.75]
+    assert list(table["db_saturation_tasks[all]"]) == [4.0] * 4
+
+
+def test_a_plan_says_when_threads_past_saturation_do_not_help() -> None:
+    found = simbatch.plan(night(), {"servers.S.threads": range(1, 17)},
+                          ["job_duration_mean <= 30m"], replications=2)
+    assert not found.met  # 40 minutes at best: no thread count meets 30
+    said = [n for n in found.notes if n.startswith("the database saturates")]
+    assert len(said) == 1
+    assert "above about 4 concurrent tasks more threads lengthen every task" in said[0]
+    assert said[0].endswith("the choice is past that point, so limiting concurrency"
+                            " (max_concurrency) may meet the targets with fewer threads")
+    met = simbatch.plan(night(), {"servers.S.threads": range(1, 17)},
+                        ["job_duration_mean <= 45m"], replications=2)
+    assert met.choice == {"servers.S.threads": 4}
+    assert not any("choice is past" in n for n in met.notes)

@@ -52,6 +52,7 @@ from simbatch.experiments.intervals import POOLED
 from simbatch.experiments.runs import Comparison, Source, parse_warmup, replicate
 from simbatch.planning.candidates import parse_vary, thread_hours
 from simbatch.planning.outputs import write_whatif
+from simbatch.planning.saturation import saturation_notes
 from simbatch.planning.search import BudgetSpentError, Search
 from simbatch.planning.targets import Target, parse_target
 from simbatch.present.pages import image, write_page
@@ -349,4 +350,5 @@ def _result(search: Search, base: Scenario, targets: list[Target], paths: list[s
     return Plan(base, tuple(paths), tuple(targets), search.confidence, seed, search.warmup,
                 dict(zip(paths, best.point, strict=True)), best.verdict == "met", estimates,
                 evaluations, rows, search.runs, budget, grid, thread_hours(base)[0],
-                tuple(dict.fromkeys(search.notes)), best.scenario, max_attempts)
+                tuple(dict.fromkeys([*search.notes, *saturation_notes(evaluations, rows, paths)])),
+                best.scenario, max_attempts)
