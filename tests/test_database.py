@@ -354,7 +354,10 @@ def test_work_done_is_work_sampled_and_speed_never_passes_one(doc_: dict[str, An
 @given(contended(), st.integers(0, 3))
 def test_a_database_that_never_saturates_changes_nothing(doc_: dict[str, Any],
                                                           seed: int) -> None:
-    without = dict(doc_)
+    without = dict(doc_, jobs={name: dict(job, tasks={t: {k: v for k, v in task.items()
+                                                          if k != "load"}
+                                                      for t, task in job["tasks"].items()})
+                               for name, job in doc_["jobs"].items()})
     del without["database"]
     roomy = dict(doc_, database={"capacity": 1e6})
     plain, shared = simbatch.simulate(without, seed=seed), simbatch.simulate(roomy, seed=seed)
@@ -575,3 +578,10 @@ def test_a_plan_says_when_threads_past_saturation_do_not_help() -> None:
                         ["job_duration_mean <= 45m"], replications=2)
     assert met.choice == {"servers.S.threads": 4}
     assert not any("choice is past" in n for n in met.notes)
+
+
+def test_a_load_without_a_database_is_warned_about() -> None:
+    doc_ = scenario(jobs={"J": {"tasks": {"T": {"duration": "5m", "load": 2}}}})
+    with pytest.warns(simbatch.SimbatchWarning, match=r"jobs\.J\.tasks\.T\.load: a load has"
+                      r" no effect without a database"):
+        simbatch.load(doc_)

@@ -98,7 +98,7 @@ def _build(doc: Document, default_name: str | None = None) -> Scenario:
                     for i, o in enumerate(raw.outages))
     maintenance = tuple(downtime.maintenance(ctx, ("maintenance", i), m, names)
                         for i, m in enumerate(raw.maintenance))
-    database = topology.database(ctx, raw.database)
+    database = topology.database(ctx, raw)
     topology.warn_idle(ctx, servers, groups, built_jobs, start, horizon)
     name = raw.name or default_name or (
         Path(doc.source).stem if doc.from_file else "scenario")

@@ -209,13 +209,24 @@ def warn_idle(ctx: Context, servers: tuple[Server, ...], groups: tuple[Group, ..
                      " the horizon, so it never runs")
 
 
-def database(ctx: Context, raw: schema.DatabaseIn | None) -> Database | None:
+def database(ctx: Context, scenario: schema.ScenarioIn) -> Database | None:
     """The shared database: its capacity, and ``throttle_at`` as a fraction of it.
 
     ``throttle_at`` is written as a percentage (``90%``) or a fraction (``0.9``) of the
-    capacity; it may pass 100%, since the load may exceed the capacity.
+    capacity; it may pass 100%, since the load may exceed the capacity. Without a
+    database, a task's ``load`` has no effect, and the first one written is warned about.
     """
+    raw = scenario.database
     if raw is None:
+        for jname, job in (ctx.doc.data.get("jobs") or {}).items():
+            for tname, task in ((job or {}).get("tasks") or {}).items():
+                said: list[tuple[str, ...]] = [("load",)] if "load" in (task or {}) else []
+                if "load" in ((task or {}).get("runtime") or {}):
+                    said.append(("runtime", "load"))
+                for part in said:
+                    ctx.warn(("jobs", jname, "tasks", tname, *part), "a load has no effect"
+                             " without a database: add database: {capacity: ...}")
+                    return None
         return None
     written = raw.throttle_at
     if written is None:
