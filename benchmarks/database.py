@@ -10,7 +10,9 @@ The same M/M/4 workload (utilization 0.8, polling 0) runs as:
 - ``contended``: ``database: {capacity: 2}``, saturated most of the time;
 - ``throttled``: capacity 2 with ``throttle_at: 100%``.
 
-Each variant is compiled once and run several times, interleaved; the best time counts.
+Each variant is compiled once and run several times, interleaved; the best CPU time of
+the process counts (``time.process_time``: on a shared machine, wall time measures the
+neighbours).
 Run it with another checkout's sources first on the path (``PYTHONPATH=…/src``) to
 compare ``none`` across versions: the kernel's cost without ``database:`` must not move.
 """
@@ -66,9 +68,9 @@ def main() -> None:
     for _ in range(repeats):
         for name, plan in plans.items():
             model = Model.from_plan(plan, seed=1)
-            began = time.perf_counter()
+            began = time.process_time()
             model.run()
-            spent = time.perf_counter() - began
+            spent = time.process_time() - began
             attempts[name] = len(model.recorder.rows("tasks"))
             best[name] = min(best.get(name, math.inf), spent)
     rows = {name: {"attempts": attempts[name], "best_s": round(best[name], 4),

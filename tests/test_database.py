@@ -350,6 +350,23 @@ def test_work_done_is_work_sampled_and_speed_never_passes_one(doc_: dict[str, An
     assert np.all(duration >= sampled)
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contended(), st.integers(0, 3))
+def test_lazy_polling_equals_polling_every_tick_with_a_database(doc_: dict[str, Any],
+                                                               seed: int) -> None:
+    from simbatch.engine.model import Model
+    from simbatch.results.result import Result
+
+    loaded = simbatch.load(doc_)
+    tables = []
+    for every_tick in (False, True):
+        model = Model(loaded, seed, every_tick=every_tick)
+        model.run()
+        tables.append(Result.from_model(model))
+    pd.testing.assert_frame_equal(tables[0].tasks, tables[1].tasks)
+    pd.testing.assert_frame_equal(tables[0].database, tables[1].database)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contended(), st.integers(0, 3))
 def test_a_database_that_never_saturates_changes_nothing(doc_: dict[str, Any],

@@ -15,6 +15,8 @@ between two such polls, so an idle tenant costs nothing per simulated minute, wh
 its size. A dispatch step looks only at the servers that have a free thread, work they
 may run and a poll now (``simbatch.engine.idle``), so its cost follows the work, not the
 number of servers.
+With a shared database (``simbatch.engine.database``) an attempt's end is the database's
+to call, once its work is done at the speeds the load allowed.
 With ``every_tick=True`` every server polls at every tick of its grid instead, which must
 give identical tables; the test suite holds the lazy mode to that.
 
