@@ -602,3 +602,12 @@ def test_a_load_without_a_database_is_warned_about() -> None:
     with pytest.warns(simbatch.SimbatchWarning, match=r"jobs\.J\.tasks\.T\.load: a load has"
                       r" no effect without a database"):
         simbatch.load(doc_)
+
+
+def test_the_tasks_csv_writes_work_in_seconds(tmp_path: Any) -> None:
+    from simbatch.results.csv import write_csv
+
+    write_csv(overlap(), tmp_path)
+    table = pd.read_csv(tmp_path / "tasks.csv")
+    assert list(table.columns[table.columns.get_loc("duration"):][:2]) == ["duration", "work"]
+    assert table.set_index("task").work.to_dict() == {"A": 600.0, "Z": 600.0, "D": 600.0}
