@@ -123,7 +123,7 @@ def test_without_a_database_the_tables_have_no_new_columns() -> None:
 
 
 @pytest.mark.parametrize(("written", "problem"), [
-    ({"capacity": 0}, "greater than 0"),
+    ({"capacity": 0}, "greater than or equal to 0.001"),
     ({"capacity": 4, "throttle_at": "ninety"}, "throttle_at is a share"),
     ({"capacity": 4, "throttle_at": 0}, "throttle_at is a share"),
     ({"capacity": 4, "throttle": "90%"}, "unknown key 'throttle'"),

@@ -138,7 +138,7 @@ class MaintenanceIn(WindowIn):
 class DatabaseIn(_Strict):
     """The shared database: its capacity in load units, and the optional start throttle."""
 
-    capacity: float = Field(gt=0.0, le=1e6)
+    capacity: float = Field(ge=0.001, le=1e6)
     throttle_at: str | float | None = None
 
 
