@@ -306,12 +306,16 @@ def contended(draw: st.DrawFn) -> dict[str, Any]:
     database: dict[str, Any] = {"capacity": draw(st.sampled_from([0.5, 1, 2, 3]))}
     if draw(st.booleans()):
         database["throttle_at"] = draw(st.sampled_from(["50%", "90%", "150%"]))
+    outages = []
+    if draw(st.booleans()):  # a restart ends attempts early: their load must leave at once
+        outages.append({"server": "S0", "at": f"2026-01-05 {draw(st.integers(22, 23))}:"
+                        f"{draw(st.integers(0, 59)):02d}", "for": "20m"})
     return scenario(horizon="12h", polling=draw(st.sampled_from([0, "1m"])),
-                    servers=servers, jobs=jobs, database=database)
+                    servers=servers, jobs=jobs, database=database, outages=outages)
 
 
-def work_done(result: simbatch.Result) -> np.ndarray:
-    """Per started, finished attempt: the integral of the database's speed over its run."""
+def work_done(result: simbatch.Result, status: str = "Ended") -> np.ndarray:
+    """Per attempt of ``status``: the integral of the database's speed over its run."""
     table = result.database
     origin = pd.Timestamp(result.scenario.start)
     times = ((table.time - origin) / pd.Timedelta(1, "ns")).to_numpy(dtype=float)
@@ -323,7 +327,7 @@ def work_done(result: simbatch.Result) -> np.ndarray:
         out: np.ndarray = area[i] + speed[i] * (t - times[i])
         return out
 
-    done = result.tasks[result.tasks.status.isin(["Ended", "Error"])]
+    done = result.tasks[result.tasks.status == status]
     start = ((done.start - origin) / pd.Timedelta(1, "ns")).to_numpy(dtype=float)
     end = ((done.end - origin) / pd.Timedelta(1, "ns")).to_numpy(dtype=float)
     return integral(end) - integral(start)
@@ -336,7 +340,7 @@ def test_work_done_is_work_sampled_and_speed_never_passes_one(doc_: dict[str, An
     result = simbatch.simulate(doc_, seed=seed)
     assert (result.database.speed <= 1.0).all()
     assert (result.database.speed > 0).all()
-    done = result.tasks[result.tasks.status.isin(["Ended", "Error"])]
+    done = result.tasks[result.tasks.status == "Ended"]
     loads = {(f"J{j}", f"T{k}"): t["load"] for j, job in enumerate(doc_["jobs"].values())
              for k, t in enumerate(job["tasks"].values())}
     shared = np.array([loads[(str(r.job), str(r.task))] > 0 for r in done.itertuples()],
@@ -344,7 +348,11 @@ def test_work_done_is_work_sampled_and_speed_never_passes_one(doc_: dict[str, An
     sampled = (done.work / pd.Timedelta(1, "ns")).to_numpy(dtype=float)
     duration = (done.duration / pd.Timedelta(1, "ns")).to_numpy(dtype=float)
     # a task on the database does its sampled work, to the nanosecond of rounding
-    assert np.all(np.abs(work_done(result)[shared] - sampled[shared]) <= 2.0)
+    assert np.all(np.abs(work_done(result, "Ended")[shared] - sampled[shared]) <= 2.0)
+    cut = result.tasks[result.tasks.cause == "restart"]  # ended early: less than its work
+    assert np.all(work_done(result, "Error")[(result.tasks[result.tasks.status == "Error"]
+                                             .cause == "restart").to_numpy()]
+                  <= (cut.work / pd.Timedelta(1, "ns")).to_numpy(dtype=float) + 2.0)
     # one that never touches it runs exactly its work; none is faster than its work
     assert np.array_equal(duration[~shared], sampled[~shared])
     assert np.all(duration >= sampled)
