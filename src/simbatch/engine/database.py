@@ -138,7 +138,9 @@ class Database:
         heap = self.heap
         while heap and heap[0][2] is None:
             heappop(heap)
-        if not heap:
+        if not heap:  # idle: restart the work clock, so it stays small and exact
+            if not self.entries:
+                self.clock = 0.0
             return
         when = now + max(0, math.ceil((heap[0][0] - self.clock) / self.speed - _LATE))
         armed = self.armed
