@@ -46,7 +46,28 @@ def metrics(result: Result, warmup: int = 0) -> pd.DataFrame:
     rows.append(("backlog_at_horizon", "all",
                  float(tasks.status.isin(["Ready", "Waiting"]).sum())))
     rows += deadline_rows(result)
+    rows += database_rows(result)
     return pd.DataFrame(rows, columns=["metric", "key", "value"])
+
+
+def database_rows(result: Result) -> list[tuple[str, str, float]]:
+    """With a database: its figures over the horizon, from ``Result.database`` (numpy sums,
+    in the table's order, so that they equal the product's bit for bit)."""
+    table, db = result.database, result.scenario.database
+    if table is None or db is None:
+        return []
+    horizon = result.scenario.horizon
+    since = (table.time - pd.Timestamp(result.scenario.start)).to_numpy("timedelta64[ns]")
+    width = np.diff(np.r_[since.view(np.int64), horizon]).astype(np.float64)
+    load, tasks = table.load.to_numpy(), table.tasks.to_numpy(np.int64)
+    speed = table.speed.to_numpy()
+    busy = float((tasks * width).sum())
+    lost = float((tasks * (1.0 - speed) * width).sum())
+    area = float((load * width).sum())
+    return [("db_saturated_share", "all", int(width[load > db.capacity].sum()) / horizon),
+            ("db_lost_share", "all", lost / busy if busy > 0 else np.nan),
+            ("db_peak_tasks", "all", float(tasks.max())),
+            ("db_saturation_tasks", "all", db.capacity * busy / area if area > 0 else np.nan)]
 
 
 def deadline_rows(result: Result) -> list[tuple[str, str, float]]:

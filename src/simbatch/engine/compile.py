@@ -46,9 +46,9 @@ from simbatch.scenario.spec import (
 )
 from simbatch.scenario.timegrammar import NS, Distribution, epoch_ns
 
-__all__ = ["ArrivalSpec", "CalendarStep", "CompiledPlan", "Down", "JobSpec", "LaneTables",
-           "RecurrenceSpec", "RuntimeSpec", "ScheduleSpec", "ServerTables", "TaskSpec",
-           "compile", "compile_servers"]
+__all__ = ["ArrivalSpec", "CalendarStep", "CompiledPlan", "DatabaseSpec", "Down", "JobSpec",
+           "LaneTables", "RecurrenceSpec", "RuntimeSpec", "ScheduleSpec", "ServerTables",
+           "TaskSpec", "compile", "compile_servers"]
 
 Down = tuple[int, int, str]
 """A server down over ``[start, end)`` (ns after the scenario start), and why: outage or
@@ -102,6 +102,7 @@ class RuntimeSpec:
     duration: Distribution
     fail: float
     transient: Transient | None
+    load: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,17 @@ class TaskSpec:
     counts_failure: bool
     transient: Transient | None
     runtime: RuntimeSpec | None
+    load: float = 1.0
+    """Its database load while it runs (read only with a ``DatabaseSpec``)."""
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """The shared database: capacity in load units, and the start throttle (a load, or
+    None when off)."""
+
+    capacity: float
+    throttle_load: float | None
 
 
 @dataclass(frozen=True)
@@ -251,6 +263,8 @@ class CompiledPlan:
     scenario: Scenario = field(compare=False, repr=False)
     """Where the plan came from, for the results tables to name things; the engine never
     reads it."""
+    database: DatabaseSpec | None = None
+    """The shared database; None: durations do not depend on what else runs."""
 
 
 # ---- servers ---------------------------------------------------------------------------------
@@ -408,7 +422,8 @@ def _graphs(scenario: Scenario) -> tuple[LaneTables, list[tuple[TaskSpec, ...]]]
                 any=task.condition == "any", retries=task.retries, fail=task.fail,
                 counts_failure=not task.ignore_failure, transient=task.transient,
                 runtime=None if runtime is None else RuntimeSpec(
-                    runtime.tasks, runtime.duration, runtime.fail, runtime.transient)))
+                    runtime.tasks, runtime.duration, runtime.fail, runtime.transient,
+                    runtime.load), load=task.load))
         graphs.append(tuple(rows))
     shared: list[tuple[int, ...]] = []
     alike: dict[frozenset[int], tuple[int, ...]] = {}  # servers alike share one tuple
@@ -505,7 +520,10 @@ def compile(scenario: Scenario) -> CompiledPlan:
     jobs = tuple(JobSpec(name=job.name, index=j, tasks=graphs[j],
                          schedule=_schedule(job, scenario))
                  for j, job in enumerate(scenario.jobs))
+    db = scenario.database
+    database = None if db is None else DatabaseSpec(
+        db.capacity, None if db.throttle_at is None else db.throttle_at * db.capacity)
     return CompiledPlan(horizon=scenario.horizon, polling=scenario.polling,
                         servers=compile_servers(scenario), lanes=lanes,
                         group_names=tuple(g.name for g in scenario.groups), jobs=jobs,
-                        scenario=scenario)
+                        scenario=scenario, database=database)

@@ -64,6 +64,7 @@ class JobPlan:
         tasks = spec.tasks
         self.lane = [t.lane for t in tasks]  # ready queue of each task
         self.cls = [t.cls for t in tasks]  # throttle class of each task (-1: none)
+        self.load = [t.load for t in tasks]  # database load of each task
         self.name = spec.name
         self.size = len(tasks)
         self.names = [t.name for t in tasks]
@@ -141,6 +142,7 @@ class JobPlan:
         self.limit.append(self.limit[parent])
         self.lane.append(self.lane[parent])
         self.cls.append(self.cls[parent])
+        self.load.append(runtime.load)
         self.retries.append(0)
         self.counts_failure.append(self.counts_failure[parent])
         self.any.append(False)

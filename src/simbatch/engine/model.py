@@ -15,6 +15,8 @@ between two such polls, so an idle tenant costs nothing per simulated minute, wh
 its size. A dispatch step looks only at the servers that have a free thread, work they
 may run and a poll now (``simbatch.engine.idle``), so its cost follows the work, not the
 number of servers.
+With a shared database (``simbatch.engine.database``) an attempt's end is the database's
+to call, once its work is done at the speeds the load allowed.
 With ``every_tick=True`` every server polls at every tick of its grid instead, which must
 give identical tables; the test suite holds the lazy mode to that.
 
@@ -34,6 +36,7 @@ import simpy
 from simpy.events import Timeout
 
 from simbatch.engine.compile import CompiledPlan, compile
+from simbatch.engine.database import Database, gate
 from simbatch.engine.dispatch import Lanes
 from simbatch.engine.idle import Idle
 from simbatch.engine.jobs import JobPlan, Run
@@ -103,6 +106,8 @@ class Model:
         self.offsets = poll_offsets(plan.servers, seed)
         self.recorder = Recorder()
         self.ended: Callback = self._ended  # bound once: it is attached to every attempt
+        self.db = None if plan.database is None else Database(plan.database, self._at,
+                                                              self.ended)
         # with restarts, an attempt's end event may be stale: its attempt was ended early
         self.guarded = any(self.limits.down)
         self.going_down: list[int] = []
@@ -128,6 +133,8 @@ class Model:
         self.simple = self.lanes.simple
         self.throttle = plan.lanes.throttle
         self.runs = [0 for _ in self.plans]
+        if self.db is not None and self.db.throttle_units is not None:
+            self._pick = gate(self.db, self._pick)  # type: ignore[method-assign,assignment]
         self._schedule_workload(plan, seed)
         for s, spans in enumerate(self.limits.down):
             for begin, _, _ in spans:
@@ -334,6 +341,8 @@ class Model:
             status, where = run.status, run.server
             for task in range(len(status)):
                 if status[task] == EXECUTING and where[task] == server:
+                    if self.db is not None:
+                        self.db.drop(run, task, self.now)
                     self._ended(_Restarted((run, task, server, RESTART, run.attempt[task])))
 
     def _finish(self, run: Run, now: int) -> None:
@@ -400,11 +409,15 @@ class Model:
             duration, gave_up = plan.transient_tries(task, number, attempt, duration)
             if gave_up:
                 cause = TRANSIENT
-        if now + duration < self.horizon:
+        if now + duration < self.horizon or self.db is not None:
             if not cause and plan.may_fail[task] and plan.fails(task, number, attempt):
                 cause = FAILED
-            Timeout(self.env, now + duration - self.clock, (run, task, server, cause, attempt)
-                    ).callbacks.append(self.ended)
+            if self.db is None:
+                Timeout(self.env, now + duration - self.clock,
+                        (run, task, server, cause, attempt)).callbacks.append(self.ended)
+            else:  # its duration is its work, stretched by the contention it meets
+                self.db.begin((run, task, server, cause, attempt), plan.load[task], duration,
+                              now)
 
     def _dispatch(self, now: int) -> None:
         """Hand waiting tasks to threads: freed threads first, then the servers polling now."""

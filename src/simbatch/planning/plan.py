@@ -52,6 +52,7 @@ from simbatch.experiments.intervals import POOLED
 from simbatch.experiments.runs import Comparison, Source, parse_warmup, replicate
 from simbatch.planning.candidates import thread_hours
 from simbatch.planning.outputs import write_whatif
+from simbatch.planning.saturation import saturation_notes
 from simbatch.planning.search import BudgetSpentError, Search
 from simbatch.planning.targets import Target, parse_target
 from simbatch.present.pages import image, write_page
@@ -398,6 +399,9 @@ def _result(search: Search, base: Scenario, targets: list[Target],
                 {v.key: v.values[k] for v, k in zip(variables, best.point, strict=True)},
                 best.verdict == "met" and (bool(best.confirmed) or not levers), estimates,
                 evaluations, rows, search.runs, budget, grid,
-                thread_hours(base)[0], tuple(dict.fromkeys(search.notes)), best.scenario,
+                thread_hours(base)[0],
+                tuple(dict.fromkeys([*search.notes,
+                                     *saturation_notes(evaluations, rows, paths)])),
+                best.scenario,
                 max_attempts, tuple(variables), tuple(paths[i] for i in levers), best.point,
                 confirmation)

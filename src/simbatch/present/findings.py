@@ -20,10 +20,12 @@ from simbatch.present import units
 from simbatch.results import metrics
 from simbatch.results.result import Result
 
-__all__ = ["LONG_WAIT", "findings"]
+__all__ = ["CONTENTION", "LONG_WAIT", "findings"]
 
 LONG_WAIT = pd.Timedelta("10min")
 """A group whose p95 wait reaches this is flagged even when nothing else explains it."""
+CONTENTION = 0.10
+"""Contention is a finding when it took at least this share of the time tasks ran."""
 
 
 def _names_counts(items: list[tuple[str, str]]) -> str:
@@ -54,7 +56,26 @@ def findings(result: Result) -> list[str]:
                    " failed jobs left in Error mean downstream work misses its data.")
     out += _schedules(result)
     out += _deadline_findings(result)
+    out += _contention(result)
     return out
+
+
+def _contention(result: Result) -> list[str]:
+    """The database, not the threads, sets the run's length: contention stretched tasks."""
+    table = metrics.database_summary(result)
+    if table.empty or not table.lost_share.iloc[0] >= CONTENTION:
+        return []
+    row = table.iloc[0]
+    tasks = _jobs_word(round(row.saturation_tasks), "concurrent task")
+    return [f"Above {tasks} the database is saturated:"
+            " more threads lengthen every task. It was saturated for"
+            f" {units.clock(row.saturated)} ({units.percent(row.saturated_share, 0)} of the"
+            f" horizon), with up to {row.peak_tasks:,} tasks (load {row.peak_load:g} against"
+            f" a capacity of {row.capacity:g}); contention took"
+            f" {units.percent(row.lost_share, 0)} of the time tasks ran"
+            f" ({row.lost_hours:,.1f} thread-hours). Suggestion: limit concurrency"
+            " (max_concurrency on the heaviest groups) or move heavy jobs apart rather than"
+            " add threads."]
 
 
 def _stranded(result: Result, breakdown: pd.DataFrame, explained: set[str]) -> list[str]:

@@ -28,7 +28,7 @@ from simbatch.results import metrics
 from simbatch.results.result import Result
 
 __all__ = ["BacktestView", "ScenarioView", "backlog", "backtest_hourly_waits",
-           "backtest_waits", "default_window", "gantt", "job_timelines", "literal",
+           "backtest_waits", "database_load", "default_window", "gantt", "job_timelines", "literal",
            "utilization_heatmap", "wait_cdf"]
 
 MAX_POINTS = 5_000
@@ -434,4 +434,41 @@ def backtest_hourly_waits(hourly: pd.DataFrame, *, mode: str, scenario: str, tim
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"Back-test ({mode}) on {scenario}: job waits per hour, {group}")
+    return _laid_out(fig)
+
+
+def database_load(result: Result) -> Figure:
+    """The shared database over the run: load against capacity, and the speed tasks ran at.
+
+    Needs a scenario with ``database:``; the load is a step curve (thinned to each
+    minute's peak on long runs), the capacity and any throttle are dashed lines.
+    """
+    table, db = result.database, result.scenario.database
+    if table is None or db is None:
+        raise ValueError(f"{result.scenario.name} has no database: nothing to plot")
+    if len(table) > MAX_POINTS:  # each minute's peak load and lowest speed
+        table = table.set_index("time").resample("1min").agg(
+            {"load": "max", "speed": "min"}).ffill().reset_index()
+    begin, finish = pd.Timestamp(result.scenario.start), pd.Timestamp(result.scenario.end)
+    times = np.r_[_num(table.time), _num(finish)]  # the last state holds to the horizon
+    fig = Figure(figsize=(11, 5))
+    ax, speed = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    ax.step(times, np.r_[table.load, table.load.iloc[-1]], where="post", color="C0",
+            label="load")
+    ax.axhline(db.capacity, color="C3", linestyle="--", label=f"capacity {db.capacity:g}")
+    if db.throttle_at is not None:
+        ax.axhline(db.capacity * db.throttle_at, color="C1", linestyle=":",
+                   label=f"throttle at {db.throttle_at:.0%}")
+    ax.set_ylabel("database load")
+    ax.set_title(f"{result.scenario.name}: database load and speed")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    speed.step(times, np.r_[table.speed, table.speed.iloc[-1]], where="post", color="C2")
+    speed.set_ylim(0, 1.05)
+    speed.yaxis.set_major_formatter(PercentFormatter(1.0))
+    speed.set_ylabel("speed of each task")
+    speed.grid(alpha=0.3)
+    speed.set_xlim(_num(begin)[0], _num(finish)[0])
+    _clock_axis(speed, result.scenario.timezone, begin, finish)
+    fig.autofmt_xdate()
     return _laid_out(fig)

@@ -29,15 +29,16 @@ def csv_times(column: pd.Series) -> pd.Series:
 
 def write_csv(result: Result, out: str | Path) -> list[Path]:
     """Write ``tasks.csv`` and ``jobs.csv`` of ``result`` in the folder ``out``: times in
-    ISO 8601 UTC to the millisecond, waits and durations in seconds; both files are replaced
+    ISO 8601 UTC to the millisecond, waits, durations and work in seconds; both files are replaced
     only once both are written. Returns the paths written."""
     folder = Path(out)
     paths = [folder / "tasks.csv", folder / "jobs.csv"]
     with replacing(*paths) as temps:
         for temp, table in zip(temps, (result.tasks, result.jobs), strict=True):
             frame = guard_frame(table)  # a copy; names guarded, times not text yet
-            for column in ("wait", "duration"):
-                frame[column] = frame[column].dt.total_seconds().round(3)
+            for column in ("wait", "duration", "work"):  # work: with a database only
+                if column in frame:
+                    frame[column] = frame[column].dt.total_seconds().round(3)
             for column in ("scheduled", "ready", "start", "end"):
                 if column in frame:
                     frame[column] = csv_times(frame[column])

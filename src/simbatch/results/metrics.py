@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,8 @@ from simbatch.results.tables import Tables, instants
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import NS, epoch_ns
 
-__all__ = ["backlog", "backlog_by_hour", "deadline_summary", "deadlines", "dependency_waits",
+__all__ = ["DatabaseFigures", "backlog", "backlog_by_hour", "database_figures",
+           "database_summary", "deadline_summary", "deadlines", "dependency_waits",
            "stranded_capacity", "utilization", "utilization_by_hour", "wait_breakdown",
            "wait_summary"]
 
@@ -163,7 +165,67 @@ def wait_breakdown(result: Tables) -> pd.DataFrame:
     out["held"] = pd.to_timedelta(released - ready, unit="ns")
     for name in ("poll", "capacity", "stranded"):
         out[name] = pd.to_timedelta(parts[name], unit="ns")
+    if "work" in tasks.columns:  # with a database: the time its run lost to contention
+        out["duration"] = tasks["duration"]
+        out["contention"] = tasks["duration"] - tasks["work"]
     return out
+
+
+@dataclass(frozen=True)
+class DatabaseFigures:
+    """The database over a run: how long it was saturated and what contention cost."""
+
+    saturated: int
+    """ns during which the load was above the capacity."""
+    busy: float
+    """Thread-ns that tasks of load above 0 spent executing."""
+    lost: float
+    """Of ``busy``, the thread-ns lost to contention (a task at speed s loses 1 - s)."""
+    peak_load: float
+    peak_tasks: int
+    saturation_tasks: float
+    """The tasks that fill the capacity at their average load (NaN if none ran)."""
+
+    @property
+    def lost_share(self) -> float:
+        """The share of the tasks' running time that contention took (NaN if none ran)."""
+        return self.lost / self.busy if self.busy > 0 else float("nan")
+
+
+def database_figures(times: np.ndarray, load: np.ndarray, tasks: np.ndarray,
+                     capacity: float, end: int) -> DatabaseFigures:
+    """The figures of the database's states (from each of ``times`` on, up to ``end``)."""
+    width = np.diff(np.r_[times, end]).astype(np.float64)
+    speed = np.minimum(1.0, capacity / np.maximum(load, 1e-300))
+    busy = float((tasks * width).sum())
+    area = float((load * width).sum())
+    return DatabaseFigures(
+        saturated=int(width[load > capacity].sum()), busy=busy,
+        lost=float((tasks * (1.0 - speed) * width).sum()),
+        peak_load=float(load.max()) if len(load) else 0.0,
+        peak_tasks=int(tasks.max()) if len(tasks) else 0,
+        saturation_tasks=capacity * busy / area if area > 0 else float("nan"))
+
+
+def database_summary(result: Tables) -> pd.DataFrame:
+    """The database over the run, in one row (empty without ``database:``).
+
+    capacity, peak load and tasks, time saturated (load above capacity) and its share of
+    the horizon, thread-hours lost to contention and their share of the time tasks ran on
+    the database, and the tasks that fill the capacity at their average load.
+    """
+    columns = ["capacity", "peak_load", "peak_tasks", "saturated", "saturated_share",
+               "lost_hours", "lost_share", "saturation_tasks"]
+    table, db = result.database, result.scenario.database
+    if table is None or db is None:
+        return pd.DataFrame(columns=columns)
+    origin = epoch_ns(result.scenario.start)
+    f = database_figures(instants(table.time) - origin, table.load.to_numpy(),
+                         table.tasks.to_numpy(), db.capacity, result.scenario.horizon)
+    return pd.DataFrame([[db.capacity, f.peak_load, f.peak_tasks,
+                          pd.Timedelta(f.saturated, unit="ns"),
+                          f.saturated / result.scenario.horizon, f.lost / NS / 3600,
+                          f.lost_share, f.saturation_tasks]], columns=columns)
 
 
 def backlog(result: Tables) -> pd.DataFrame:

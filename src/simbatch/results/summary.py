@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from simbatch.engine import budget
+from simbatch.engine.database import LOAD_UNIT
 from simbatch.engine.model import Model
 from simbatch.engine.status import STATUS
 from simbatch.results.measures import (
@@ -32,7 +33,8 @@ from simbatch.results.measures import (
     span_seconds,
     wait_figures,
 )
-from simbatch.results.tables import Tables, instants
+from simbatch.results.metrics import database_figures
+from simbatch.results.tables import Tables, database_states, instants
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import epoch_ns
 
@@ -68,6 +70,8 @@ class RunColumns:
     job_end: np.ndarray
     capacity: list[Steps]
     """Each server's thread limit over time (the capacity table's rows)."""
+    database: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    """With a database: its states (ns after the start, load, tasks), one per change."""
 
     @classmethod
     def of_model(cls, model: Model) -> RunColumns:
@@ -78,6 +82,11 @@ class RunColumns:
         jobs = model.recorder.rows("jobs")
         jobs = jobs[np.lexsort((jobs["run"], jobs["job"]))]
         changes = capacity_changes(model.limits)
+        database = None
+        if model.db is not None:
+            state = database_states(model.db.rows("state"))
+            database = (state["time"].astype(np.int64), state["load"] / LOAD_UNIT,
+                        state["tasks"].astype(np.int64))
         return cls(
             ready=_epoch(tasks["ready"], origin), start=_epoch(tasks["start"], origin),
             end=_epoch(tasks["end"], origin), group=tasks["group"], server=tasks["server"],
@@ -87,7 +96,7 @@ class RunColumns:
             capacity=[Steps(np.array([t + origin for s, t, _, _ in changes if s == server],
                                      np.int64),
                             np.array([n for s, _, n, _ in changes if s == server], np.float64))
-                      for server in range(len(model.scenario.servers))])
+                      for server in range(len(model.scenario.servers))], database=database)
 
     @classmethod
     def of_tables(cls, result: Tables) -> RunColumns:
@@ -103,7 +112,10 @@ class RunColumns:
             job_status=_codes(jobs.status, STATUS), scheduled=instants(jobs.scheduled),
             job_start=instants(jobs.start), job_end=instants(jobs.end),
             capacity=[Steps(instants(mine.start), mine.threads.to_numpy(np.float64))
-                      for mine in (cap[cap.server == name] for name in servers)])
+                      for mine in (cap[cap.server == name] for name in servers)],
+            database=None if result.database is None else (
+                instants(result.database.time) - epoch_ns(scenario.start),
+                result.database.load.to_numpy(), result.database.tasks.to_numpy(np.int64)))
 
 
 def _epoch(recorded: np.ndarray, origin: int) -> np.ndarray:
@@ -175,6 +187,12 @@ def rows_of(scenario: Scenario, run: RunColumns, warmup: int = 0) -> list[Row]:
                  if done.any() else np.nan))
     rows.append(("backlog_at_horizon", "all", float(np.isin(run.status, _OPEN).sum())))
     rows += deadline_rows(scenario, run)
+    if run.database is not None and scenario.database is not None:
+        f = database_figures(*run.database, scenario.database.capacity, scenario.horizon)
+        rows += [("db_saturated_share", "all", f.saturated / scenario.horizon),
+                 ("db_lost_share", "all", f.lost_share),
+                 ("db_peak_tasks", "all", float(f.peak_tasks)),
+                 ("db_saturation_tasks", "all", f.saturation_tasks)]
     return rows
 
 

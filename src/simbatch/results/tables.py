@@ -14,6 +14,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from simbatch.engine.database import LOAD_UNIT
 from simbatch.engine.model import Model
 from simbatch.engine.recorder import NA
 from simbatch.engine.status import CAUSES, STATUS
@@ -21,7 +22,8 @@ from simbatch.results.measures import capacity_changes
 from simbatch.scenario.spec import Scenario
 from simbatch.scenario.timegrammar import epoch_ns
 
-__all__ = ["JOB_COLUMNS", "TASK_COLUMNS", "Tables", "instants"]
+__all__ = ["DATABASE_COLUMNS", "JOB_COLUMNS", "TASK_COLUMNS", "Tables", "database_states",
+           "instants"]
 
 
 def instants(column: pd.Series, missing: int = NA) -> np.ndarray:
@@ -112,10 +114,51 @@ def _tasks_table(model: Model, jobs: list[str], servers: list[str], origin: int,
     columns["attempt"] = rows["attempt"][order].astype(np.int64)
     columns["status"] = _names(STATUS, rows["status"][order])
     columns["cause"] = _names(CAUSES[1:], rows["cause"][order].astype(np.int16) - 1)
+    names = list(TASK_COLUMNS)
+    if model.db is not None:  # the work each attempt sampled, before contention stretched it
+        columns["work"] = _work(model, rows[order])
+        names.insert(names.index("duration") + 1, "work")
     raw = {name: rows[name][order] for name in ("ready", "start", "end")}
     del order
     _add_times(columns, raw, "ready", origin, zone)
-    return pd.DataFrame({name: columns[name] for name in TASK_COLUMNS}, copy=False)
+    return pd.DataFrame({name: columns[name] for name in names}, copy=False)
+
+
+def _work(model: Model, rows: np.ndarray) -> pd.Series:
+    """The sampled work of each recorded attempt (NaT for those that never started)."""
+    assert model.db is not None
+    work = model.db.rows("work")
+    key = ["job", "run", "task", "attempt"]
+    left = pd.DataFrame({k: rows[k].astype(np.int64) for k in key})
+    right = pd.DataFrame({k: work[k].astype(np.int64) for k in key})
+    right["work"] = work["work"]
+    merged = left.merge(right, on=key, how="left")["work"].to_numpy(dtype=float)
+    return pd.Series(pd.to_timedelta(merged, unit="ns"))
+
+
+def database_states(state: np.ndarray) -> np.ndarray:
+    """The database's recorded states, one per change: an instant's last state, and only
+    where the load or the number of tasks differs from the state before."""
+    last = np.r_[state["time"][1:] != state["time"][:-1], True]
+    state = state[last]
+    changed = np.r_[True, (state["load"][1:] != state["load"][:-1])
+                    | (state["tasks"][1:] != state["tasks"][:-1])]
+    kept: np.ndarray = state[changed]
+    return kept
+
+
+def _database_table(model: Model, origin: int, zone: str) -> pd.DataFrame | None:
+    """The database's load, executing tasks and speed over time: one row per change."""
+    if model.db is None:
+        return None
+    state = database_states(model.db.rows("state"))
+    load = state["load"] / LOAD_UNIT
+    return pd.DataFrame({
+        "time": _moments(state["time"].astype(np.int64), origin, zone),
+        "load": load,
+        "tasks": state["tasks"].astype(np.int64),
+        "speed": np.minimum(1.0, model.db.capacity / np.maximum(load, 1e-300)),
+    })
 
 
 def _jobs_table(model: Model, jobs: list[str], origin: int, zone: str) -> pd.DataFrame:
@@ -149,6 +192,8 @@ def _capacity_table(model: Model, servers: list[str], origin: int, zone: str) ->
 JOB_COLUMNS = ("job", "run", "scheduled", "start", "end", "status", "wait", "duration", "tasks",
                "skipped")
 """The jobs table's columns, in order (docs/reference/results.md documents each)."""
+DATABASE_COLUMNS = ("time", "load", "tasks", "speed")
+"""The ``database`` table's columns (with ``database:`` in the scenario only)."""
 TASK_COLUMNS = ("job", "run", "task", "group", "server", "attempt", "status", "ready", "start",
                 "end", "wait", "duration", "cause")
 """The tasks table's columns, in order (docs/reference/results.md documents each)."""
@@ -174,6 +219,9 @@ class Tables:
     """Ready tasks that max concurrency held back: when each was let into the queue."""
     outages: pd.DataFrame
     """When each server was down (server, start, end, kind: outage or maintenance)."""
+    database: pd.DataFrame | None = None
+    """With ``database:`` in the scenario: its load, executing tasks (of load above 0) and
+    speed from each change on (time, load, tasks, speed); else None."""
 
     @classmethod
     def from_model(cls, model: Model) -> Self:
@@ -207,4 +255,5 @@ class Tables:
         })
         offsets = pd.Series(pd.to_timedelta(model.offsets, unit="ns"),
                             index=pd.Index(servers, name="server"), name="poll_offset")
-        return cls(scenario, model.seed, tasks, jobs_table, capacity, offsets, releases, outages)
+        return cls(scenario, model.seed, tasks, jobs_table, capacity, offsets, releases, outages,
+                   _database_table(model, origin, zone))

@@ -99,6 +99,7 @@ def _build(doc: Document, default_name: str | None = None) -> Scenario:
                     for i, o in enumerate(raw.outages))
     maintenance = tuple(downtime.maintenance(ctx, ("maintenance", i), m, names)
                         for i, m in enumerate(raw.maintenance))
+    database = topology.database(ctx, raw)
     topology.warn_idle(ctx, servers, groups, built_jobs, start, horizon)
     name = raw.name or default_name or (
         Path(doc.source).stem if doc.from_file else "scenario")
@@ -106,7 +107,7 @@ def _build(doc: Document, default_name: str | None = None) -> Scenario:
         name=name, start=start, timezone=raw.timezone, horizon=horizon, polling=polling,
         scheduling=raw.scheduling, servers=servers, groups=groups, jobs=built_jobs,
         reserved_capacity=raw.reserved_capacity, throttle=raw.throttle,
-        platform=raw.platform, outages=outages, maintenance=maintenance,
+        platform=raw.platform, outages=outages, maintenance=maintenance, database=database,
         source=doc.source, document=doc.data, folder=doc.folder, reload=load_changed,
     )
     lint.warn_likely_mistakes(scenario, ctx.warn)

@@ -62,6 +62,7 @@ class RuntimeIn(_Strict):
     duration: Time
     fail: float = Field(default=0.0, ge=0.0, le=1.0)
     transient: TransientIn | None = None
+    load: float = Field(default=1.0, ge=0.0, le=1e6)
 
 
 class TaskIn(_Strict):
@@ -75,6 +76,7 @@ class TaskIn(_Strict):
     task_class: str | None = Field(default=None, alias="class", min_length=1)
     runtime: RuntimeIn | None = None
     transient: TransientIn | None = None
+    load: float = Field(default=1.0, ge=0.0, le=1e6)
 
 
 Days = str | list[str] | None
@@ -152,6 +154,13 @@ class CapacityIn(_Strict):
     name: str = Field(default="Batch", min_length=1)
 
 
+class DatabaseIn(_Strict):
+    """The shared database: its capacity in load units, and the optional start throttle."""
+
+    capacity: float = Field(ge=0.001, le=1e6)
+    throttle_at: str | float | None = None
+
+
 class ScenarioIn(_Strict):
     extends: str | None = None
     name: str | None = None
@@ -170,6 +179,7 @@ class ScenarioIn(_Strict):
     jobs: dict[str, JobIn] = {}
     outages: list[OutageIn] = []
     maintenance: list[MaintenanceIn] = []
+    database: DatabaseIn | None = None
 
 
 _FRIENDLY = {
@@ -260,6 +270,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "servers": ServerIn, "groups": GroupIn, "jobs": JobIn,
 }
 _LISTS: dict[str, type[BaseModel]] = {"outages": OutageIn, "maintenance": MaintenanceIn}
+_PARTS: dict[str, type[BaseModel]] = {"database": DatabaseIn}
 _JOB_PARTS: dict[str, type[BaseModel]] = {
     "arrivals": ArrivalsIn, "recurrence": RecurrenceIn, "active": WindowIn,
 }
@@ -283,6 +294,9 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
         elif model is CapacityIn and part == "scale":
             model = ScaleIn
             i += 2
+        elif model is ScenarioIn and part in _PARTS:
+            model = _PARTS[str(part)]
+            i += 1
         elif model is ServerIn and part == "periods":
             model = PeriodIn
             i += 2

@@ -22,8 +22,8 @@ from simbatch.scenario.timegrammar import Distribution
 
 __all__ = [
     "CLOUD_MAX_THREADS", "DEFAULT_GROUP", "EXPECTS", "PRIORITIES", "RESERVED_SHARES",
-    "Arrivals", "Deadline", "Dependency", "Group", "Job", "Maintenance", "Outage", "Period",
-    "Runtime", "Scenario", "Server", "Task", "Transient", "dedicated",
+    "Arrivals", "Database", "Deadline", "Dependency", "Group", "Job", "Maintenance", "Outage",
+    "Period", "Runtime", "Scenario", "Server", "Task", "Transient", "dedicated",
 ]
 
 DEFAULT_GROUP = "default"
@@ -153,6 +153,8 @@ class Runtime:
     duration: Distribution
     fail: float = 0.0
     transient: Transient | None = None
+    load: float = 1.0
+    """Database load of each child while it runs (see ``Database``)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,22 @@ class Task:
     task_class: str | None = None
     runtime: Runtime | None = None
     transient: Transient | None = None
+    load: float = 1.0
+    """Database load while it runs: 1 by default, 0 for work that never touches it."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """The database every batch server shares (docs/explanation/database.md).
+
+    While the executing tasks' total load is at most ``capacity`` they run at full speed;
+    above it each runs at speed ``capacity / load`` (egalitarian processor sharing).
+    With ``throttle_at`` (a fraction of ``capacity``), no server starts a task while the
+    load is at or above it.
+    """
+
+    capacity: float
+    throttle_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +277,8 @@ class Scenario:
     platform: str = "cloud"
     outages: tuple[Outage, ...] = ()
     maintenance: tuple[Maintenance, ...] = ()
+    database: Database | None = None
+    """The shared database; None: durations do not depend on what else runs."""
     source: str = "<scenario>"
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     folder: Path | None = field(default=None, repr=False, compare=False)

@@ -25,6 +25,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from simbatch.errors import UsageError
 from simbatch.files import write_text
+from simbatch.history.calibration.contention import database_section
 from simbatch.history.calibration.document import thousands, yaml_writer
 from simbatch.history.calibration.durations import FEW, KS_FITS
 from simbatch.history.calibration.jobs import job_document
@@ -80,6 +81,7 @@ def calibrate(history: History, timezone: str | None = None,
     except (ValueError, KeyError) as exc:
         raise UsageError(f"unknown time zone {timezone!r} (use an IANA name such as"
                          f" Europe/Amsterdam): {exc}") from None
+    history, database = database_section(history, notes)  # when durations grow with load
     jobs, tasks = history.jobs, history.tasks
     if jobs.empty:
         raise UsageError("the history has no job runs to calibrate from")
@@ -94,6 +96,9 @@ def calibrate(history: History, timezone: str | None = None,
     doc["horizon"] = f"{days}d"
     for key, value in topo.items():
         doc[key] = value
+    if database is not None:
+        doc["database"], evidence = database
+        doc.yaml_add_eol_comment(evidence, "database")
     scheduling = str(doc["scheduling"])
     known = (set(topo.get("groups", {})) | {"default"}) if (
         topology is not None and scheduling == "affinity") else None

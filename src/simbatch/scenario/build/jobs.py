@@ -90,7 +90,7 @@ def _task(ctx: Context, loc: Loc, name: str, t: schema.TaskIn, job: schema.JobIn
                 group=group, after=tuple(after), condition=t.condition, fail=t.fail,
                 retries=t.retries, ignore_failure=t.ignore_failure,
                 task_class=t.task_class, runtime=runtime,
-                transient=_transient(t.transient))
+                transient=_transient(t.transient), load=t.load)
 
 
 def _transient(raw: schema.TransientIn | None) -> Transient | None:
@@ -116,7 +116,7 @@ def _runtime(ctx: Context, loc: Loc, raw: schema.RuntimeIn) -> Runtime:
         raise ctx.fail((*loc, "tasks"), f"at most {ranges.MAX_RUNTIME_TASKS:,} runtime"
                                         f" tasks, got {excerpt(count)}")
     return Runtime((low, high), ctx.distribution((*loc, "duration"), raw.duration),
-                   raw.fail, _transient(raw.transient))
+                   raw.fail, _transient(raw.transient), raw.load)
 
 
 def check_children(ctx: Context, loc: Loc, tasks: list[Task]) -> None:

@@ -23,6 +23,7 @@ from simbatch.scenario.spec import (
     CLOUD_MAX_THREADS,
     DEFAULT_GROUP,
     RESERVED_SHARES,
+    Database,
     Group,
     Job,
     Period,
@@ -31,7 +32,7 @@ from simbatch.scenario.spec import (
 )
 from simbatch.scenario.timegrammar import NS, parse_duration_ns
 
-__all__ = ["DEFAULT_THREADS", "check_platform", "check_reserved", "group_ref", "groups",
+__all__ = ["DEFAULT_THREADS", "check_platform", "check_reserved", "database", "group_ref", "groups",
            "platform_threads", "server", "server_list", "servers", "warn_idle"]
 
 DEFAULT_THREADS = 8
@@ -298,3 +299,40 @@ def warn_idle(ctx: Context, servers: tuple[Server, ...], groups: tuple[Group, ..
             when = f"{job.start:%Y-%m-%d %H:%M}"
             ctx.warn(("jobs", job.name, "start"), f"the job starts at {when}, at or after"
                      " the horizon, so it never runs")
+
+
+def database(ctx: Context, scenario: schema.ScenarioIn) -> Database | None:
+    """The shared database: its capacity, and ``throttle_at`` as a fraction of it.
+
+    ``throttle_at`` is written as a percentage (``90%``) or a fraction (``0.9``) of the
+    capacity; it may pass 100%, since the load may exceed the capacity. Without a
+    database, a task's ``load`` has no effect, and the first one written is warned about.
+    """
+    raw = scenario.database
+    if raw is None:
+        for jname, job in (ctx.doc.data.get("jobs") or {}).items():
+            for tname, task in ((job or {}).get("tasks") or {}).items():
+                said: list[tuple[str, ...]] = [("load",)] if "load" in (task or {}) else []
+                if "load" in ((task or {}).get("runtime") or {}):
+                    said.append(("runtime", "load"))
+                for part in said:
+                    ctx.warn(("jobs", jname, "tasks", tname, *part), "a load has no effect"
+                             " without a database: add database: {capacity: ...}")
+                    return None
+        return None
+    written = raw.throttle_at
+    if written is None:
+        return Database(raw.capacity)
+    loc: Loc = ("database", "throttle_at")
+    share: float | None = None
+    if isinstance(written, str) and written.strip().endswith("%"):
+        try:
+            share = float(written.strip()[:-1]) / 100
+        except ValueError:
+            share = None
+    elif isinstance(written, (int, float)) and not isinstance(written, bool):
+        share = float(written)
+    if share is None or not 0 < share <= 10:
+        raise ctx.fail(loc, "throttle_at is a share of the capacity above 0 and at most"
+                            f" 1000%, such as 90% or 0.9, got {written!r}")
+    return Database(raw.capacity, share)
