@@ -98,6 +98,30 @@ def test_extends_a_missing_file_or_itself(tmp_path: Path) -> None:
         simbatch.load(tmp_path / "x.yaml")
 
 
+def test_extends_a_folder_a_device_or_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    folder = write(tmp_path, "a.yaml", "extends: folder\n")
+    with pytest.raises(simbatch.ScenarioError, match=r"a\.yaml: extends: extends 'folder',"
+                                                     r" which is not a file but a folder"):
+        simbatch.load(folder)
+    device = write(tmp_path, "d.yaml", "extends: /dev/zero\n")
+    with pytest.raises(simbatch.ScenarioError, match=r"d\.yaml: extends: extends '/dev/zero',"
+                                                     r" which is not a file but a special file"):
+        simbatch.load(device)
+    # a symlink to a file is followed, and its relative paths are the target's own
+    write(tmp_path, "base.yaml", BASE)
+    (tmp_path / "link.yaml").symlink_to("base.yaml")
+    linked = write(tmp_path, "b.yaml", "extends: link.yaml\n")
+    assert simbatch.load(linked).servers == simbatch.load(tmp_path / "base.yaml").servers
+    # a loop of symlinks is one message, not a traceback
+    (tmp_path / "loop1.yaml").symlink_to("loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to("loop1.yaml")
+    looped = write(tmp_path, "c.yaml", "extends: loop1.yaml\n")
+    with pytest.raises(simbatch.ScenarioError, match=r"c\.yaml: extends: extends 'loop1\.yaml',"
+                                                     r" which cannot be followed"):
+        simbatch.load(looped)
+
+
 def test_with_changes_in_python(tmp_path: Path) -> None:
     base = simbatch.load(write(tmp_path, "base.yaml", BASE))
     bigger = base.with_changes({"servers": {"AOS3": {"threads": 4}},

@@ -185,7 +185,11 @@ def read_file(path: str | Path, _chain: tuple[Path, ...] = (), *,
     here = Path(path).resolve()
     if not isinstance(base, str):
         raise doc.error(("extends",), f"extends takes a file name, got {excerpt(base)}")
-    target = (here.parent / base).resolve()
+    try:
+        target = (here.parent / base).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13)
+        raise doc.error(("extends",), f"extends {excerpt(base)}, which cannot be followed:"
+                                      f" {excerpt(str(exc))}") from None
     chain = (*_chain, here)
     if target in chain:
         names = " -> ".join(p.name for p in (*chain[chain.index(target):], target))
@@ -195,6 +199,10 @@ def read_file(path: str | Path, _chain: tuple[Path, ...] = (), *,
                                       " one another")
     if not target.exists():
         raise doc.error(("extends",), f"extends {excerpt(base)}, but there is no such file"
+                                      f" ({target})")
+    if not target.is_file():
+        raise doc.error(("extends",), f"extends {excerpt(base)}, which is not a file but a"
+                                      f" {'folder' if target.is_dir() else 'special file'}"
                                       f" ({target})")
     parent = read_file(target, chain)
     try:
