@@ -26,7 +26,7 @@ def test_exported_members() -> None:
         "write_fo_history",
         "Plan", "Target", "plan",
         "BYTES_PER_ATTEMPT", "BudgetError", "Estimate", "MAX_ATTEMPTS", "StoreError",
-        "estimate_work", "write_csv",
+        "estimate_work", "write_csv", "check_output",
         "Backtest", "backtest",
     ])
     for name in simbatch.__all__:

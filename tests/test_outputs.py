@@ -123,8 +123,8 @@ def test_the_cli_refuses_a_fifo_report(tmp_path: Path,
     code = main(["report", str(WALKTHROUGH), "--out", str(pipe)])
     err = capsys.readouterr().err
     assert code == 2
-    assert err == (f"UsageError: {pipe}: is a FIFO (named pipe); an output is written as a"
-                   " regular file and never replaces a folder, FIFO, socket or device\n")
+    assert err == (f"UsageError: --out {pipe}: is a FIFO (named pipe); an output is written"
+                   " as a regular file and never replaces a folder, FIFO, socket or device\n")
     assert still_a_fifo(pipe)
 
 
@@ -132,12 +132,13 @@ def test_the_cli_refuses_a_fifo_as_the_run_folder_and_as_compares_report(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pipe = fifo(tmp_path / "pipe")
     assert main(["run", str(WALKTHROUGH), "--out", str(pipe)]) == 2
-    assert capsys.readouterr().err == f"UsageError: --out {pipe}: is a file, not a folder\n"
+    assert capsys.readouterr().err == (f"UsageError: --out {pipe}: is a special file (FIFO,"
+                                       " socket or device), not a folder\n")
     assert main(["compare", str(WALKTHROUGH), "-n", "2", "--report", str(pipe)]) == 2
-    err = capsys.readouterr().err
-    assert err.endswith(f"UsageError: {pipe}: is a FIFO (named pipe); an output is written"
-                        " as a regular file and never replaces a folder, FIFO, socket or"
-                        " device\n")
+    err = capsys.readouterr().err  # refused before anything runs: the one line is all
+    assert err == (f"UsageError: --report {pipe}: is a FIFO (named pipe); an output is"
+                   " written as a regular file and never replaces a folder, FIFO, socket or"
+                   " device\n")
     assert "Traceback" not in err and still_a_fifo(pipe)
 
 

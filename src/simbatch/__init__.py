@@ -21,6 +21,7 @@ from simbatch.errors import (
     StoreError,
     UsageError,
 )
+from simbatch.files import check_output
 from simbatch.scenario.load import load
 from simbatch.scenario.spec import Scenario
 
@@ -90,6 +91,7 @@ __all__ = [
     "__version__",
     "backtest",
     "calibrate",
+    "check_output",
     "compare",
     "estimate_work",
     "load",

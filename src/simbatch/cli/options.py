@@ -186,9 +186,16 @@ def add_dask(command: argparse.ArgumentParser) -> None:
 
 
 def not_a_folder(path: Path | None, option: str, what: str = "file") -> None:
-    """Refuse a file option (``--out``, ``--report``, …) that names an existing folder."""
-    if path is not None and path.is_dir():
+    """Refuse a file option (``--out``, ``--report``, …) before anything runs: a folder,
+    or any path an output may not replace or create (``simbatch.check_output``)."""
+    if path is None:
+        return
+    if path.is_dir():
         raise simbatch.UsageError(f"--{option} {path}: is a folder; name the {what}")
+    try:
+        simbatch.check_output(path)
+    except simbatch.UsageError as exc:
+        raise simbatch.UsageError(f"--{option} {exc}") from None
 
 
 def names(files: list[Path]) -> list[str]:

@@ -35,7 +35,9 @@ def add_commands(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate one scenario, write its tables and print their summary."""
     if args.out.exists() and not args.out.is_dir():
-        raise simbatch.UsageError(f"--out {args.out}: is a file, not a folder")
+        kind = ("a file" if args.out.is_file() else
+                "a special file (FIFO, socket or device)")
+        raise simbatch.UsageError(f"--out {args.out}: is {kind}, not a folder")
     result = simbatch.simulate(args.file, seed=args.seed, max_attempts=args.max_attempts,
                                progress=True)
     if args.format == "fo":
