@@ -619,3 +619,16 @@ def test_the_tasks_csv_writes_work_in_seconds(tmp_path: Any) -> None:
     table = pd.read_csv(tmp_path / "tasks.csv")
     assert list(table.columns[table.columns.get_loc("duration"):][:2]) == ["duration", "work"]
     assert table.set_index("task").work.to_dict() == {"A": 600.0, "Z": 600.0, "D": 600.0}
+
+
+def test_run_prints_the_database_and_its_finding(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from simbatch.cli.main import main
+
+    assert main(["run", "scenarios/tenant-week-database.yaml", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    section = out[out.index("Database (shared; capacity 24 load units)"):]
+    assert section.splitlines()[1].startswith("Above 22 concurrent tasks the database is"
+                                              " saturated: more threads lengthen every task.")
+    assert main(["run", "scenarios/walkthrough.yaml", "--out", str(tmp_path)]) == 0
+    assert "Database" not in capsys.readouterr().out

@@ -9,7 +9,8 @@ if TYPE_CHECKING:  # pandas and the table formatting load with the commands that
 
     import simbatch
 
-__all__ = ["SHOWN", "interval_table", "print_deadlines", "print_tables", "table"]
+__all__ = ["SHOWN", "interval_table", "print_database", "print_deadlines", "print_tables",
+           "table"]
 
 SHOWN = ["wait_mean_s", "wait_p95_s", "utilization", "backlog_at_horizon", "jobs_error",
          "deadline_runs", "deadline_misses", "deadline_miss", "deadline_undetermined",
@@ -52,6 +53,26 @@ def print_tables(result: simbatch.Result) -> None:
         "available": util["available_thread_seconds"].map(units.clock),
         "utilization": util["utilization"].map(units.percent)})
     print(table(frame))
+    print_database(result)
+
+
+def print_database(result: simbatch.Result) -> None:
+    """The shared database, when the scenario has one: the plain-words finding when
+    contention sets the run's length, else how loaded it was and what contention cost."""
+    from simbatch.present import units
+    from simbatch.present.findings import findings
+
+    summary = result.database_summary()
+    if summary.empty:
+        return
+    row = summary.iloc[0]
+    print(f"\nDatabase (shared; capacity {row.capacity:g} load units)")
+    said = [line for line in findings(result) if "database is saturated" in line]
+    print(said[0] if said else
+          f"peak load {row.peak_load:g} with {units.count(row.peak_tasks)} tasks running;"
+          f" saturated {units.clock(row.saturated)} ({units.percent(row.saturated_share)} of"
+          f" the horizon); contention took {units.percent(row.lost_share)} of the time tasks"
+          f" ran ({row.lost_hours:,.1f} thread-hours)")
 
 
 def print_deadlines(result: simbatch.Result) -> None:

@@ -66,6 +66,11 @@ class Result(Tables):
         """This run as F&O's BatchJobHistory and BatchHistory tables (``simbatch.results.fo``)."""
         return fo.to_fo_history(self, company, executed_by)
 
+    def database_summary(self) -> pd.DataFrame:
+        """The shared database over the run in one row: capacity, peak load and tasks, time
+        saturated, thread-hours lost to contention (empty without ``database:``)."""
+        return metrics.database_summary(self)
+
     def deadlines(self) -> pd.DataFrame:
         """Runs of jobs with a ``deadline``: met or missed, and by how much."""
         return metrics.deadlines(self)
