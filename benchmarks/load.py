@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from run import peak_rss  # benchmarks/run.py, beside this script
+
 import simbatch
 
 SERVERS, JOBS, DAYS = 300, 5_000, 30
@@ -81,18 +83,6 @@ def farm_month(servers: int = SERVERS, jobs: int = JOBS, days: int = DAYS) -> di
     return doc
 
 
-def _peak_rss() -> int:
-    """This process's peak resident memory in bytes (Linux's VmHWM; else ru_maxrss)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def measure(servers: int, jobs: int, days: int) -> dict[str, Any]:
     """Load, estimate, run with a progress bar, build both tables; the figures."""
     from simbatch.engine.compile import compile
@@ -104,7 +94,7 @@ def measure(servers: int, jobs: int, days: int) -> dict[str, Any]:
     scenario = simbatch.load(farm_month(servers, jobs, days))
     loaded = time.perf_counter() - began
     estimate = simbatch.estimate_work(scenario)
-    baseline = _peak_rss()
+    baseline = peak_rss()
     began = time.perf_counter()
     model = Model.from_plan(compile(scenario), seed=1)
     updates: list[int] = []
@@ -118,7 +108,7 @@ def measure(servers: int, jobs: int, days: int) -> dict[str, Any]:
     attempts = int(result.tasks.start.notna().sum())
     runs = len(result.jobs)
     wall = time.perf_counter() - began
-    peak = _peak_rss() - baseline
+    peak = peak_rss() - baseline
     return {"servers": servers, "jobs": jobs, "days": days, "load_s": loaded,
             "estimated_attempts": estimate.attempts, "estimated_bytes": estimate.bytes,
             "attempts": attempts, "rows": len(result.tasks), "job_runs": runs,

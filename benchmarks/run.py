@@ -168,7 +168,7 @@ def tenant_month(days: int = 30, scale: float = 1.0) -> dict[str, Any]:
     }
 
 
-def _peak_rss() -> int:
+def peak_rss() -> int:
     """This process's peak resident memory in bytes.
 
     Linux's VmHWM belongs to the process's own address space; ``ru_maxrss`` would carry
@@ -185,11 +185,11 @@ def _peak_rss() -> int:
 def _measure_month(days: int, scale: float) -> dict[str, Any]:
     """Run in a child process: its peak resident memory is this run's alone."""
     scenario = simbatch.load(tenant_month(days, scale))
-    baseline = _peak_rss()
+    baseline = peak_rss()
     began = time.perf_counter()
     result = simbatch.simulate(scenario, seed=1)
     wall = time.perf_counter() - began
-    peak = _peak_rss()
+    peak = peak_rss()
     attempts = int(result.tasks.start.notna().sum())
     return {"days": days, "attempts": attempts, "rows": len(result.tasks), "wall_s": wall,
             "attempts_per_s": attempts / wall, "peak_bytes_above_baseline": peak - baseline,

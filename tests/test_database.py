@@ -12,6 +12,7 @@ degrees of freedom, is at most 10% of theory), which is asserted too.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np

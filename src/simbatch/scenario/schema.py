@@ -270,7 +270,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "servers": ServerIn, "groups": GroupIn, "jobs": JobIn,
 }
 _LISTS: dict[str, type[BaseModel]] = {"outages": OutageIn, "maintenance": MaintenanceIn}
-_PARTS: dict[str, type[BaseModel]] = {"database": DatabaseIn}
+_PARTS: dict[str, type[BaseModel]] = {"capacity": CapacityIn, "database": DatabaseIn}
 _JOB_PARTS: dict[str, type[BaseModel]] = {
     "arrivals": ArrivalsIn, "recurrence": RecurrenceIn, "active": WindowIn,
 }
@@ -288,9 +288,6 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
         elif model is ScenarioIn and part in _LISTS:
             model = _LISTS[str(part)]
             i += 2
-        elif model is ScenarioIn and part == "capacity":
-            model = CapacityIn
-            i += 1
         elif model is CapacityIn and part == "scale":
             model = ScaleIn
             i += 2
