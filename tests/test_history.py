@@ -288,14 +288,16 @@ def test_export_folds_attempts_into_one_row_with_its_retry_count() -> None:
         servers={"S1": {"threads": 4}})
     result = simbatch.simulate(doc)
     tables = result.to_fo_history()
-    assert list(tables) == ["BatchJobHistory", "BatchHistory"]
+    assert list(tables) == ["BatchJobHistory", "BatchHistory", "BatchJob", "Batch",
+                            "BatchConstraintsHistory", "BatchGroup"]
     jobs, tasks = tables["BatchJobHistory"], tables["BatchHistory"]
     assert list(jobs.columns) == ["RecId", "BatchJobId", "Caption", "Status",
                                   "OrigStartDateTime", "StartDateTime", "EndDateTime",
                                   "Company", "ExecutedBy"]
-    assert list(tasks.columns) == ["BatchJobHistoryId", "BatchJobId", "BatchId", "Caption",
-                                   "ClassNumber", "ServerId", "Status", "StartDateTime",
-                                   "EndDateTime", "retryCount", "RuntimeTask", "Company"]
+    assert list(tasks.columns) == ["RecId", "BatchJobHistoryId", "BatchJobId", "BatchId",
+                                   "Caption", "ClassNumber", "ServerId", "Status",
+                                   "StartDateTime", "EndDateTime", "retryCount",
+                                   "retriesOnFailure", "RuntimeTask", "Company"]
     assert jobs[["Caption", "Status"]].values.tolist() == [["J", "Error"]]
     assert jobs.RecId.tolist() == [record_id("run", "J", "1")]
     assert jobs.BatchJobId.tolist() == [record_id("job", "J")]
@@ -319,7 +321,9 @@ def test_export_reads_back_as_the_same_history(tmp_path: Path) -> None:
                                                          "after": {"A": "ended"}}}}}),
         seed=3)
     paths = simbatch.write_fo_history(result, tmp_path)
-    assert [p.name for p in paths] == ["BatchJobHistory.csv", "BatchHistory.csv"]
+    assert [p.name for p in paths] == ["BatchJobHistory.csv", "BatchHistory.csv", "BatchJob.csv",
+                                       "Batch.csv", "BatchConstraintsHistory.csv",
+                                       "BatchGroup.csv"]
     history = simbatch.read_history(*paths)
     assert len(history.jobs) == len(result.jobs)
     runs = result.tasks.groupby(["run", "task"]).size()
