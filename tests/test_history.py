@@ -77,7 +77,7 @@ def test_reads_tidy_tables_with_utc_times(tmp_path: Path) -> None:
     assert jobs.group.isna().all() and jobs.priority.isna().all()
     assert "no BatchConstraints table: dependencies are inferred from timing" in history.gaps
     assert history.constraints.empty
-    assert list(history.constraints.columns) == ["task_id", "depends_on", "expect"]
+    assert list(history.constraints.columns) == ["task_id", "depends_on", "expect", "run_id"]
 
 
 def test_statuses_as_numbers_and_labels() -> None:
@@ -102,7 +102,7 @@ def test_optional_tables_give_groups_priorities_and_dependencies() -> None:
                                                          "Nights"]
     assert history.jobs.priority.astype(str).tolist() == ["high", "high"]
     assert history.constraints.to_dict("records") == [
-        {"task_id": 12, "depends_on": 11, "expect": "ended"}]
+        {"task_id": 12, "depends_on": 11, "expect": "ended", "run_id": None}]
 
 
 def test_optional_columns_may_be_missing_and_gaps_say_what_is_lost(tmp_path: Path) -> None:

@@ -287,6 +287,17 @@ class History:
     sources: tuple[str, ...] = ()
     columns: frozenset[str] = frozenset()
     """The optional columns the export had, as ``Table.Column`` (say ``BatchHistory.ServerId``)."""
+    level: str = "task"
+    """``"job"`` when the history has no BatchHistory (the BatchJobHistories entity, or
+    BatchJobHistory alone): ``tasks`` then holds one synthesised task per job run."""
+    constraints_source: str = "timing"
+    """Where ``constraints`` came from: ``"BatchConstraintsHistory"``, ``"BatchConstraints"``
+    or ``"timing"`` (none given: calibration infers the graph from timing)."""
+    batch_jobs: pd.DataFrame | None = None
+    """One row per BatchJob row when BatchJob was given (job_id, job, group, priority,
+    priority_source, log_level, and start and recurrence when present)."""
+    notes: tuple[str, ...] = ()
+    """What the reader decided, in words (skipped sheets, time zone, constraints source, ...)."""
 
     @property
     def period(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -316,7 +327,9 @@ class History:
         return _build(tables, (source,))
 
 
-def read_history(*paths: str | Path) -> History:
+def read_history(*paths: str | Path, times_in: str | None = None,
+                 date_format: str | None = None, fo_version: str | None = None,
+                 priority_codes: Mapping[int, str] | None = None) -> History:
     """Read F&O batch history exports (CSV files, xlsx workbooks) into a ``History``.
 
     BatchJobHistory and BatchHistory are required; Batch, BatchJob and BatchConstraints
@@ -350,7 +363,21 @@ def _build(tables: dict[str, _Table], sources: tuple[str, ...]) -> History:
     _groups(tables, jobs, tasks)
     cons = _constraints(tables.get("BatchConstraints"))
     gaps = _gaps(tables, present, jobs, tasks)
-    return History(jobs, tasks, cons, tuple(gaps), sources, present)
+    counts = tasks.groupby("run_id", sort=False).size()
+    jobs["priority_source"] = pd.Categorical(
+        jobs["priority"].notna().map({True: "BatchJob", False: None}),
+        categories=["BatchJob", "BatchGroup"])
+    jobs["log_level"] = pd.Categorical([None] * len(jobs),
+                                       categories=["always", "errors only", "never"])
+    jobs["capped"] = jobs["run_id"].map(counts).eq(CAPPED_ROWS).to_numpy(dtype=bool)
+    tasks["history_id"] = pd.array([pd.NA] * len(tasks), dtype="Int64")
+    tasks["constraint_type"] = pd.Categorical([None] * len(tasks), categories=["all", "any"])
+    tasks["ignore_on_fail"] = pd.array([pd.NA] * len(tasks), dtype="boolean")
+    tasks["retry_limit"] = pd.array([pd.NA] * len(tasks), dtype="Int64")
+    cons["run_id"] = pd.array([pd.NA] * len(cons), dtype="Int64")
+    source = "BatchConstraints" if "BatchConstraints" in tables else "timing"
+    return History(jobs, tasks, cons, tuple(gaps), sources, present,
+                   constraints_source=source)
 
 
 def _jobs(t: _Table) -> pd.DataFrame:
