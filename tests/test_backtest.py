@@ -377,7 +377,12 @@ def _reference_history(condition: str = "all") -> tuple[History, list[object]]:
                                        "ended or error": "Ended or error"}[want]}
                    for name, job in jobs_doc.items() for task, spec in job["tasks"].items()
                    for dep, want in spec.get("after", {}).items()]
-    history = History.from_tables(pd.DataFrame(job_rows), pd.DataFrame(task_rows),
+    batch = pd.DataFrame([{"RecId": task_rec[name, task], "BatchJobId": job_rec[name],
+                           "GroupId": "", "Caption": task,
+                           "ConstraintType": int(spec.get("condition") == "any")}
+                          for name, job in jobs_doc.items()
+                          for task, spec in job["tasks"].items()])
+    history = History.from_tables(pd.DataFrame(job_rows), pd.DataFrame(task_rows), batch=batch,
                                   constraints=pd.DataFrame(constraints))
     return history, list(rows)
 

@@ -181,9 +181,9 @@ def _given(static: pd.DataFrame, cons: pd.DataFrame
 
 
 def add_dependencies(tasks: CommentedMap, static: pd.DataFrame, names: list[str],
-                     history: History, job: str) -> str:
+                     history: History, job: str) -> tuple[str, int, int]:
     """Write each task's ``after:`` (and its evidence) into ``tasks``; returns the source
-    used, in words, for the header."""
+    used (a table, or ``timing``) and in how many of the job's runs it found some."""
     cons = history.constraints
     if len(cons):
         table = _source_table(history)
@@ -204,9 +204,7 @@ def add_dependencies(tasks: CommentedMap, static: pd.DataFrame, names: list[str]
                                              " (the job as set up, valid for every run)"))
                 tasks[b].yaml_add_eol_comment(
                     where + ("; " + "; ".join(evidence) if evidence else ""), "after")
-        if table == "BatchConstraintsHistory":
-            return f"{table} for {with_any} of {total} runs"
-        return f"{table} (the job as set up) for {with_any} of {total} runs"
+        return table, with_any, total
     found, why = inferred_order(static, names)
     for b, parents in found.items():
         tasks[b]["after"] = flow_map({a: "ended" for a in parents})
@@ -216,7 +214,8 @@ def add_dependencies(tasks: CommentedMap, static: pd.DataFrame, names: list[str]
                                       "after")
     if why is not None and names:
         tasks[names[0]].yaml_add_eol_comment(f"no dependencies: {why}", "duration")
-    return "timing" if why is None else f"timing ({why})"
+    runs = int(static["run_id"].nunique())
+    return "timing", (runs if found else 0), runs
 
 
 def _note(on: str, runs: int, with_any: int, statuses: dict[str, int]) -> list[str]:

@@ -1,12 +1,18 @@
 """A job's document: its group, schedule, priority and tasks (durations, failures, retries,
 runtime tasks and dependencies), from its runs and task rows.
+
+Task settings come from the export when it has them (Batch.ConstraintType, IgnoreOnFail,
+retriesOnFailure; the reader's ``constraint_type``, ``ignore_on_fail``, ``retry_limit``);
+only when it has not are they guessed from what the runs did, and the comment says so.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 from ruamel.yaml.comments import CommentedMap
 
@@ -16,28 +22,70 @@ from simbatch.history.calibration.durations import fit_duration
 from simbatch.history.calibration.schedules import infer_schedule
 from simbatch.history.read import History
 
-__all__ = ["FINAL", "job_document"]
+__all__ = ["FINAL", "MAX_RETRIES", "JobFit", "job_document"]
 
 FINAL = ("Ended", "Error")
 """The final statuses of a run or task run."""
+MAX_RETRIES = 5
+"""F&O's most retries of a task (the scenario's range)."""
+
+
+@dataclass
+class JobFit:
+    """What fitting one job found besides its document: for the groups and the header."""
+
+    group: str | None = None
+    group_priority: str | None = None
+    """The priority its group gave it (BatchGroup), to write on the group."""
+    dependencies: tuple[str, int, int] = ("timing", 0, 0)
+    """Where its dependencies came from, and in how many of its runs it found some."""
+    notes: list[str] = field(default_factory=list)
+
+
+def _known(rows: pd.DataFrame, column: str) -> pd.Series:
+    """A column of the reader's, or all-NA when the history predates it."""
+    if column in rows.columns:
+        return rows[column]
+    return pd.Series(pd.NA, index=rows.index, dtype=object)
 
 
 def _failures(rows: pd.DataFrame) -> tuple[float, int, str]:
-    """The per-attempt error share and retries, from final rows and their retryCount."""
+    """The per-attempt error share and the most retries seen, from final rows and their
+    retryCount; attempts ended by a restart of their server (``restarts``) are left out."""
     final = rows[rows["status"].isin(FINAL)]
-    retries = final["retries"].to_numpy()
-    attempts = int(len(final) + retries.sum())
-    errors = int(retries.sum() + (final["status"] == "Error").sum())
-    share = errors / attempts if attempts else 0.0
+    retries = final["retries"].to_numpy(dtype=np.int64)
+    restarts = (final["restarts"].to_numpy(dtype=np.int64) if "restarts" in final.columns
+                else np.zeros(len(final), dtype=np.int64))
+    failed = retries + (final["status"] == "Error").to_numpy(dtype=np.int64)
+    restarts = np.minimum(restarts, failed)
+    attempts = int(len(final) + retries.sum() - restarts.sum())
+    errors = int((failed - restarts).sum())
+    share = errors / attempts if attempts > 0 else 0.0
     most = int(retries.max()) if len(retries) else 0
     text = (f"{thousands(errors)} errors in {thousands(attempts)} attempts ({share:.2%}):"
             " each row's retryCount k counts k failed attempts before its final status")
-    if most:
-        text += f"; retryCount up to {most}"
-    return share, min(most, 5), text
+    if restarts.sum():
+        text += (f"; {thousands(int(restarts.sum()))} attempts ended by a restart of their"
+                 " server (the topology's maintenance or outages) left out: the kept"
+                 " downtime makes them")
+    return share, most, text
 
 
-def _task_doc(rows: pd.DataFrame, key: str) -> CommentedMap:
+def _retries(rows: pd.DataFrame, most: int) -> tuple[int, str]:
+    """Retries from retriesOnFailure when the export has it, else the largest retryCount."""
+    limit = pd.to_numeric(_known(rows, "retry_limit"), errors="coerce").dropna()
+    if len(limit):
+        value = int(limit.mode().iloc[0])
+        kept = min(max(value, 0), MAX_RETRIES)
+        text = f"retriesOnFailure {value}" + (f", kept to {MAX_RETRIES} (F&O's most)"
+                                              if kept != value else "")
+        return kept, text
+    kept = min(most, MAX_RETRIES)
+    return kept, (f"a guess: the largest retryCount seen ({most}); the export has no"
+                  " retriesOnFailure")
+
+
+def _task_doc(rows: pd.DataFrame, key: str, failures_known: bool) -> CommentedMap:
     doc = CommentedMap()
     single = rows[rows["status"].isin(FINAL) & rows["start"].notna() & rows["end"].notna()
                   & (rows["retries"] == 0)]
@@ -48,12 +96,15 @@ def _task_doc(rows: pd.DataFrame, key: str) -> CommentedMap:
         why += f"; {thousands(left)} rows with retries left out (they span several attempts)"
     doc["duration"] = value
     doc.yaml_add_eol_comment(why, "duration")
-    share, retries, text = _failures(rows)
-    if share > 0:
+    share, most, text = _failures(rows)
+    retries, said = _retries(rows, most)
+    if share > 0 and failures_known:
         doc["fail"] = round(share, 4)
         doc.yaml_add_eol_comment(text, "fail")
-        if retries:
-            doc["retries"] = retries
+    if retries and (share > 0 or ("retry_limit" in rows.columns
+                                  and bool(rows["retry_limit"].notna().any()))):
+        doc["retries"] = retries
+        doc.yaml_add_eol_comment(said, "retries")
     return doc
 
 
@@ -61,6 +112,8 @@ def _runtime(parent_runs: pd.Series, children: pd.DataFrame, key: str) -> Commen
     counts = children.groupby("run_id", observed=True).size().reindex(
         parent_runs.to_numpy(), fill_value=0).to_numpy()
     out = CommentedMap()
+    if len(counts) == 0:
+        counts = np.array([len(children)])
     low, high = int(counts.min()), int(counts.max())
     seen = (f"{thousands(len(counts))} parent runs, {thousands(int(counts.sum()))} runtime tasks:"
             f" {low}-{high} per run, mean {counts.mean():.1f}")
@@ -87,21 +140,83 @@ def _runtime(parent_runs: pd.Series, children: pd.DataFrame, key: str) -> Commen
     return out
 
 
-def job_document(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: History,
-             zone: ZoneInfo, period: tuple[pd.Timestamp, pd.Timestamp],
-             scheduling: str, known_groups: set[str] | None) -> tuple[CommentedMap, str | None]:
-    doc = CommentedMap()
-    group = _mode(pd.concat([runs["group"].astype(object), rows["group"].astype(object)]))
-    if group is not None and (known_groups is None or group in known_groups):
-        doc["group"] = group
-    schedule, why = infer_schedule(runs["scheduled"], runs["start"], zone, period)
+def _log_level(runs: pd.DataFrame) -> str | None:
+    level = _mode(_known(runs, "log_level").astype(object))
+    return None if level is None else str(level)
+
+
+def _schedule(doc: CommentedMap, name: str, runs: pd.DataFrame, history: History,
+              zone: ZoneInfo, period: tuple[pd.Timestamp, pd.Timestamp], level: str | None,
+              fit: JobFit) -> None:
+    """The job's schedule: inferred from its runs' due times, or from BatchJob when its log
+    level keeps only some runs (Errors only), so the runs seen are not its schedule."""
+    setup = history.batch_jobs
+    if level in ("errors only", "never") and setup is not None and "start" in setup.columns:
+        mine = setup[setup["job"].astype(str) == name]
+        start = mine["start"].dropna()
+        if len(start):
+            next_start = pd.Timestamp(start.iloc[0]).tz_convert(zone)
+            doc["start"] = f"{next_start:%Y-%m-%d %H:%M:%S}".removesuffix(":00")
+            doc.yaml_add_eol_comment(
+                f"from BatchJob.OrigStartDateTime: its history is kept '{level}', so the"
+                f" {len(runs)} runs seen are only its failures, not its schedule; add its"
+                " recurrence by hand (BatchJob.recurrenceData is not readable)", "start")
+            fit.notes.append(f"job {name!r}: history kept '{level}': its schedule is"
+                             " BatchJob's next start, not inferred from its failed runs")
+            return
+    due = runs["scheduled"].where(runs["scheduled"].notna(), runs["start"])
+    known = due.notna()
+    if not known.all():
+        fit.notes.append(f"job {name!r}: {int((~known).sum())} runs have no due time"
+                         " (OrigStartDateTime empty or 1900-01-01): their actual start is"
+                         " used" if runs["start"].notna().any() else
+                         f"job {name!r}: runs without a due time left out of its schedule")
+    schedule, why = infer_schedule(due[known], runs["start"][known], zone, period)
+    if level in ("errors only", "never"):
+        why += (f"; its history is kept '{level}', so these runs are only its failures:"
+                " the real schedule is denser (no BatchJob start to take it from)")
     for key, value in schedule.items():
         doc[key] = value
     main = next(k for k in ("recurrence", "arrivals", "start") if k in schedule)
     doc.yaml_add_eol_comment(why, main)
-    priority = _mode(runs["priority"].astype(object))
-    if priority is not None and scheduling == "priority":
-        doc["priority"] = priority
+
+
+def _priority(doc: CommentedMap, runs: pd.DataFrame, scheduling: str, fit: JobFit) -> None:
+    priority = _mode(_known(runs, "priority").astype(object))
+    if priority is None or scheduling != "priority":
+        return
+    source = _mode(_known(runs, "priority_source").astype(object))
+    if source == "BatchGroup" and fit.group is not None:
+        fit.group_priority = str(priority)  # written on the group, as F&O keeps it
+        return
+    doc["priority"] = str(priority)
+    doc.yaml_add_eol_comment("BatchJob.SchedulingPriority (overridden on the job)"
+                             if source == "BatchJob" else "from the export", "priority")
+
+
+def job_document(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: History,
+                 zone: ZoneInfo, period: tuple[pd.Timestamp, pd.Timestamp],
+                 scheduling: str, known_groups: set[str] | None) -> tuple[CommentedMap, JobFit]:
+    """The document of one job from its runs and task rows, and what was found beside it."""
+    doc = CommentedMap()
+    fit = JobFit()
+    group = _mode(pd.concat([runs["group"].astype(object), rows["group"].astype(object)]))
+    if group is not None and (known_groups is None or group in known_groups):
+        doc["group"] = group
+        fit.group = str(group)
+    level = _log_level(runs)
+    _schedule(doc, name, runs, history, zone, period, level, fit)
+    _priority(doc, runs, scheduling, fit)
+    capped = runs.loc[_known(runs, "capped").fillna(False).astype(bool), "run_id"]
+    if len(capped) and len(capped) < len(runs):
+        rows = rows[~rows["run_id"].isin(capped)]
+        fit.notes.append(f"job {name!r}: {len(capped)} runs hit F&O's history cap (errors kept"
+                         " first): their task rows are left out of durations, failure shares"
+                         " and runtime counts")
+    elif len(capped):
+        fit.notes.append(f"job {name!r}: every run hit F&O's history cap: its failure shares"
+                         " are biased up (errors are kept first) and its runtime counts are"
+                         " lower bounds")
     static = rows[~rows["runtime"]]
     children = rows[rows["runtime"]]
     run_start = runs.set_index("run_id")["start"]
@@ -114,15 +229,15 @@ def job_document(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: His
     tasks = CommentedMap()
     by_task = {str(k): v for k, v in static.groupby("task", observed=True)}
     child_by = {str(k): v for k, v in children.groupby("task", observed=True)}
+    status_of = runs.set_index("run_id")["status"]
+    failures_known = level not in ("errors only", "never")
+    if not failures_known:
+        fit.notes.append(f"job {name!r}: history kept '{level}': its failure share cannot be"
+                         " told (only failed runs are kept), so no fail: is written")
     for tname in names:
         mine = by_task[tname]
-        tdoc = _task_doc(mine, f"{name}/{tname}")
-        failed_runs = set(mine.loc[mine["status"] == "Error", "run_id"])
-        if failed_runs and (runs.set_index("run_id").loc[sorted(failed_runs), "status"]
-                            == "Ended").any():
-            tdoc["ignore_failure"] = True
-            tdoc.yaml_add_eol_comment("its job run still Ended after it failed",
-                                      "ignore_failure")
+        tdoc = _task_doc(mine, f"{name}/{tname}", failures_known)
+        _task_settings(tdoc, mine, status_of)
         tasks[tname] = tdoc
     # runtime rows: children of the static task with their Caption, else of the first task
     for caption, kids in child_by.items():
@@ -134,9 +249,36 @@ def job_document(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: His
         if parent != caption:
             tasks[parent].yaml_add_eol_comment(f"runtime tasks {caption!r} assumed to be added"
                                                f" by {parent!r}", "runtime")
-    add_dependencies(tasks, static, names, history, name)
+    fit.dependencies = add_dependencies(tasks, static, names, history, name)
+    for tname in names:
+        _condition(tasks[tname], by_task[tname])
     doc["tasks"] = tasks
-    return doc, group
+    return doc, fit
+
+
+def _task_settings(tdoc: CommentedMap, mine: pd.DataFrame, status_of: pd.Series) -> None:
+    """ignore_failure from Batch.IgnoreOnFail, else inferred from its job still ending."""
+    given = _known(mine, "ignore_on_fail").dropna()
+    if len(given):
+        if bool(given.astype(bool).mode().iloc[0]):
+            tdoc["ignore_failure"] = True
+            tdoc.yaml_add_eol_comment("Batch.IgnoreOnFail", "ignore_failure")
+        return
+    failed_runs = sorted(set(mine.loc[mine["status"] == "Error", "run_id"]))
+    if failed_runs and (status_of.reindex(failed_runs) == "Ended").any():
+        tdoc["ignore_failure"] = True
+        tdoc.yaml_add_eol_comment("inferred: its job run still Ended after it failed",
+                                  "ignore_failure")
+
+
+def _condition(tdoc: CommentedMap, mine: pd.DataFrame) -> None:
+    """``condition: any`` from Batch.ConstraintType (Any = 1) when the task waits for two or
+    more tasks (with one, all and any are the same)."""
+    kind = _mode(_known(mine, "constraint_type").astype(object))
+    after = tdoc.get("after") or {}
+    if kind == "any" and len(after) > 1:
+        position = list(tdoc).index("after") + 1
+        tdoc.insert(position, "condition", "any", comment="Batch.ConstraintType Any")
 
 
 def _mode(values: pd.Series) -> Any:

@@ -1,0 +1,67 @@
+"""The back-test's checks of its input, and the notes on what it had to assume.
+
+A history the replay cannot record (a retryCount beyond what an attempt counter holds) is
+refused naming the file and row; what the history leaves out (groups, priorities, tasks
+in a job-level history) and figures without a value are said in ``Backtest.notes``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simbatch.errors import HistoryError
+from simbatch.history.calibration.gaps import table_file
+from simbatch.history.read import History
+from simbatch.scenario.spec import Scenario
+
+__all__ = ["MAX_RETRY_COUNT", "check_retries", "empty_figures", "input_notes"]
+
+MAX_RETRY_COUNT = 126
+"""The most retries of one task run the replay records (attempts are kept in a byte);
+F&O allows 5 retries, and restarts of its server add a few more."""
+
+
+def check_retries(history: History) -> None:
+    """Refuse a retryCount the replay cannot record, naming the file and row."""
+    retries = history.tasks["retries"].to_numpy(dtype=np.int64)
+    bad = retries > MAX_RETRY_COUNT
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise HistoryError(table_file(history, "BatchHistory"), f"retryCount {retries[i]:,}"
+                           f" is more than the {MAX_RETRY_COUNT} retries of one task run a"
+                           " replay records (F&O allows 5; restarts of a server add a few)",
+                           row=i + 2, column="retryCount")
+
+
+def input_notes(history: History, topo: Scenario) -> list[str]:
+    """What the history leaves the replay to assume: its level, groups and priorities."""
+    notes = []
+    if history.level == "job":
+        notes.append("a job-level history: each job run is replayed as one task lasting the"
+                     " whole run, so the job waits (StartDateTime - OrigStartDateTime) are"
+                     " compared; task delays stand for job waits")
+    jobs = history.jobs
+    if jobs["group"].isna().all() and history.tasks["group"].isna().all():
+        notes.append("WARNING: the history has no groups (no Batch, BatchJob or BatchGroup"
+                     " table): every job is replayed in the default group")
+    if topo.scheduling == "priority" and ("priority" not in jobs.columns
+                                          or jobs["priority"].isna().all()):
+        notes.append("WARNING: the history has no scheduling priorities (no BatchJob or"
+                     " BatchGroup table): every job is replayed at its group's priority in"
+                     f" {topo.source}, normal unless it says otherwise")
+    return notes
+
+
+def empty_figures(actual: pd.DataFrame, simulated: pd.DataFrame) -> list[str]:
+    """Say when figures have no value (NaN in the tables), so none is printed silently."""
+    notes = []
+    for side, figures in (("actual", actual), ("simulated", simulated)):
+        empty = figures[figures["value"].isna()]
+        if len(empty):
+            metrics = sorted(set(empty["metric"].astype(str)))
+            notes.append(f"{len(empty)} {side} figures have no value (shown as NaN): no run"
+                         f" or task in that slice had a measure ({', '.join(metrics[:6])}"
+                         + (", ..." if len(metrics) > 6 else "") + "); a task's delay is"
+                         " unknown when a task it waits for has no end")
+    return notes

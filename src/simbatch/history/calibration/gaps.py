@@ -1,0 +1,140 @@
+"""What a history cannot show, and the checks calibration makes before it fits anything.
+
+The header of a calibrated scenario lists these in words: a job-level history, a short
+one, one whose times look local, jobs that keep no history. The checks refuse, naming the
+history file and row, what no scenario could hold (years out of range) or what would
+exhaust memory (``check_budget``).
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from simbatch.engine import budget
+from simbatch.errors import BudgetError, HistoryError
+from simbatch.history.read import History
+
+__all__ = ["MONTH_END_DAYS", "check_budget", "check_period", "dst_warning", "history_notes",
+           "table_file"]
+
+MONTH_END_DAYS = 35
+"""A history shorter than this many days cannot show a month-end (or a monthly job)."""
+FIRST_YEAR, LAST_YEAR = 1970, 2200
+"""The years a scenario's dates may hold (``simbatch.scenario.ranges``)."""
+MAX_YEARS = 100
+"""The longest horizon a scenario may have."""
+
+
+def table_file(history: History, table: str) -> str:
+    """The file a table came from, as well as the history can tell: the one source whose
+    name says so, else every source."""
+    key = table.lower()
+    named = [s for s in history.sources if key in s.lower().replace("_", "")]
+    return named[0] if len(named) == 1 else (", ".join(history.sources) or "history")
+
+
+def check_budget(history: History, max_attempts: int | None, what: str) -> None:
+    """A ``BudgetError`` when the history has more task rows than the work budget allows.
+
+    Calibration and replay read every task row (each a recorded attempt or more), so the
+    same limit as a simulation's applies, with the same message.
+    """
+    limit = budget.MAX_ATTEMPTS if max_attempts is None else max_attempts
+    rows = len(history.tasks)
+    if rows > limit:
+        raise BudgetError(
+            f"{', '.join(history.sources) or 'the history'}: {what} reads {rows:,} task rows,"
+            f" more than the limit of {limit:,} (about {rows * budget.BYTES_PER_ATTEMPT / 1e9:,.1f}"
+            f" GB at {budget.BYTES_PER_ATTEMPT} bytes a row); give a shorter period, or raise"
+            " the limit with --max-attempts (max_attempts= in Python)")
+
+
+def check_period(history: History) -> None:
+    """Refuse a history without any due or start time, or whose times no scenario can hold
+    (years 1970 to 2200, at most 100 years long), naming the file and row."""
+    jobs = history.jobs
+    source = table_file(history, "BatchJobHistor")
+    due = jobs["scheduled"].where(jobs["scheduled"].notna(), jobs["start"])
+    if due.isna().all():
+        raise HistoryError(source, "no job run has a due time (OrigStartDateTime) or a start"
+                           " time (StartDateTime): every one is empty or F&O's empty date"
+                           " 1900-01-01, so no schedule can be fitted")
+    moments = pd.concat([due, jobs["end"]], ignore_index=True)
+    rows = np.concatenate([np.arange(len(jobs)), np.arange(len(jobs))])
+    years = moments.dt.year
+    for bad, edge in ((years < FIRST_YEAR, "before"), (years > LAST_YEAR, "after")):
+        hit = bad.to_numpy(dtype=bool, na_value=False)
+        if hit.any():
+            i = int(np.argmax(hit))
+            raise HistoryError(source, f"{moments.iloc[i]:%Y-%m-%d %H:%M:%S} is {edge} the"
+                               f" years a scenario can hold ({FIRST_YEAR} to {LAST_YEAR})",
+                               row=int(rows[i]) + 2, column="OrigStartDateTime"
+                               if i < len(jobs) else "EndDateTime")
+    first, last = moments.min(), moments.max()
+    if last - first > pd.Timedelta(days=365 * MAX_YEARS):
+        i = int(np.argmax((moments == last).to_numpy(dtype=bool, na_value=False)))
+        raise HistoryError(source, f"the history spans {first:%Y-%m-%d} to {last:%Y-%m-%d},"
+                           f" more than the {MAX_YEARS} years a scenario's horizon may hold",
+                           row=int(rows[i]) + 2, column="OrigStartDateTime")
+
+
+def dst_warning(history: History, zone: ZoneInfo) -> str | None:
+    """A warning when the times look local though read as UTC.
+
+    A daily job scheduled in local time runs at one local clock time, so its UTC clock time
+    moves by an hour across a daylight-saving change of its zone. If every daily job seen on
+    both sides of such a change keeps the same raw clock time instead, the export most
+    likely holds local times (the usual SQL scripts convert them) read as UTC.
+    """
+    due = history.jobs["scheduled"].dropna()
+    if due.empty or zone.key == "UTC":
+        return None
+    offsets = due.dt.tz_convert(zone).map(lambda t: t.utcoffset())
+    if offsets.nunique() < 2:
+        return None
+    frame = pd.DataFrame({"job": history.jobs.loc[due.index, "job"].astype(str),
+                          "clock": due.dt.strftime("%H:%M"), "offset": offsets})
+    kept = shifted = 0
+    for _, mine in frame.groupby("job", sort=False):
+        sides = mine.groupby("offset")["clock"]
+        if len(sides) != 2 or sides.size().min() < 2 or (sides.nunique() > 1).any():
+            continue  # not daily at one clock time on both sides
+        clocks = sides.first()
+        if clocks.iloc[0] == clocks.iloc[1]:
+            kept += 1
+        else:
+            shifted += 1
+    if kept and not shifted:
+        return (f"{kept} daily jobs keep the same raw clock time across a daylight-saving"
+                f" change of {zone.key}: the times look local, not UTC; if the export"
+                f" converted them (as the usual SQL scripts do), read it again with"
+                f" --times-in {zone.key} (times_in= in Python)")
+    return None
+
+
+def history_notes(history: History, days: int) -> list[str]:
+    """What this history cannot tell, in words for the header."""
+    notes: list[str] = []
+    if history.level == "job":
+        notes.append("a job-level history (the BatchJobHistories entity, or BatchJobHistory"
+                     " alone): each job is calibrated as one task whose duration is the"
+                     " whole run, with its schedule and failure share; it cannot tell tasks,"
+                     " their dependencies, retries, runtime tasks, servers or threads")
+    if days < MONTH_END_DAYS:
+        notes.append(f"the history covers {days} days, less than {MONTH_END_DAYS}: it cannot"
+                     " show a month-end, and monthly jobs look like one-time ones")
+    setup = history.batch_jobs
+    if setup is not None and "log_level" in setup.columns:
+        seen = set(history.jobs["job"].astype(str))
+        never = sorted(str(j) for j, level in zip(setup["job"], setup["log_level"],
+                                                   strict=True)
+                       if str(level) == "never" and str(j) not in seen)
+        if never:
+            shown = ", ".join(never[:5]) + (f" and {len(never) - 5} more" if len(never) > 5
+                                            else "")
+            notes.append(f"{len(never)} jobs keep no history (log level Never) and are not in"
+                         f" the scenario: {shown}")
+    return notes
