@@ -412,3 +412,73 @@ def test_a_reference_model_history_with_any_conditions_replays_each_task_within_
     test, _, gap = _replay_gaps("any")
     assert test.graph == "BatchConstraints"
     assert gap.max() <= POLL_S
+
+
+# ---- what the input leaves out, per-run graphs, job-level histories ----------------------------
+
+def test_missing_groups_and_priorities_are_warned_about() -> None:
+    notes = _same().notes
+    assert any(n.startswith("WARNING: the history has no groups") for n in notes)
+    assert any(n.startswith("WARNING: the history has no scheduling priorities") for n in notes)
+
+
+def test_figures_without_a_value_are_said_not_printed_silently() -> None:
+    import dataclasses
+
+    history, _ = _reference_history("all")
+    jobs = history.jobs.copy()
+    hour = jobs["scheduled"].dt.hour
+    jobs.loc[hour == hour.iloc[0], "start"] = pd.NaT  # the export lost one hour's starts
+    test = backtest(dataclasses.replace(history, jobs=jobs), REF_TOPOLOGY)
+    empty = test.actual[test.actual["value"].isna()]
+    assert set(empty["metric"]) == {"wait_mean", "wait_p50", "wait_p95", "wait_max"}
+    assert any(n.startswith(f"{len(empty)} actual figures have no value (shown as NaN): no run"
+                            " or task in that slice had a measure (wait_max, wait_mean,")
+               for n in test.notes)
+
+
+def test_per_run_constraints_wait_only_in_their_run() -> None:
+    import dataclasses
+
+    history, _ = _reference_history("all")
+    cons = history.constraints
+    first = int(history.jobs["run_id"].iloc[0])
+    per_run = cons.assign(run_id=pd.array([first] * len(cons), dtype="Int64"))
+    # every constraint now belongs to the first run only: the other runs have no graph
+    test = backtest(dataclasses.replace(history, constraints=per_run,
+                                        constraints_source="BatchConstraintsHistory"),
+                    REF_TOPOLOGY)
+    assert test.graph == "BatchConstraintsHistory"
+    tasks = test.tasks
+    other = tasks[tasks["run_id"] != first]
+    starts = other.groupby("run_id")["actual_start"].min()
+    roots = other["actual_ready"] == other["run_id"].map(
+        test.runs.set_index("run_id")["actual_start"])
+    assert roots.all() and len(starts) > 10
+    mine = tasks[(tasks["run_id"] == first) & (tasks["task"] == "D")]
+    assert (mine["actual_ready"] > test.runs.set_index("run_id").loc[first, "actual_start"]
+            ).all()
+
+
+def test_a_job_level_history_replays_job_waits() -> None:
+    import dataclasses
+
+    full = _history()
+    jobs = full.jobs
+    # what the reader synthesises from the BatchJobHistories entity: one task per job run
+    tasks = pd.DataFrame({
+        "run_id": jobs["run_id"], "job_id": jobs["job_id"], "job": jobs["job"],
+        "task_id": jobs["job_id"], "task": jobs["job"].astype(str).astype("category"),
+        "class_number": pd.array([pd.NA] * len(jobs), dtype="Int64"),
+        "server": pd.Categorical([None] * len(jobs)), "status": jobs["status"],
+        "start": jobs["start"], "end": jobs["end"], "retries": 0, "runtime": False,
+        "company": jobs["company"], "group": pd.Categorical([None] * len(jobs))})
+    level = dataclasses.replace(full, tasks=tasks, level="job",
+                                constraints=full.constraints.iloc[0:0])
+    test = backtest(level, TOPOLOGY)
+    assert any(n.startswith("a job-level history: each job run is replayed as one task")
+               for n in test.notes)
+    waits = test.runs.dropna(subset=["actual_start"])
+    assert (waits["actual_wait_s"] == (waits["actual_start"] - waits["due"]
+                                       ).dt.total_seconds()).all()
+    assert test.runs["simulated_start"].notna().sum() == len(waits)

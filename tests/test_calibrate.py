@@ -487,3 +487,207 @@ def test_calibration_recovers_the_generating_parameters(tmp_path: Path) -> None:
     attempts = int(tasks.status.isin(["Ended", "Error"]).sum())
     assert abs(extract.fail - 0.3) <= 3 * math.sqrt(0.3 * 0.7 / attempts), extract.fail
     assert extract.retries == 1
+
+
+# ---- the export's settings, and what a history cannot show ------------------------------------
+
+def _with(history: simbatch.History, jobs: dict[str, Any] | None = None,
+          tasks: dict[str, Any] | None = None, **fields: Any) -> simbatch.History:
+    """``history`` with reader columns (or History fields) set, as a richer export gives them."""
+    import dataclasses
+
+    return dataclasses.replace(history, jobs=history.jobs.assign(**(jobs or {})),
+                               tasks=history.tasks.assign(**(tasks or {})), **fields)
+
+
+def _task(calibration: Any, job: str, task: str) -> Any:
+    return calibration.document["jobs"][job]["tasks"][task]
+
+
+def test_task_settings_come_from_the_export_when_it_has_them() -> None:
+    history = small_history()
+    caption = history.tasks["task"].astype(str)
+    tasks = {"retry_limit": pd.array(np.where(caption == "Extract", 3, 0), dtype="Int64"),
+             "ignore_on_fail": pd.array(caption == "Load", dtype="boolean"),
+             "constraint_type": pd.Categorical(np.where(caption == "Load", "any", "all"))}
+    calibration = simbatch.calibrate(_with(history, tasks=tasks))
+    extract = _task(calibration, "Nightly export", "Extract")
+    assert extract["retries"] == 3
+    assert "retriesOnFailure 3" in calibration.text
+    assert "a guess: the largest retryCount" not in calibration.text
+    load = _task(calibration, "Nightly export", "Load")
+    assert load["ignore_failure"] is True and "Batch.IgnoreOnFail" in calibration.text
+    assert "condition" not in load  # one prerequisite: all and any are the same
+    calibration.scenario()  # the document loads
+
+
+def test_the_largest_retry_count_is_only_a_stated_guess() -> None:
+    calibration = simbatch.calibrate(small_history())
+    assert _task(calibration, "Nightly export", "Extract")["retries"] == 1
+    assert ("retries: 1 # a guess: the largest retryCount seen (1); the export has no"
+            " retriesOnFailure") in calibration.text
+
+
+def test_a_group_priority_goes_on_the_group_and_an_override_on_the_job() -> None:
+    history = small_history()
+    job = history.jobs["job"].astype(str)
+    jobs = {"priority_source": pd.Categorical(np.where(job == "Order import", "BatchGroup",
+                                                       "BatchJob"))}
+    doc = simbatch.calibrate(_with(history, jobs=jobs)).document
+    assert doc["groups"]["Integration"]["priority"] == "normal"
+    assert "priority" not in doc["jobs"]["Order import"]
+    assert doc["jobs"]["Nightly export"]["priority"] == "high"
+
+
+def test_errors_only_jobs_take_their_schedule_from_batch_job_and_no_fail_share() -> None:
+    history = small_history()
+    job = history.jobs["job"].astype(str)
+    setup = pd.DataFrame({"job_id": [1], "job": pd.Categorical(["Nightly export"]),
+                          "start": pd.to_datetime(["2026-01-12 22:00"], utc=True),
+                          "log_level": pd.Categorical(["errors only"])})
+    jobs = {"log_level": pd.Categorical(np.where(job == "Nightly export", "errors only",
+                                                 "always"))}
+    calibration = simbatch.calibrate(_with(history, jobs=jobs, batch_jobs=setup))
+    nightly = calibration.document["jobs"]["Nightly export"]
+    assert nightly["start"] == "2026-01-12 22:00" and "recurrence" not in nightly
+    assert "from BatchJob.OrigStartDateTime" in calibration.text
+    assert "fail" not in nightly["tasks"]["Extract"]
+    assert "its failure share cannot be told" in calibration.text
+
+
+def test_capped_runs_are_left_out_of_the_shares() -> None:
+    history = small_history()
+    capped = (history.jobs["run_id"] == 102).to_numpy()  # the failed night
+    calibration = simbatch.calibrate(_with(history, jobs={"capped": capped}))
+    assert "fail" not in _task(calibration, "Nightly export", "Extract")
+    assert "1 runs hit F&O's history cap" in calibration.text
+
+
+def test_a_job_level_history_says_what_it_cannot_tell() -> None:
+    history = small_history()
+    calibration = simbatch.calibrate(_with(history, level="job"))
+    assert "a job-level history" in calibration.text and "cannot tell tasks" in calibration.text
+
+
+def test_a_short_history_cannot_show_month_end() -> None:
+    text = simbatch.calibrate(small_history()).text
+    assert "the history covers 5 days, less than 35: it cannot show a month-end" in text
+
+
+def _daily_utc(days: int, first: str, at: str) -> simbatch.History:
+    """A job due every day at one raw clock time ``at`` (read as UTC) from ``first``."""
+    jobs, tasks = [], []
+    for k in range(days):
+        due = pd.Timestamp(f"{first} {at}") + pd.Timedelta(days=k)
+        jobs.append({"RecId": 10 + k, "BatchJobId": 1, "Caption": "Nightly", "Status": 4,
+                     "OrigStartDateTime": due, "StartDateTime": due,
+                     "EndDateTime": due + pd.Timedelta("5m")})
+        tasks.append({"BatchJobHistoryId": 10 + k, "BatchJobId": 1, "BatchId": 5,
+                      "Caption": "Run", "Status": 4, "StartDateTime": due,
+                      "EndDateTime": due + pd.Timedelta("5m")})
+    return simbatch.History.from_tables(pd.DataFrame(jobs), pd.DataFrame(tasks),
+                                        source="daily.csv")
+
+
+def test_daily_jobs_keeping_their_raw_clock_across_dst_look_local() -> None:
+    # 22:00 every day across Amsterdam's change of 2026-03-29: a local-time export read as UTC
+    history = _daily_utc(10, "2026-03-24", "22:00")
+    with pytest.warns(simbatch.SimbatchWarning, match="--times-in Europe/Amsterdam"):
+        text = simbatch.calibrate(history, timezone="Europe/Amsterdam").text
+    assert "#   - WARNING: 1 daily jobs keep the same raw clock time across a daylight" in text
+    # a genuine UTC export of a job scheduled at 22:00 local moves by an hour: no warning
+    jobs = history.jobs.copy()
+    moved = jobs["scheduled"] >= pd.Timestamp("2026-03-29", tz="UTC")
+    for column in ("scheduled", "start", "end"):
+        jobs.loc[moved, column] = jobs.loc[moved, column] - pd.Timedelta("1h")
+    import dataclasses
+
+    shifted = dataclasses.replace(history, jobs=jobs)
+    assert "WARNING" not in simbatch.calibrate(shifted, timezone="Europe/Amsterdam").text
+    assert "WARNING" not in simbatch.calibrate(history).text  # UTC has no DST
+
+
+# ---- refusals, named by the history's file and row ----------------------------------------------
+
+def test_a_constraints_cycle_is_refused_naming_the_history_row() -> None:
+    history = small_history()
+    cycle = pd.DataFrame({"task_id": [12, 11], "depends_on": [11, 12],
+                          "expect": pd.array(["ended", "ended"], dtype="string"),
+                          "run_id": pd.array([pd.NA, pd.NA], dtype="Int64")})
+    import dataclasses
+
+    looped = dataclasses.replace(history, constraints=cycle)
+    message = ("small export: row 2, column DependsOnBatchId: the BatchConstraints dependencies"
+               " form a cycle (BatchId ")
+    with pytest.raises(simbatch.HistoryError, match=message.replace("(", r"\(")):
+        simbatch.calibrate(looped)
+    from simbatch.history.backtest.replay import backtest
+
+    topology = {"start": "2026-01-05 00:00", "horizon": "6d", "servers": {"AOS1": {},
+                                                                         "AOS2": {}}}
+    with pytest.raises(simbatch.HistoryError, match="form a cycle"):
+        backtest(looped, topology)
+
+
+def test_absurd_retry_counts_are_refused_not_overflowed() -> None:
+    history = small_history()
+    from simbatch.history.backtest.replay import backtest
+
+    topology = {"start": "2026-01-05 00:00", "horizon": "6d", "servers": {"AOS1": {},
+                                                                         "AOS2": {}}}
+    for count in (127, 10**18):
+        retries = np.where(history.tasks["task"].astype(str) == "Import", count, 0)
+        bad = _with(history, tasks={"retries": retries})
+        row = int(np.argmax(retries > 0)) + 2
+        message = (f"small export: row {row}, column retryCount: retryCount {count:,} is more"
+                   " than the 126 retries")
+        with pytest.raises(simbatch.HistoryError, match=message):
+            backtest(bad, topology)
+        with pytest.raises(simbatch.HistoryError, match=message):
+            simbatch.calibrate(bad)
+
+
+def test_times_no_scenario_holds_and_no_due_time_are_refused() -> None:
+    history = small_history()
+    jobs = history.jobs.copy()
+    jobs.loc[3, "end"] = pd.Timestamp("2262-04-01", tz="UTC")
+    import dataclasses
+
+    with pytest.raises(simbatch.HistoryError, match=r"small export: row 5, column EndDateTime:"
+                       r" 2262-04-01 00:00:00 is after the years a scenario can hold"):
+        simbatch.calibrate(dataclasses.replace(history, jobs=jobs))
+    never = pd.Series(pd.NaT, index=history.jobs.index, dtype="datetime64[ns, UTC]")
+    none = history.jobs.assign(scheduled=never, start=never)
+    with pytest.raises(simbatch.HistoryError, match="no job run has a due time"):
+        simbatch.calibrate(dataclasses.replace(history, jobs=none))
+
+
+def test_calibration_has_a_work_budget() -> None:
+    with pytest.raises(simbatch.BudgetError, match=r"small export: calibration reads 55 task"
+                       r" rows, more than the limit of 54 .*--max-attempts"):
+        simbatch.calibrate(small_history(), max_attempts=54)
+    assert simbatch.calibrate(small_history(), max_attempts=55).document["jobs"]
+
+
+def test_a_calibration_that_fails_its_check_leaves_nothing_at_out(tmp_path: Path) -> None:
+    calibration = simbatch.calibrate(small_history())
+    calibration.document["jobs"]["Order import"]["tasks"]["Import"]["after"] = {"Nope": "ended"}
+    out = tmp_path / "out.yaml"
+    with pytest.raises(simbatch.HistoryError, match=r"^small export: the scenario calibrated"
+                       r" from it fails its own check, so nothing was written to .*out.yaml"):
+        calibration.write(out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_grid_inference_is_bounded_by_the_rows_not_the_span() -> None:
+    # four runs on a 15-minute grid in a daily window, then one 150 years later: the slots
+    # are counted from a week of the grid, not walked over the whole span
+    due = [pd.Timestamp("2026-01-05 09:00", tz="UTC") + pd.Timedelta(minutes=15 * k)
+           for k in range(4)] + [pd.Timestamp("2026-01-05 09:00", tz="UTC")
+                                 + pd.Timedelta(days=7, minutes=30)]
+    due.append(pd.Timestamp("2176-01-06 09:15", tz="UTC"))
+    series = pd.Series(due)
+    schedule, why = infer_schedule(series, series, ZoneInfo("UTC"),
+                                   (series.iloc[0], series.iloc[-1]))
+    assert schedule["recurrence"] == {"every": "15m"}
+    assert "about " in why

@@ -7,32 +7,13 @@ in a job-level history) and figures without a value are said in ``Backtest.notes
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from simbatch.errors import HistoryError
-from simbatch.history.calibration.gaps import table_file
+from simbatch.history.calibration.gaps import MAX_RETRY_COUNT, check_retries
 from simbatch.history.read import History
 from simbatch.scenario.spec import Scenario
 
 __all__ = ["MAX_RETRY_COUNT", "check_retries", "empty_figures", "input_notes"]
-
-MAX_RETRY_COUNT = 126
-"""The most retries of one task run the replay records (attempts are kept in a byte);
-F&O allows 5 retries, and restarts of its server add a few more."""
-
-
-def check_retries(history: History) -> None:
-    """Refuse a retryCount the replay cannot record, naming the file and row."""
-    retries = history.tasks["retries"].to_numpy(dtype=np.int64)
-    bad = retries > MAX_RETRY_COUNT
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise HistoryError(table_file(history, "BatchHistory"), f"retryCount {retries[i]:,}"
-                           f" is more than the {MAX_RETRY_COUNT} retries of one task run a"
-                           " replay records (F&O allows 5; restarts of a server add a few)",
-                           row=i + 2, column="retryCount")
-
 
 def input_notes(history: History, topo: Scenario) -> list[str]:
     """What the history leaves the replay to assume: its level, groups and priorities."""

@@ -32,6 +32,7 @@ from simbatch.history.calibration.durations import FEW, KS_FITS
 from simbatch.history.calibration.gaps import (
     check_budget,
     check_period,
+    check_retries,
     dst_warning,
     history_notes,
 )
@@ -106,6 +107,7 @@ def calibrate(history: History, timezone: str | None = None,
     if jobs.empty:
         raise UsageError("the history has no job runs to calibrate from")
     check_period(history)
+    check_retries(history)
     check_cycles(history)
     topo, notes = infer_topology(history, topology)
     given = load(topology) if topology is not None else None

@@ -17,8 +17,16 @@ from simbatch.engine import budget
 from simbatch.errors import BudgetError, HistoryError
 from simbatch.history.read import History
 
-__all__ = ["MONTH_END_DAYS", "check_budget", "check_period", "dst_warning", "history_notes",
-           "table_file"]
+__all__ = [
+    "MAX_RETRY_COUNT",
+    "MONTH_END_DAYS",
+    "check_budget",
+    "check_period",
+    "check_retries",
+    "dst_warning",
+    "history_notes",
+    "table_file",
+]
 
 MONTH_END_DAYS = 35
 """A history shorter than this many days cannot show a month-end (or a monthly job)."""
@@ -34,6 +42,24 @@ def table_file(history: History, table: str) -> str:
     key = table.lower()
     named = [s for s in history.sources if key in s.lower().replace("_", "")]
     return named[0] if len(named) == 1 else (", ".join(history.sources) or "history")
+
+
+MAX_RETRY_COUNT = 126
+"""The most retries of one task run the replay records (attempts are kept in a byte);
+F&O allows 5 retries, and restarts of its server add a few more."""
+
+
+def check_retries(history: History) -> None:
+    """Refuse a retryCount no replay can record and no share can use (a slipped digit, an
+    overflow), naming the file and row."""
+    retries = history.tasks["retries"].to_numpy(dtype=np.int64)
+    bad = retries > MAX_RETRY_COUNT
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise HistoryError(table_file(history, "BatchHistory"), f"retryCount {retries[i]:,}"
+                           f" is more than the {MAX_RETRY_COUNT} retries of one task run a"
+                           " replay records (F&O allows 5; restarts of a server add a few)",
+                           row=i + 2, column="retryCount")
 
 
 def check_budget(history: History, max_attempts: int | None, what: str) -> None:
