@@ -49,16 +49,58 @@ def _known(rows: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(pd.NA, index=rows.index, dtype=object)
 
 
-def _failures(rows: pd.DataFrame) -> tuple[float, int, str]:
+@dataclass
+class _Rows:
+    """One task's rows as plain arrays, cut once per job (no pandas call per task)."""
+
+    final: np.ndarray
+    error: np.ndarray
+    retries: np.ndarray
+    restarts: np.ndarray
+    seconds: np.ndarray
+    """end - start of the final rows with both, else NaN."""
+    run_id: np.ndarray
+    retry_limit: np.ndarray
+    """retriesOnFailure (NaN when unknown)."""
+    ignore: np.ndarray
+    """IgnoreOnFail as 1.0 / 0.0 (NaN when unknown)."""
+    any_type: np.ndarray
+    """ConstraintType Any."""
+
+
+def _split(static: pd.DataFrame) -> dict[str, _Rows]:
+    """The job's static rows by task name, as ``_Rows``."""
+    status = static["status"].astype(object).to_numpy()
+    final = np.isin(status, FINAL)
+    start, end = static["start"], static["end"]
+    seconds = (end - start).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+    seconds = np.where(final, seconds, np.nan)
+
+    def numbers(column: str) -> np.ndarray:
+        if column not in static.columns:
+            return np.full(len(static), np.nan)
+        values = pd.to_numeric(static[column].astype(object), errors="coerce")
+        return np.asarray(values.to_numpy(dtype=float, na_value=np.nan))
+
+    kinds = (static["constraint_type"].astype(object).to_numpy() if "constraint_type" in
+             static.columns else np.full(len(static), None, dtype=object))
+    arrays = (final, status == "Error", static["retries"].to_numpy(dtype=np.int64),
+              (static["restarts"].to_numpy(dtype=np.int64) if "restarts" in static.columns
+               else np.zeros(len(static), dtype=np.int64)),
+              seconds, static["run_id"].to_numpy(), numbers("retry_limit"),
+              numbers("ignore_on_fail"), kinds == "any")
+    where = static.groupby(static["task"].astype(str).to_numpy(), sort=False).indices
+    return {str(name): _Rows(*(values[idx] for values in arrays))
+            for name, idx in where.items()}
+
+
+def _failures(rows: _Rows) -> tuple[float, int, str]:
     """The per-attempt error share and the most retries seen, from final rows and their
     retryCount; attempts ended by a restart of their server (``restarts``) are left out."""
-    final = rows[rows["status"].isin(FINAL)]
-    retries = final["retries"].to_numpy(dtype=np.int64)
-    restarts = (final["restarts"].to_numpy(dtype=np.int64) if "restarts" in final.columns
-                else np.zeros(len(final), dtype=np.int64))
-    failed = retries + (final["status"] == "Error").to_numpy(dtype=np.int64)
-    restarts = np.minimum(restarts, failed)
-    attempts = int(len(final) + retries.sum() - restarts.sum())
+    retries = rows.retries[rows.final]
+    failed = retries + rows.error[rows.final].astype(np.int64)
+    restarts = np.minimum(rows.restarts[rows.final], failed)
+    attempts = int(int(rows.final.sum()) + retries.sum() - restarts.sum())
     errors = int((failed - restarts).sum())
     share = errors / attempts if attempts > 0 else 0.0
     most = int(retries.max()) if len(retries) else 0
@@ -71,11 +113,12 @@ def _failures(rows: pd.DataFrame) -> tuple[float, int, str]:
     return share, most, text
 
 
-def _retries(rows: pd.DataFrame, most: int) -> tuple[int, str]:
+def _retries(rows: _Rows, most: int) -> tuple[int, str]:
     """Retries from retriesOnFailure when the export has it, else the largest retryCount."""
-    limit = pd.to_numeric(_known(rows, "retry_limit"), errors="coerce").dropna()
+    limit = rows.retry_limit[~np.isnan(rows.retry_limit)]
     if len(limit):
-        value = int(limit.mode().iloc[0])
+        values, counts = np.unique(limit, return_counts=True)
+        value = int(values[np.argmax(counts)])
         kept = min(max(value, 0), MAX_RETRIES)
         text = f"retriesOnFailure {value}" + (f", kept to {MAX_RETRIES} (F&O's most)"
                                               if kept != value else "")
@@ -85,13 +128,11 @@ def _retries(rows: pd.DataFrame, most: int) -> tuple[int, str]:
                   " retriesOnFailure")
 
 
-def _task_doc(rows: pd.DataFrame, key: str, failures_known: bool) -> CommentedMap:
+def _task_doc(rows: _Rows, key: str, failures_known: bool) -> CommentedMap:
     doc = CommentedMap()
-    single = rows[rows["status"].isin(FINAL) & rows["start"].notna() & rows["end"].notna()
-                  & (rows["retries"] == 0)]
-    seconds = (single["end"] - single["start"]).dt.total_seconds().to_numpy()
-    value, why = fit_duration(seconds, key)
-    left = int((rows["retries"] > 0).sum())
+    single = ~np.isnan(rows.seconds) & (rows.retries == 0)
+    value, why = fit_duration(rows.seconds[single], key)
+    left = int((rows.retries > 0).sum())
     if left:
         why += f"; {thousands(left)} rows with retries left out (they span several attempts)"
     doc["duration"] = value
@@ -101,8 +142,7 @@ def _task_doc(rows: pd.DataFrame, key: str, failures_known: bool) -> CommentedMa
     if share > 0 and failures_known:
         doc["fail"] = round(share, 4)
         doc.yaml_add_eol_comment(text, "fail")
-    if retries and (share > 0 or ("retry_limit" in rows.columns
-                                  and bool(rows["retry_limit"].notna().any()))):
+    if retries and (share > 0 or bool((~np.isnan(rows.retry_limit)).any())):
         doc["retries"] = retries
         doc.yaml_add_eol_comment(said, "retries")
     return doc
@@ -228,16 +268,17 @@ def job_document(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: His
     names = [str(t) for t in order.index]
     tasks = CommentedMap()
     by_task = {str(k): v for k, v in static.groupby("task", observed=True)}
+    cut = _split(static)
     child_by = {str(k): v for k, v in children.groupby("task", observed=True)}
-    status_of = runs.set_index("run_id")["status"]
+    status_of = dict(zip(runs["run_id"].tolist(), runs["status"].astype(object).tolist(),
+                         strict=True))
     failures_known = level not in ("errors only", "never")
     if not failures_known:
         fit.notes.append(f"job {name!r}: history kept '{level}': its failure share cannot be"
                          " told (only failed runs are kept), so no fail: is written")
     for tname in names:
-        mine = by_task[tname]
-        tdoc = _task_doc(mine, f"{name}/{tname}", failures_known)
-        _task_settings(tdoc, mine, status_of)
+        tdoc = _task_doc(cut[tname], f"{name}/{tname}", failures_known)
+        _task_settings(tdoc, cut[tname], status_of)
         tasks[tname] = tdoc
     # runtime rows: children of the static task with their Caption, else of the first task
     for caption, kids in child_by.items():
@@ -251,32 +292,31 @@ def job_document(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: His
                                                f" by {parent!r}", "runtime")
     fit.dependencies = add_dependencies(tasks, static, names, history, name)
     for tname in names:
-        _condition(tasks[tname], by_task[tname])
+        _condition(tasks[tname], cut[tname])
     doc["tasks"] = tasks
     return doc, fit
 
 
-def _task_settings(tdoc: CommentedMap, mine: pd.DataFrame, status_of: pd.Series) -> None:
+def _task_settings(tdoc: CommentedMap, rows: _Rows, status_of: dict[Any, Any]) -> None:
     """ignore_failure from Batch.IgnoreOnFail, else inferred from its job still ending."""
-    given = _known(mine, "ignore_on_fail").dropna()
+    given = rows.ignore[~np.isnan(rows.ignore)]
     if len(given):
-        if bool(given.astype(bool).mode().iloc[0]):
+        if given.mean() >= 0.5:
             tdoc["ignore_failure"] = True
             tdoc.yaml_add_eol_comment("Batch.IgnoreOnFail", "ignore_failure")
         return
-    failed_runs = sorted(set(mine.loc[mine["status"] == "Error", "run_id"]))
-    if failed_runs and (status_of.reindex(failed_runs) == "Ended").any():
+    failed_runs = set(rows.run_id[rows.error].tolist())
+    if any(status_of.get(run) == "Ended" for run in failed_runs):
         tdoc["ignore_failure"] = True
         tdoc.yaml_add_eol_comment("inferred: its job run still Ended after it failed",
                                   "ignore_failure")
 
 
-def _condition(tdoc: CommentedMap, mine: pd.DataFrame) -> None:
+def _condition(tdoc: CommentedMap, rows: _Rows) -> None:
     """``condition: any`` from Batch.ConstraintType (Any = 1) when the task waits for two or
     more tasks (with one, all and any are the same)."""
-    kind = _mode(_known(mine, "constraint_type").astype(object))
     after = tdoc.get("after") or {}
-    if kind == "any" and len(after) > 1:
+    if len(rows.any_type) and rows.any_type.mean() > 0.5 and len(after) > 1:
         position = list(tdoc).index("after") + 1
         tdoc.insert(position, "condition", "any", comment="Batch.ConstraintType Any")
 
