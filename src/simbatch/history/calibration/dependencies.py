@@ -199,7 +199,7 @@ def add_dependencies(tasks: CommentedMap, static: pd.DataFrame, names: list[str]
         for b in names:
             if "after" in tasks[b]:
                 evidence = notes.get(b, [])
-                where = (f"from {table}" + (f", in the runs of {with_any} of {total}"
+                where = (f"from {table}" + (f", in {with_any} of {total} runs"
                                              if table == "BatchConstraintsHistory" else
                                              " (the job as set up, valid for every run)"))
                 tasks[b].yaml_add_eol_comment(
