@@ -89,9 +89,10 @@ def gaps(tables: Mapping[str, Table], present: frozenset[str], jobs: pd.DataFram
     capped = jobs[jobs["capped"]]
     if len(capped):
         names = sorted(set(capped["job"].astype(str)))
+        since = f"{rule} on" if rule == "10.0.39" else rule
         found.append(f"{len(capped)} runs have exactly {kept:,} task rows, F&O's cap for jobs"
-                     f" of more than {more_than:,} tasks ({'from ' if rule == '10.0.39' else ''}"
-                     f"{rule}); their task counts are lower bounds: {_few(names)}")
+                     f" of more than {more_than:,} tasks ({since}); their task counts are"
+                     f" lower bounds: {_few(names)}")
     open_runs = int((~jobs["status"].isin(["Ended", "Error", "Canceled"])).sum())
     if open_runs:
         found.append(f"{open_runs} job runs were not finished when exported")

@@ -222,9 +222,9 @@ def _cap(jobs: pd.DataFrame, tasks: pd.DataFrame, level: str, fo_version: str | 
     counts = tasks.groupby("run_id", sort=False).size()
     jobs["capped"] = (jobs["run_id"].map(counts).eq(kept).to_numpy(dtype=bool)
                       if level == "task" else np.zeros(len(jobs), dtype=bool))
-    notes.append(f"history cap ({'from ' if rule == '10.0.39' else ''}{rule}): a job of more"
-                 f" than {more_than:,} tasks keeps {kept:,} task rows; runs with exactly"
-                 f" {kept:,} are flagged (jobs.capped): {int(jobs['capped'].sum()):,}")
+    notes.append(f"history cap ({rule}{' on' if rule == '10.0.39' else ''}): jobs of more"
+                 f" than {more_than:,} tasks keep {kept:,} task rows;"
+                 f" {int(jobs['capped'].sum()):,} runs have exactly {kept:,} (jobs.capped)")
 
 
 def _check_order(table: Table, start: pd.Series, end: pd.Series) -> None:
