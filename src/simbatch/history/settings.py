@@ -109,7 +109,9 @@ def _batch_jobs(bj: Table, groups: dict[str, str] | None, codes: Mapping[int, st
     if bj.has("OrigStartDateTime"):
         frame["start"] = times(bj, "OrigStartDateTime", rule, counts).to_numpy()
     if bj.has("recurrenceData"):
-        frame["recurrence"] = names(bj, "recurrenceData").astype(object).to_numpy()
+        recurrence = names(bj, "recurrenceData").astype(object)
+        frame["recurrence"] = pd.Series(list(recurrence.where(recurrence.notna(), None)),
+                                        dtype=object)
     return frame
 
 
