@@ -189,7 +189,9 @@ def _csv(source: str, text: str) -> tuple[list[str], pd.DataFrame]:
             io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, text_type),
-                                                  strings_can_be_null=True))
+                                                  strings_can_be_null=True,
+                                                  null_values=["", "NULL"],
+                                                  quoted_strings_can_be_null=True))
     except (pa.ArrowInvalid, ValueError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise HistoryError(source, f"cannot be read as CSV: {reason}") from None
