@@ -315,3 +315,47 @@ def test_the_history_cap_of_each_version(tmp_path: Path, rows: int, version: str
         assert flagged == ["1 runs have exactly 2,500 task rows, F&O's cap for jobs of more"
                            " than 5,000 tasks (10.0.39 on); their task counts are lower"
                            " bounds: Cleanup"]
+
+
+def daily(hours: list[int]) -> list[dict[str, Any]]:
+    """A daily job's runs from 2026-03-26 to 2026-04-01, due at the given UTC hours."""
+    days = pd.date_range("2026-03-26", "2026-04-01", freq="D")
+    return [{**JOB_RUNS[0], "RecId": 700 + i, "OrigStartDateTime": f"{d:%Y-%m-%d} {h}:00:00",
+             "StartDateTime": f"{d:%Y-%m-%d} {h}:00:10", "EndDateTime": f"{d:%Y-%m-%d} {h}:05:00"}
+            for i, (d, h) in enumerate(zip(days, hours, strict=True))]
+
+
+def test_times_that_look_local_are_warned_about(tmp_path: Path) -> None:
+    # the raw clock time stays 22:00 across 2026-03-29, Amsterdam's change to summer time
+    local = write(tmp_path, "local.csv", daily([22] * 7))
+    history = simbatch.read_history(local)
+    assert history.looks_local("Europe/Amsterdam") == (
+        "1 daily jobs keep the same clock time across a daylight-saving change of"
+        " Europe/Amsterdam (Invoices): the export's times look local, not UTC; if it converted"
+        " them, read it with --times-in Europe/Amsterdam (times_in=)")
+    assert history.looks_local("UTC") is None  # no change in the scenario's zone
+    assert simbatch.read_history(local, times_in="Europe/Amsterdam").looks_local(
+        "Europe/Amsterdam") is None
+    # a job due at 22:00 Amsterdam time, stored in UTC: 21:00, then 20:00 from 03-29
+    utc = write(tmp_path, "utc.csv", daily([21, 21, 21, 20, 20, 20, 20]))
+    assert simbatch.read_history(utc).looks_local("Europe/Amsterdam") is None
+
+
+def test_the_cli_reads_with_the_stated_zone_and_version(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from simbatch.cli.main import main
+
+    local = write(tmp_path, "local.csv", daily([22] * 7))
+    out = str(tmp_path / "s.yaml")
+    assert main(["calibrate", str(local), "--timezone", "Europe/Amsterdam", "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "  warning: 1 daily jobs keep the same clock time" in printed
+    assert main(["calibrate", str(local), "--times-in", "Europe/Amsterdam", "--fo-version",
+                 "10.0.38", "--timezone", "Europe/Amsterdam", "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "warning" not in printed
+    assert ("  read: 21 times without an offset read as local time in Europe/Amsterdam and"
+            " converted to UTC\n") in printed
+    assert ("  read: history cap (before 10.0.39): jobs of more than 4,000 tasks keep 1,000"
+            " task rows; 0 runs have exactly 1,000 (jobs.capped)\n") in printed

@@ -103,6 +103,8 @@ def calibrate(args: argparse.Namespace) -> int:
     """Fit a scenario to the history and write it, saying what the history lacks."""
     not_a_folder(args.out, "out", "scenario file")
     history = read(args)
+    zone = args.timezone or (simbatch.load(args.topology).timezone if args.topology else None)
+    warning = history.looks_local(zone) if zone else None
     calibration = simbatch.calibrate(history, timezone=args.timezone, topology=args.topology)
     scenario = calibration.write(args.out)
     print(f"wrote {args.out}: {len(scenario.jobs)} jobs, {len(scenario.servers)} servers, from"
@@ -111,6 +113,8 @@ def calibrate(args: argparse.Namespace) -> int:
         print(f"  not in the history: {gap}")
     for note in history.notes:
         print(f"  read: {note}")
+    if warning:
+        print(f"  warning: {warning}")
     return 0
 
 
@@ -150,6 +154,9 @@ def backtest(args: argparse.Namespace) -> int:
         print(error_rows(daily).loc[:, ["job", *shown]].to_string(index=False))
     for note in test.notes:
         print(f"  note: {note}")
+    warning = history.looks_local(simbatch.load(args.topology).timezone)
+    if warning:
+        print(f"  warning: {warning}")
     plot = args.plot or (args.report.with_suffix(".png") if args.report else None)
     if plot is not None:
         print(f"wrote {test.write_plot(plot)}")

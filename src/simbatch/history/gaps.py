@@ -16,7 +16,7 @@ import pandas as pd
 from simbatch.history.cells import Table
 from simbatch.history.columns import history_cap
 
-__all__ = ["gaps"]
+__all__ = ["gaps", "looks_local"]
 
 _LOST = {
     "BatchJobHistory.Caption": "jobs are named by BatchJobId",
@@ -108,3 +108,28 @@ def gaps(tables: Mapping[str, Table], present: frozenset[str], jobs: pd.DataFram
                          " month-end, quarter-end and year-end work may be missing or seen"
                          " once")
     return found
+
+
+def looks_local(jobs: pd.DataFrame, zone: str) -> str | None:
+    """A warning when daily jobs keep one raw clock time across a daylight-saving change of
+    ``zone``: a job due at one local time moves by an hour in UTC, so times that do not
+    move were most likely converted to local time by the export (None otherwise)."""
+    runs = jobs.loc[jobs["scheduled"].notna(), ["job", "scheduled"]]
+    if runs.empty:
+        return None
+    utc = runs["scheduled"].dt.tz_convert("UTC")
+    local = utc.dt.tz_convert(zone)
+    frame = pd.DataFrame({
+        "job": runs["job"].astype(str).to_numpy(),
+        "offset": (local.dt.tz_localize(None) - utc.dt.tz_localize(None)).to_numpy(),
+        "raw": (utc - utc.dt.floor("D")).to_numpy(),
+        "clock": (local - local.dt.floor("D")).to_numpy()})
+    per_job = frame.groupby("job", sort=True).nunique()
+    crossing = per_job[per_job["offset"] > 1]
+    keep = sorted(crossing.index[crossing["raw"] == 1])
+    shift = crossing.index[(crossing["clock"] == 1) & (crossing["raw"] > 1)]
+    if not keep or len(keep) <= len(shift):
+        return None
+    return (f"{len(keep)} daily jobs keep the same clock time across a daylight-saving change"
+            f" of {zone} ({_few(keep)}): the export's times look local, not UTC; if it"
+            f" converted them, read it with --times-in {zone} (times_in=)")

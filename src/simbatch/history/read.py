@@ -66,6 +66,16 @@ class History:
         times = pd.concat([self.jobs["scheduled"], self.jobs["start"], self.jobs["end"]])
         return times.min(), times.max()
 
+    def looks_local(self, zone: str) -> str | None:
+        """A warning when naive times read as UTC look converted to local time in ``zone``
+        (the scenario's): daily jobs that keep one raw clock time across its daylight-saving
+        change. None when ``times_in`` was given or nothing suggests it."""
+        if not any("without an offset read as UTC" in n for n in self.notes):
+            return None  # times_in was given, or every time had its offset
+        from simbatch.history.gaps import looks_local
+
+        return looks_local(self.jobs, zone)
+
     @classmethod
     def from_tables(cls, job_history: pd.DataFrame, task_history: pd.DataFrame | None = None,
                     batch: pd.DataFrame | None = None, batch_job: pd.DataFrame | None = None,
