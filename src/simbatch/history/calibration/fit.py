@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from ruamel.yaml.comments import CommentedMap
 
-from simbatch.errors import HistoryError, SimbatchError, SimbatchWarning, UsageError
+from simbatch.errors import HistoryError, SimbatchError, UsageError
 from simbatch.files import write_text
 from simbatch.history.calibration.dependencies import check_cycles
 from simbatch.history.calibration.document import thousands, yaml_writer
@@ -33,7 +32,6 @@ from simbatch.history.calibration.gaps import (
     check_budget,
     check_period,
     check_retries,
-    dst_warning,
     history_notes,
 )
 from simbatch.history.calibration.jobs import job_document
@@ -170,11 +168,10 @@ def calibrate(history: History, timezone: str | None = None,
     for kind, (n, some, with_any, runs) in sources.items():
         notes.append(f"dependencies of {n} jobs from {_SOURCES.get(kind, kind)}: {some} of them"
                      f" have some, found in {with_any} of their {runs} runs")
-    warning = dst_warning(history, zone)
+    warning = history.looks_local(zone.key)  # the reader's rule; the CLI prints it too
     if warning is not None:
         notes.insert(0, "WARNING: " + warning)
-        warnings.warn(SimbatchWarning(warning), stacklevel=2)
-    notes.extend(history_notes(history, days))
+    notes.extend(history_notes(history))
     if given is None:
         notes.append("deadlines: no history holds one; give the scenario you compare against"
                      " as the topology to carry its jobs' deadlines over")
@@ -232,6 +229,7 @@ def _header(history: History, first: pd.Timestamp, last: pd.Timestamp, origin: p
         "What the history could not show:",
         *(f"  - {note}" for note in notes),
         *(f"  - {gap}" for gap in history.gaps),
+        *(["How the export was read:"] if history.notes else []),
         *(f"  - {note}" for note in history.notes),
     ]
     return "\n".join(lines)

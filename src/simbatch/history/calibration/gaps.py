@@ -1,14 +1,12 @@
 """What a history cannot show, and the checks calibration makes before it fits anything.
 
-The header of a calibrated scenario lists these in words: a job-level history, a short
-one, one whose times look local, jobs that keep no history. The checks refuse, naming the
-history file and row, what no scenario could hold (years out of range) or what would
-exhaust memory (``check_budget``).
+The header of a calibrated scenario lists these in words: a job-level history, jobs that
+keep no history (a short history and times that look local are the reader's: ``History.gaps``
+and ``History.looks_local``). The checks refuse, naming the history file and row, what no
+scenario could hold (years out of range) or what would exhaust memory (``check_budget``).
 """
 
 from __future__ import annotations
-
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -19,17 +17,13 @@ from simbatch.history.read import History
 
 __all__ = [
     "MAX_RETRY_COUNT",
-    "MONTH_END_DAYS",
     "check_budget",
     "check_period",
     "check_retries",
-    "dst_warning",
     "history_notes",
     "table_file",
 ]
 
-MONTH_END_DAYS = 35
-"""A history shorter than this many days cannot show a month-end (or a monthly job)."""
 FIRST_YEAR, LAST_YEAR = 1970, 2200
 """The years a scenario's dates may hold (``simbatch.scenario.ranges``)."""
 MAX_YEARS = 100
@@ -107,51 +101,15 @@ def check_period(history: History) -> None:
                            row=int(rows[i]) + 2, column="OrigStartDateTime")
 
 
-def dst_warning(history: History, zone: ZoneInfo) -> str | None:
-    """A warning when the times look local though read as UTC.
-
-    A daily job scheduled in local time runs at one local clock time, so its UTC clock time
-    moves by an hour across a daylight-saving change of its zone. If every daily job seen on
-    both sides of such a change keeps the same raw clock time instead, the export most
-    likely holds local times (the usual SQL scripts convert them) read as UTC.
-    """
-    due = history.jobs["scheduled"].dropna()
-    if due.empty or zone.key == "UTC":
-        return None
-    offsets = due.dt.tz_convert(zone).map(lambda t: t.utcoffset())
-    if offsets.nunique() < 2:
-        return None
-    frame = pd.DataFrame({"job": history.jobs.loc[due.index, "job"].astype(str),
-                          "clock": due.dt.strftime("%H:%M"), "offset": offsets})
-    kept = shifted = 0
-    for _, mine in frame.groupby("job", sort=False):
-        sides = mine.groupby("offset")["clock"]
-        if len(sides) != 2 or sides.size().min() < 2 or (sides.nunique() > 1).any():
-            continue  # not daily at one clock time on both sides
-        clocks = sides.first()
-        if clocks.iloc[0] == clocks.iloc[1]:
-            kept += 1
-        else:
-            shifted += 1
-    if kept and not shifted:
-        return (f"{kept} daily jobs keep the same raw clock time across a daylight-saving"
-                f" change of {zone.key}: the times look local, not UTC; if the export"
-                f" converted them (as the usual SQL scripts do), read it again with"
-                f" --times-in {zone.key} (times_in= in Python)")
-    return None
-
-
-def history_notes(history: History, days: int) -> list[str]:
-    """What this history cannot tell, in words for the header."""
+def history_notes(history: History) -> list[str]:
+    """What this history cannot tell, in words for the header (a short history is the
+    reader's gap: ``History.gaps``)."""
     notes: list[str] = []
     if history.level == "job":
         notes.append("a job-level history (the BatchJobHistories entity, or BatchJobHistory"
                      " alone): each job is calibrated as one task whose duration is the"
                      " whole run, with its schedule and failure share; it cannot tell tasks,"
                      " their dependencies, retries, runtime tasks, servers or threads")
-    if days < MONTH_END_DAYS:
-        notes.append(f"the history covers {days} days, less than {MONTH_END_DAYS}: it cannot"
-                     " show a month-end, and monthly jobs look like one-time ones")
     setup = history.batch_jobs
     if setup is not None and "log_level" in setup.columns:
         seen = set(history.jobs["job"].astype(str))
