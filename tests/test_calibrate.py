@@ -692,3 +692,49 @@ def test_grid_inference_is_bounded_by_the_rows_not_the_span() -> None:
                                    (series.iloc[0], series.iloc[-1]))
     assert schedule["recurrence"] == {"every": "15m"}
     assert "about " in why
+
+
+def test_with_a_topology_downtime_is_kept_and_restarts_are_not_failures(tmp_path: Path) -> None:
+    source = {"start": "2026-01-05 00:00", "horizon": "3d", "polling": 0,
+              "servers": {"AOS1": {"threads": 1}},
+              "outages": [{"server": "AOS1", "at": "2026-01-05 22:30", "for": "10m"}],
+              "jobs": {"Long": {"start": "2026-01-05 22:00", "recurrence": {"every": "1d"},
+                                "tasks": {"Work": {"duration": "1h", "retries": 1}}}}}
+    result = simbatch.simulate(source)
+    assert (result.tasks["cause"] == "restart").sum() == 1  # the first night's attempt
+    history = simbatch.read_history(*simbatch.write_fo_history(result, tmp_path))
+    alone = simbatch.calibrate(history)
+    assert _task(alone, "Long", "Work")["fail"] == round(1 / 4, 4)  # 1 error in 4 attempts
+    kept = simbatch.calibrate(history, topology=source)
+    assert [dict(o) for o in kept.document["outages"]] == source["outages"]
+    work = _task(kept, "Long", "Work")
+    assert "fail" not in work and work["retries"] == 1  # retriesOnFailure, not a guess
+    assert kept.scenario().outages
+
+
+def test_the_job_level_entity_calibrates_to_a_scenario_that_runs(tmp_path: Path) -> None:
+    # the BatchJobHistories entity (data management or OData): no RecId, no task history
+    rows = []
+    for day in range(10):
+        due = pd.Timestamp("2026-01-05 22:00") + pd.Timedelta(days=day)
+        rows.append({"JobDescription": "Nightly close", "BatchJobID": "5637144576",
+                     "Status": "Error" if day == 3 else "Ended",
+                     "OrigStartDateTime": f"{due:%Y-%m-%dT%H:%M:%SZ}",
+                     "StartDateTime": f"{due + pd.Timedelta('40s'):%Y-%m-%dT%H:%M:%SZ}",
+                     "EndDateTime": f"{due + pd.Timedelta(minutes=20 + day):%Y-%m-%dT%H:%M:%SZ}",
+                     "Company": "USMF"})
+    path = tmp_path / "BatchJobHistories.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    history = simbatch.read_history(path)
+    assert history.level == "job"
+    calibration = simbatch.calibrate(history)
+    job = calibration.document["jobs"]["Nightly close"]
+    assert job["recurrence"] == {"every": "1d"} and list(job["tasks"]) == ["Nightly close"]
+    assert job["tasks"]["Nightly close"]["fail"] == 0.1
+    assert "a job-level history" in calibration.text
+    assert len(simbatch.simulate(calibration.scenario()).jobs) == 10
+    from simbatch.history.backtest.replay import backtest
+
+    test = backtest(history, {"start": "2026-01-05 00:00", "horizon": "11d",
+                              "servers": {"AOS1": {}}})
+    assert (test.runs["actual_wait_s"] == 40).all() and len(test.runs) == 10
