@@ -86,9 +86,16 @@ def test_runtime_tasks_replay_as_recorded() -> None:
 
 def test_max_attempts_bounds_the_replay_and_the_calibrated_runs() -> None:
     history = _history()
-    with pytest.raises(BudgetError, match=r"the replay records [\d,]+ task attempts, more than"
-                                          r" the limit of 100 "):
+    with pytest.raises(BudgetError, match=r"the back-test reads 2,048 task rows, more than the"
+                                          r" limit of 100 .*--max-attempts"):
         backtest(history, TOPOLOGY, max_attempts=100)
+    import dataclasses
+
+    retried = dataclasses.replace(history, tasks=history.tasks.assign(
+        retries=[100] + [0] * (len(history.tasks) - 1)))  # rows within, attempts above
+    with pytest.raises(BudgetError, match=r"the replay records 2,148 task attempts, more than"
+                                          r" the limit of 2,100 "):
+        backtest(retried, TOPOLOGY, max_attempts=2100)
     assert backtest(history, TOPOLOGY, max_attempts=10**6).mode == "replay"
     with pytest.raises(BudgetError, match="more than the limit of 5"):
         backtest(history, TOPOLOGY, calibrated=True, replications=2, executor="serial",

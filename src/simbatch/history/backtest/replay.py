@@ -34,6 +34,7 @@ from simbatch.errors import BudgetError, HistoryError, UsageError
 from simbatch.history.backtest import compare
 from simbatch.history.backtest.checks import check_retries, empty_figures, input_notes
 from simbatch.history.calibration.dependencies import check_cycles
+from simbatch.history.calibration.gaps import check_budget
 from simbatch.history.read import History
 from simbatch.results.result import Result
 from simbatch.scenario.load import load, load_document
@@ -414,6 +415,7 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     notes: list[str] = []
     topo = load(topology)
     zone = topo.timezone
+    check_budget(history, max_attempts, "the back-test")  # before any row is processed
     check_cycles(history)
     check_retries(history)
     notes.extend(input_notes(history, topo))
