@@ -738,3 +738,19 @@ def test_the_job_level_entity_calibrates_to_a_scenario_that_runs(tmp_path: Path)
     test = backtest(history, {"start": "2026-01-05 00:00", "horizon": "11d",
                               "servers": {"AOS1": {}}})
     assert (test.runs["actual_wait_s"] == 40).all() and len(test.runs) == 10
+
+
+def test_found_by_fuzzing_far_task_times_and_runtime_only_jobs() -> None:
+    history = small_history()
+    tasks = history.tasks.copy()
+    tasks.loc[4, "end"] = pd.Timestamp("2199-12-31", tz="UTC")  # a task row 174 years long
+    import dataclasses
+
+    with pytest.raises(simbatch.HistoryError, match=r"small export: row 6, column EndDateTime:"
+                       r" the history spans 2026-01-05 to 2199-12-31, more than the 100"):
+        simbatch.calibrate(dataclasses.replace(history, tasks=tasks))
+    imports = (history.tasks["job"] == "Order import").to_numpy()
+    calibration = simbatch.calibrate(_with(history, tasks={"runtime": imports}))
+    assert list(calibration.document["jobs"]["Order import"]["tasks"]) == ["Import"]
+    assert "every task row is a runtime task" in calibration.text
+    calibration.scenario()

@@ -34,7 +34,7 @@ from simbatch.errors import BudgetError, HistoryError, UsageError
 from simbatch.history.backtest import compare
 from simbatch.history.backtest.checks import check_retries, empty_figures, input_notes
 from simbatch.history.calibration.dependencies import check_cycles
-from simbatch.history.calibration.gaps import check_budget
+from simbatch.history.calibration.gaps import check_budget, check_period
 from simbatch.history.read import History
 from simbatch.results.result import Result
 from simbatch.scenario.load import load, load_document
@@ -416,11 +416,15 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     topo = load(topology)
     zone = topo.timezone
     check_budget(history, max_attempts, "the back-test")  # before any row is processed
+    check_period(history)  # on the whole history, so a refusal names the file's row
     check_cycles(history)
     check_retries(history)
     notes.extend(input_notes(history, topo))
     runs, rows = _in_period(history, topo, other_servers, notes)
     named = _names(rows, notes)
+    if named.empty:
+        raise HistoryError(" ".join(history.sources) or "history", "no task row of the runs"
+                           " due in the topology's period started: nothing to replay")
     runs = runs[runs["run_id"].isin(named["run_id"])].sort_values(
         ["scheduled", "start", "run_id"], kind="stable").reset_index(drop=True)
     runs.attrs["sources"] = history.sources

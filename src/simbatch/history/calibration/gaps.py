@@ -82,23 +82,41 @@ def check_period(history: History) -> None:
         raise HistoryError(source, "no job run has a due time (OrigStartDateTime) or a start"
                            " time (StartDateTime): every one is empty or F&O's empty date"
                            " 1900-01-01, so no schedule can be fitted")
-    moments = pd.concat([due, jobs["end"]], ignore_index=True)
-    rows = np.concatenate([np.arange(len(jobs)), np.arange(len(jobs))])
+    _check_times(source, {"OrigStartDateTime": jobs["scheduled"],
+                          "StartDateTime": jobs["start"], "EndDateTime": jobs["end"]})
+    if history.level != "job":
+        _check_times(table_file(history, "BatchHistory"),
+                     {"StartDateTime": history.tasks["start"],
+                      "EndDateTime": history.tasks["end"]})
+
+
+def _check_times(source: str, columns: dict[str, pd.Series]) -> None:
+    """Every time of one table within the years a scenario holds, and all of them within
+    its longest horizon, else a ``HistoryError`` naming the row and column."""
+    names = list(columns)
+    moments = pd.concat(list(columns.values()), ignore_index=True)
+    size = len(moments) // len(names)
     years = moments.dt.year
+
+    def where(i: int) -> tuple[int, str]:
+        return i % size + 2, names[i // size]
+
     for bad, edge in ((years < FIRST_YEAR, "before"), (years > LAST_YEAR, "after")):
         hit = bad.to_numpy(dtype=bool, na_value=False)
         if hit.any():
             i = int(np.argmax(hit))
+            row, column = where(i)
             raise HistoryError(source, f"{moments.iloc[i]:%Y-%m-%d %H:%M:%S} is {edge} the"
                                f" years a scenario can hold ({FIRST_YEAR} to {LAST_YEAR})",
-                               row=int(rows[i]) + 2, column="OrigStartDateTime"
-                               if i < len(jobs) else "EndDateTime")
-    first, last = moments.min(), moments.max()
-    if last - first > pd.Timedelta(days=365 * MAX_YEARS):
-        i = int(np.argmax((moments == last).to_numpy(dtype=bool, na_value=False)))
-        raise HistoryError(source, f"the history spans {first:%Y-%m-%d} to {last:%Y-%m-%d},"
-                           f" more than the {MAX_YEARS} years a scenario's horizon may hold",
-                           row=int(rows[i]) + 2, column="OrigStartDateTime")
+                               row=row, column=column)
+    if moments.notna().any():
+        first, last = moments.min(), moments.max()
+        if last - first > pd.Timedelta(days=365 * MAX_YEARS - 2):
+            row, column = where(int(np.argmax((moments == last).to_numpy(dtype=bool,
+                                                                          na_value=False))))
+            raise HistoryError(source, f"the history spans {first:%Y-%m-%d} to"
+                               f" {last:%Y-%m-%d}, more than the {MAX_YEARS} years a"
+                               " scenario's horizon may hold", row=row, column=column)
 
 
 def history_notes(history: History) -> list[str]:

@@ -259,6 +259,10 @@ def job_document(name: str, runs: pd.DataFrame, rows: pd.DataFrame, history: His
                          " lower bounds")
     static = rows[~rows["runtime"]]
     children = rows[rows["runtime"]]
+    if static.empty:  # no task adds them: its rows are read as the job's own tasks
+        static, children = rows, rows.iloc[0:0]
+        fit.notes.append(f"job {name!r}: every task row is a runtime task (RuntimeTask 1),"
+                         " with no static task to add them: read as static tasks")
     run_start = runs.set_index("run_id")["start"]
     offset = (static["start"].reset_index(drop=True)
               - run_start.reindex(static["run_id"].to_numpy()).reset_index(drop=True))
