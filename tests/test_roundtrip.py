@@ -57,8 +57,8 @@ def test_every_table_a_round_trip_needs_is_exported(exported: list[Path]) -> Non
     tables = {p.stem: pd.read_csv(p, keep_default_na=False) for p in exported}
     job = tables["BatchJob"].set_index("Caption")
     assert job.loc["Nightly", ["BatchGroup", "SchedulingPriority",
-                               "SchedulingPriorityIsOverridden"]].tolist() == [
-        "Finance", "Critical", 1]
+                               "SchedulingPriorityIsOverridden", "LogLevel"]].tolist() == [
+        "Finance", "Critical", 1, "Always"]
     assert job.loc["Sync", ["BatchGroup", "SchedulingPriority",
                             "SchedulingPriorityIsOverridden"]].tolist() == [
         "Integration", "High", 0]

@@ -141,12 +141,17 @@ def _priority(result: Tables, job_priority: str | None, group: str) -> str:
 
 def _setup_tables(result: Tables, job_ids: dict[str, int], company: str
                   ) -> dict[str, pd.DataFrame]:
-    """BatchJob (one row per job) and Batch (one row per static task), as set up."""
+    """BatchJob (one row per job) and Batch (one row per static task), as set up.
+
+    BatchJob.OrigStartDateTime is the job's first due time; its recurrence is not written
+    (F&O keeps it in ``recurrenceData``, a binary field no export can read back).
+    """
     scenario = result.scenario
     job_rows = [{
         "RecId": job_ids[j.name], "Caption": j.name, "BatchGroup": _group(j.group),
         "SchedulingPriority": _priority(result, j.priority, j.group),
         "SchedulingPriorityIsOverridden": int(j.priority is not None),
+        "LogLevel": "Always",  # a simulation records every run
         "OrigStartDateTime": pd.Timestamp(j.start).tz_convert("UTC").floor("s"),
         "Company": company} for j in scenario.jobs]
     classes = {(j.name, t.name): t.task_class or f"{j.name}/{t.name}"
@@ -159,7 +164,7 @@ def _setup_tables(result: Tables, job_ids: dict[str, int], company: str
         "retriesOnFailure": t.retries, "Company": company}
         for j in scenario.jobs for t in j.tasks]
     job_columns = ["RecId", "Caption", "BatchGroup", "SchedulingPriority",
-                   "SchedulingPriorityIsOverridden", "OrigStartDateTime", "Company"]
+                   "SchedulingPriorityIsOverridden", "LogLevel", "OrigStartDateTime", "Company"]
     task_columns = ["RecId", "BatchJobId", "GroupId", "Caption", "ClassNumber",
                     "ConstraintType", "IgnoreOnFail", "retriesOnFailure", "Company"]
     batch_job = pd.DataFrame(job_rows, columns=job_columns)
