@@ -487,3 +487,23 @@ def test_a_job_level_history_replays_job_waits() -> None:
     assert (waits["actual_wait_s"] == (waits["actual_start"] - waits["due"]
                                        ).dt.total_seconds()).all()
     assert test.runs["simulated_start"].notna().sum() == len(waits)
+
+
+def test_an_error_against_an_actual_zero_is_said_to_be_nan() -> None:
+    due = pd.Timestamp("2026-01-05 22:00", tz="UTC")
+    jobs = pd.DataFrame([{"RecId": 1, "BatchJobId": 9, "Caption": "J", "Status": "Ended",
+                          "OrigStartDateTime": due, "StartDateTime": due,
+                          "EndDateTime": due + pd.Timedelta("5m")}])
+    tasks = pd.DataFrame([{"BatchJobHistoryId": 1, "BatchJobId": 9, "BatchId": 3,
+                           "Caption": "T", "ServerId": "AOS1", "Status": "Ended",
+                           "StartDateTime": due, "EndDateTime": due + pd.Timedelta("5m")}])
+    topology = {"start": "2026-01-05 22:00", "horizon": "1h", "polling": "1m",
+                "servers": {"AOS1": {"threads": 1, "poll_offset": "30s"}}}
+    test = backtest(History.from_tables(jobs, tasks), topology)
+    table = test.errors()
+    errors = table[table["group"] == "all"].set_index("metric")
+    assert errors.loc["wait_mean", "actual"] == 0 and errors.loc["wait_mean", "simulated"] == 30
+    assert pd.isna(errors.loc["wait_mean", "error"])
+    nan = sum(int(test.errors(by)["error"].isna().sum()) for by in ("group", "hour", "job"))
+    assert f"{nan} errors are NaN: the actual figure is 0 and the simulated one is not" in (
+        " ".join(test.notes))

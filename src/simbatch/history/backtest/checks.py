@@ -45,4 +45,12 @@ def empty_figures(actual: pd.DataFrame, simulated: pd.DataFrame) -> list[str]:
                          f" or task in that slice had a measure ({', '.join(metrics[:6])}"
                          + (", ..." if len(metrics) > 6 else "") + "); a task's delay is"
                          " unknown when a task it waits for has no end")
+    if "replication" not in simulated.columns:
+        keys = ["scope", "group", "hour", "job", "metric"]
+        both = actual.merge(simulated, on=keys, suffixes=("_actual", "_simulated"))
+        zero = both[(both["value_actual"] == 0) & (both["value_simulated"] != 0)
+                    & both["value_simulated"].notna()]
+        if len(zero):
+            notes.append(f"{len(zero)} errors are NaN: the actual figure is 0 and the simulated"
+                         " one is not, so no relative error exists (abs_error has the gap)")
     return notes
