@@ -77,13 +77,27 @@ class Table:
         return len(self.frame)
 
 
-def _cats(table: Table, column: str) -> tuple[pd.Index, np.ndarray]:
-    """A column's distinct texts (stripped) and each row's code into them (-1: empty)."""
-    cats = table.frame[column]
-    if not isinstance(cats.dtype, pd.CategoricalDtype):
-        cats = cats.astype("category")
-    texts = pd.Index(cats.cat.categories.astype("str").str.strip())
-    codes = cats.cat.codes.to_numpy()
+def _cats(table: Table, column: str, distinct: bool = True) -> tuple[pd.Index, np.ndarray]:
+    """A column's texts (stripped) and each row's code into them (-1: empty). The texts
+    are the distinct ones, or with ``distinct=False`` (for columns of ids and times, whose
+    values rarely repeat) every row's own, which saves encoding them."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    values = table.frame[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        texts = pd.Index(values.cat.categories.astype("str").str.strip())
+        codes = values.cat.codes.to_numpy()
+    else:  # text straight from a CSV: encoded here, in C
+        arrow = pa.array(values.astype("str").array)
+        if distinct:
+            unique = pc.unique(arrow.fill_null(""))
+            codes = pc.index_in(arrow, value_set=unique).fill_null(-1).to_numpy()
+            texts = pd.Index(pd.array(unique, dtype="str")).str.strip()
+        else:
+            texts = pd.Index(pd.array(arrow.fill_null(""), dtype="str")).str.strip()
+            codes = np.arange(len(texts))
+        codes = np.asarray(codes, dtype=np.int64)
     empty = np.append(np.asarray(texts == "", dtype=bool), True)
     codes = np.where(empty[codes], -1, codes)
     return texts, codes
@@ -103,7 +117,7 @@ def ids(table: Table, column: str, required: bool = True, most: int = _INT64_MAX
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-    texts, codes = _cats(table, column)
+    texts, codes = _cats(table, column, distinct=False)
     digits = np.asarray(texts.str.fullmatch(r"\d{1,19}"), dtype=bool)
     digits &= ~(np.asarray(texts.str.len() == 19, dtype=bool)
                 & np.asarray(texts > str(_INT64_MAX), dtype=bool))
@@ -257,7 +271,7 @@ def _problems(rule: TimeRule, texts: pd.Index) -> tuple[np.ndarray, np.ndarray,
 def times(table: Table, column: str, rule: TimeRule, counts: dict[str, int]) -> pd.Series:
     """A time column as tz-aware UTC (NaT where empty or "no time"). ``counts`` adds the
     naive times read and those that are repeated or skipped in ``times_in``."""
-    texts, codes = _cats(table, column)
+    texts, codes = _cats(table, column, distinct=False)
     moments, naive, form, far = _problems(rule, texts)
     bad = np.append(form | far, False)
     if bad[codes].any():

@@ -153,7 +153,7 @@ def _combine(raws: Sequence[RawTable], notes: list[str]) -> Table:
         if lacking:
             notes.append(f"{r.source} has no {', '.join(lacking)} column, unlike the other"
                          f" {r.kind} files: empty in its {len(r.frame):,} rows")
-    frame = pd.concat([r.frame.astype(object) for r in raws], ignore_index=True)
+    frame = pd.concat([r.frame for r in raws], ignore_index=True)
     return Table(raws[0].kind, " + ".join(r.source for r in raws), frame.loc[:, every],
                  np.concatenate([r.rows for r in raws]), sources, tuple(r.name for r in raws))
 

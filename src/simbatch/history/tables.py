@@ -188,7 +188,7 @@ def _csv(source: str, data: bytes) -> tuple[list[str], pd.DataFrame]:
         raise HistoryError(source, f"{len(header):,} columns, more than the {MAX_COLUMNS}"
                            " a history table may have")
     names = [f"c{i}" for i in range(len(header))]
-    text_type = pa.dictionary(pa.int32(), pa.string())
+    text_type = pa.string()
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
