@@ -27,6 +27,8 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from simbatch.errors import HistoryError, UsageError
 from simbatch.history.columns import NO_TIME_DATES
@@ -81,9 +83,6 @@ def _cats(table: Table, column: str, distinct: bool = True) -> tuple[pd.Index, n
     """A column's texts (stripped) and each row's code into them (-1: empty). The texts
     are the distinct ones, or with ``distinct=False`` (for columns of ids and times, whose
     values rarely repeat) every row's own, which saves encoding them."""
-    import pyarrow as pa  # type: ignore[import-untyped]
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-
     values = table.frame[column]
     if isinstance(values.dtype, pd.CategoricalDtype):
         texts = pd.Index(values.cat.categories.astype("str").str.strip())
@@ -114,9 +113,6 @@ def _first_bad(table: Table, column: str, codes: np.ndarray, bad: np.ndarray,
 def ids(table: Table, column: str, required: bool = True, most: int = _INT64_MAX
         ) -> np.ndarray:
     """A column of whole-number ids as exact int64 (-1 where empty and allowed)."""
-    import pyarrow as pa  # type: ignore[import-untyped]
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-
     texts, codes = _cats(table, column, distinct=False)
     digits = np.asarray(texts.str.fullmatch(r"\d{1,19}"), dtype=bool)
     digits &= ~(np.asarray(texts.str.len() == 19, dtype=bool)
