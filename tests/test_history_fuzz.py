@@ -3,7 +3,7 @@ dropped, duplicated and renamed, hostile cells, truncated bytes, other encodings
 rows, through ``read_history``.
 
 Every outcome must be a ``History`` or a ``HistoryError``; anything else is a bug. A few
-dozen examples run in the default suite; many more under the ``fuzz`` marker.
+dozen examples run in the default suite; 2,000 under the ``fuzz`` marker.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_mutated_exports_read_or_are_refused(tmp_path: Path, files: dict[str, by
 
 
 @pytest.mark.fuzz
-@settings(max_examples=3000, deadline=None,
+@settings(max_examples=2000, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutants())
 def test_many_mutated_exports(tmp_path: Path, files: dict[str, bytes]) -> None:

@@ -98,6 +98,12 @@ CASES: list[tuple[str, Build, str]] = [
     *((f"retries {v}", tasks_with(retryCount=v),
        f"tasks.csv: row 3, column retryCount: {RETRIES}: {v!r}")
       for v in ["1E+18", "inf", "NaN", "-1", "127", "2.5"]),
+    ("a time far from the others", jobs_with(OrigStartDateTime="1970-01-01 00:00:00"),
+     "jobs.csv: row 3, column OrigStartDateTime: 1970-01-01 00:00:00 (UTC) is more than 366"
+     " days from the history's other times: far outside its period"),
+    ("a task time far from its jobs'", tasks_with(EndDateTime="2261-12-31 00:00:00"),
+     "tasks.csv: row 3, column EndDateTime: 2261-12-31 00:00:00 (UTC) is more than 366 days"
+     " from the history's other times: far outside its period"),
     ("status as a repr", tasks_with(Status="np.int64(3)"),
      "tasks.csv: row 3, column Status: unknown status 'np.int64(3)' (labels or numbers:"
      " 0 Withhold, 1 Waiting, 2 Executing, 3 Error, 4 Ended, 5 Ready, 6 Didn't run,"

@@ -200,6 +200,9 @@ def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: lis
         present |= {f"BatchConstraintsHistory.{c}" for r in cons_hist for c in r.frame.columns}
     if cons_plain:
         present |= {f"BatchConstraints.{c}" for r in cons_plain for c in r.frame.columns}
+    _check_period(jt, jobs, ["scheduled", "start", "end"])
+    if level == "task":
+        _check_period(tables["BatchHistory"], tasks, ["start", "end"], jobs)
     _cap(jobs, tasks, level, fo_version, notes)
     _time_notes(rule, counts, notes)
     from simbatch.history.gaps import gaps
@@ -235,6 +238,44 @@ def _cap(jobs: pd.DataFrame, tasks: pd.DataFrame, level: str, fo_version: str | 
     notes.append(f"history cap ({rule}{' on' if rule == '10.0.39' else ''}): jobs of more"
                  f" than {more_than:,} tasks keep {kept:,} task rows;"
                  f" {int(jobs['capped'].sum()):,} runs have exactly {kept:,} (jobs.capped)")
+
+
+_COLUMNS = {"scheduled": "OrigStartDateTime", "start": "StartDateTime", "end": "EndDateTime"}
+GAP_DAYS = 366
+"""Times separated from the others by more than this many days are refused as far outside
+the history's period (a 1970 or 2262 among 2026 runs), however long the period itself."""
+
+
+def _check_period(table: Table, frame: pd.DataFrame, columns: list[str],
+                  jobs: pd.DataFrame | None = None) -> None:
+    """Refuse the first time that lies more than ``GAP_DAYS`` away from all the others, on
+    the side of the gap with fewer times (the job runs' times when ``jobs`` is given)."""
+    day = 86_400 * 10**9
+    stamps = [frame[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+              for c in columns]
+    reference = stamps if jobs is None else [
+        jobs[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+        for c in ("scheduled", "start", "end")]
+    nat = np.iinfo(np.int64).min
+    days = np.unique(np.concatenate([s[s != nat] for s in [*stamps, *reference]]) // day)
+    if len(days) < 2:
+        return
+    steps = np.diff(days)
+    if not (steps > GAP_DAYS).any():
+        return
+    ref = np.concatenate([s[s != nat] for s in reference]) // day
+    counts = np.searchsorted(np.sort(ref), days, side="right")
+    for k in np.flatnonzero(steps > GAP_DAYS):
+        below, above = counts[k], len(ref) - counts[k]
+        lo, hi = (days[0], days[k]) if below <= above else (days[k + 1], days[-1])
+        for column, values in zip(columns, stamps, strict=True):
+            out = (values != nat) & (values // day >= lo) & (values // day <= hi)
+            if out.any():
+                i = int(np.argmax(out))
+                moment = pd.Timestamp(int(values[i])).tz_localize("UTC")
+                raise table.error(i, _COLUMNS[column], f"{moment:%Y-%m-%d %H:%M:%S} (UTC) is"
+                                  f" more than {GAP_DAYS} days from the history's other"
+                                  " times: far outside its period")
 
 
 def _check_order(table: Table, start: pd.Series, end: pd.Series) -> None:
