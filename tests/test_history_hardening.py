@@ -127,6 +127,9 @@ CASES: list[tuple[str, Build, str]] = [
     ("a ragged CSV", raw("jobs.csv", b"RecId,BatchJobId\n1,2,3\n"),
      "jobs.csv: cannot be read as CSV: CSV parse error: Expected 2 columns, got 3: 1,2,3"),
     ("an empty file", raw("jobs.csv", b" \n"), "jobs.csv: the file is empty"),
+    ("a header alone", raw("jobs.csv", b"RecId,BatchJobId,Status,OrigStartDateTime,"
+                           b"StartDateTime,EndDateTime\r\n", "tasks.csv"),
+     "jobs.csv: the BatchJobHistory table has no rows: no job run to read"),
     ("a huge dimension", bomb_xlsx,
      "bomb.xlsx[Sheet]: the sheet claims 1,048,576 rows and 16,384 columns, more than the"
      " 5,000,000 rows and 512 columns a history table may have"),

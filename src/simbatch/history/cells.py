@@ -164,7 +164,8 @@ def names(table: Table, column: str) -> pd.Series:
     return pd.Series(pd.Categorical(lookup[codes]), name=column)
 
 
-_FLAGS = {"1": True, "0": False, "yes": True, "no": False, "true": True, "false": False}
+_FLAGS = {"1": True, "0": False, "yes": True, "no": False, "true": True, "false": False,
+          "1.0": True, "0.0": False}
 
 
 def flags(table: Table, column: str) -> pd.Series:

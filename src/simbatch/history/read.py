@@ -177,6 +177,8 @@ def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: lis
     tables = {k: _combine(rs, notes) for k, rs in raws.items() if k != "BatchConstraints"}
     present = frozenset(f"{t.kind}.{c}" for t in tables.values() for c in t.frame.columns)
     jt = tables[job_kind]
+    if not len(jt):
+        raise HistoryError(jt.source, f"the {job_kind} table has no rows: no job run to read")
     jobs = _jobs(jt, rule, counts, notes)
     if "BatchHistory" in tables:
         level = "task"
