@@ -309,3 +309,24 @@ def test_size_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(simbatch.HistoryError, match=r"big.xlsx: the workbook unpacks to"
                        r" [\d,]+ bytes, more than the 2,000 a history workbook may have"):
         simbatch.read_history(tmp_path / "big.xlsx")
+
+
+def test_a_cycle_of_dependencies_is_refused(tmp_path: Path) -> None:
+    cycle = [{"BatchId": 11, "DependsOnBatchId": 12, "ExpectedStatus": 4},
+             {"BatchId": 12, "DependsOnBatchId": 11, "ExpectedStatus": 4}]
+    paths = [write(tmp_path, "jobs.csv", JOBS), write(tmp_path, "tasks.csv", TASKS),
+             write(tmp_path, "deps.csv", cycle)]
+    with pytest.raises(simbatch.HistoryError) as caught:
+        simbatch.read_history(*paths)
+    assert str(caught.value) == (
+        f"{tmp_path}/deps.csv: row 2, column DependsOnBatchId: a cycle of dependencies (task"
+        " ids 11 -> 12 -> 11, each waiting for the next): '12'")
+
+
+def test_ten_thousand_chained_dependencies_are_read() -> None:
+    n = 10_000
+    chain = pd.DataFrame({"BatchId": range(2, n + 2), "DependsOnBatchId": range(1, n + 1),
+                          "ExpectedStatus": [4] * n})
+    history = simbatch.History.from_tables(pd.DataFrame(JOBS), pd.DataFrame(TASKS),
+                                           constraints=chain)
+    assert len(history.constraints) == n and history.constraints_source == "BatchConstraints"
