@@ -24,6 +24,7 @@ from simbatch.errors import HistoryError
 from simbatch.history import constraints as deps
 from simbatch.history.cells import Table, TimeRule, flags, ids, labels, names, times
 from simbatch.history.columns import STATUS_CODES, STATUS_WORDS, history_cap
+from simbatch.history.gaps import gaps, looks_local
 from simbatch.history.settings import apply_settings, priority_mapping, unique
 from simbatch.history.tables import MAX_ROWS, RawTable, as_text, read_tables, recognise
 
@@ -72,8 +73,6 @@ class History:
         change. None when ``times_in`` was given or nothing suggests it."""
         if not any("without an offset read as UTC" in n for n in self.notes):
             return None  # times_in was given, or every time had its offset
-        from simbatch.history.gaps import looks_local
-
         return looks_local(self.jobs, zone)
 
     @classmethod
@@ -188,7 +187,8 @@ def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: lis
         tasks = _job_tasks(jobs)
         notes.append(f"no BatchHistory: a job-level history; each of the {len(jobs):,} job"
                      " runs is read as one task of the job's name")
-    batch_jobs = apply_settings(tables, jobs, tasks, codes, rule, counts, notes)
+    batch_jobs = apply_settings(tables, jobs, tasks, codes, rule, counts, notes,
+                                job_level=level == "job")
     history_ids = set(tasks["history_id"].dropna().astype("int64"))
     task_ids = set(tasks["task_id"])
     if "Batch" in tables:
@@ -207,8 +207,6 @@ def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: lis
         _check_period(tables["BatchHistory"], tasks, ["start", "end"], jobs)
     _cap(jobs, tasks, level, fo_version, notes)
     _time_notes(rule, counts, notes)
-    from simbatch.history.gaps import gaps
-
     found = gaps(tables, present, jobs, tasks, level, cons_source, fo_version)
     return History(jobs, tasks, cons, tuple(found), sources, present, level=level,
                    constraints_source=cons_source, batch_jobs=batch_jobs, notes=tuple(notes))
