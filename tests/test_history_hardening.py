@@ -330,3 +330,21 @@ def test_ten_thousand_chained_dependencies_are_read() -> None:
     history = simbatch.History.from_tables(pd.DataFrame(JOBS), pd.DataFrame(TASKS),
                                            constraints=chain)
     assert len(history.constraints) == n and history.constraints_source == "BatchConstraints"
+
+
+def test_a_zip_bomb_part_is_refused_before_unpacking(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(
+            tmp_path / "bomb.xlsx", "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for item in source.infolist():
+            out.writestr(item.filename, source.read(item.filename))
+        out.writestr("xl/sharedStrings.xml", b"\0" * (20 << 20))  # 20 MB packed to ~20 KB
+    with pytest.raises(simbatch.HistoryError) as caught:
+        simbatch.read_history(tmp_path / "bomb.xlsx")
+    assert str(caught.value).startswith(f"{tmp_path}/bomb.xlsx: the workbook's part"
+                                        " xl/sharedStrings.xml unpacks ")
+    assert str(caught.value).endswith(" times its size: refused as a zip bomb")
