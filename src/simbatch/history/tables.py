@@ -27,6 +27,7 @@ import json
 import os
 import re
 import stat
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -281,7 +282,11 @@ def _workbook(source: str, data: bytes) -> Any:
 
 def _sheet(source: str, sheet: Any) -> tuple[list[str], pd.DataFrame, np.ndarray] | None:
     """The header, cells and row numbers of one sheet (None when it is empty)."""
-    rows_claimed, cols_claimed = sheet.max_row or 0, sheet.max_column or 0
+    try:
+        rows_claimed, cols_claimed = sheet.max_row or 0, sheet.max_column or 0
+    except Exception as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:120]
+        raise HistoryError(source, f"cannot be read as a workbook ({reason})") from None
     if cols_claimed > MAX_COLUMNS or rows_claimed > MAX_ROWS + 1:
         raise HistoryError(source, f"the sheet claims {rows_claimed:,} rows and"
                            f" {cols_claimed:,} columns, more than the {MAX_ROWS:,} rows and"
@@ -364,14 +369,16 @@ def read_tables(path: Path, notes: list[str]) -> list[RawTable]:
     data = _read_bytes(path)
     found: list[tuple[str, str, list[str], pd.DataFrame, np.ndarray]] = []
     if data.startswith(b"PK\x03\x04"):
-        book = _workbook(source, data)
-        for sheet in book.worksheets:
-            where = f"{source}[{sheet.title}]"
-            read = _sheet(where, sheet)
-            if read is None:
-                notes.append(f"{where}: an empty sheet; skipped")
-                continue
-            found.append((where, str(sheet.title), *read))
+        with warnings.catch_warnings():  # openpyxl warns of odd parts it then ignores
+            warnings.simplefilter("ignore")
+            book = _workbook(source, data)
+            for sheet in book.worksheets:
+                where = f"{source}[{sheet.title}]"
+                read = _sheet(where, sheet)
+                if read is None:
+                    notes.append(f"{where}: an empty sheet; skipped")
+                    continue
+                found.append((where, str(sheet.title), *read))
     elif data.startswith(b"\xd0\xcf\x11\xe0"):
         raise HistoryError(source, "an encrypted workbook or an old .xls file: save it as"
                            " .xlsx without a password, or as CSV")
