@@ -283,17 +283,16 @@ def times(table: Table, column: str, rule: TimeRule, counts: dict[str, int]) -> 
                        " dates only 0001-01-01, 1753-01-01 and 9999-12-31 are read, as no"
                        " time)")
         raise table.error(i, column, f"{problem}: {shown(texts[k])}")
-    used = np.zeros(len(texts) + 1, dtype=bool)
-    used[codes[codes >= 0]] = True
-    naive &= used[:-1]
+    rows = np.bincount(codes[codes >= 0], minlength=len(texts))  # cells per distinct text
+    naive &= rows > 0
     if naive.any():
         local = pd.DatetimeIndex(moments[naive].astype("datetime64[ns]"))
         if rule.times_in != "UTC":
             odd = local.tz_localize(rule.times_in, ambiguous="NaT", nonexistent="NaT").isna()
             local = local.tz_localize(rule.times_in, ambiguous=np.ones(len(local), dtype=bool),
                                       nonexistent=pd.Timedelta(hours=1)).tz_convert(None)
-            counts["odd"] = counts.get("odd", 0) + int(np.count_nonzero(odd))
+            counts["odd"] = counts.get("odd", 0) + int(rows[naive][np.asarray(odd)].sum())
             moments[naive] = local.as_unit("ns").asi8
-        counts["naive"] = counts.get("naive", 0) + int(np.count_nonzero(naive))
+        counts["naive"] = counts.get("naive", 0) + int(rows[naive].sum())
     lookup = np.append(moments, np.iinfo(np.int64).min).view("datetime64[ns]")
     return pd.Series(pd.DatetimeIndex(lookup[codes]).tz_localize("UTC"), name=column)
