@@ -1,9 +1,10 @@
 """Mutation fuzzing of history files: the bundled export (examples/fo-export) with columns
 dropped, duplicated and renamed, hostile cells, truncated bytes, other encodings and ragged
-rows, through ``read_history``.
+rows, through ``read_history``; and a workbook of it with parts' bytes changed, cut or
+dropped (the xlsx reader and its zip bomb and dimension bounds).
 
 Every outcome must be a ``History`` or a ``HistoryError``; anything else is a bug. A few
-dozen examples run in the default suite; many more under the ``fuzz`` marker.
+dozen examples run in the default suite; 2,000 under the ``fuzz`` marker.
 """
 
 from __future__ import annotations
@@ -99,8 +100,87 @@ def test_mutated_exports_read_or_are_refused(tmp_path: Path, files: dict[str, by
 
 
 @pytest.mark.fuzz
-@settings(max_examples=3000, deadline=None,
+@settings(max_examples=2000, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutants())
 def test_many_mutated_exports(tmp_path: Path, files: dict[str, bytes]) -> None:
     check(tmp_path, files)
+
+
+def _workbook_parts() -> dict[str, bytes]:
+    """The parts of a workbook holding the bundled export's first rows, one sheet each."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = True
+    for name, rows in BASES.items():
+        sheet = book.active if first else book.create_sheet()
+        assert sheet is not None
+        sheet.title = name[:-4]
+        first = False
+        for row in rows[:10]:
+            sheet.append([int(v) if v.isdigit() else v for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        return {i.filename: archive.read(i.filename) for i in archive.infolist()}
+
+
+PARTS = _workbook_parts()
+INSERTS = [b"<", b">", b'"', b"999999999", b"XFD1048576", b"<v>", b"</c>", b"&amp;",
+           b'<dimension ref="A1:XFD1048576"/>', b"<f>1/0</f>"]
+
+
+@st.composite
+def workbooks(draw: st.DrawFn) -> bytes:
+    """The workbook with a few of its parts' bytes changed, cut or dropped."""
+    import zipfile
+
+    parts = dict(PARTS)
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(sorted(parts)))
+        data = bytearray(parts[name])
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        kind = draw(st.sampled_from(["byte", "cut", "insert", "drop"]))
+        if kind == "byte" and data:
+            data[at] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del data[at:at + draw(st.integers(1, 60))]
+        elif kind == "insert":
+            data[at:at] = draw(st.sampled_from(INSERTS))
+        elif kind == "drop" and len(parts) > 1:
+            del parts[name]
+            continue
+        parts[name] = bytes(data)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    raw = out.getvalue()
+    return raw[: draw(st.integers(0, len(raw)))] if draw(st.booleans()) and draw(
+        st.booleans()) else raw
+
+
+def check_workbook(tmp_path: Path, data: bytes) -> None:
+    (tmp_path / "export.xlsx").write_bytes(data)
+    try:
+        simbatch.read_history(tmp_path / "export.xlsx")
+    except simbatch.HistoryError as exc:
+        assert "\n" not in str(exc)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(workbooks())
+def test_mutated_workbooks_read_or_are_refused(tmp_path: Path, data: bytes) -> None:
+    check_workbook(tmp_path, data)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=600, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(workbooks())
+def test_many_mutated_workbooks(tmp_path: Path, data: bytes) -> None:
+    check_workbook(tmp_path, data)

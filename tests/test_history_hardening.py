@@ -98,6 +98,12 @@ CASES: list[tuple[str, Build, str]] = [
     *((f"retries {v}", tasks_with(retryCount=v),
        f"tasks.csv: row 3, column retryCount: {RETRIES}: {v!r}")
       for v in ["1E+18", "inf", "NaN", "-1", "127", "2.5"]),
+    ("a time far from the others", jobs_with(OrigStartDateTime="1970-01-01 00:00:00"),
+     "jobs.csv: row 3, column OrigStartDateTime: 1970-01-01 00:00:00 (UTC) is more than 366"
+     " days from the history's other times: far outside its period"),
+    ("a task time far from its jobs'", tasks_with(EndDateTime="2261-12-31 00:00:00"),
+     "tasks.csv: row 3, column EndDateTime: 2261-12-31 00:00:00 (UTC) is more than 366 days"
+     " from the history's other times: far outside its period"),
     ("status as a repr", tasks_with(Status="np.int64(3)"),
      "tasks.csv: row 3, column Status: unknown status 'np.int64(3)' (labels or numbers:"
      " 0 Withhold, 1 Waiting, 2 Executing, 3 Error, 4 Ended, 5 Ready, 6 Didn't run,"
@@ -121,6 +127,9 @@ CASES: list[tuple[str, Build, str]] = [
     ("a ragged CSV", raw("jobs.csv", b"RecId,BatchJobId\n1,2,3\n"),
      "jobs.csv: cannot be read as CSV: CSV parse error: Expected 2 columns, got 3: 1,2,3"),
     ("an empty file", raw("jobs.csv", b" \n"), "jobs.csv: the file is empty"),
+    ("a header alone", raw("jobs.csv", b"RecId,BatchJobId,Status,OrigStartDateTime,"
+                           b"StartDateTime,EndDateTime\r\n", "tasks.csv"),
+     "jobs.csv: the BatchJobHistory table has no rows: no job run to read"),
     ("a huge dimension", bomb_xlsx,
      "bomb.xlsx[Sheet]: the sheet claims 1,048,576 rows and 16,384 columns, more than the"
      " 5,000,000 rows and 512 columns a history table may have"),
@@ -300,3 +309,42 @@ def test_size_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(simbatch.HistoryError, match=r"big.xlsx: the workbook unpacks to"
                        r" [\d,]+ bytes, more than the 2,000 a history workbook may have"):
         simbatch.read_history(tmp_path / "big.xlsx")
+
+
+def test_a_cycle_of_dependencies_is_refused(tmp_path: Path) -> None:
+    cycle = [{"BatchId": 11, "DependsOnBatchId": 12, "ExpectedStatus": 4},
+             {"BatchId": 12, "DependsOnBatchId": 11, "ExpectedStatus": 4}]
+    paths = [write(tmp_path, "jobs.csv", JOBS), write(tmp_path, "tasks.csv", TASKS),
+             write(tmp_path, "deps.csv", cycle)]
+    with pytest.raises(simbatch.HistoryError) as caught:
+        simbatch.read_history(*paths)
+    assert str(caught.value) == (
+        f"{tmp_path}/deps.csv: row 2, column DependsOnBatchId: a cycle of dependencies (task"
+        " ids 11 -> 12 -> 11, each waiting for the next): '12'")
+
+
+def test_ten_thousand_chained_dependencies_are_read() -> None:
+    n = 10_000
+    chain = pd.DataFrame({"BatchId": range(2, n + 2), "DependsOnBatchId": range(1, n + 1),
+                          "ExpectedStatus": [4] * n})
+    history = simbatch.History.from_tables(pd.DataFrame(JOBS), pd.DataFrame(TASKS),
+                                           constraints=chain)
+    assert len(history.constraints) == n and history.constraints_source == "BatchConstraints"
+
+
+def test_a_zip_bomb_part_is_refused_before_unpacking(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(
+            tmp_path / "bomb.xlsx", "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for item in source.infolist():
+            out.writestr(item.filename, source.read(item.filename))
+        out.writestr("xl/sharedStrings.xml", b"\0" * (20 << 20))  # 20 MB packed to ~20 KB
+    with pytest.raises(simbatch.HistoryError) as caught:
+        simbatch.read_history(tmp_path / "bomb.xlsx")
+    assert str(caught.value).startswith(f"{tmp_path}/bomb.xlsx: the workbook's part"
+                                        " xl/sharedStrings.xml unpacks ")
+    assert str(caught.value).endswith(" times its size: refused as a zip bomb")

@@ -27,6 +27,8 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from simbatch.errors import HistoryError, UsageError
 from simbatch.history.columns import NO_TIME_DATES
@@ -34,9 +36,10 @@ from simbatch.results.cells import unguard
 
 __all__ = ["Table", "TimeRule", "flags", "ids", "labels", "names", "shown", "times"]
 
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?"
-                  r"(?:Z|[+-]\d{2}(?::?\d{2})?)?")
-_OFFSET = re.compile(r".*(?:Z|[T ][\d:.,]+[+-]\d{2}(?::?\d{2})?)")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
+                  r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
+_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+_NO_TIME = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in NO_TIME_DATES]
 _DIGITS = re.compile(r"\d{1,19}")
 _INT64_MAX = 2 ** 63 - 1
 
@@ -76,18 +79,31 @@ class Table:
         return len(self.frame)
 
 
-def _cats(table: Table, column: str) -> tuple[list[str], np.ndarray]:
-    """A column's distinct texts (stripped) and each row's code into them (-1: empty)."""
-    cats = table.frame[column].astype("category")
-    texts = [str(c).strip() for c in cats.cat.categories]
-    codes = cats.cat.codes.to_numpy()
-    empty = np.array([not t for t in texts] + [True], dtype=bool)
+def _cats(table: Table, column: str, distinct: bool = True) -> tuple[pd.Index, np.ndarray]:
+    """A column's texts (stripped) and each row's code into them (-1: empty). The texts
+    are the distinct ones, or with ``distinct=False`` (for columns of ids and times, whose
+    values rarely repeat) every row's own, which saves encoding them."""
+    values = table.frame[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        texts = pd.Index(values.cat.categories.astype("str").str.strip())
+        codes = values.cat.codes.to_numpy()
+    else:  # text straight from a CSV: encoded here, in C
+        arrow = pa.array(values.astype("str").array)
+        if distinct:
+            unique = pc.unique(arrow.fill_null(""))
+            codes = pc.index_in(arrow, value_set=unique).fill_null(-1).to_numpy()
+            texts = pd.Index(pd.array(unique, dtype="str")).str.strip()
+        else:
+            texts = pd.Index(pd.array(arrow.fill_null(""), dtype="str")).str.strip()
+            codes = np.arange(len(texts))
+        codes = np.asarray(codes, dtype=np.int64)
+    empty = np.append(np.asarray(texts == "", dtype=bool), True)
     codes = np.where(empty[codes], -1, codes)
     return texts, codes
 
 
 def _first_bad(table: Table, column: str, codes: np.ndarray, bad: np.ndarray,
-               texts: list[str], problem: str) -> HistoryError:
+               texts: pd.Index, problem: str) -> HistoryError:
     """The error for the first row whose code is bad (``problem`` may use {value})."""
     rows = bad[codes] & (codes >= 0)
     i = int(np.argmax(rows))
@@ -97,18 +113,22 @@ def _first_bad(table: Table, column: str, codes: np.ndarray, bad: np.ndarray,
 def ids(table: Table, column: str, required: bool = True, most: int = _INT64_MAX
         ) -> np.ndarray:
     """A column of whole-number ids as exact int64 (-1 where empty and allowed)."""
-    texts, codes = _cats(table, column)
-    good = np.array([bool(_DIGITS.fullmatch(t)) and int(t) <= most for t in texts]
-                    + [False], dtype=bool)
+    texts, codes = _cats(table, column, distinct=False)
+    digits = np.asarray(texts.str.fullmatch(r"\d{1,19}"), dtype=bool)
+    digits &= ~(np.asarray(texts.str.len() == 19, dtype=bool)
+                & np.asarray(texts > str(_INT64_MAX), dtype=bool))
+    numbers = np.full(len(texts) + 1, -1, dtype=np.int64)
+    if digits.any():
+        found = pa.array(texts[digits].to_numpy(dtype=object), type=pa.string())
+        numbers[:-1][digits] = pc.cast(found, pa.int64()).to_numpy()
+    good = np.append(digits & (numbers[:-1] <= most), False)
     if not good[:-1].all() and (~good[codes[codes >= 0]]).any():
         bound = f" from 0 to {most:,}" if most < _INT64_MAX else ""
         raise _first_bad(table, column, codes, ~good, texts,
                          f"not a whole number{bound} (digits only): {{value}}")
     if required and (codes < 0).any():
         raise table.error(int(np.argmax(codes < 0)), column, "an empty cell; an id is required")
-    values = np.array([int(t) if g else -1 for t, g in zip(texts, good[:-1], strict=True)]
-                      + [-1], dtype=np.int64)
-    return np.asarray(values[codes])
+    return np.asarray(np.where(good, numbers, -1)[codes])
 
 
 def labels(table: Table, column: str, words: Mapping[str, str], codes: Mapping[int, str],
@@ -140,11 +160,12 @@ def names(table: Table, column: str) -> pd.Series:
     if not table.has(column):
         return pd.Series(pd.Categorical([None] * len(table)), name=column)
     texts, codes = _cats(table, column)
-    lookup = np.array([unguard(t) or None for t in texts] + [None], dtype=object)
+    lookup = np.array([*(unguard(t) or None for t in texts), None], dtype=object)
     return pd.Series(pd.Categorical(lookup[codes]), name=column)
 
 
-_FLAGS = {"1": True, "0": False, "yes": True, "no": False, "true": True, "false": False}
+_FLAGS = {"1": True, "0": False, "yes": True, "no": False, "true": True, "false": False,
+          "1.0": True, "0.0": False}
 
 
 def flags(table: Table, column: str) -> pd.Series:
@@ -195,46 +216,83 @@ def _moment(text: str, rule: TimeRule) -> datetime | None:
         return None
 
 
+def _problems(rule: TimeRule, texts: pd.Index) -> tuple[np.ndarray, np.ndarray,
+                                                        np.ndarray, np.ndarray]:
+    """For each distinct text: its UTC-or-naive moment (ns since 1970) and whether it is
+    naive, not a date, or out of range. Sentinels and empty texts are NaT."""
+    n = len(texts)
+    nat = np.iinfo(np.int64).min
+    moments = np.full(n, nat, dtype=np.int64)
+    naive = np.zeros(n, dtype=bool)
+    if rule.date_format is not None:
+        form = np.zeros(n, dtype=bool)
+        far = np.zeros(n, dtype=bool)
+        for k, text in enumerate(texts):
+            if not text:
+                continue
+            moment = _moment(text, rule)
+            if moment is None:
+                form[k] = True
+            elif (moment.year, moment.month, moment.day) in NO_TIME_DATES:
+                continue
+            elif not 1678 <= moment.year <= 2261:
+                far[k] = True
+            else:
+                stamp = pd.Timestamp(moment)
+                naive[k] = stamp.tzinfo is None
+                moments[k] = (stamp if naive[k] else stamp.tz_convert(None)).as_unit("ns").value
+        return moments, naive, form, far
+    empty = np.asarray(texts == "", dtype=bool)
+    iso = np.asarray(texts.str.fullmatch(_ISO.pattern), dtype=bool)
+    sentinel = np.asarray(texts.str.slice(0, 10).isin(_NO_TIME), dtype=bool)
+    year = pd.Series(texts.str.slice(0, 4)).where(iso, "0").astype("int64").to_numpy()
+    far = iso & ~sentinel & ((year < 1678) | (year > 2261))
+    usable = iso & ~sentinel & ~far
+    offset = usable & np.asarray(texts.str.contains(_OFFSET), dtype=bool) & np.asarray(
+        texts.str.len() > 10, dtype=bool)
+    plain = usable & ~offset
+    form = ~empty & ~iso
+    for mask, utc in ((plain, False), (offset, True)):
+        if mask.any():
+            parsed = pd.DatetimeIndex(pd.to_datetime(texts[mask].str.replace(",", ".", n=1),
+                                                     format="ISO8601", errors="coerce", utc=utc))
+            if utc:
+                parsed = parsed.tz_convert(None)
+            values = parsed.as_unit("ns").asi8
+            moments[mask] = values
+            form[np.flatnonzero(mask)[values == nat]] = True
+    naive[:] = plain
+    return moments, naive, form, far
+
+
 def times(table: Table, column: str, rule: TimeRule, counts: dict[str, int]) -> pd.Series:
     """A time column as tz-aware UTC (NaT where empty or "no time"). ``counts`` adds the
     naive times read and those that are repeated or skipped in ``times_in``."""
-    texts, codes = _cats(table, column)
-    naive: dict[int, datetime] = {}
-    aware: dict[int, datetime] = {}
-    bad: dict[int, str] = {}
-    for k, text in enumerate(texts):
-        if not text:
-            continue
-        moment = _moment(text, rule)
-        if moment is None:
-            form = (f"the date format {rule.date_format}" if rule.date_format else
-                    "ISO form such as 2026-01-05 22:00:00 (or give --date-format)")
-            bad[k] = f"not a date and time in {form}: {{value}}"
-        elif (moment.year, moment.month, moment.day) in NO_TIME_DATES:
-            continue
-        elif not 1678 <= moment.year <= 2261:
-            bad[k] = ("a date outside the years 1678 to 2261, which cannot be held (of such"
-                      " dates only 0001-01-01, 1753-01-01 and 9999-12-31 are read, as no"
-                      " time): {value}")
-        elif moment.tzinfo is None:
-            naive[k] = moment
+    texts, codes = _cats(table, column, distinct=False)
+    moments, naive, form, far = _problems(rule, texts)
+    bad = np.append(form | far, False)
+    if bad[codes].any():
+        i = int(np.argmax(bad[codes]))
+        k = int(codes[i])
+        if form[k]:
+            how = (f"the date format {rule.date_format}" if rule.date_format else
+                   "ISO form such as 2026-01-05 22:00:00 (or give --date-format)")
+            problem = f"not a date and time in {how}"
         else:
-            aware[k] = moment
-    if bad:
-        flagged = np.array([k in bad for k in range(len(texts))] + [False], dtype=bool)
-        i = int(np.argmax(flagged[codes]))
-        raise table.error(i, column, bad[int(codes[i])].format(value=shown(texts[codes[i]])))
-    lookup = np.full(len(texts) + 1, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
-    if naive:
-        local = pd.DatetimeIndex(list(naive.values())).as_unit("ns")
+            problem = ("a date outside the years 1678 to 2261, which cannot be held (of such"
+                       " dates only 0001-01-01, 1753-01-01 and 9999-12-31 are read, as no"
+                       " time)")
+        raise table.error(i, column, f"{problem}: {shown(texts[k])}")
+    rows = np.bincount(codes[codes >= 0], minlength=len(texts))  # cells per distinct text
+    naive &= rows > 0
+    if naive.any():
+        local = pd.DatetimeIndex(moments[naive].astype("datetime64[ns]"))
         if rule.times_in != "UTC":
             odd = local.tz_localize(rule.times_in, ambiguous="NaT", nonexistent="NaT").isna()
             local = local.tz_localize(rule.times_in, ambiguous=np.ones(len(local), dtype=bool),
                                       nonexistent=pd.Timedelta(hours=1)).tz_convert(None)
-            counts["odd"] = counts.get("odd", 0) + int(np.count_nonzero(odd))
-        counts["naive"] = counts.get("naive", 0) + len(naive)
-        lookup[list(naive)] = local.to_numpy()
-    if aware:
-        utc = pd.to_datetime(list(aware.values()), utc=True).as_unit("ns").tz_convert(None)
-        lookup[list(aware)] = utc.to_numpy()
+            counts["odd"] = counts.get("odd", 0) + int(rows[naive][np.asarray(odd)].sum())
+            moments[naive] = local.as_unit("ns").asi8
+        counts["naive"] = counts.get("naive", 0) + int(rows[naive].sum())
+    lookup = np.append(moments, np.iinfo(np.int64).min).view("datetime64[ns]")
     return pd.Series(pd.DatetimeIndex(lookup[codes]).tz_localize("UTC"), name=column)

@@ -11,11 +11,12 @@ fallbacks: BatchConstraints (valid for every run), then timing inference in cali
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
 
-from simbatch.history.cells import Table, ids, labels
+from simbatch.history.cells import Table, ids, labels, shown
 from simbatch.history.columns import DEPENDENCY_CODES, DEPENDENCY_WORDS
 from simbatch.history.tables import RawTable
 
@@ -66,6 +67,31 @@ def _rows(t: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                    "expected status").astype(str).to_numpy())
 
 
+def _acyclic(t: Table, rows: np.ndarray, frame: pd.DataFrame) -> None:
+    """Refuse a cycle among the dependencies (per run), naming a row on it. Checked
+    without recursion (graphlib), for graphs of any depth."""
+    from graphlib import CycleError, TopologicalSorter
+
+    runs = frame["run_id"].fillna(-1).to_numpy(dtype=np.int64)
+    graph: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for run, task, before in zip(runs, frame["task_id"].to_numpy(),
+                                 frame["depends_on"].to_numpy(), strict=True):
+        graph.setdefault((int(run), int(task)), []).append((int(run), int(before)))
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as exc:
+        cycle = exc.args[1]  # each node a prerequisite of the next
+        edges = {(after[0], after[1], before[1])
+                 for before, after in pairwise(cycle)}
+        on = [(int(r), int(a), int(b)) in edges for r, a, b in
+              zip(runs, frame["task_id"], frame["depends_on"], strict=True)]
+        i = int(rows[int(np.argmax(on))])
+        path = " -> ".join(str(node[1]) for node in reversed(cycle))
+        raise t.error(i, "DependsOnBatchId", f"a cycle of dependencies (task ids {path}, each"
+                      f" waiting for the next): {shown(t.frame['DependsOnBatchId'].iloc[i])}"
+                      ) from None
+
+
 def dependencies(history: Table | None, plain: Table | None, tasks: pd.DataFrame,
                  notes: list[str]) -> tuple[pd.DataFrame, str]:
     """The constraints (task_id, depends_on, expect, run_id) and where they came from."""
@@ -106,6 +132,7 @@ def dependencies(history: Table | None, plain: Table | None, tasks: pd.DataFrame
                 notes.append(f"{across:,} BatchConstraintsHistory rows join task runs of two"
                              " different job runs: not used")
             if len(frame) or not len(task):
+                _acyclic(history, np.flatnonzero(same), frame)
                 if plain is not None:
                     notes.append(f"{plain.source}: BatchConstraints not used, as"
                                  " BatchConstraintsHistory gives each run's own dependencies")
@@ -116,6 +143,7 @@ def dependencies(history: Table | None, plain: Table | None, tasks: pd.DataFrame
         frame = pd.DataFrame({"task_id": task, "depends_on": before,
                               "expect": pd.array(expect, dtype="string"),
                               "run_id": pd.array([pd.NA] * len(task), dtype="Int64")})
+        _acyclic(plain, np.arange(len(frame)), frame)
         notes.append(f"dependencies from BatchConstraints (today's task definitions), for"
                      f" every one of the {runs:,} job runs")
         return frame, "BatchConstraints"

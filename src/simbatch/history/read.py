@@ -24,6 +24,7 @@ from simbatch.errors import HistoryError
 from simbatch.history import constraints as deps
 from simbatch.history.cells import Table, TimeRule, flags, ids, labels, names, times
 from simbatch.history.columns import STATUS_CODES, STATUS_WORDS, history_cap
+from simbatch.history.gaps import gaps, looks_local
 from simbatch.history.settings import apply_settings, priority_mapping, unique
 from simbatch.history.tables import MAX_ROWS, RawTable, as_text, read_tables, recognise
 
@@ -72,8 +73,6 @@ class History:
         change. None when ``times_in`` was given or nothing suggests it."""
         if not any("without an offset read as UTC" in n for n in self.notes):
             return None  # times_in was given, or every time had its offset
-        from simbatch.history.gaps import looks_local
-
         return looks_local(self.jobs, zone)
 
     @classmethod
@@ -153,7 +152,7 @@ def _combine(raws: Sequence[RawTable], notes: list[str]) -> Table:
         if lacking:
             notes.append(f"{r.source} has no {', '.join(lacking)} column, unlike the other"
                          f" {r.kind} files: empty in its {len(r.frame):,} rows")
-    frame = pd.concat([r.frame.astype(object) for r in raws], ignore_index=True)
+    frame = pd.concat([r.frame for r in raws], ignore_index=True)
     return Table(raws[0].kind, " + ".join(r.source for r in raws), frame.loc[:, every],
                  np.concatenate([r.rows for r in raws]), sources, tuple(r.name for r in raws))
 
@@ -177,6 +176,8 @@ def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: lis
     tables = {k: _combine(rs, notes) for k, rs in raws.items() if k != "BatchConstraints"}
     present = frozenset(f"{t.kind}.{c}" for t in tables.values() for c in t.frame.columns)
     jt = tables[job_kind]
+    if not len(jt):
+        raise HistoryError(jt.source, f"the {job_kind} table has no rows: no job run to read")
     jobs = _jobs(jt, rule, counts, notes)
     if "BatchHistory" in tables:
         level = "task"
@@ -186,7 +187,8 @@ def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: lis
         tasks = _job_tasks(jobs)
         notes.append(f"no BatchHistory: a job-level history; each of the {len(jobs):,} job"
                      " runs is read as one task of the job's name")
-    batch_jobs = apply_settings(tables, jobs, tasks, codes, rule, counts, notes)
+    batch_jobs = apply_settings(tables, jobs, tasks, codes, rule, counts, notes,
+                                job_level=level == "job")
     history_ids = set(tasks["history_id"].dropna().astype("int64"))
     task_ids = set(tasks["task_id"])
     if "Batch" in tables:
@@ -200,10 +202,11 @@ def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: lis
         present |= {f"BatchConstraintsHistory.{c}" for r in cons_hist for c in r.frame.columns}
     if cons_plain:
         present |= {f"BatchConstraints.{c}" for r in cons_plain for c in r.frame.columns}
+    _check_period(jt, jobs, ["scheduled", "start", "end"])
+    if level == "task":
+        _check_period(tables["BatchHistory"], tasks, ["start", "end"], jobs)
     _cap(jobs, tasks, level, fo_version, notes)
     _time_notes(rule, counts, notes)
-    from simbatch.history.gaps import gaps
-
     found = gaps(tables, present, jobs, tasks, level, cons_source, fo_version)
     return History(jobs, tasks, cons, tuple(found), sources, present, level=level,
                    constraints_source=cons_source, batch_jobs=batch_jobs, notes=tuple(notes))
@@ -235,6 +238,44 @@ def _cap(jobs: pd.DataFrame, tasks: pd.DataFrame, level: str, fo_version: str | 
     notes.append(f"history cap ({rule}{' on' if rule == '10.0.39' else ''}): jobs of more"
                  f" than {more_than:,} tasks keep {kept:,} task rows;"
                  f" {int(jobs['capped'].sum()):,} runs have exactly {kept:,} (jobs.capped)")
+
+
+_COLUMNS = {"scheduled": "OrigStartDateTime", "start": "StartDateTime", "end": "EndDateTime"}
+GAP_DAYS = 366
+"""Times separated from the others by more than this many days are refused as far outside
+the history's period (a 1970 or 2262 among 2026 runs), however long the period itself."""
+
+
+def _check_period(table: Table, frame: pd.DataFrame, columns: list[str],
+                  jobs: pd.DataFrame | None = None) -> None:
+    """Refuse the first time that lies more than ``GAP_DAYS`` away from all the others, on
+    the side of the gap with fewer times (the job runs' times when ``jobs`` is given)."""
+    day = 86_400 * 10**9
+    stamps = [frame[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+              for c in columns]
+    reference = stamps if jobs is None else [
+        jobs[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+        for c in ("scheduled", "start", "end")]
+    nat = np.iinfo(np.int64).min
+    days = np.unique(np.concatenate([s[s != nat] for s in [*stamps, *reference]]) // day)
+    if len(days) < 2:
+        return
+    steps = np.diff(days)
+    if not (steps > GAP_DAYS).any():
+        return
+    ref = np.concatenate([s[s != nat] for s in reference]) // day
+    counts = np.searchsorted(np.sort(ref), days, side="right")
+    for k in np.flatnonzero(steps > GAP_DAYS):
+        below, above = counts[k], len(ref) - counts[k]
+        lo, hi = (days[0], days[k]) if below <= above else (days[k + 1], days[-1])
+        for column, values in zip(columns, stamps, strict=True):
+            out = (values != nat) & (values // day >= lo) & (values // day <= hi)
+            if out.any():
+                i = int(np.argmax(out))
+                moment = pd.Timestamp(int(values[i])).tz_localize("UTC")
+                raise table.error(i, _COLUMNS[column], f"{moment:%Y-%m-%d %H:%M:%S} (UTC) is"
+                                  f" more than {GAP_DAYS} days from the history's other"
+                                  " times: far outside its period")
 
 
 def _check_order(table: Table, start: pd.Series, end: pd.Series) -> None:

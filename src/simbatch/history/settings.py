@@ -117,7 +117,7 @@ def _batch_jobs(bj: Table, groups: dict[str, str] | None, codes: Mapping[int, st
 
 def apply_settings(tables: Mapping[str, Table], jobs: pd.DataFrame, tasks: pd.DataFrame,
                    codes: Mapping[int, str], rule: TimeRule, counts: dict[str, int],
-                   notes: list[str]) -> pd.DataFrame | None:
+                   notes: list[str], job_level: bool = False) -> pd.DataFrame | None:
     """Set the jobs' group, priority, priority_source and log_level and the tasks' group,
     constraint_type, ignore_on_fail and retry_limit; return the BatchJob rows (or None)."""
     none = [None] * len(jobs)
@@ -142,7 +142,9 @@ def apply_settings(tables: Mapping[str, Table], jobs: pd.DataFrame, tasks: pd.Da
     elif groups is not None:
         notes.append("a BatchGroup table without BatchJob: jobs cannot be linked to their"
                      " groups, so group priorities are not used")
-    if "Batch" in tables:
+    if "Batch" in tables and job_level:
+        notes.append("a Batch table in a job-level history: task settings are not used")
+    elif "Batch" in tables:
         b = tables["Batch"]
         keys = ids(b, "RecId")
         unique(b, keys, "RecId", "RecId")

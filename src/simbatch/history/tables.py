@@ -25,7 +25,9 @@ import csv
 import io
 import json
 import os
+import re
 import stat
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -130,18 +132,20 @@ def _read_bytes(path: Path) -> bytes:
     if len(data) > MAX_BYTES:
         raise HistoryError(source, f"the file is more than {MAX_BYTES:,} bytes, the most a"
                            " history file may have")
-    if not data.strip():
+    if not data or data.isspace():
         raise HistoryError(source, "the file is empty")
     return data
 
 
-def _decode(source: str, data: bytes, notes: list[str]) -> str:
-    """The text of a file: UTF-8 (BOM or not), UTF-16 (BOM), else cp1252 or Latin-1."""
+def _utf8(source: str, data: bytes, notes: list[str]) -> bytes:
+    """A text file's bytes as UTF-8: UTF-8 (BOM or not), UTF-16 (BOM), else cp1252 or
+    Latin-1 (re-encoded, with a note)."""
     try:
         if data.startswith(b"\xef\xbb\xbf"):
-            return data[3:].decode("utf-8")
+            data[3:].decode("utf-8")
+            return data[3:]
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return data.decode("utf-16")
+            return data.decode("utf-16").encode("utf-8")
     except UnicodeDecodeError as exc:
         raise HistoryError(source, f"its byte-order mark says {exc.encoding} but byte"
                            f" {exc.start:,} is not: the file is damaged") from None
@@ -149,7 +153,8 @@ def _decode(source: str, data: bytes, notes: list[str]) -> str:
         raise HistoryError(source, "holds binary data (NUL bytes), not text: save it as CSV"
                            " (UTF-8 or UTF-16 with a byte-order mark) or as xlsx")
     try:
-        return data.decode("utf-8")
+        data.decode("utf-8")
+        return data
     except UnicodeDecodeError:
         pass
     for encoding in ("cp1252", "latin-1"):
@@ -158,7 +163,7 @@ def _decode(source: str, data: bytes, notes: list[str]) -> str:
         except UnicodeDecodeError:
             continue
         notes.append(f"{source}: not UTF-8; read as {encoding} (Windows Western European)")
-        return text
+        return text.encode("utf-8")
     raise HistoryError(source, "is not text in UTF-8, UTF-16 or cp1252")  # pragma: no cover
 
 
@@ -170,11 +175,12 @@ def _frame(columns: Sequence[str], values: Iterable[Sequence[Any]]) -> pd.DataFr
                          for i in range(len(columns))})
 
 
-def _csv(source: str, text: str) -> tuple[list[str], pd.DataFrame]:
+def _csv(source: str, data: bytes) -> tuple[list[str], pd.DataFrame]:
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
-    first = text.split("\n", 1)[0].rstrip("\r")
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).decode("utf-8").rstrip("\r")
     try:
         header = next(csv.reader([first]))
     except (csv.Error, StopIteration):
@@ -183,10 +189,10 @@ def _csv(source: str, text: str) -> tuple[list[str], pd.DataFrame]:
         raise HistoryError(source, f"{len(header):,} columns, more than the {MAX_COLUMNS}"
                            " a history table may have")
     names = [f"c{i}" for i in range(len(header))]
-    text_type = pa.dictionary(pa.int32(), pa.string())
+    text_type = pa.string()
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, text_type),
                                                   strings_can_be_null=True,
@@ -203,7 +209,7 @@ def _csv(source: str, text: str) -> tuple[list[str], pd.DataFrame]:
     return header, frame
 
 
-def _json(source: str, text: str) -> tuple[list[str], pd.DataFrame]:
+def _json(source: str, data: bytes) -> tuple[list[str], pd.DataFrame]:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [k for k, _ in items]
         if len(set(keys)) < len(keys):
@@ -212,7 +218,7 @@ def _json(source: str, text: str) -> tuple[list[str], pd.DataFrame]:
         return dict(items)
 
     try:
-        doc = json.loads(text, parse_int=str, parse_float=str, parse_constant=str,
+        doc = json.loads(data.decode("utf-8"), parse_int=str, parse_float=str, parse_constant=str,
                          object_pairs_hook=pairs)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise HistoryError(source, f"not valid JSON: {str(exc)[:120]}") from None
@@ -276,7 +282,11 @@ def _workbook(source: str, data: bytes) -> Any:
 
 def _sheet(source: str, sheet: Any) -> tuple[list[str], pd.DataFrame, np.ndarray] | None:
     """The header, cells and row numbers of one sheet (None when it is empty)."""
-    rows_claimed, cols_claimed = sheet.max_row or 0, sheet.max_column or 0
+    try:
+        rows_claimed, cols_claimed = sheet.max_row or 0, sheet.max_column or 0
+    except Exception as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:120]
+        raise HistoryError(source, f"cannot be read as a workbook ({reason})") from None
     if cols_claimed > MAX_COLUMNS or rows_claimed > MAX_ROWS + 1:
         raise HistoryError(source, f"the sheet claims {rows_claimed:,} rows and"
                            f" {cols_claimed:,} columns, more than the {MAX_ROWS:,} rows and"
@@ -359,22 +369,25 @@ def read_tables(path: Path, notes: list[str]) -> list[RawTable]:
     data = _read_bytes(path)
     found: list[tuple[str, str, list[str], pd.DataFrame, np.ndarray]] = []
     if data.startswith(b"PK\x03\x04"):
-        book = _workbook(source, data)
-        for sheet in book.worksheets:
-            where = f"{source}[{sheet.title}]"
-            read = _sheet(where, sheet)
-            if read is None:
-                notes.append(f"{where}: an empty sheet; skipped")
-                continue
-            found.append((where, str(sheet.title), *read))
+        with warnings.catch_warnings():  # openpyxl warns of odd parts it then ignores
+            warnings.simplefilter("ignore")
+            book = _workbook(source, data)
+            for sheet in book.worksheets:
+                where = f"{source}[{sheet.title}]"
+                read = _sheet(where, sheet)
+                if read is None:
+                    notes.append(f"{where}: an empty sheet; skipped")
+                    continue
+                found.append((where, str(sheet.title), *read))
     elif data.startswith(b"\xd0\xcf\x11\xe0"):
         raise HistoryError(source, "an encrypted workbook or an old .xls file: save it as"
                            " .xlsx without a password, or as CSV")
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         raise HistoryError(source, "not an xlsx workbook (a renamed file?)")
     else:
-        text = _decode(source, data, notes)
-        header, frame = (_json if text.lstrip()[:1] in ("{", "[") else _csv)(source, text)
+        data = _utf8(source, data, notes)
+        is_json = re.match(rb"\s*[{\[]", data) is not None
+        header, frame = (_json if is_json else _csv)(source, data)
         found.append((source, path.stem, header, frame,
                       np.arange(2, len(frame) + 2, dtype=np.int64)))
     tables = []
