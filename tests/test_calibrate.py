@@ -754,3 +754,25 @@ def test_found_by_fuzzing_far_task_times_and_runtime_only_jobs() -> None:
     assert list(calibration.document["jobs"]["Order import"]["tasks"]) == ["Import"]
     assert "every task row is a runtime task" in calibration.text
     calibration.scenario()
+
+
+def test_errors_only_read_from_batch_job_end_to_end() -> None:
+    # BatchJob as F&O holds it: LogLevel "Errors only", the next start in OrigStartDateTime
+    jobs, tasks = [], []
+    for k, day in enumerate([1, 8]):  # two failures seen; the job runs nightly
+        due = pd.Timestamp("2026-01-05 23:00") + pd.Timedelta(days=day)
+        jobs.append({"RecId": 50 + k, "BatchJobId": 7, "Caption": "Dunning", "Status": "Error",
+                     "OrigStartDateTime": due, "StartDateTime": due,
+                     "EndDateTime": due + pd.Timedelta("3m")})
+        tasks.append({"RecId": 90 + k, "BatchJobHistoryId": 50 + k, "BatchJobId": 7,
+                      "BatchId": 70, "Caption": "Letters", "Status": "Error",
+                      "StartDateTime": due, "EndDateTime": due + pd.Timedelta("3m")})
+    batch_job = pd.DataFrame([{"RecId": 7, "Caption": "Dunning", "BatchGroup": "",
+                               "LogLevel": "Errors only",
+                               "OrigStartDateTime": pd.Timestamp("2026-01-15 23:00")}])
+    history = simbatch.History.from_tables(pd.DataFrame(jobs), pd.DataFrame(tasks),
+                                           batch_job=batch_job, source="errors-only")
+    calibration = simbatch.calibrate(history)
+    dunning = calibration.document["jobs"]["Dunning"]
+    assert dunning["start"] == "2026-01-15 23:00" and "fail" not in dunning["tasks"]["Letters"]
+    assert "history kept 'errors only'" in calibration.text

@@ -192,7 +192,8 @@ def _schedule(doc: CommentedMap, name: str, runs: pd.DataFrame, history: History
     level keeps only some runs (Errors only), so the runs seen are not its schedule."""
     setup = history.batch_jobs
     if level in ("errors only", "never") and setup is not None and "start" in setup.columns:
-        mine = setup[setup["job"].astype(str) == name]
+        mine = setup[setup["job_id"].isin(runs["job_id"])] if "job_id" in setup.columns else (
+            setup[setup["job"].astype(str) == name])
         start = mine["start"].dropna()
         if len(start):
             next_start = pd.Timestamp(start.iloc[0]).tz_convert(zone)
