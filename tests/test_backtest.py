@@ -293,6 +293,7 @@ def test_cli_prints_the_table_and_writes_the_plot_and_report(
     out = capsys.readouterr().out
     assert "wait_mean" in out and "end_p95" in out
     assert "task graph: BatchConstraintsHistory" in out  # run --format fo exports the graph
+    assert "WARNING: the history has no" not in out  # ... and the groups and priorities
     assert "daily jobs" in out and "Close" in out
     png = report.with_suffix(".png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

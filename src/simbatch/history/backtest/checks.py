@@ -23,11 +23,12 @@ def input_notes(history: History, topo: Scenario) -> list[str]:
                      " whole run, so the job waits (StartDateTime - OrigStartDateTime) are"
                      " compared; task delays stand for job waits")
     jobs = history.jobs
-    if jobs["group"].isna().all() and history.tasks["group"].isna().all():
-        notes.append("WARNING: the history has no groups (no Batch, BatchJob or BatchGroup"
-                     " table): every job is replayed in the default group")
-    if topo.scheduling == "priority" and ("priority" not in jobs.columns
-                                          or jobs["priority"].isna().all()):
+    given = {c.split(".")[0] for c in history.columns}
+    if not given & {"Batch", "BatchJob"} and jobs["group"].isna().all():
+        notes.append("WARNING: the history has no groups (no Batch or BatchJob table):"
+                     " every job is replayed in the default group")
+    if topo.scheduling == "priority" and not given & {"BatchJob", "BatchGroup"} and (
+            "priority" not in jobs.columns or jobs["priority"].isna().all()):
         notes.append("WARNING: the history has no scheduling priorities (no BatchJob or"
                      " BatchGroup table): every job is replayed at its group's priority in"
                      f" {topo.source}, normal unless it says otherwise")
