@@ -776,3 +776,23 @@ def test_errors_only_read_from_batch_job_end_to_end() -> None:
     dunning = calibration.document["jobs"]["Dunning"]
     assert dunning["start"] == "2026-01-15 23:00" and "fail" not in dunning["tasks"]["Letters"]
     assert "history kept 'errors only'" in calibration.text
+
+
+def test_the_cli_refuses_a_cycle_naming_the_constraints_file_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = {"start": "2026-01-05 00:00", "horizon": "2d", "servers": {"AOS1": {}},
+              "jobs": {"J": {"recurrence": {"every": "1d"}, "tasks": {
+                  "A": {"duration": "1m"}, "B": {"duration": "1m", "after": {"A": "ended"}}}}}}
+    paths = simbatch.write_fo_history(simbatch.simulate(source), tmp_path / "fo")
+    cons_path = next(p for p in paths if p.stem == "BatchConstraintsHistory")
+    cons = pd.read_csv(cons_path)
+    back = cons.iloc[[0]].assign(RecId=1, BatchId=cons["DependsOnBatchId"].iloc[0],
+                                 DependsOnBatchId=cons["BatchId"].iloc[0])
+    pd.concat([cons, back], ignore_index=True).to_csv(cons_path, index=False)
+    out = tmp_path / "tenant.yaml"
+    assert main(["calibrate", *map(str, paths), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    # the reader refuses it first; calibrate's own check guards Histories built otherwise
+    assert err.startswith(f"HistoryError: {cons_path}: row 2, column DependsOnBatchId: a cycle"
+                          " of dependencies")
+    assert "Traceback" not in err and not out.exists()
