@@ -508,3 +508,99 @@ def test_an_error_against_an_actual_zero_is_said_to_be_nan() -> None:
     nan = sum(int(test.errors(by)["error"].isna().sum()) for by in ("group", "hour", "job"))
     assert f"{nan} errors are NaN: the actual figure is 0 and the simulated one is not" in (
         " ".join(test.notes))
+
+
+# ---- mutation fuzzing of calibrate and backtest (issue 25) --------------------------------------
+
+@cache
+def _fuzz_base() -> History:
+    from simbatch import read_history
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "fo-export"
+    return read_history(root / "BatchJobHistory.csv", root / "BatchHistory.csv")
+
+
+def _mutated(data: object) -> History:
+    """The bundled export with a few typed mutations: times emptied or moved, statuses,
+    retries, runtime flags, servers, rows dropped, constraints with cycles or strays."""
+    import dataclasses
+
+    import numpy as np
+    from hypothesis import strategies as st
+
+    draw = data.draw  # type: ignore[attr-defined]
+    base = _fuzz_base()
+    jobs, tasks = base.jobs.copy(), base.tasks.copy()
+    cons = base.constraints.copy()
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["time", "status", "retries", "runtime", "server", "drop",
+                                     "constraint", "any"]))
+        frame = draw(st.sampled_from([jobs, tasks])) if kind == "time" else tasks
+        rows = draw(st.lists(st.integers(0, len(frame) - 1), min_size=1, max_size=12))
+        if kind == "time":
+            column = draw(st.sampled_from(["start", "end"] + (["scheduled"] if frame is jobs
+                                                              else [])))
+            shift = draw(st.one_of(st.none(), st.integers(-40 * 86400, 40 * 86400)))
+            values = frame[column].copy()
+            values.iloc[rows] = (pd.NaT if shift is None
+                                 else values.iloc[rows] + pd.Timedelta(seconds=shift))
+            frame[column] = values
+        elif kind == "status":
+            status = tasks["status"].astype(object)
+            status.iloc[rows] = draw(st.sampled_from(["Ended", "Error", "Didn't run",
+                                                      "Executing", "Canceled", "Waiting"]))
+            tasks["status"] = pd.Categorical(status)
+        elif kind == "retries":
+            retries = tasks["retries"].to_numpy().copy()
+            retries[rows] = draw(st.integers(0, 200))
+            tasks["retries"] = retries
+        elif kind == "runtime":
+            flags = tasks["runtime"].to_numpy().copy()
+            flags[rows] = True
+            tasks["runtime"] = flags
+        elif kind == "server":
+            servers = tasks["server"].astype(object)
+            servers.iloc[rows] = draw(st.sampled_from([None, "AOS9"]))
+            tasks["server"] = pd.Categorical(servers)
+        elif kind == "drop":
+            tasks = tasks.drop(index=tasks.index[sorted(set(rows))]).reset_index(drop=True)
+        else:
+            ids = tasks["task_id"].unique()
+            pairs = draw(st.lists(st.tuples(st.sampled_from(list(ids)),
+                                            st.sampled_from(list(ids))), max_size=4))
+            cons = pd.concat([cons, pd.DataFrame({
+                "task_id": [a for a, _ in pairs], "depends_on": [b for _, b in pairs],
+                "expect": pd.array(["ended"] * len(pairs), dtype="string"),
+                "run_id": pd.array([pd.NA] * len(pairs), dtype="Int64")})], ignore_index=True)
+            if kind == "any":
+                tasks["constraint_type"] = pd.Categorical(
+                    np.where(np.arange(len(tasks)) % 2 == 0, "any", "all"))
+    cons = cons.astype({"task_id": "int64", "depends_on": "int64"})
+    return dataclasses.replace(base, jobs=jobs, tasks=tasks, constraints=cons)
+
+
+def _survives(data: object) -> None:
+    """Each mutated history calibrates (to a scenario that loads) and back-tests, or is
+    refused with a SimbatchError: any other exception fails the test."""
+    import contextlib
+
+    from simbatch import SimbatchError, calibrate
+
+    history = _mutated(data)
+    topology = Path(__file__).resolve().parents[1] / "examples" / "small-tenant.yaml"
+    with contextlib.suppress(SimbatchError):
+        calibrate(history, topology=topology).scenario()
+    with contextlib.suppress(SimbatchError):
+        backtest(history, topology, other_servers=True)
+
+
+def _fuzz(examples: int) -> object:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    return settings(max_examples=examples, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])(given(st.data())(_survives))
+
+
+test_mutated_histories_calibrate_and_back_test_or_are_refused = _fuzz(5)
+test_mutated_histories_calibrate_and_back_test_or_are_refused_many = pytest.mark.fuzz(_fuzz(150))
