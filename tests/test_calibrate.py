@@ -796,3 +796,26 @@ def test_the_cli_refuses_a_cycle_naming_the_constraints_file_and_writes_nothing(
     assert err.startswith(f"HistoryError: {cons_path}: row 2, column DependsOnBatchId: a cycle"
                           " of dependencies")
     assert "Traceback" not in err and not out.exists()
+
+
+HISTORY_CORPUS = Path(__file__).with_name("corpus") / "history"
+
+
+@pytest.mark.parametrize("case", sorted(p for p in HISTORY_CORPUS.iterdir() if p.is_dir()),
+                         ids=lambda p: p.name)
+def test_the_history_corpus_never_crashes(case: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """History files that once crashed calibrate or backtest: now each calibrates (to a file
+    that loads) or is refused with one message naming a history file, never out.yaml."""
+    assert (case / "what.txt").read_text(encoding="utf-8").startswith("# ")
+    files = [str(case / "BatchJobHistory.csv"), str(case / "BatchHistory.csv")]
+    out = tmp_path / "out.yaml"
+    for args in (["calibrate", *files, "--out", str(out)],
+                 ["backtest", *files, "--topology", str(case / "topology.yaml")]):
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code in (0, 2), (args, err)
+        assert "Traceback" not in err and "out.yaml" not in err
+        if code == 2:
+            assert err.startswith("HistoryError: ") and str(case) in err, err
+    assert out.exists() == (main(["calibrate", *files, "--out", str(out)]) == 0)

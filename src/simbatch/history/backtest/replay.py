@@ -172,9 +172,15 @@ def _names(rows: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     A static task is named by its Caption; a second row of one Caption in one run is
     ``Caption (2)``. A runtime task's parent is the run's static task of its Caption,
     else the run's first static task (as calibration reads it); the k-th of a parent
-    to start is ``Parent #k``.
+    to start is ``Parent #k``. A job with no static row at all has its rows read as its
+    own tasks, as calibration does.
     """
     rows = rows.sort_values(["run_id", "start", "task_id"], kind="stable")
+    alone = ~rows["job"].isin(rows.loc[~rows["runtime"], "job"])
+    if alone.any():  # as calibration reads them: no static task adds them, so they are its own
+        rows = rows.assign(runtime=rows["runtime"] & ~alone)
+        notes.append(f"{int(alone.sum())} task rows of jobs whose every row is a runtime task"
+                     " (RuntimeTask 1) are replayed as the jobs' own tasks")
     static = rows[~rows["runtime"]].copy()
     caption = static["task"].astype(str)
     dup = static.groupby([static["run_id"], caption], sort=False).cumcount()
