@@ -819,3 +819,29 @@ def test_the_history_corpus_never_crashes(case: Path, tmp_path: Path,
         if code == 2:
             assert err.startswith("HistoryError: ") and str(case) in err, err
     assert out.exists() == (main(["calibrate", *files, "--out", str(out)]) == 0)
+
+
+def _runs_of(pairs: list[tuple[str, int, int]], runs: int = 5) -> pd.DataFrame:
+    """Static task rows (run_id, task, start, end) of ``runs`` identical runs."""
+    base = pd.Timestamp("2026-01-05 22:00", tz="UTC")
+    rows = [{"run_id": r, "task": task, "start": base + pd.Timedelta(days=r, seconds=a),
+             "end": base + pd.Timedelta(days=r, seconds=b)}
+            for r in range(runs) for task, a, b in pairs]
+    return pd.DataFrame(rows).astype({"task": "category"})
+
+
+def test_timing_inference_reduces_transitively_and_leaves_ambiguous_pairs_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from simbatch.history.calibration import dependencies
+
+    chain = _runs_of([("A", 0, 60), ("B", 60, 120), ("C", 120, 180), ("Z", 200, 200),
+                      ("Y", 200, 200)])
+    found, why = dependencies.inferred_order(chain, ["A", "B", "C", "Z", "Y"])
+    # C after B only (not A, which B already waits for); Z and Y are zero-length at one
+    # instant, so each "started after the other ended": ambiguous, neither waits for the other
+    assert why is None
+    assert found == {"B": {"A": 5}, "C": {"B": 5}, "Z": {"C": 5}, "Y": {"C": 5}}
+    assert dependencies.inferred_order(chain, ["A", "B", "C"])[0]["C"] == {"B": 5}
+    monkeypatch.setattr(dependencies, "PAIR_BUDGET", 5 * 3 * 3 - 1)
+    found, why = dependencies.inferred_order(chain, ["A", "B", "C"])
+    assert found == {} and why is not None and why.startswith("5 runs x 3 tasks x 3 tasks")
