@@ -86,9 +86,16 @@ def test_runtime_tasks_replay_as_recorded() -> None:
 
 def test_max_attempts_bounds_the_replay_and_the_calibrated_runs() -> None:
     history = _history()
-    with pytest.raises(BudgetError, match=r"the replay records [\d,]+ task attempts, more than"
-                                          r" the limit of 100 "):
+    with pytest.raises(BudgetError, match=r"the back-test reads 2,048 task rows, more than the"
+                                          r" limit of 100 .*--max-attempts"):
         backtest(history, TOPOLOGY, max_attempts=100)
+    import dataclasses
+
+    retried = dataclasses.replace(history, tasks=history.tasks.assign(
+        retries=[100] + [0] * (len(history.tasks) - 1)))  # rows within, attempts above
+    with pytest.raises(BudgetError, match=r"the replay records 2,148 task attempts, more than"
+                                          r" the limit of 2,100 "):
+        backtest(retried, TOPOLOGY, max_attempts=2100)
     assert backtest(history, TOPOLOGY, max_attempts=10**6).mode == "replay"
     with pytest.raises(BudgetError, match="more than the limit of 5"):
         backtest(history, TOPOLOGY, calibrated=True, replications=2, executor="serial",
@@ -284,14 +291,16 @@ def test_cli_prints_the_table_and_writes_the_plot_and_report(
     assert main(["backtest", *map(str, written), "--topology", str(topology),
                  "--report", str(report)]) == 0
     out = capsys.readouterr().out
-    assert "wait_mean" in out and "end_p95" in out and "task graph: calibrated" in out
+    assert "wait_mean" in out and "end_p95" in out
+    assert "task graph: BatchConstraintsHistory" in out  # run --format fo exports the graph
+    assert "WARNING: the history has no" not in out  # ... and the groups and priorities
     assert "daily jobs" in out and "Close" in out
     png = report.with_suffix(".png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = report.read_text()
     assert page.startswith("<!DOCTYPE html>") and "Errors per group" in page
     assert "data:image/png;base64," in page and "Daily jobs" in page
-    assert "task graph from calibrated" in page
+    assert "task graph from BatchConstraintsHistory" in page
     plot = tmp_path / "waits.png"
     assert main(["backtest", *map(str, written), "--topology", str(topology), "--calibrated",
                  "-n", "2", "--plot", str(plot)]) == 0
@@ -377,7 +386,12 @@ def _reference_history(condition: str = "all") -> tuple[History, list[object]]:
                                        "ended or error": "Ended or error"}[want]}
                    for name, job in jobs_doc.items() for task, spec in job["tasks"].items()
                    for dep, want in spec.get("after", {}).items()]
-    history = History.from_tables(pd.DataFrame(job_rows), pd.DataFrame(task_rows),
+    batch = pd.DataFrame([{"RecId": task_rec[name, task], "BatchJobId": job_rec[name],
+                           "GroupId": "", "Caption": task,
+                           "ConstraintType": int(spec.get("condition") == "any")}
+                          for name, job in jobs_doc.items()
+                          for task, spec in job["tasks"].items()])
+    history = History.from_tables(pd.DataFrame(job_rows), pd.DataFrame(task_rows), batch=batch,
                                   constraints=pd.DataFrame(constraints))
     return history, list(rows)
 
@@ -400,10 +414,193 @@ def test_a_reference_model_history_replays_each_task_within_a_poll() -> None:
     assert gap.max() <= POLL_S
 
 
-@pytest.mark.xfail(strict=True, reason="History reads no Batch.ConstraintType (All = 0, Any ="
-                   " 1), so the replay joins every task's dependencies by all: a task after"
-                   " B or C (any) waits in the replay for both")
 def test_a_reference_model_history_with_any_conditions_replays_each_task_within_a_poll() -> None:
     test, _, gap = _replay_gaps("any")
     assert test.graph == "BatchConstraints"
     assert gap.max() <= POLL_S
+
+
+# ---- what the input leaves out, per-run graphs, job-level histories ----------------------------
+
+def test_missing_groups_and_priorities_are_warned_about() -> None:
+    notes = _same().notes
+    assert any(n.startswith("WARNING: the history has no groups") for n in notes)
+    assert any(n.startswith("WARNING: the history has no scheduling priorities") for n in notes)
+
+
+def test_figures_without_a_value_are_said_not_printed_silently() -> None:
+    import dataclasses
+
+    history, _ = _reference_history("all")
+    jobs = history.jobs.copy()
+    hour = jobs["scheduled"].dt.hour
+    jobs.loc[hour == hour.iloc[0], "start"] = pd.NaT  # the export lost one hour's starts
+    test = backtest(dataclasses.replace(history, jobs=jobs), REF_TOPOLOGY)
+    empty = test.actual[test.actual["value"].isna()]
+    assert set(empty["metric"]) == {"wait_mean", "wait_p50", "wait_p95", "wait_max"}
+    assert any(n.startswith(f"{len(empty)} actual figures have no value (shown as NaN): no run"
+                            " or task in that slice had a measure (wait_max, wait_mean,")
+               for n in test.notes)
+
+
+def test_per_run_constraints_wait_only_in_their_run() -> None:
+    import dataclasses
+
+    history, _ = _reference_history("all")
+    cons = history.constraints
+    first = int(history.jobs["run_id"].iloc[0])
+    per_run = cons.assign(run_id=pd.array([first] * len(cons), dtype="Int64"))
+    # every constraint now belongs to the first run only: the other runs have no graph
+    test = backtest(dataclasses.replace(history, constraints=per_run,
+                                        constraints_source="BatchConstraintsHistory"),
+                    REF_TOPOLOGY)
+    assert test.graph == "BatchConstraintsHistory"
+    tasks = test.tasks
+    other = tasks[tasks["run_id"] != first]
+    starts = other.groupby("run_id")["actual_start"].min()
+    roots = other["actual_ready"] == other["run_id"].map(
+        test.runs.set_index("run_id")["actual_start"])
+    assert roots.all() and len(starts) > 10
+    mine = tasks[(tasks["run_id"] == first) & (tasks["task"] == "D")]
+    assert (mine["actual_ready"] > test.runs.set_index("run_id").loc[first, "actual_start"]
+            ).all()
+
+
+def test_a_job_level_history_replays_job_waits() -> None:
+    import dataclasses
+
+    full = _history()
+    jobs = full.jobs
+    # what the reader synthesises from the BatchJobHistories entity: one task per job run
+    tasks = pd.DataFrame({
+        "run_id": jobs["run_id"], "job_id": jobs["job_id"], "job": jobs["job"],
+        "task_id": jobs["job_id"], "task": jobs["job"].astype(str).astype("category"),
+        "class_number": pd.array([pd.NA] * len(jobs), dtype="Int64"),
+        "server": pd.Categorical([None] * len(jobs)), "status": jobs["status"],
+        "start": jobs["start"], "end": jobs["end"], "retries": 0, "runtime": False,
+        "company": jobs["company"], "group": pd.Categorical([None] * len(jobs))})
+    level = dataclasses.replace(full, tasks=tasks, level="job",
+                                constraints=full.constraints.iloc[0:0])
+    test = backtest(level, TOPOLOGY)
+    assert any(n.startswith("a job-level history: each job run is replayed as one task")
+               for n in test.notes)
+    waits = test.runs.dropna(subset=["actual_start"])
+    assert (waits["actual_wait_s"] == (waits["actual_start"] - waits["due"]
+                                       ).dt.total_seconds()).all()
+    assert test.runs["simulated_start"].notna().sum() == len(waits)
+
+
+def test_an_error_against_an_actual_zero_is_said_to_be_nan() -> None:
+    due = pd.Timestamp("2026-01-05 22:00", tz="UTC")
+    jobs = pd.DataFrame([{"RecId": 1, "BatchJobId": 9, "Caption": "J", "Status": "Ended",
+                          "OrigStartDateTime": due, "StartDateTime": due,
+                          "EndDateTime": due + pd.Timedelta("5m")}])
+    tasks = pd.DataFrame([{"BatchJobHistoryId": 1, "BatchJobId": 9, "BatchId": 3,
+                           "Caption": "T", "ServerId": "AOS1", "Status": "Ended",
+                           "StartDateTime": due, "EndDateTime": due + pd.Timedelta("5m")}])
+    topology = {"start": "2026-01-05 22:00", "horizon": "1h", "polling": "1m",
+                "servers": {"AOS1": {"threads": 1, "poll_offset": "30s"}}}
+    test = backtest(History.from_tables(jobs, tasks), topology)
+    table = test.errors()
+    errors = table[table["group"] == "all"].set_index("metric")
+    assert errors.loc["wait_mean", "actual"] == 0 and errors.loc["wait_mean", "simulated"] == 30
+    assert pd.isna(errors.loc["wait_mean", "error"])
+    nan = sum(int(test.errors(by)["error"].isna().sum()) for by in ("group", "hour", "job"))
+    assert f"{nan} errors are NaN: the actual figure is 0 and the simulated one is not" in (
+        " ".join(test.notes))
+
+
+# ---- mutation fuzzing of calibrate and backtest (issue 25) --------------------------------------
+
+@cache
+def _fuzz_base() -> History:
+    from simbatch import read_history
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "fo-export"
+    return read_history(root / "BatchJobHistory.csv", root / "BatchHistory.csv")
+
+
+def _mutated(data: object) -> History:
+    """The bundled export with a few typed mutations: times emptied or moved, statuses,
+    retries, runtime flags, servers, rows dropped, constraints with cycles or strays."""
+    import dataclasses
+
+    import numpy as np
+    from hypothesis import strategies as st
+
+    draw = data.draw  # type: ignore[attr-defined]
+    base = _fuzz_base()
+    jobs, tasks = base.jobs.copy(), base.tasks.copy()
+    cons = base.constraints.copy()
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["time", "status", "retries", "runtime", "server", "drop",
+                                     "constraint", "any"]))
+        frame = draw(st.sampled_from([jobs, tasks])) if kind == "time" else tasks
+        rows = draw(st.lists(st.integers(0, len(frame) - 1), min_size=1, max_size=12))
+        if kind == "time":
+            column = draw(st.sampled_from(["start", "end"] + (["scheduled"] if frame is jobs
+                                                              else [])))
+            shift = draw(st.one_of(st.none(), st.integers(-40 * 86400, 40 * 86400)))
+            values = frame[column].copy()
+            values.iloc[rows] = (pd.NaT if shift is None
+                                 else values.iloc[rows] + pd.Timedelta(seconds=shift))
+            frame[column] = values
+        elif kind == "status":
+            status = tasks["status"].astype(object)
+            status.iloc[rows] = draw(st.sampled_from(["Ended", "Error", "Didn't run",
+                                                      "Executing", "Canceled", "Waiting"]))
+            tasks["status"] = pd.Categorical(status)
+        elif kind == "retries":
+            retries = tasks["retries"].to_numpy().copy()
+            retries[rows] = draw(st.integers(0, 200))
+            tasks["retries"] = retries
+        elif kind == "runtime":
+            flags = tasks["runtime"].to_numpy().copy()
+            flags[rows] = True
+            tasks["runtime"] = flags
+        elif kind == "server":
+            servers = tasks["server"].astype(object)
+            servers.iloc[rows] = draw(st.sampled_from([None, "AOS9"]))
+            tasks["server"] = pd.Categorical(servers)
+        elif kind == "drop":
+            tasks = tasks.drop(index=tasks.index[sorted(set(rows))]).reset_index(drop=True)
+        else:
+            ids = tasks["task_id"].unique()
+            pairs = draw(st.lists(st.tuples(st.sampled_from(list(ids)),
+                                            st.sampled_from(list(ids))), max_size=4))
+            cons = pd.concat([cons, pd.DataFrame({
+                "task_id": [a for a, _ in pairs], "depends_on": [b for _, b in pairs],
+                "expect": pd.array(["ended"] * len(pairs), dtype="string"),
+                "run_id": pd.array([pd.NA] * len(pairs), dtype="Int64")})], ignore_index=True)
+            if kind == "any":
+                tasks["constraint_type"] = pd.Categorical(
+                    np.where(np.arange(len(tasks)) % 2 == 0, "any", "all"))
+    cons = cons.astype({"task_id": "int64", "depends_on": "int64"})
+    return dataclasses.replace(base, jobs=jobs, tasks=tasks, constraints=cons)
+
+
+def _survives(data: object) -> None:
+    """Each mutated history calibrates (to a scenario that loads) and back-tests, or is
+    refused with a SimbatchError: any other exception fails the test."""
+    import contextlib
+
+    from simbatch import SimbatchError, calibrate
+
+    history = _mutated(data)
+    topology = Path(__file__).resolve().parents[1] / "examples" / "small-tenant.yaml"
+    with contextlib.suppress(SimbatchError):
+        calibrate(history, topology=topology).scenario()
+    with contextlib.suppress(SimbatchError):
+        backtest(history, topology, other_servers=True)
+
+
+def _fuzz(examples: int) -> object:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    return settings(max_examples=examples, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])(given(st.data())(_survives))
+
+
+test_mutated_histories_calibrate_and_back_test_or_are_refused = _fuzz(5)
+test_mutated_histories_calibrate_and_back_test_or_are_refused_many = pytest.mark.fuzz(_fuzz(150))

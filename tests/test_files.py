@@ -46,4 +46,4 @@ def test_run_outputs_are_readable_by_others(tmp_path: Path, umask_022: None) -> 
     result = simbatch.simulate(tiny())
     written = [*simbatch.write_csv(result, tmp_path / "csv"),
                *simbatch.write_fo_history(result, tmp_path / "fo")]
-    assert [p.stat().st_mode & 0o777 for p in written] == [0o644] * 4
+    assert [p.stat().st_mode & 0o777 for p in written] == [0o644] * 8

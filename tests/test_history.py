@@ -77,7 +77,7 @@ def test_reads_tidy_tables_with_utc_times(tmp_path: Path) -> None:
     assert jobs.group.isna().all() and jobs.priority.isna().all()
     assert "no BatchConstraints table: dependencies are inferred from timing" in history.gaps
     assert history.constraints.empty
-    assert list(history.constraints.columns) == ["task_id", "depends_on", "expect"]
+    assert list(history.constraints.columns) == ["task_id", "depends_on", "expect", "run_id"]
 
 
 def test_statuses_as_numbers_and_labels() -> None:
@@ -102,7 +102,7 @@ def test_optional_tables_give_groups_priorities_and_dependencies() -> None:
                                                          "Nights"]
     assert history.jobs.priority.astype(str).tolist() == ["high", "high"]
     assert history.constraints.to_dict("records") == [
-        {"task_id": 12, "depends_on": 11, "expect": "ended"}]
+        {"task_id": 12, "depends_on": 11, "expect": "ended", "run_id": None}]
 
 
 def test_optional_columns_may_be_missing_and_gaps_say_what_is_lost(tmp_path: Path) -> None:
@@ -136,9 +136,12 @@ def test_gaps_name_runs_without_task_rows_capped_runs_and_missing_days(tmp_path:
                     "EndDateTime": "2026-01-09 22:01:00"}]
     tasks = [*TASKS, *({**TASKS[0], "BatchJobHistoryId": 103, "BatchId": 1000 + i}
                        for i in range(1000))]
-    history = simbatch.read_history(*pair(tmp_path, jobs, tasks))
-    assert ("1 runs have exactly 1000 task rows, F&O's cap for jobs of more than 4,000 tasks;"
-            " their task counts are lower bounds: Errors only") in history.gaps
+    # the cap rule of the version stated (before 10.0.39: more than 4,000 tasks keep 1,000)
+    history = simbatch.read_history(*pair(tmp_path, jobs, tasks), fo_version="10.0.38")
+    assert ("1 runs have exactly 1,000 task rows, F&O's cap for jobs of more than 4,000 tasks"
+            " (before 10.0.39); their task counts are lower bounds: Errors only"
+            ) in history.gaps
+    assert history.jobs.capped.tolist() == [False, False, True]
     assert "2 days without any job run (UTC): 2026-01-07, 2026-01-08" in history.gaps
     history = simbatch.read_history(*pair(tmp_path, jobs))
     assert ("1 job runs of 1 jobs have no task rows (history setting Never or Errors only?):"
@@ -197,7 +200,8 @@ def test_a_required_column_missing(tmp_path: Path) -> None:
 def test_a_time_that_does_not_parse(tmp_path: Path) -> None:
     tasks = [TASKS[0], {**TASKS[1], "StartDateTime": "yesterday"}]
     assert bad(tmp_path, tasks=tasks) == (
-        "tasks.csv: row 3, column StartDateTime: not a date and time: 'yesterday'")
+        "tasks.csv: row 3, column StartDateTime: not a date and time in ISO form such as"
+        " 2026-01-05 22:00:00 (or give --date-format): 'yesterday'")
 
 
 def test_an_end_before_a_start(tmp_path: Path) -> None:
@@ -232,12 +236,15 @@ def test_an_empty_file(tmp_path: Path) -> None:
 
 
 def test_a_file_that_is_not_a_history(tmp_path: Path) -> None:
+    # a file that is no table is skipped with a note (issue 22: never refused for itself);
+    # with no BatchJobHistory left, the message names it
     path = write(tmp_path, "people.csv", [{"name": "Ada", "age": 36}])
     with pytest.raises(simbatch.HistoryError) as caught:
         simbatch.read_history(path)
     assert str(caught.value) == (
-        f"{path}: not a batch history table: its columns (name, age) match none of"
-        " BatchJobHistory, BatchHistory, Batch, BatchJob, BatchConstraints")
+        f"{path}: no BatchJobHistory table among the files (found: {path}: not a batch table"
+        " (columns: name, age); skipped); export BatchJobHistory (and BatchHistory), or the"
+        " BatchJobHistories entity")
 
 
 def test_an_unknown_status(tmp_path: Path) -> None:
@@ -261,12 +268,13 @@ def test_an_unknown_priority() -> None:
 
 
 def test_a_missing_table(tmp_path: Path) -> None:
-    path = write(tmp_path, "jobs.csv", JOBS)
+    # BatchJobHistory alone is a job-level history now (issue 22); BatchHistory alone is not
+    path = write(tmp_path, "tasks.csv", TASKS)
     with pytest.raises(simbatch.HistoryError) as caught:
         simbatch.read_history(path)
     assert str(caught.value) == (
-        f"{path}: no BatchHistory table among the files (found: {path} (BatchJobHistory));"
-        " export both BatchJobHistory and BatchHistory")
+        f"{path}: no BatchJobHistory table among the files (found: {path} (BatchHistory));"
+        " export BatchJobHistory (and BatchHistory), or the BatchJobHistories entity")
 
 
 def test_the_cli_prints_one_line_and_exits_2(tmp_path: Path,
@@ -276,7 +284,8 @@ def test_the_cli_prints_one_line_and_exits_2(tmp_path: Path,
     assert main(["calibrate", *map(str, paths), "--out", str(tmp_path / "s.yaml")]) == 2
     err = capsys.readouterr().err
     assert err == (f"HistoryError: {tmp_path}/tasks.csv: row 3, column StartDateTime: not a"
-                   " date and time: 'yesterday'\n")
+                   " date and time in ISO form such as 2026-01-05 22:00:00 (or give"
+                   " --date-format): 'yesterday'\n")
 
 
 # ---- export -------------------------------------------------------------------------------------
@@ -288,14 +297,16 @@ def test_export_folds_attempts_into_one_row_with_its_retry_count() -> None:
         servers={"S1": {"threads": 4}})
     result = simbatch.simulate(doc)
     tables = result.to_fo_history()
-    assert list(tables) == ["BatchJobHistory", "BatchHistory"]
+    assert list(tables) == ["BatchJobHistory", "BatchHistory", "BatchJob", "Batch",
+                            "BatchConstraintsHistory", "BatchGroup"]
     jobs, tasks = tables["BatchJobHistory"], tables["BatchHistory"]
     assert list(jobs.columns) == ["RecId", "BatchJobId", "Caption", "Status",
                                   "OrigStartDateTime", "StartDateTime", "EndDateTime",
                                   "Company", "ExecutedBy"]
-    assert list(tasks.columns) == ["BatchJobHistoryId", "BatchJobId", "BatchId", "Caption",
-                                   "ClassNumber", "ServerId", "Status", "StartDateTime",
-                                   "EndDateTime", "retryCount", "RuntimeTask", "Company"]
+    assert list(tasks.columns) == ["RecId", "BatchJobHistoryId", "BatchJobId", "BatchId",
+                                   "Caption", "ClassNumber", "ServerId", "Status",
+                                   "StartDateTime", "EndDateTime", "retryCount",
+                                   "retriesOnFailure", "RuntimeTask", "Company"]
     assert jobs[["Caption", "Status"]].values.tolist() == [["J", "Error"]]
     assert jobs.RecId.tolist() == [record_id("run", "J", "1")]
     assert jobs.BatchJobId.tolist() == [record_id("job", "J")]
@@ -319,7 +330,9 @@ def test_export_reads_back_as_the_same_history(tmp_path: Path) -> None:
                                                          "after": {"A": "ended"}}}}}),
         seed=3)
     paths = simbatch.write_fo_history(result, tmp_path)
-    assert [p.name for p in paths] == ["BatchJobHistory.csv", "BatchHistory.csv"]
+    assert [p.name for p in paths] == ["BatchJobHistory.csv", "BatchHistory.csv", "BatchJob.csv",
+                                       "Batch.csv", "BatchConstraintsHistory.csv",
+                                       "BatchGroup.csv"]
     history = simbatch.read_history(*paths)
     assert len(history.jobs) == len(result.jobs)
     runs = result.tasks.groupby(["run", "task"]).size()

@@ -71,3 +71,22 @@ def test_a_bad_trace_is_refused() -> None:
         _replay([TraceRun(0, 0, {1: TraceTask([(S, False)], AFTER_T1)})])
     with pytest.raises(UsageError, match="adds no runtime tasks"):
         _replay([TraceRun(0, 0, {1: TraceTask([(S, False)])}, runtime={1: [[(S, False)]]})])
+
+
+def test_an_any_task_is_ready_when_the_first_of_its_prerequisites_ends() -> None:
+    scenario = {**SCENARIO, "polling": 0, "servers": {"AOS1": {"threads": 3}},
+                "jobs": {"A": {"tasks": {"T1": {"duration": "1m"}, "T2": {"duration": "1m"},
+                                         "T3": {"duration": "1m"}}}}}
+    waits = ((0, "ended"), (1, "ended"))
+
+    def starts(either: bool) -> float:
+        model = ReplayModel(load(scenario), Trace([TraceRun(0, 0, {
+            0: TraceTask([(60 * S, False)]), 1: TraceTask([(300 * S, False)]),
+            2: TraceTask([(10 * S, False)], waits, either)})]))
+        model.run()
+        tasks = Result.from_model(model).tasks
+        t3 = tasks[tasks["task"] == "T3"].iloc[0]
+        return float((t3["start"] - load(scenario).start).total_seconds())
+
+    assert starts(either=True) == 60  # T1 ended: enough under Any
+    assert starts(either=False) == 300  # All: T2 too

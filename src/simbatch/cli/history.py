@@ -16,11 +16,48 @@ from simbatch.cli.options import (
     whole,
 )
 
-__all__ = ["add_commands", "backtest", "calibrate"]
+__all__ = ["add_commands", "add_reading", "backtest", "calibrate", "read"]
 
 _SETUP = ("fo/ holds the F&O history of a run: simbatch run scenarios/walkthrough.yaml"
           " --format fo --out fo")
 _HISTORY = "fo/BatchJobHistory.csv fo/BatchHistory.csv"
+
+
+def add_reading(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that reads history: how its times, dates, version and
+    priority numbers are to be read."""
+    parser.add_argument("--times-in", metavar="ZONE", help="IANA zone the export's times"
+                        " without an offset are in, for exports converted to local time"
+                        " (default: UTC, as F&O stores them)")
+    parser.add_argument("--date-format", metavar="FORMAT", help="strptime format of dates"
+                        " that are not ISO, such as '%%d/%%m/%%Y %%H:%%M' (default: ISO dates"
+                        " only; no day/month order is guessed)")
+    parser.add_argument("--fo-version", metavar="VERSION", help="F&O version whose history"
+                        " cap applies, such as 10.0.38 (default: the current rule, 10.0.39"
+                        " on: jobs of more than 5,000 tasks keep 2,500 task rows)")
+    parser.add_argument("--priority-codes", metavar="N=LABEL,...", help="scheduling"
+                        " priorities as numbers, overriding the documented mapping"
+                        " (default: 0=low,1=normal,2=high,3=critical,4=reserved)")
+
+
+def _codes(text: str | None) -> dict[int, str] | None:
+    if text is None:
+        return None
+    out: dict[int, str] = {}
+    for item in text.split(","):
+        number, _, label = item.partition("=")
+        if not number.strip().isdigit() or not label.strip() or len(number.strip()) > 6:
+            raise simbatch.UsageError(f"--priority-codes: expected N=LABEL pairs separated by"
+                                      f" commas, such as 3=critical, got {item.strip()[:40]!r}")
+        out[int(number)] = label.strip()
+    return out
+
+
+def read(args: argparse.Namespace) -> simbatch.History:
+    """The history the command's files and reading options give."""
+    return simbatch.read_history(*args.history, times_in=args.times_in,
+                                 date_format=args.date_format, fo_version=args.fo_version,
+                                 priority_codes=_codes(args.priority_codes))
 
 
 def add_commands(commands: Commands) -> None:
@@ -28,9 +65,11 @@ def add_commands(commands: Commands) -> None:
     parser = add_command(commands, "calibrate", "fit a scenario to F&O batch history exports"
                          " (CSV or xlsx)", f"{_HISTORY} --topology scenarios/walkthrough.yaml"
                          " --out calibrated.yaml", _SETUP)
-    parser.add_argument("history", type=Path, nargs="+", help="BatchJobHistory and"
-                        " BatchHistory exports, and optionally Batch, BatchJob and"
-                        " BatchConstraints")
+    parser.add_argument("history", type=Path, nargs="+", help="BatchJobHistory (or the"
+                        " BatchJobHistories entity) and BatchHistory exports, and optionally"
+                        " BatchConstraintsHistory, Batch, BatchJob, BatchGroup and"
+                        " BatchConstraints (CSV, OData JSON or xlsx)")
+    add_reading(parser)
     parser.add_argument("--out", type=Path, required=True,
                         metavar="FILE", help="the scenario file to write")
     parser.add_argument("--timezone", metavar="ZONE", help="IANA zone of recurrences and"
@@ -44,8 +83,9 @@ def add_commands(commands: Commands) -> None:
                          f"{_HISTORY} --topology scenarios/walkthrough.yaml"
                          " --report backtest.html", _SETUP)
     parser.add_argument("history", type=Path, nargs="+", help="BatchJobHistory and"
-                        " BatchHistory exports (and optionally Batch, BatchJob,"
-                        " BatchConstraints)")
+                        " BatchHistory exports (and optionally BatchConstraintsHistory,"
+                        " Batch, BatchJob, BatchGroup, BatchConstraints)")
+    add_reading(parser)
     parser.add_argument("--topology", type=Path, required=True, metavar="FILE",
                         help="the scenario file whose servers, threads, groups and"
                         " scheduling to replay on")
@@ -71,13 +111,19 @@ def add_commands(commands: Commands) -> None:
 def calibrate(args: argparse.Namespace) -> int:
     """Fit a scenario to the history and write it, saying what the history lacks."""
     not_a_folder(args.out, "out", "scenario file")
-    history = simbatch.read_history(*args.history)
+    history = read(args)
+    zone = args.timezone or (simbatch.load(args.topology).timezone if args.topology else None)
+    warning = history.looks_local(zone) if zone else None
     calibration = simbatch.calibrate(history, timezone=args.timezone, topology=args.topology)
     scenario = calibration.write(args.out)
     print(f"wrote {args.out}: {len(scenario.jobs)} jobs, {len(scenario.servers)} servers, from"
           f" {len(history.jobs):,} job runs and {len(history.tasks):,} task runs")
     for gap in history.gaps:
         print(f"  not in the history: {gap}")
+    for note in history.notes:
+        print(f"  read: {note}")
+    if warning:
+        print(f"  warning: {warning}")
     return 0
 
 
@@ -94,7 +140,7 @@ def backtest(args: argparse.Namespace) -> int:
         error_rows,
     )
 
-    history = simbatch.read_history(*args.history)
+    history = read(args)
     test = simbatch.backtest(history, args.topology, other_servers=args.other_servers,
                              calibrated=args.calibrated, replications=replications,
                              seed=args.seed, max_attempts=args.max_attempts)
@@ -117,6 +163,9 @@ def backtest(args: argparse.Namespace) -> int:
         print(error_rows(daily).loc[:, ["job", *shown]].to_string(index=False))
     for note in test.notes:
         print(f"  note: {note}")
+    warning = history.looks_local(simbatch.load(args.topology).timezone)
+    if warning:
+        print(f"  warning: {warning}")
     plot = args.plot or (args.report.with_suffix(".png") if args.report else None)
     if plot is not None:
         print(f"wrote {test.write_plot(plot)}")

@@ -46,7 +46,10 @@ class TraceTask:
 
     attempts: Sequence[Attempt]
     after: Sequence[tuple[int, str]] = ()
-    """(task index, expected status: ended, error or ended or error); all must be met."""
+    """(task index, expected status: ended, error or ended or error); all must be met, or
+    one of them when ``any``."""
+    any: bool = False
+    """Whether one met dependency is enough (F&O's ConstraintType Any), not all of them."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class _RunPlan(JobPlan):
             for slot, attempts in zip(slots[parent], children, strict=True):
                 recorded[slot] = attempts
         self.any = [False] * total
+        for task, given in run.tasks.items():
+            self.any[task] = given.any
         self.roots = sorted(t for t in run.tasks if not self.parents[t])
         self.retries = [max(len(a) - 1, 0) for a in recorded]
         self.may_fail = [True] * total

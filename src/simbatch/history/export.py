@@ -1,6 +1,7 @@
-"""F&O batch history out: a run written as the BatchJobHistory and BatchHistory CSV files.
+"""F&O batch tables out: a run written as the CSV files of the tables a round trip needs.
 
-The tables are ``simbatch.results.fo.to_fo_history``'s (a run in F&O's own columns); what
+The tables are ``simbatch.results.fo.to_fo_history``'s (a run in F&O's own columns:
+BatchJobHistory, BatchHistory, BatchJob, Batch, BatchConstraintsHistory, BatchGroup); what
 is written here reads back with ``simbatch.read_history`` (``simbatch.history.read``).
 """
 
@@ -17,15 +18,18 @@ __all__ = ["write_fo_history"]
 
 
 def write_fo_history(result: Tables, out: str | Path) -> list[Path]:
-    """Write ``to_fo_history(result)`` as BatchJobHistory.csv and BatchHistory.csv in the
-    folder ``out``; returns the paths written.
+    """Write ``to_fo_history(result)`` as one CSV file per table (``BatchJobHistory.csv``,
+    ``BatchHistory.csv``, ``BatchJob.csv``, ``Batch.csv``, ``BatchConstraintsHistory.csv``,
+    ``BatchGroup.csv``) in the folder ``out``; returns the paths written.
 
     Times are written as ``YYYY-MM-DD HH:MM:SS`` in UTC; an empty cell is a missing time.
+    Text that a spreadsheet would run as a formula is written as text
+    (``simbatch.results.cells``).
     """
     folder = Path(out)
     tables = to_fo_history(result)
     written = [folder / f"{name}.csv" for name in tables]
-    with replacing(*written) as temps:  # both files replaced only once both are written
+    with replacing(*written) as temps:  # every file replaced only once all are written
         for temp, table in zip(temps, tables.values(), strict=True):
             guard_frame(table).to_csv(temp, index=False, date_format="%Y-%m-%d %H:%M:%S")
     return written

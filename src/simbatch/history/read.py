@@ -1,283 +1,45 @@
-"""F&O batch history in: read BatchJobHistory / BatchHistory exports into a ``History``.
+"""F&O batch history in: read the exports a tenant can obtain into a ``History``.
 
-``read_history(*paths)`` reads CSV files and the xlsx workbooks that F&O's "Open in
-Microsoft Excel" produces, recognises each table by its columns
-(``simbatch.history.columns``), checks every row and returns a ``History``: tidy
-DataFrames with tz-aware UTC times, plus what the export could not show
-(``History.gaps``). ``simbatch.history.export`` goes the other way: a simulated run
-written as the same two tables, in F&O's own columns.
+``read_history(*paths)`` reads CSV (UTF-8, UTF-16 or cp1252), OData JSON and xlsx files
+(``simbatch.history.tables``), recognises each table by its fields whatever the file is
+called, types every cell (``simbatch.history.cells``), joins groups, priorities and task
+settings (``simbatch.history.settings``) and dependencies (``simbatch.history.constraints``),
+and returns tidy DataFrames with tz-aware UTC times, plus what the export could not show
+(``History.gaps``) and what the reader decided (``History.notes``).
+``simbatch.history.export`` goes the other way.
 
-docs/how-to/history-and-calibration.md documents every column and both mappings (F&O -> History,
-Result -> F&O).
+docs/how-to/history-and-calibration.md documents every column and both mappings.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from simbatch.errors import HistoryError
-from simbatch.history.columns import (
-    CAPPED_ROWS,
-    DEPENDENCY_CODES,
-    DEPENDENCY_WORDS,
-    NULL_DATE,
-    PRIORITY_WORDS,
-    SIGNATURE,
-    STATUS_CODES,
-    STATUS_WORDS,
-    TABLES,
-)
+from simbatch.history import constraints as deps
+from simbatch.history.cells import Table, TimeRule, flags, ids, labels, names, times
+from simbatch.history.columns import STATUS_CODES, STATUS_WORDS, history_cap
+from simbatch.history.gaps import gaps, looks_local
+from simbatch.history.settings import apply_settings, priority_mapping, unique
+from simbatch.history.tables import MAX_ROWS, RawTable, as_text, read_tables, recognise
 
 __all__ = ["History", "read_history"]
 
-
-# ---- one table, as read ---------------------------------------------------------------------
-
-@dataclass
-class _Table:
-    """One table of one file (or sheet): its name, its frame and where its rows came from."""
-
-    kind: str
-    source: str
-    frame: pd.DataFrame
-    rows: np.ndarray
-    """The row number of each row in its file, as a spreadsheet counts (header = row 1)."""
-    sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
-
-    def where(self, i: int) -> tuple[str, int]:
-        """The file and row of row ``i``."""
-        src = str(self.sources[i]) if len(self.sources) else self.source
-        return src, int(self.rows[i])
-
-
-def _error(table: _Table, i: int, column: str, problem: str) -> HistoryError:
-    source, row = table.where(i)
-    return HistoryError(source, problem, row=row, column=column)
-
-
-def _recognise(source: str, frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
-    """Which F&O table a frame is, from its columns, and the frame in F&O's spelling."""
-    by_lower = {str(c).strip().lower(): c for c in frame.columns}
-    best, best_score = None, 0.0
-    for kind, (required, _optional) in TABLES.items():
-        present = sum(name.lower() in by_lower for name in required)
-        score = present / len(required)
-        if SIGNATURE[kind].lower() in by_lower:
-            score += 1
-        elif present < 2:
-            continue
-        if score > best_score:
-            best, best_score = kind, score
-    if best is None or best_score < 0.5:
-        shown = ", ".join(map(str, frame.columns[:8])) + (", ..." if len(frame.columns) > 8
-                                                          else "")
-        raise HistoryError(source, "not a batch history table: its columns"
-                           f" ({shown or 'none'}) match none of {', '.join(TABLES)}")
-    required, optional = TABLES[best]
-    renames = {by_lower[n.lower()]: n for n in (*required, *optional) if n.lower() in by_lower}
-    frame = frame.rename(columns=renames)
-    for name in required:
-        if name not in frame.columns:
-            raise HistoryError(source, f"the {best} table has no column {name!r} (required:"
-                               f" {', '.join(required)})")
-    return best, frame
-
-
-def _read_file(path: Path) -> list[_Table]:
-    """The tables in one CSV file or workbook."""
-    source = str(path)
-    try:
-        if path.stat().st_size == 0:
-            raise HistoryError(source, "the file is empty")
-    except FileNotFoundError:
-        raise HistoryError(source, "no such file") from None
-    frames: list[tuple[str, pd.DataFrame]]
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl")
-        except (ValueError, OSError, KeyError) as exc:
-            raise HistoryError(source, f"cannot be read as a workbook: {exc}") from None
-        frames = [(f"{source}[{name}]", sheet) for name, sheet in sheets.items()
-                  if len(sheet.columns)]
-        if not frames:
-            raise HistoryError(source, "the file is empty")
-    else:
-        try:
-            frame = _read_csv(path)
-        except (ValueError, OSError) as exc:
-            text = path.read_bytes()[:4096].decode("utf-8", "replace")
-            if not text.strip():
-                raise HistoryError(source, "the file is empty") from None
-            reason = " ".join(str(exc).split())
-            raise HistoryError(source, f"cannot be read as CSV: {reason}") from None
-        frames = [(source, frame)]
-    tables = []
-    for name, frame in frames:
-        kind, frame = _recognise(name, frame)
-        rows = np.arange(2, len(frame) + 2, dtype=np.int64)
-        tables.append(_Table(kind, name, frame.reset_index(drop=True), rows))
-    return tables
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    """A CSV file through pyarrow: parsed in threads, text columns dictionary-encoded."""
-    import pyarrow.csv as pacsv  # type: ignore[import-untyped]
-
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        strings_can_be_null=True, auto_dict_encode=True, auto_dict_max_cardinality=1 << 20))
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
-
-
-def _combine(tables: list[_Table]) -> _Table:
-    """One table from several files of the same kind, each row remembering its file."""
-    if len(tables) == 1:
-        t = tables[0]
-        return _Table(t.kind, t.source, t.frame, t.rows,
-                      np.full(len(t.frame), t.source, dtype=object))
-    columns = [c for c in tables[0].frame.columns if all(c in t.frame.columns for t in tables)]
-    frame = pd.concat([t.frame[columns] for t in tables], ignore_index=True)
-    return _Table(tables[0].kind, " + ".join(t.source for t in tables), frame,
-                  np.concatenate([t.rows for t in tables]),
-                  np.concatenate([np.full(len(t.frame), t.source, dtype=object)
-                                  for t in tables]))
-
-
-# ---- typed columns ----------------------------------------------------------------------------
-
-def _blank(values: pd.Series) -> np.ndarray:
-    """Which raw cells are empty."""
-    text = values.astype("string")
-    return np.asarray((text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool))
-
-
-def _ids(table: _Table, column: str, required: bool = True) -> np.ndarray:
-    """A column of whole-number ids as int64 (-1 where empty and allowed)."""
-    raw = table.frame[column]
-    numbers = pd.to_numeric(raw, errors="coerce")
-    bad = numbers.isna().to_numpy(dtype=bool)
-    blank = _blank(raw) if bad.any() else bad
-    values = numbers.to_numpy(dtype="float64", na_value=np.nan)
-    whole = ~bad & ((values != np.floor(values)) | (values < 0))
-    problem = (bad & ~blank) | whole | (blank & required)
-    if problem.any():
-        i = int(np.argmax(problem))
-        what = "no id" if blank[i] else f"not a whole-number id: {raw.iloc[i]!r}"
-        raise _error(table, i, column, what)
-    out = np.where(bad, -1, np.nan_to_num(values, nan=-1)).astype(np.int64)
-    return np.asarray(out)
-
-
-def _labels(table: _Table, column: str, words: Mapping[str, str], codes: Mapping[int, str],
-            what: str) -> pd.Series:
-    """Status-like labels from labels or enum numbers, refusing an unknown value."""
-    raw = table.frame[column]
-    cats = raw.astype("category")
-    mapping: dict[Any, str] = {}
-    for value in cats.cat.categories:
-        text = str(value).strip()
-        key = " ".join(text.lower().replace("'", "").replace("\u2019", "").split())
-        label = words.get(key) or words.get(key.replace(" ", ""))
-        if label is None and re.fullmatch(r"\d+(\.0)?", text):
-            label = codes.get(int(float(text)))
-        if label is None:
-            continue
-        mapping[value] = label
-    known = np.array([c in mapping for c in cats.cat.categories] + [False], dtype=bool)
-    unknown = ~known[cats.cat.codes.to_numpy()]
-    if unknown.any():
-        i = int(np.argmax(unknown))
-        value = raw.iloc[i]
-        shown = "an empty cell" if pd.isna(value) or not str(value).strip() else repr(value)
-        listed = ("labels or numbers: " + ", ".join(f"{k} {v}" for k, v in codes.items())
-                  if codes else "labels: " + ", ".join(dict.fromkeys(words.values())))
-        raise _error(table, i, column, f"unknown {what} {shown} ({listed})")
-    lookup = np.array([mapping[c] for c in cats.cat.categories], dtype=object)
-    labels = lookup[cats.cat.codes.to_numpy()] if len(lookup) else np.zeros(0, dtype=object)
-    return pd.Series(pd.Categorical(labels), name=column)
-
-
-def _times(table: _Table, column: str) -> pd.Series:
-    """A time column as tz-aware UTC: naive times mean UTC, explicit offsets are honoured."""
-    raw = table.frame[column]
-    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(raw):
-        parsed = pd.to_datetime(raw, utc=True)
-    else:
-        text = raw.astype("string").str.strip()
-        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        retry = parsed.isna() & text.notna() & (text != "")
-        if retry.any():  # other layouts (such as a locale's), element by element
-            again = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
-            parsed = parsed.astype("datetime64[ns, UTC]")
-            parsed[retry] = again
-            still = (parsed.isna() & retry).to_numpy(dtype=bool)
-            if still.any():
-                i = int(np.argmax(still))
-                raise _error(table, i, column, f"not a date and time: {raw.iloc[i]!r}")
-    parsed = parsed.astype("datetime64[ns, UTC]")
-    return parsed.where(parsed != NULL_DATE)
-
-
-def _text(table: _Table, column: str) -> pd.Series:
-    """An optional text column as a categorical (NA where missing or empty)."""
-    if column not in table.frame.columns:
-        return pd.Series(pd.Categorical([None] * len(table.frame)), name=column)
-    cats = table.frame[column].astype("category")
-    names = [str(c).strip() for c in cats.cat.categories]
-    lookup = np.array([n if n else None for n in names] + [None], dtype=object)
-    return pd.Series(pd.Categorical(lookup[cats.cat.codes.to_numpy()]), name=column)
-
-
-def _flags(table: _Table, column: str) -> np.ndarray:
-    """A yes/no column (RuntimeTask) as bools."""
-    raw = table.frame[column]
-    words = {"1": True, "0": False, "yes": True, "no": False, "true": True, "false": False,
-             "1.0": True, "0.0": False}
-    text = raw.astype("string").str.strip().str.lower().fillna("0").replace("", "0")
-    mapped = text.map(words)
-    bad = mapped.isna().to_numpy(dtype=bool)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise _error(table, i, column, f"expected Yes/No or 1/0, got {raw.iloc[i]!r}")
-    return np.asarray(mapped.to_numpy(dtype=bool))
-
-
-def _check_order(table: _Table, start: pd.Series, end: pd.Series) -> None:
-    bad = (end < start).to_numpy(dtype=bool, na_value=False)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise _error(table, i, "EndDateTime", f"ends at {end.iloc[i]:%Y-%m-%d %H:%M:%S}, before"
-                     f" its start {start.iloc[i]:%Y-%m-%d %H:%M:%S} (UTC)")
-
-
-def _check_unique(table: _Table, keys: list[np.ndarray], column: str, what: str) -> None:
-    frame = pd.DataFrame({str(k): v for k, v in enumerate(keys)})
-    dup = frame.duplicated(keep="first").to_numpy()
-    if dup.any():
-        i = int(np.argmax(dup))
-        first = int(np.argmax((frame == frame.iloc[i]).all(axis=1).to_numpy()))
-        source, row = table.where(first)
-        also = f"row {row}" if source == table.where(i)[0] else f"{source} row {row}"
-        raise _error(table, i, column, f"duplicate {what} (also on {also})")
-
-
-# ---- History --------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
 class History:
     """A batch history: one row per job run (``jobs``) and per task run (``tasks``).
 
     Build one with ``simbatch.read_history(*paths)`` or ``History.from_tables(...)``.
-    ``constraints`` holds the dependencies (task_id, depends_on, expect) when a
-    BatchConstraints table was given, else it is empty. ``gaps`` says, in words, what the
-    export could not show. docs/how-to/history-and-calibration.md documents every column.
+    ``constraints`` holds the dependencies (task_id, depends_on, expect, run_id), from
+    ``constraints_source``. ``gaps`` says, in words, what the export could not show;
+    ``notes`` what the reader decided. docs/how-to/history-and-calibration.md documents
+    every column.
     """
 
     jobs: pd.DataFrame
@@ -286,7 +48,18 @@ class History:
     gaps: tuple[str, ...]
     sources: tuple[str, ...] = ()
     columns: frozenset[str] = frozenset()
-    """The optional columns the export had, as ``Table.Column`` (say ``BatchHistory.ServerId``)."""
+    """The columns the export had, as ``Table.Column`` (say ``BatchHistory.ServerId``)."""
+    level: str = "task"
+    """``"job"`` when the history has no BatchHistory (the BatchJobHistories entity, or
+    BatchJobHistory alone): ``tasks`` then holds one synthesised task per job run."""
+    constraints_source: str = "timing"
+    """Where ``constraints`` came from: ``"BatchConstraintsHistory"``, ``"BatchConstraints"``
+    or ``"timing"`` (none given: calibration infers the graph from timing)."""
+    batch_jobs: pd.DataFrame | None = None
+    """One row per BatchJob row when BatchJob was given (job_id, job, group, priority,
+    priority_source, log_level, and start and recurrence when present)."""
+    notes: tuple[str, ...] = ()
+    """What the reader decided, in words (skipped sheets, time zone, constraints source, ...)."""
 
     @property
     def period(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -294,226 +67,322 @@ class History:
         times = pd.concat([self.jobs["scheduled"], self.jobs["start"], self.jobs["end"]])
         return times.min(), times.max()
 
+    def looks_local(self, zone: str) -> str | None:
+        """A warning when naive times read as UTC look converted to local time in ``zone``
+        (the scenario's): daily jobs that keep one raw clock time across its daylight-saving
+        change. None when ``times_in`` was given or nothing suggests it."""
+        if not any("without an offset read as UTC" in n for n in self.notes):
+            return None  # times_in was given, or every time had its offset
+        return looks_local(self.jobs, zone)
+
     @classmethod
-    def from_tables(cls, job_history: pd.DataFrame, task_history: pd.DataFrame,
+    def from_tables(cls, job_history: pd.DataFrame, task_history: pd.DataFrame | None = None,
                     batch: pd.DataFrame | None = None, batch_job: pd.DataFrame | None = None,
                     constraints: pd.DataFrame | None = None,
-                    source: str = "<tables>") -> History:
+                    source: str = "<tables>", batch_group: pd.DataFrame | None = None,
+                    constraints_history: pd.DataFrame | None = None, *,
+                    times_in: str | None = None, fo_version: str | None = None,
+                    priority_codes: Mapping[int, str] | None = None) -> History:
         """A History from DataFrames in F&O's columns (BatchJobHistory, BatchHistory, ...)."""
         given = {"BatchJobHistory": job_history, "BatchHistory": task_history, "Batch": batch,
-                 "BatchJob": batch_job, "BatchConstraints": constraints}
-        tables: dict[str, _Table] = {}
+                 "BatchJob": batch_job, "BatchConstraints": constraints,
+                 "BatchGroup": batch_group, "BatchConstraintsHistory": constraints_history}
+        raws: dict[str, list[RawTable]] = {}
         for kind, frame in given.items():
             if frame is None:
                 continue
             name = f"{source}[{kind}]"
-            found, frame = _recognise(name, frame.reset_index(drop=True))
-            if found != kind:
+            text = as_text(frame.reset_index(drop=True))
+            found = recognise(name, list(text.columns))
+            expected = "BatchConstraints" if kind == "BatchConstraintsHistory" else kind
+            if found is None or (found[0] != expected and not (
+                    kind == "BatchJobHistory" and found[0] == "BatchJobHistories")):
+                what = "no batch table" if found is None else f"those of {found[0]}"
                 raise HistoryError(name, f"expected the {kind} table, but its columns are"
-                                   f" those of {found}")
-            tables[kind] = _Table(kind, name, frame, np.arange(2, len(frame) + 2),
-                                  np.full(len(frame), name, dtype=object))
-        return _build(tables, (source,))
+                                   f" {what}")
+            text = text.loc[:, list(found[1])].rename(columns=found[1])
+            raws.setdefault(found[0], []).append(RawTable(
+                found[0], name, text, np.arange(2, len(text) + 2, dtype=np.int64), kind))
+        return _build(raws, (source,), [], TimeRule.of(times_in, None), fo_version,
+                      priority_codes)
 
 
-def read_history(*paths: str | Path) -> History:
-    """Read F&O batch history exports (CSV files, xlsx workbooks) into a ``History``.
+def read_history(*paths: str | Path, times_in: str | None = None,
+                 date_format: str | None = None, fo_version: str | None = None,
+                 priority_codes: Mapping[int, str] | None = None) -> History:
+    """Read F&O batch history exports (CSV, OData JSON, xlsx) into a ``History``.
 
-    BatchJobHistory and BatchHistory are required; Batch, BatchJob and BatchConstraints
-    are optional. Tables are recognised by their columns, whatever the file is called,
-    and several files of one table (monthly exports, say) are joined.
+    BatchJobHistory (or the BatchJobHistories data entity) is required; BatchHistory,
+    BatchConstraintsHistory, Batch, BatchJob, BatchGroup and BatchConstraints are optional
+    (without BatchHistory the history is job-level). Tables are recognised by their fields,
+    whatever the file is called, and several files of one table are joined.
+
+    ``times_in``: the IANA zone the export's naive times are in (default UTC).
+    ``date_format``: a strptime format for dates that are not ISO. ``fo_version``: the
+    F&O version whose history cap applies (default: the current rule, 10.0.39 on).
+    ``priority_codes``: numbers -> priorities, overriding the documented mapping.
     """
     if not paths:
         raise HistoryError("read_history", "give at least one history file")
-    by_kind: dict[str, list[_Table]] = {}
+    rule = TimeRule.of(times_in, date_format)
+    history_cap(fo_version)
+    priority_mapping(priority_codes)
+    notes: list[str] = []
+    raws: dict[str, list[RawTable]] = {}
     for path in paths:
-        for table in _read_file(Path(path)):
-            by_kind.setdefault(table.kind, []).append(table)
-    tables = {kind: _combine(found) for kind, found in by_kind.items()}
-    return _build(tables, tuple(str(p) for p in paths))
+        for raw in read_tables(Path(path), notes):
+            raws.setdefault(raw.kind, []).append(raw)
+    return _build(raws, tuple(str(p) for p in paths), notes, rule, fo_version, priority_codes)
 
 
-def _build(tables: dict[str, _Table], sources: tuple[str, ...]) -> History:
+def _combine(raws: Sequence[RawTable], notes: list[str]) -> Table:
+    """One table from several files of the same kind, whole: a column one file lacks is
+    empty in its rows (and noted), never dropped from the others."""
+    rows = sum(len(r.frame) for r in raws)
+    if rows > MAX_ROWS:
+        raise HistoryError(" + ".join(r.source for r in raws), f"{rows:,} {raws[0].kind} rows"
+                           f" together, more than the {MAX_ROWS:,} a history table may have")
+    sources = np.concatenate([np.full(len(r.frame), r.source, dtype=object) for r in raws])
+    if len(raws) == 1:
+        r = raws[0]
+        return Table(r.kind, r.source, r.frame, r.rows, sources, (r.name,))
+    every = list(dict.fromkeys(c for r in raws for c in r.frame.columns))
+    for r in raws:
+        lacking = [c for c in every if c not in r.frame.columns]
+        if lacking:
+            notes.append(f"{r.source} has no {', '.join(lacking)} column, unlike the other"
+                         f" {r.kind} files: empty in its {len(r.frame):,} rows")
+    frame = pd.concat([r.frame for r in raws], ignore_index=True)
+    return Table(raws[0].kind, " + ".join(r.source for r in raws), frame.loc[:, every],
+                 np.concatenate([r.rows for r in raws]), sources, tuple(r.name for r in raws))
+
+
+def _build(raws: dict[str, list[RawTable]], sources: tuple[str, ...], notes: list[str],
+           rule: TimeRule, fo_version: str | None,
+           priority_codes: Mapping[int, str] | None) -> History:
     """Check and type the tables, and join groups, priorities and dependencies in."""
-    for kind in ("BatchJobHistory", "BatchHistory"):
-        if kind not in tables:
-            found = ", ".join(f"{t.source} ({t.kind})" for t in tables.values()) or "none"
-            raise HistoryError(" ".join(sources), f"no {kind} table among the files (found:"
-                               f" {found}); export both BatchJobHistory and BatchHistory")
-    jt, tt = tables["BatchJobHistory"], tables["BatchHistory"]
+    codes = priority_mapping(priority_codes)
+    counts: dict[str, int] = {}
+    job_kind = "BatchJobHistory" if "BatchJobHistory" in raws else "BatchJobHistories"
+    if job_kind not in raws:
+        found = [f"{r.source} ({r.kind})" for rs in raws.values() for r in rs]
+        found += [n for n in notes if n.endswith("; skipped")]
+        raise HistoryError(" ".join(sources), f"no BatchJobHistory table among the files"
+                           f" (found: {'; '.join(found) or 'none'}); export BatchJobHistory"
+                           " (and BatchHistory), or the BatchJobHistories entity")
+    if job_kind == "BatchJobHistory" and "BatchJobHistories" in raws:
+        notes.append("both BatchJobHistory and the BatchJobHistories entity given: the"
+                     " entity is not used")
+    tables = {k: _combine(rs, notes) for k, rs in raws.items() if k != "BatchConstraints"}
     present = frozenset(f"{t.kind}.{c}" for t in tables.values() for c in t.frame.columns)
-    jobs = _jobs(jt)
-    _check_unique(jt, [jobs["run_id"].to_numpy()], "RecId", "RecId")
-    tasks = _tasks(tt, jobs)
-    _check_unique(tt, [tasks["run_id"].to_numpy(), tasks["task_id"].to_numpy()], "BatchId",
-                  "task run: this BatchId is already in this BatchJobHistoryId")
-    _groups(tables, jobs, tasks)
-    cons = _constraints(tables.get("BatchConstraints"))
-    gaps = _gaps(tables, present, jobs, tasks)
-    return History(jobs, tasks, cons, tuple(gaps), sources, present)
+    jt = tables[job_kind]
+    if not len(jt):
+        raise HistoryError(jt.source, f"the {job_kind} table has no rows: no job run to read")
+    jobs = _jobs(jt, rule, counts, notes)
+    if "BatchHistory" in tables:
+        level = "task"
+        tasks = _tasks(tables["BatchHistory"], jobs, rule, counts)
+    else:
+        level = "job"
+        tasks = _job_tasks(jobs)
+        notes.append(f"no BatchHistory: a job-level history; each of the {len(jobs):,} job"
+                     " runs is read as one task of the job's name")
+    batch_jobs = apply_settings(tables, jobs, tasks, codes, rule, counts, notes,
+                                job_level=level == "job")
+    history_ids = set(tasks["history_id"].dropna().astype("int64"))
+    task_ids = set(tasks["task_id"])
+    if "Batch" in tables:
+        task_ids |= set(ids(tables["Batch"], "RecId"))
+    cons_hist, cons_plain = deps.classify(raws.get("BatchConstraints", []), history_ids,
+                                          task_ids, notes)
+    cons, cons_source = deps.dependencies(
+        _combine(cons_hist, notes) if cons_hist else None,
+        _combine(cons_plain, notes) if cons_plain else None, tasks, notes)
+    if cons_hist:
+        present |= {f"BatchConstraintsHistory.{c}" for r in cons_hist for c in r.frame.columns}
+    if cons_plain:
+        present |= {f"BatchConstraints.{c}" for r in cons_plain for c in r.frame.columns}
+    _check_period(jt, jobs, ["scheduled", "start", "end"])
+    if level == "task":
+        _check_period(tables["BatchHistory"], tasks, ["start", "end"], jobs)
+    _cap(jobs, tasks, level, fo_version, notes)
+    _time_notes(rule, counts, notes)
+    found = gaps(tables, present, jobs, tasks, level, cons_source, fo_version)
+    return History(jobs, tasks, cons, tuple(found), sources, present, level=level,
+                   constraints_source=cons_source, batch_jobs=batch_jobs, notes=tuple(notes))
 
 
-def _jobs(t: _Table) -> pd.DataFrame:
-    frame = t.frame
-    start, end = _times(t, "StartDateTime"), _times(t, "EndDateTime")
-    scheduled = _times(t, "OrigStartDateTime")
+def _time_notes(rule: TimeRule, counts: dict[str, int], notes: list[str]) -> None:
+    naive = counts.get("naive", 0)
+    if not naive:
+        return
+    if rule.times_in == "UTC":
+        notes.append(f"{naive:,} times without an offset read as UTC (F&O stores UTC; give"
+                     " --times-in ZONE if the export converted them to local time)")
+        return
+    notes.append(f"{naive:,} times without an offset read as local time in {rule.times_in}"
+                 " and converted to UTC")
+    odd = counts.get("odd", 0)
+    if odd:
+        notes.append(f"{odd:,} of them fall where {rule.times_in}'s clocks change: a"
+                     " repeated time is read as its first occurrence, a skipped one one hour"
+                     " later")
+
+
+def _cap(jobs: pd.DataFrame, tasks: pd.DataFrame, level: str, fo_version: str | None,
+         notes: list[str]) -> None:
+    rule, more_than, kept = history_cap(fo_version)
+    counts = tasks.groupby("run_id", sort=False).size()
+    jobs["capped"] = (jobs["run_id"].map(counts).eq(kept).to_numpy(dtype=bool)
+                      if level == "task" else np.zeros(len(jobs), dtype=bool))
+    notes.append(f"history cap ({rule}{' on' if rule == '10.0.39' else ''}): jobs of more"
+                 f" than {more_than:,} tasks keep {kept:,} task rows;"
+                 f" {int(jobs['capped'].sum()):,} runs have exactly {kept:,} (jobs.capped)")
+
+
+_COLUMNS = {"scheduled": "OrigStartDateTime", "start": "StartDateTime", "end": "EndDateTime"}
+GAP_DAYS = 366
+"""Times separated from the others by more than this many days are refused as far outside
+the history's period (a 1970 or 2262 among 2026 runs), however long the period itself."""
+
+
+def _check_period(table: Table, frame: pd.DataFrame, columns: list[str],
+                  jobs: pd.DataFrame | None = None) -> None:
+    """Refuse the first time that lies more than ``GAP_DAYS`` away from all the others, on
+    the side of the gap with fewer times (the job runs' times when ``jobs`` is given)."""
+    day = 86_400 * 10**9
+    stamps = [frame[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+              for c in columns]
+    reference = stamps if jobs is None else [
+        jobs[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+        for c in ("scheduled", "start", "end")]
+    nat = np.iinfo(np.int64).min
+    days = np.unique(np.concatenate([s[s != nat] for s in [*stamps, *reference]]) // day)
+    if len(days) < 2:
+        return
+    steps = np.diff(days)
+    if not (steps > GAP_DAYS).any():
+        return
+    ref = np.concatenate([s[s != nat] for s in reference]) // day
+    counts = np.searchsorted(np.sort(ref), days, side="right")
+    for k in np.flatnonzero(steps > GAP_DAYS):
+        below, above = counts[k], len(ref) - counts[k]
+        lo, hi = (days[0], days[k]) if below <= above else (days[k + 1], days[-1])
+        for column, values in zip(columns, stamps, strict=True):
+            out = (values != nat) & (values // day >= lo) & (values // day <= hi)
+            if out.any():
+                i = int(np.argmax(out))
+                moment = pd.Timestamp(int(values[i])).tz_localize("UTC")
+                raise table.error(i, _COLUMNS[column], f"{moment:%Y-%m-%d %H:%M:%S} (UTC) is"
+                                  f" more than {GAP_DAYS} days from the history's other"
+                                  " times: far outside its period")
+
+
+def _check_order(table: Table, start: pd.Series, end: pd.Series) -> None:
+    bad = (end < start).to_numpy(dtype=bool, na_value=False)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise table.error(i, "EndDateTime", f"ends at {end.iloc[i]:%Y-%m-%d %H:%M:%S}, before"
+                          f" its start {start.iloc[i]:%Y-%m-%d %H:%M:%S} (UTC)")
+
+
+def _status(t: Table) -> pd.Series:
+    return labels(t, "Status", STATUS_WORDS, STATUS_CODES, "status")
+
+
+def _jobs(t: Table, rule: TimeRule, counts: dict[str, int], notes: list[str]) -> pd.DataFrame:
+    start, end = times(t, "StartDateTime", rule, counts), times(t, "EndDateTime", rule, counts)
+    scheduled = times(t, "OrigStartDateTime", rule, counts)
     _check_order(t, start, end)
-    job_id = _ids(t, "BatchJobId")
-    caption = _text(t, "Caption")
-    if "Caption" not in frame.columns or caption.isna().any():
-        names = pd.Series([f"Job {i}" for i in job_id])
-        caption = pd.Series(pd.Categorical(caption.astype(object).where(caption.notna(), names)))
+    job_id = ids(t, "BatchJobId")
+    if t.kind == "BatchJobHistories":
+        run_id = np.arange(1, len(t) + 1, dtype=np.int64)
+        notes.append(f"the BatchJobHistories entity has no RecId: its {len(t):,} job runs are"
+                     " numbered 1, 2, ... in file order")
+        caption = names(t, "JobDescription")
+    else:
+        run_id = ids(t, "RecId")
+        unique(t, run_id, "RecId", "RecId")
+        caption = names(t, "Caption")
+    if caption.isna().any():
+        fallback = pd.Series([f"Job {i}" for i in job_id])
+        caption = pd.Series(pd.Categorical(caption.astype(object).where(caption.notna(),
+                                                                        fallback)))
     return pd.DataFrame({
-        "run_id": _ids(t, "RecId"),
-        "job_id": job_id,
-        "job": caption,
-        "status": _labels(t, "Status", STATUS_WORDS, STATUS_CODES, "status"),
-        "scheduled": scheduled,
-        "start": start,
-        "end": end,
-        "company": _text(t, "Company"),
-        "executed_by": _text(t, "ExecutedBy"),
-    }).astype({"scheduled": "datetime64[ns, UTC]", "start": "datetime64[ns, UTC]",
-               "end": "datetime64[ns, UTC]", "job": "category", "status": "category",
-               "company": "category", "executed_by": "category"})
+        "run_id": run_id, "job_id": job_id, "job": caption, "status": _status(t),
+        "scheduled": scheduled, "start": start, "end": end,
+        "company": names(t, "Company"), "executed_by": names(t, "ExecutedBy"),
+    }).astype({"job": "category", "status": "category", "company": "category",
+               "executed_by": "category"})
 
 
-def _tasks(t: _Table, jobs: pd.DataFrame) -> pd.DataFrame:
-    frame = t.frame
-    start, end = _times(t, "StartDateTime"), _times(t, "EndDateTime")
+def _tasks(t: Table, jobs: pd.DataFrame, rule: TimeRule, counts: dict[str, int]
+           ) -> pd.DataFrame:
+    n = len(t)
+    start, end = times(t, "StartDateTime", rule, counts), times(t, "EndDateTime", rule, counts)
     _check_order(t, start, end)
-    task_id = _ids(t, "BatchId")
-    classes = (_ids(t, "ClassNumber", required=False) if "ClassNumber" in frame.columns
-               else np.full(len(frame), -1, dtype=np.int64))
-    caption = _text(t, "Caption")
+    task_id = ids(t, "BatchId")
+    classes = (ids(t, "ClassNumber", required=False) if t.has("ClassNumber")
+               else np.full(n, -1, dtype=np.int64))
+    caption = names(t, "Caption")
     if caption.isna().any():
         fallback = pd.Series([f"Class {c}" if c >= 0 else f"Task {i}"
                               for c, i in zip(classes, task_id, strict=True)])
         caption = pd.Series(pd.Categorical(caption.astype(object).where(caption.notna(),
                                                                         fallback)))
-    if "retryCount" in frame.columns:
-        retries = _ids(t, "retryCount", required=False)
-        retries[retries < 0] = 0
-    else:
-        retries = np.zeros(len(frame), dtype=np.int64)
-    runtime = (_flags(t, "RuntimeTask") if "RuntimeTask" in frame.columns
-               else np.zeros(len(frame), dtype=bool))
-    run_id = _ids(t, "BatchJobHistoryId")
-    where = pd.Index(jobs["run_id"]).get_indexer(run_id) if jobs["run_id"].is_unique else (
-        pd.Index(jobs["run_id"].drop_duplicates()).get_indexer(run_id))
+    retries = (np.maximum(ids(t, "retryCount", required=False, most=100), 0)
+               if t.has("retryCount") else np.zeros(n, dtype=np.int64))
+    runtime = (flags(t, "RuntimeTask").fillna(False).to_numpy(dtype=bool)
+               if t.has("RuntimeTask") else np.zeros(n, dtype=bool))
+    run_id = ids(t, "BatchJobHistoryId")
+    where = pd.Index(jobs["run_id"]).get_indexer(run_id)
     if (where < 0).any():
         i = int(np.argmax(where < 0))
-        raise _error(t, i, "BatchJobHistoryId", f"no job run with RecId {run_id[i]} in the"
-                     " BatchJobHistory table")
+        raise t.error(i, "BatchJobHistoryId", f"no job run with RecId {run_id[i]} in the"
+                      " BatchJobHistory table")
+    pairs = pd.DataFrame({"run": run_id, "task": task_id})
+    dup = pairs.duplicated(keep="first").to_numpy()
+    if dup.any():
+        i = int(np.argmax(dup))
+        first = int(np.argmax((run_id == run_id[i]) & (task_id == task_id[i])))
+        source, row = t.where(first)
+        also = f"row {row}" if source == t.where(i)[0] else f"{source} row {row}"
+        raise t.error(i, "BatchId", "duplicate task run: this BatchId is already in this"
+                      f" BatchJobHistoryId (also on {also})")
+    recid = ids(t, "RecId", required=False) if t.has("RecId") else np.full(n, -1, np.int64)
+    history_id = pd.Series(recid, dtype="Int64").mask(recid < 0).array
+    limit = (ids(t, "retriesOnFailure", required=False, most=100)
+             if t.has("retriesOnFailure") else np.full(n, -1, dtype=np.int64))
+    retry_limit = pd.Series(limit, dtype="Int64").mask(limit < 0).array
     return pd.DataFrame({
-        "run_id": run_id,
-        "job_id": _ids(t, "BatchJobId"),
-        "job": jobs["job"].array.take(where),
-        "task_id": task_id,
-        "task": caption,
+        "run_id": run_id, "job_id": ids(t, "BatchJobId"), "job": jobs["job"].array.take(where),
+        "task_id": task_id, "task": caption,
         "class_number": pd.Series(classes, dtype="Int64").mask(classes < 0).to_numpy(),
-        "server": _text(t, "ServerId"),
-        "status": _labels(t, "Status", STATUS_WORDS, STATUS_CODES, "status"),
-        "start": start,
-        "end": end,
-        "retries": retries,
-        "runtime": runtime,
-        "company": _text(t, "Company"),
-    }).astype({"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]",
-               "class_number": "Int64", "task": "category", "server": "category",
+        "server": names(t, "ServerId"), "status": _status(t), "start": start, "end": end,
+        "retries": retries, "runtime": runtime, "company": names(t, "Company"),
+        "history_id": history_id,
+        "constraint_type": pd.Categorical([None] * n, categories=["all", "any"]),
+        "ignore_on_fail": pd.array([pd.NA] * n, dtype="boolean"),
+        "retry_limit": retry_limit,
+    }).astype({"class_number": "Int64", "task": "category", "server": "category",
                "status": "category", "company": "category"})
 
 
-def _lookup(values: pd.Series, ids: np.ndarray, keys: np.ndarray) -> pd.Categorical:
-    """``values`` (indexed like ``ids``) looked up for each of ``keys``; NA where absent."""
-    where = pd.Index(ids).get_indexer(keys)
-    cats = pd.Categorical(values)
-    return cats.take(where, allow_fill=True)
-
-
-def _groups(tables: dict[str, _Table], jobs: pd.DataFrame, tasks: pd.DataFrame) -> None:
-    """Join each task's group (Batch.GroupId, else BatchJob.BatchGroup) and job priority."""
-    none = pd.Categorical([None] * len(jobs))
-    jobs["group"], jobs["priority"] = none, none.copy()
-    tasks["group"] = pd.Categorical([None] * len(tasks))
-    if "BatchJob" in tables:
-        bj = tables["BatchJob"]
-        ids = _ids(bj, "RecId")
-        _check_unique(bj, [ids], "RecId", "RecId")
-        batch_group = _text(bj, "BatchGroup")
-        jobs["group"] = _lookup(batch_group, ids, jobs["job_id"].to_numpy())
-        tasks["group"] = _lookup(batch_group, ids, tasks["job_id"].to_numpy())
-        if "Priority" in bj.frame.columns:
-            priority = _labels(bj, "Priority", PRIORITY_WORDS, {}, "priority")
-            jobs["priority"] = _lookup(priority, ids, jobs["job_id"].to_numpy())
-    if "Batch" in tables:
-        b = tables["Batch"]
-        ids = _ids(b, "RecId")
-        _check_unique(b, [ids], "RecId", "RecId")
-        own = pd.Series(_lookup(_text(b, "GroupId"), ids, tasks["task_id"].to_numpy()))
-        tasks["group"] = pd.Categorical(own.astype(object).where(
-            own.notna(), tasks["group"].astype(object)))
-
-
-def _constraints(t: _Table | None) -> pd.DataFrame:
-    if t is None:
-        return pd.DataFrame({"task_id": pd.Series(dtype="int64"),
-                             "depends_on": pd.Series(dtype="int64"),
-                             "expect": pd.Series(dtype="string")})
+def _job_tasks(jobs: pd.DataFrame) -> pd.DataFrame:
+    """One task per job run, for a job-level history: the run's name, times and status."""
+    n = len(jobs)
     return pd.DataFrame({
-        "task_id": _ids(t, "BatchId"),
-        "depends_on": _ids(t, "DependsOnBatchId"),
-        "expect": _labels(t, "ExpectedStatus", DEPENDENCY_WORDS, DEPENDENCY_CODES,
-                          "expected status").astype("string").to_numpy(),
-    }).astype({"expect": "string"})
+        "run_id": jobs["run_id"].to_numpy(), "job_id": jobs["job_id"].to_numpy(),
+        "job": jobs["job"].array, "task_id": jobs["job_id"].to_numpy(),
+        "task": pd.Categorical(jobs["job"].astype(str)),
+        "class_number": pd.array([pd.NA] * n, dtype="Int64"),
+        "server": pd.Categorical([None] * n), "status": jobs["status"].array,
+        "start": jobs["start"].to_numpy(), "end": jobs["end"].to_numpy(),
+        "retries": np.zeros(n, dtype=np.int64), "runtime": np.zeros(n, dtype=bool),
+        "company": jobs["company"].array,
+        "history_id": pd.array([pd.NA] * n, dtype="Int64"),
+        "constraint_type": pd.Categorical([None] * n, categories=["all", "any"]),
+        "ignore_on_fail": pd.array([pd.NA] * n, dtype="boolean"),
+        "retry_limit": pd.array([pd.NA] * n, dtype="Int64"),
+    }).astype({"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]"})
 
-
-_LOST = {
-    "BatchJobHistory.Caption": "jobs are named by BatchJobId",
-    "BatchHistory.Caption": "tasks are named by ClassNumber (or BatchId)",
-    "BatchHistory.ServerId": "servers and their peak concurrency are unknown",
-    "BatchHistory.retryCount": "retries are unknown; failure shares count final errors only",
-    "BatchHistory.RuntimeTask": "runtime tasks cannot be told from static ones",
-    "BatchHistory.ClassNumber": "tasks without a Caption cannot be grouped by class",
-    "BatchJobHistory.Company": "companies are unknown",
-    "BatchJobHistory.ExecutedBy": "who started each run is unknown",
-}
-
-
-def _gaps(tables: dict[str, _Table], present: frozenset[str], jobs: pd.DataFrame,
-          tasks: pd.DataFrame) -> list[str]:
-    """What this history cannot show, in words calibration repeats in its header."""
-    gaps = [f"no {name.split('.')[1]} column in {name.split('.')[0]}: {lost}"
-            for name, lost in _LOST.items() if name not in present]
-    if "Batch" not in tables and "BatchJob" not in tables:
-        gaps.append("no Batch or BatchJob table: batch groups are unknown")
-    if "BatchConstraints" not in tables:
-        gaps.append("no BatchConstraints table: dependencies are inferred from timing")
-    counts = tasks.groupby("run_id", sort=False).size()
-    empty = jobs[~jobs["run_id"].isin(counts.index)]
-    if len(empty):
-        names = sorted(set(empty["job"].astype(str)))
-        gaps.append(f"{len(empty)} job runs of {len(names)} jobs have no task rows (history"
-                    f" setting Never or Errors only?): {_few(names)}")
-    capped = counts[counts == CAPPED_ROWS]
-    if len(capped):
-        names = sorted(set(jobs.set_index("run_id").loc[capped.index, "job"].astype(str)))
-        gaps.append(f"{len(capped)} runs have exactly {CAPPED_ROWS} task rows, F&O's cap for"
-                    f" jobs of more than 4,000 tasks; their task counts are lower bounds:"
-                    f" {_few(names)}")
-    open_runs = int((~jobs["status"].isin(["Ended", "Error", "Canceled"])).sum())
-    if open_runs:
-        gaps.append(f"{open_runs} job runs were not finished when exported")
-    moments = pd.concat([jobs["scheduled"], jobs["start"]]).dropna()
-    if len(moments):
-        days = pd.date_range(moments.min().normalize(), moments.max().normalize(), freq="D")
-        seen = set(moments.dt.normalize().unique())
-        missing = [d for d in days if d not in seen]
-        if missing:
-            gaps.append(f"{len(missing)} days without any job run (UTC):"
-                        f" {_few([f'{d:%Y-%m-%d}' for d in missing])}")
-    return gaps
-
-
-def _few(names: Sequence[str], n: int = 5) -> str:
-    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")

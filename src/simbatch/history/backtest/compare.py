@@ -59,9 +59,10 @@ def ready_times(tasks: pd.DataFrame, edges: pd.DataFrame, run_start: pd.Series) 
 
     A task with no edge is a root: ready at its run's start (``run_start``, indexed by
     key). Otherwise it is ready at the latest of the moments it waits for: the end of
-    each prerequisite, or the start of the task that added it (a runtime task). When a
+    each prerequisite, or the start of the task that added it (a runtime task); a task
+    whose edges say ``any`` (F&O's ConstraintType Any) at the earliest of them. When a
     moment it waits for is missing (that task has no end), its ready moment is unknown
-    (NaT). Returned aligned with ``tasks``.
+    (NaT; for ``any``, only when all are missing). Returned aligned with ``tasks``.
     """
     moments = pd.concat([
         tasks[["key", "task", "end"]].rename(columns={"task": "on", "end": "at"})
@@ -70,9 +71,15 @@ def ready_times(tasks: pd.DataFrame, edges: pd.DataFrame, run_start: pd.Series) 
         .assign(what="start")], ignore_index=True)
     joined = edges.merge(moments, on=["key", "on", "what"], how="left")
     joined["unknown"] = joined["at"].isna()
+    if "any" not in joined.columns:
+        joined["any"] = False
     latest = joined.groupby(["key", "task"], sort=False).agg(
-        at=("at", "max"), unknown=("unknown", "any"))
-    latest.loc[latest["unknown"], "at"] = pd.NaT
+        at=("at", "max"), first=("at", "min"), unknown=("unknown", "any"),
+        known=("unknown", lambda u: not u.all()), any=("any", "max"))
+    either = latest["any"].astype(bool)
+    latest.loc[either, "at"] = latest.loc[either, "first"]  # any: the first one is enough
+    latest.loc[~either & latest["unknown"], "at"] = pd.NaT
+    latest.loc[either & ~latest["known"].astype(bool), "at"] = pd.NaT
     index = pd.MultiIndex.from_frame(tasks[["key", "task"]])
     found = latest["at"].reindex(index)
     has_edges = pd.Series(index.isin(latest.index), index=index)

@@ -19,6 +19,7 @@ The comparison itself (ready times, figures, errors) is ``simbatch.history.backt
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from simbatch.engine import budget
 from simbatch.engine.trace import ReplayModel, Trace, TraceRun, TraceTask
 from simbatch.errors import BudgetError, HistoryError, UsageError
 from simbatch.history.backtest import compare
+from simbatch.history.backtest.checks import check_retries, empty_figures, input_notes
+from simbatch.history.calibration.dependencies import check_cycles
+from simbatch.history.calibration.gaps import check_budget, check_period
 from simbatch.history.read import History
 from simbatch.results.result import Result
 from simbatch.scenario.load import load, load_document
@@ -168,9 +172,15 @@ def _names(rows: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     A static task is named by its Caption; a second row of one Caption in one run is
     ``Caption (2)``. A runtime task's parent is the run's static task of its Caption,
     else the run's first static task (as calibration reads it); the k-th of a parent
-    to start is ``Parent #k``.
+    to start is ``Parent #k``. A job with no static row at all has its rows read as its
+    own tasks, as calibration does.
     """
     rows = rows.sort_values(["run_id", "start", "task_id"], kind="stable")
+    alone = ~rows["job"].isin(rows.loc[~rows["runtime"], "job"])
+    if alone.any():  # as calibration reads them: no static task adds them, so they are its own
+        rows = rows.assign(runtime=rows["runtime"] & ~alone)
+        notes.append(f"{int(alone.sum())} task rows of jobs whose every row is a runtime task"
+                     " (RuntimeTask 1) are replayed as the jobs' own tasks")
     static = rows[~rows["runtime"]].copy()
     caption = static["task"].astype(str)
     dup = static.groupby([static["run_id"], caption], sort=False).cumcount()
@@ -198,9 +208,23 @@ def _edges(history: History, named: pd.DataFrame, calibrated: Mapping[str, Any] 
     static = named[named["parent"].isna()]
     ids = static[["run_id", "task_id", "name"]]
     if calibrated is None:
-        found = history.constraints.merge(ids, on="task_id").merge(
-            ids.rename(columns={"task_id": "depends_on", "name": "on"}),
-            on=["run_id", "depends_on"])
+        cons = history.constraints
+        runs = (cons["run_id"] if "run_id" in cons.columns
+                else pd.Series(pd.NA, index=cons.index, dtype="Int64"))
+        per_run = runs.notna().to_numpy(dtype=bool)
+        parts = []
+        if per_run.any():  # BatchConstraintsHistory: the dependencies of that run only
+            mine = cons[per_run].assign(run_id=runs[per_run].astype("int64").to_numpy())
+            parts.append(mine.merge(ids, on=["run_id", "task_id"]).merge(
+                ids.rename(columns={"task_id": "depends_on", "name": "on"}),
+                on=["run_id", "depends_on"]))
+        if (~per_run).any():  # BatchConstraints: valid for every run
+            every = cons[~per_run].drop(columns=["run_id"], errors="ignore")
+            parts.append(every.merge(ids, on="task_id").merge(
+                ids.rename(columns={"task_id": "depends_on", "name": "on"}),
+                on=["run_id", "depends_on"]))
+        found = (pd.concat(parts, ignore_index=True) if parts else
+                 pd.DataFrame(columns=["run_id", "name", "on", "expect"]))
         wait = found[["run_id", "name", "on", "expect"]]
     else:
         # every replayed task ran, so it waited for its inferred prerequisite to finish,
@@ -217,7 +241,18 @@ def _edges(history: History, named: pd.DataFrame, calibrated: Mapping[str, Any] 
                          "on": child["parent"], "expect": "started"})
     out = pd.concat([wait, kids], ignore_index=True)
     out["what"] = np.where(out["expect"] == "started", "start", "end")
+    either = _any_tasks(static)
+    out["any"] = [(r, n) in either for r, n in zip(out["run_id"], out["name"], strict=True)]
     return out.rename(columns={"run_id": "key", "name": "task"})
+
+
+def _any_tasks(static: pd.DataFrame) -> set[tuple[int, str]]:
+    """The (run_id, name) of the task runs whose dependencies combine by Any
+    (Batch.ConstraintType Any = 1, the reader's ``constraint_type``)."""
+    if "constraint_type" not in static.columns:
+        return set()
+    either = static[static["constraint_type"].astype(object) == "any"]
+    return set(zip(either["run_id"].tolist(), either["name"].tolist(), strict=True))
 
 
 def _attempts(span: int | None, retries: int, error: bool, horizon: int,
@@ -318,6 +353,9 @@ def _trace(scenario: Scenario, names: dict[str, list[str]], runs: pd.DataFrame,
         rows_of.setdefault(run_id, []).append(i)
     waits: dict[tuple[int, str], list[tuple[str, str]]] = {}
     ends = edges[edges["what"] == "end"]
+    either = set(zip(ends.loc[ends["any"].astype(bool), "key"].tolist(),
+                     ends.loc[ends["any"].astype(bool), "task"].tolist(), strict=True)) if (
+        "any" in ends.columns) else set()
     for key, task, on, expect in zip(ends["key"].tolist(), ends["task"].tolist(),
                                      ends["on"].tolist(), ends["expect"].astype(str).tolist(),
                                      strict=True):
@@ -336,7 +374,7 @@ def _trace(scenario: Scenario, names: dict[str, list[str]], runs: pd.DataFrame,
                                  parent is not None)
             if parent is None:
                 after = tuple((position[on], e) for on, e in waits.get((run_id, name), ()))
-                tasks[position[name]] = TraceTask(attempts, after)
+                tasks[position[name]] = TraceTask(attempts, after, (run_id, name) in either)
             else:
                 runtime.setdefault(position[parent], []).append(attempts)
         out.append(TraceRun(index[job], due - origin, tasks, runtime))
@@ -344,14 +382,15 @@ def _trace(scenario: Scenario, names: dict[str, list[str]], runs: pd.DataFrame,
     return Trace(out), ids
 
 
-def _calibrated(history: History, runs: pd.DataFrame, topo: Scenario) -> Mapping[str, Any]:
+def _calibrated(history: History, runs: pd.DataFrame, topo: Scenario,
+                max_attempts: int | None) -> Mapping[str, Any]:
     """calibrate() on the runs in the period, with the topology given: its document."""
     from simbatch.history.calibration.fit import calibrate
 
-    mine = History(history.jobs[history.jobs["run_id"].isin(runs["run_id"])],
-                   history.tasks[history.tasks["run_id"].isin(runs["run_id"])],
-                   history.constraints, history.gaps, history.sources, history.columns)
-    return calibrate(mine, topology=topo).document
+    mine = dataclasses.replace(
+        history, jobs=history.jobs[history.jobs["run_id"].isin(runs["run_id"])],
+        tasks=history.tasks[history.tasks["run_id"].isin(runs["run_id"])])
+    return calibrate(mine, topology=topo, max_attempts=max_attempts).document
 
 
 def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenario, *,
@@ -382,15 +421,26 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     notes: list[str] = []
     topo = load(topology)
     zone = topo.timezone
+    check_budget(history, max_attempts, "the back-test")  # before any row is processed
+    check_period(history)  # on the whole history, so a refusal names the file's row
+    check_cycles(history)
+    check_retries(history)
+    notes.extend(input_notes(history, topo))
     runs, rows = _in_period(history, topo, other_servers, notes)
     named = _names(rows, notes)
+    if named.empty:
+        raise HistoryError(" ".join(history.sources) or "history", "no task row of the runs"
+                           " due in the topology's period started: nothing to replay")
     runs = runs[runs["run_id"].isin(named["run_id"])].sort_values(
         ["scheduled", "start", "run_id"], kind="stable").reset_index(drop=True)
     runs.attrs["sources"] = history.sources
     scenario, names, group_of = _scenario(topo, named, runs, notes)
-    graph = "BatchConstraints" if len(history.constraints) else "calibrated"
-    document = (_calibrated(history, runs, topo) if calibrated or graph == "calibrated"
-                else None)
+    graph = (history.constraints_source if history.constraints_source != "timing"
+             else "BatchConstraints") if len(history.constraints) else "calibrated"
+    if not calibrated:
+        _check_replay_budget(history, named, max_attempts)
+    document = (_calibrated(history, runs, topo, max_attempts)
+                if calibrated or graph == "calibrated" else None)
     edges = _edges(history, named, document["jobs"] if document is not None
                    and graph == "calibrated" else None)
     task_group = {(j.name, t.name): t.group for j in scenario.jobs for t in j.tasks}
@@ -410,19 +460,19 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     compare.measure(actual_runs, actual_tasks, edges)
     daily = compare.daily_jobs(actual_runs, zone)
     actual = compare.figures(actual_runs, actual_tasks, daily)
-    notes.insert(0, f"task graph from {graph}" + ("" if graph == "BatchConstraints" else
+    notes.insert(0, f"task graph from {graph}" + ("" if graph != "calibrated" else
                  " (calibrate's dependencies inferred from timing: the export has no"
-                 " BatchConstraints)"))
+                 " BatchConstraintsHistory or BatchConstraints)"))
     if calibrated:
         assert document is not None
         model = _calibrated_scenario(document, topo)
         budget.check(model, max_attempts)
         simulated = compare.replicate_figures(model, replications, seed, zone, daily, executor,
                                               max_attempts)
+        notes.extend(empty_figures(actual, simulated))
         return Backtest("calibrated", graph, _public(actual_runs, None),
                         _public_tasks(actual_tasks, None), actual, simulated, model, None,
                         tuple(daily), tuple(notes), seed)
-    _check_replay_budget(history, named, max_attempts)
     trace, ids = _trace(scenario, names, runs, named, edges)
     replay = ReplayModel(scenario, trace)
     replay.run()
@@ -437,6 +487,7 @@ def backtest(history: History, topology: str | Path | Mapping[str, Any] | Scenar
     sim_tasks = sim_tasks.drop(columns="hour").merge(actual_runs[["key", "hour"]], on="key")
     compare.measure(sim_runs, sim_tasks, edges)
     simulated = compare.figures(sim_runs, sim_tasks, daily)
+    notes.extend(empty_figures(actual, simulated))
     return Backtest("replay", graph, _public(actual_runs, sim_runs),
                     _public_tasks(actual_tasks, sim_tasks), actual, simulated, scenario,
                     result, tuple(daily), tuple(notes), seed)

@@ -24,7 +24,14 @@ from simbatch.history.calibration.document import (
 )
 from simbatch.scenario.timegrammar import WEEKDAYS, parse_days
 
-__all__ = ["DAY_SIGMA", "RATE_SIGMA", "infer_schedule"]
+__all__ = ["DAY_SIGMA", "GRID_WALK", "HOURS_WALK", "RATE_SIGMA", "SLOTS_PER_RUN",
+           "infer_schedule"]
+
+GRID_WALK = 100_000
+"""A grid's slots are counted one by one up to this many (or ``SLOTS_PER_RUN`` per run)."""
+SLOTS_PER_RUN = 50
+HOURS_WALK = 200_000
+"""A period's hours (for arrival rates) are walked up to this many (about 22 years)."""
 
 RATE_SIGMA = 3.0
 """Two arrival rates are one when they differ by less than this many standard errors."""
@@ -87,9 +94,11 @@ def _calendar(slots: pd.Series) -> dict[str, Any] | None:
                             f" {_sureness(n)}"}
     weekdays = sorted({d.weekday() for d in dates})
     if step == 1 and len(weekdays) < 7 and (dates[-1] - dates[0]).days >= 7:
-        missed = sum(1 for i in range((dates[-1] - dates[0]).days + 1)
-                     if (dates[0] + dt.timedelta(days=i)).weekday() in weekdays
-                     and dates[0] + dt.timedelta(days=i) not in set(dates))
+        span = (dates[-1] - dates[0]).days + 1  # counted, not walked: bounded by the rows
+        weeks, rest = divmod(span, 7)
+        on_days = weeks * len(weekdays) + sum(
+            1 for i in range(rest) if (dates[0].weekday() + i) % 7 in weekdays)
+        missed = on_days - len(set(dates))
         return {"recurrence": flow_map({"every": "1w", "on": flow_list(
                     [WEEKDAYS[d] for d in weekdays])}),
                 "_why": f"{thousands(n)} runs {at} on {days_text(weekdays)} only, {missed} of"
@@ -132,12 +141,11 @@ def _grid(slots: pd.Series, start: pd.Series, scheduled: pd.Series,
     points = pd.concat([slots[~held].reset_index(drop=True), opened_at.reset_index(drop=True)])
     window = _daily_window(points, step, (period[1] - period[0]).days)
     # the slots without a run: those of the grid inside the window (a slot outside is none)
-    grid = pd.to_datetime(np.arange(int(epoch.iloc[0]), int(epoch.iloc[-1]) + 1, step),
-                          unit="s", utc=True).tz_convert(slots.dt.tz)
-    inside = np.ones(len(grid), bool) if window is None else _inside(pd.Series(grid), window)
-    skipped = int(inside.sum()) - n
+    inside, about = _slots_inside(int(epoch.iloc[0]), int(epoch.iloc[-1]), step, n,
+                                  slots.dt.tz, window)
+    skipped = inside - n
     why = (f"{thousands(n)} runs, all on a {every} grid from {slots.iloc[0]:%H:%M};"
-           f" {thousands(max(skipped, 0))} slots without a run")
+           f" {about}{thousands(max(skipped, 0))} slots without a run")
     if window is not None:
         out["active"] = flow_map(window)
         span = f"{window['from']}-{window['to']}" + (f" on {window['days']}"
@@ -147,6 +155,28 @@ def _grid(slots: pd.Series, start: pd.Series, scheduled: pd.Series,
                 f" opened, so it may start only {span} (inferred)")
     out["_why"] = f"{why}; {_sureness(n)}"
     return out
+
+
+def _slots_inside(first: int, last: int, step: int, n: int, zone: Any,
+                  window: dict[str, Any] | None) -> tuple[int, str]:
+    """How many slots of the grid (epoch seconds ``first`` to ``last``) lie inside the window,
+    and "about " when counted from one week of slots rather than all of them.
+
+    The slots are walked only while there are at most ``GRID_WALK`` of them or ``SLOTS_PER_RUN``
+    per run; beyond that a week of slots is walked and scaled, so a history of a few rows
+    spanning centuries costs a week, not its span.
+    """
+    total = (last - first) // step + 1
+    if window is None:
+        return total, ""
+    walk = total if total <= max(GRID_WALK, SLOTS_PER_RUN * n) else min(
+        total, 7 * 86400 // step + 1)
+    grid = pd.to_datetime(first + step * np.arange(walk, dtype=np.int64), unit="s",
+                          utc=True).tz_convert(zone)
+    inside = int(_inside(pd.Series(grid), window).sum())
+    if walk == total:
+        return inside, ""
+    return round(inside * total / walk), "about "
 
 
 def _daily_window(points: pd.Series, step: int, observed_days: int) -> dict[str, Any] | None:
@@ -195,12 +225,21 @@ def _inside(local: pd.Series, window: dict[str, Any]) -> np.ndarray:
 
 
 def _exposure(period: tuple[pd.Timestamp, pd.Timestamp], zone: ZoneInfo) -> np.ndarray:
-    """Hours observed of each (weekday, local hour) in the period."""
-    hours = pd.date_range(period[0].floor("h"), period[1].ceil("h"), freq="h", inclusive="left")
+    """Hours observed of each (weekday, local hour) in the period.
+
+    The hours are walked while there are at most ``HOURS_WALK`` of them; a longer period is
+    a whole number of weeks, each week's hours counted once and scaled.
+    """
+    begin, end = period[0].floor("h"), period[1].ceil("h")
+    count = int((end - begin) / pd.Timedelta("1h"))
+    scale = 1.0
+    if count > HOURS_WALK:
+        end, scale = begin + pd.Timedelta(weeks=52), count / (52 * 168)
+    hours = pd.date_range(begin, end, freq="h", inclusive="left")
     local = hours.tz_convert(zone)
     out = np.zeros((7, 24))
     np.add.at(out, (local.day_of_week, local.hour), 1.0)
-    return out
+    return out * scale
 
 
 def _same(c1: float, e1: float, c2: float, e2: float, sigma: float = RATE_SIGMA) -> bool:

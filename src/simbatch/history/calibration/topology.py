@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 from ruamel.yaml.comments import CommentedMap
 
+from simbatch.engine.compile import compile_servers
 from simbatch.history.calibration.document import commented, flow_map
 from simbatch.history.read import History
 from simbatch.scenario.load import load
-from simbatch.scenario.spec import CLOUD_MAX_THREADS
+from simbatch.scenario.spec import CLOUD_MAX_THREADS, Scenario
+from simbatch.scenario.timegrammar import epoch_ns
 
-__all__ = ["infer_topology", "peak_concurrency"]
+__all__ = ["infer_topology", "peak_concurrency", "restarts"]
 
 """The most threads a server may have (the cloud maximum): inferred threads are capped here."""
 
@@ -45,6 +47,9 @@ def infer_topology(history: History, topology: Any) -> tuple[CommentedMap, list[
         for key in ("scheduling", "platform", "polling", "reserved_capacity", "throttle"):
             if key in data:
                 out[key] = data[key]
+        for key in ("outages", "maintenance"):  # downtime is topology: kept, not fitted
+            if data.get(key):
+                out[key] = commented(data[key])
         out.setdefault("scheduling", scenario.scheduling)
         out["servers"] = commented(data["servers"])
         if data.get("groups"):
@@ -70,3 +75,27 @@ def infer_topology(history: History, topology: Any) -> tuple[CommentedMap, list[
     notes.append("threads per server: not in the history; each server's peak concurrency"
                  " is written as a lower bound (give --topology to set them)")
     return out, notes
+
+
+def restarts(tasks: pd.DataFrame, scenario: Scenario) -> np.ndarray:
+    """How many times each task row's server went down while it ran (a down span opening in
+    (start, end]): the topology's outages and maintenance, which end executing attempts in
+    Error. Calibration leaves those errors out of ``fail``: the kept downtime makes them."""
+    out = np.zeros(len(tasks), dtype=np.int64)
+    if not scenario.outages and not scenario.maintenance:
+        return out
+    servers = compile_servers(scenario)
+    origin = epoch_ns(scenario.start)
+    name = tasks["server"].astype(object).to_numpy()
+    start = tasks["start"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    end = tasks["end"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    ran = tasks["start"].notna().to_numpy() & tasks["end"].notna().to_numpy()
+    for k, server in enumerate(servers.names):
+        opens = np.array(sorted(origin + begin for begin, _, _ in servers.down[k]),
+                         dtype=np.int64)
+        if not len(opens):
+            continue
+        mine = ran & (name == server)
+        out[mine] = (np.searchsorted(opens, end[mine], side="right")
+                     - np.searchsorted(opens, start[mine], side="right"))
+    return out
