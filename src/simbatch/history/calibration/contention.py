@@ -124,6 +124,9 @@ def fit_contention(history: History, seed: int = 0) -> Contention:
         return Contention(None, "")
     centred_log = frame.log - frame.groupby("key").log.transform("mean")
     centred_avg = frame.avg - frame.groupby("key").avg.transform("mean")
+    if np.ptp(centred_log.to_numpy()) == 0:  # every run of every class equally long
+        return Contention(None, "no contention evident in this history (every run of each"
+                                " task class took the same time, whatever ran beside it)")
     test = stats.spearmanr(centred_log, centred_avg, alternative="greater")
     rho, p = float(test.statistic), float(test.pvalue)
     said = (f"Spearman's rho of duration against average concurrency over the run, within"
