@@ -111,10 +111,15 @@ def test_the_csv_written_by_run_shows_formulas_as_text(tmp_path: Path) -> None:
 
 def test_the_fo_export_shows_formulas_as_text(tmp_path: Path) -> None:
     result = simbatch.simulate(HOSTILE)
-    job_file, task_file = simbatch.write_fo_history(result, tmp_path)
-    assert [r["Caption"] for r in rows(job_file)] == ["'=cmd", "plain"]
-    assert [(r["Caption"], r["ServerId"]) for r in rows(task_file)] == [
+    files = {p.stem: p for p in simbatch.write_fo_history(result, tmp_path)}
+    assert [r["Caption"] for r in rows(files["BatchJobHistory"])] == ["'=cmd", "plain"]
+    assert [(r["Caption"], r["ServerId"]) for r in rows(files["BatchHistory"])] == [
         ("'+task", "'@srv"), ("T", "'@srv")]
+    assert [r["GroupId"] for r in rows(files["Batch"])] == ["'-grp", ""]  # default: empty
+    # and the reader takes the apostrophe back off: the names are the scenario's own
+    history = simbatch.read_history(*files.values())
+    assert sorted(map(str, history.jobs.job)) == ["=cmd", "plain"]
+    assert sorted(map(str, history.tasks.server)) == ["@srv", "@srv"]
 
 
 def test_the_sweep_table_shows_formulas_as_text(tmp_path: Path) -> None:
