@@ -628,3 +628,13 @@ def test_vary_ranges_beyond_the_work_budget_are_refused_before_anything_runs(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert refused in err and err.count("\n") == 1, err
+
+
+def test_calibrate_takes_the_work_budget(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "calibrated.yaml"
+    history = [str(p) for p in sorted(Path("examples/fo-export").glob("*.csv"))]
+    assert main(["calibrate", *history, "--out", str(out), "--max-attempts", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("BudgetError: ") and "776 task rows, more than the limit of 10" in err
+    assert not out.exists()

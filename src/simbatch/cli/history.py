@@ -7,6 +7,7 @@ from pathlib import Path
 
 import simbatch
 from simbatch.cli.options import (
+    MAX_ATTEMPTS_OPTION,
     MAX_REPLICATIONS,
     Commands,
     add_command,
@@ -77,6 +78,10 @@ def add_commands(commands: Commands) -> None:
     parser.add_argument("--topology", type=Path, metavar="FILE", help="a scenario whose"
                         " servers, threads, groups and scheduling to use (default: the"
                         " servers seen in the history)")
+    parser.add_argument("--max-attempts", type=whole(1, MAX_ATTEMPTS_OPTION), metavar="N",
+                        default=None, help="refuse a history of more task rows than N, the"
+                        f" work budget (default: {simbatch.MAX_ATTEMPTS:,}; at most"
+                        f" {MAX_ATTEMPTS_OPTION:,})")
     parser.set_defaults(handler=calibrate)
     parser = add_command(commands, "backtest", "replay F&O batch history on a topology and"
                          " compare simulated waits with the actual ones",
@@ -114,7 +119,8 @@ def calibrate(args: argparse.Namespace) -> int:
     history = read(args)
     zone = args.timezone or (simbatch.load(args.topology).timezone if args.topology else None)
     warning = history.looks_local(zone) if zone else None
-    calibration = simbatch.calibrate(history, timezone=args.timezone, topology=args.topology)
+    calibration = simbatch.calibrate(history, timezone=args.timezone, topology=args.topology,
+                                     max_attempts=args.max_attempts)
     scenario = calibration.write(args.out)
     print(f"wrote {args.out}: {len(scenario.jobs)} jobs, {len(scenario.servers)} servers, from"
           f" {len(history.jobs):,} job runs and {len(history.tasks):,} task runs")
