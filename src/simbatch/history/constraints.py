@@ -20,7 +20,7 @@ from simbatch.history.cells import Table, ids, labels, shown
 from simbatch.history.columns import DEPENDENCY_CODES, DEPENDENCY_WORDS
 from simbatch.history.tables import RawTable
 
-__all__ = ["classify", "dependencies", "empty"]
+__all__ = ["classify", "dependencies", "empty", "find_cycle"]
 
 
 def empty() -> pd.DataFrame:
@@ -67,29 +67,55 @@ def _rows(t: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                    "expected status").astype(str).to_numpy())
 
 
-def _acyclic(t: Table, rows: np.ndarray, frame: pd.DataFrame) -> None:
-    """Refuse a cycle among the dependencies (per run), naming a row on it. Checked
-    without recursion (graphlib), for graphs of any depth."""
+def find_cycle(frame: pd.DataFrame) -> tuple[int, list[int]] | None:
+    """A cycle among dependencies (task_id, depends_on, and run_id where they are per
+    run), or None: the position of a row on it, and its task ids in the order they wait.
+
+    Per-run rows (a run_id) are checked run by run, with the rows valid for every run (no
+    run_id) in each; without recursion (graphlib), for graphs of any depth.
+    """
     from graphlib import CycleError, TopologicalSorter
 
-    runs = frame["run_id"].fillna(-1).to_numpy(dtype=np.int64)
-    graph: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for run, task, before in zip(runs, frame["task_id"].to_numpy(),
-                                 frame["depends_on"].to_numpy(), strict=True):
-        graph.setdefault((int(run), int(task)), []).append((int(run), int(before)))
-    try:
-        TopologicalSorter(graph).prepare()
-    except CycleError as exc:
-        cycle = exc.args[1]  # each node a prerequisite of the next
-        edges = {(after[0], after[1], before[1])
-                 for before, after in pairwise(cycle)}
-        on = [(int(r), int(a), int(b)) in edges for r, a, b in
-              zip(runs, frame["task_id"], frame["depends_on"], strict=True)]
-        i = int(rows[int(np.argmax(on))])
-        path = " -> ".join(str(node[1]) for node in reversed(cycle))
-        raise t.error(i, "DependsOnBatchId", f"a cycle of dependencies (task ids {path}, each"
-                      f" waiting for the next): {shown(t.frame['DependsOnBatchId'].iloc[i])}"
-                      ) from None
+    if frame.empty:
+        return None
+    task = frame["task_id"].to_numpy()
+    on = frame["depends_on"].to_numpy()
+    runs = (frame["run_id"] if "run_id" in frame.columns
+            else pd.Series(pd.NA, index=frame.index, dtype="Int64"))
+    is_global = runs.isna().to_numpy(dtype=bool)
+    shared = np.flatnonzero(is_global)
+    groups = [shared]
+    if (~is_global).any():
+        own = np.flatnonzero(~is_global)
+        codes, _ = pd.factorize(runs.to_numpy()[own])
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        groups = [np.concatenate([part, shared]) for part in np.split(own[order], bounds)]
+    for rows in groups:
+        graph: dict[int, set[int]] = {}
+        first: dict[tuple[int, int], int] = {}
+        for i in rows.tolist():
+            graph.setdefault(int(task[i]), set()).add(int(on[i]))
+            first.setdefault((int(task[i]), int(on[i])), i)
+        try:
+            TopologicalSorter(graph).prepare()
+        except CycleError as exc:
+            cycle = [int(n) for n in exc.args[1]]  # each a prerequisite of the next
+            row = min(first[(after, before)] for before, after in pairwise(cycle))
+            return row, cycle[::-1]
+    return None
+
+
+def _acyclic(t: Table, rows: np.ndarray, frame: pd.DataFrame) -> None:
+    """Refuse a cycle among the dependencies, naming a row of the file on it."""
+    found = find_cycle(frame)
+    if found is None:
+        return
+    position, cycle = found
+    i = int(rows[position])
+    path = " -> ".join(map(str, cycle))
+    raise t.error(i, "DependsOnBatchId", f"a cycle of dependencies (task ids {path}, each"
+                  f" waiting for the next): {shown(t.frame['DependsOnBatchId'].iloc[i])}")
 
 
 def dependencies(history: Table | None, plain: Table | None, tasks: pd.DataFrame,

@@ -8,15 +8,13 @@ the constraints is refused before anything is written (``check_cycles``).
 
 from __future__ import annotations
 
-import itertools
-from graphlib import CycleError, TopologicalSorter
-
 import numpy as np
 import pandas as pd
 from ruamel.yaml.comments import CommentedMap
 
 from simbatch.errors import HistoryError
 from simbatch.history.calibration.document import flow_map
+from simbatch.history.constraints import find_cycle
 from simbatch.history.read import History
 
 __all__ = ["INFER_RUNS", "PAIR_BUDGET", "add_dependencies", "check_cycles", "constraints_file",
@@ -48,48 +46,17 @@ def _source_table(history: History) -> str:
 
 
 def check_cycles(history: History) -> None:
-    """A ``HistoryError`` naming the file and row when the constraints form a cycle.
-
-    Per-run constraints (``run_id``, BatchConstraintsHistory) are checked run by run, with the
-    global ones (BatchConstraints) in every run; a cycle would leave its tasks waiting for
-    each other for ever, so neither calibration nor the back-test can use it.
-    """
-    cons = history.constraints
-    if cons.empty:
+    """A ``HistoryError`` naming the file and row when the constraints form a cycle: its
+    tasks would wait for each other for ever, so neither calibration nor the back-test can
+    use it. ``read_history`` refuses one already; this guards a ``History`` made otherwise."""
+    found = find_cycle(history.constraints)
+    if found is None:
         return
-    task = cons["task_id"].to_numpy()
-    on = cons["depends_on"].to_numpy()
-    runs = cons["run_id"] if "run_id" in cons.columns else pd.Series(pd.NA, index=cons.index)
-    is_global = runs.isna().to_numpy(dtype=bool)
-    shared = np.flatnonzero(is_global)
-    groups: list[np.ndarray] = []
-    if (~is_global).any():
-        codes, _ = pd.factorize(runs[~is_global].astype("int64"))
-        own = np.flatnonzero(~is_global)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        groups = [np.concatenate([part, shared]) for part in np.split(own[order], bounds)]
-    else:
-        groups = [shared]
-    table = _source_table(history)
-    for rows in groups:
-        graph: dict[int, set[int]] = {}
-        first: dict[tuple[int, int], int] = {}
-        for i in rows.tolist():
-            graph.setdefault(int(task[i]), set()).add(int(on[i]))
-            first.setdefault((int(task[i]), int(on[i])), i)
-        try:
-            TopologicalSorter(graph).prepare()
-        except CycleError as exc:
-            cycle = [int(n) for n in exc.args[1]]
-            i = min(first.get((a, b), first.get((b, a), len(cons)))
-                    for a, b in itertools.pairwise(cycle))
-            row = i + 2 if i < len(cons) else 2
-            shown = " -> ".join(str(n) for n in cycle[:8]) + (" -> ..." if len(cycle) > 8
-                                                                 else "")
-            raise HistoryError(constraints_file(history), f"the {table} dependencies form a cycle"
-                               f" (BatchId {shown}): its tasks would wait for each other for"
-                               " ever", row=row, column="DependsOnBatchId") from None
+    position, cycle = found
+    shown = " -> ".join(map(str, cycle[:8])) + (" -> ..." if len(cycle) > 8 else "")
+    raise HistoryError(constraints_file(history), f"the {_source_table(history)} dependencies"
+                       f" form a cycle (BatchId {shown}): its tasks would wait for each other"
+                       " for ever", row=position + 2, column="DependsOnBatchId")
 
 
 def inferred_order(static: pd.DataFrame, names: list[str]
