@@ -22,17 +22,30 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from run import peak_rss  # benchmarks/run.py, beside this script
-
 import simbatch
 
 SERVERS, JOBS, DAYS = 300, 5_000, 30
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes.
+
+    Linux's VmHWM belongs to the process's own address space; ``ru_maxrss`` would carry
+    the parent's peak over into a child, hiding the child's own.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def farm_month(servers: int = SERVERS, jobs: int = JOBS, days: int = DAYS) -> dict[str, Any]:

@@ -27,7 +27,6 @@ import json
 import math
 import platform
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from load import peak_rss  # benchmarks/load.py, beside this script
 
 import simbatch
 from simbatch.engine.model import Model
@@ -166,20 +166,6 @@ def tenant_month(days: int = 30, scale: float = 1.0) -> dict[str, Any]:
                                      "duration": {"gamma": {"mean": "1m", "sd": "40s"}}}}}},
         },
     }
-
-
-def peak_rss() -> int:
-    """This process's peak resident memory in bytes.
-
-    Linux's VmHWM belongs to the process's own address space; ``ru_maxrss`` would carry
-    the parent's peak over into a child, hiding the child's own.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _measure_month(days: int, scale: float) -> dict[str, Any]:

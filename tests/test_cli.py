@@ -546,7 +546,7 @@ NUMERIC = [  # (command, option, lowest, highest)
     ("plan", "--max-replications", 2, 10_000), ("plan", "--budget", 1, 10**7),
     ("plan", "--seed", 0, 2**32 - 1), ("plan", "--max-attempts", 1, 10**9),
     ("backtest", "-n", 1, 10_000), ("backtest", "--seed", 0, 2**32 - 1),
-    ("backtest", "--max-attempts", 1, 10**9),
+    ("backtest", "--max-attempts", 1, 10**9), ("calibrate", "--max-attempts", 1, 10**9),
 ]
 
 

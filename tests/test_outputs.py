@@ -246,3 +246,14 @@ def test_a_real_scheduler_passes_the_probe() -> None:
             assert client.scheduler_info()["address"] == cluster.scheduler_address
         finally:
             client.close()
+
+
+def test_a_relative_path_creates_its_folders_under_the_working_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the parents of a relative path end at ".", which is not the filesystem root
+    from simbatch.files import check_output, write_text
+
+    monkeypatch.chdir(tmp_path)
+    assert check_output("out/new/report.html") == Path("out/new/report.html")
+    write_text("out/new/report.html", "x")
+    assert (tmp_path / "out" / "new" / "report.html").read_text() == "x"

@@ -71,7 +71,8 @@ def check_output(path: str | Path) -> Path:
             raise UsageError(f"{out}: is {kind}; an output is written as a regular file and"
                              " never replaces a folder, FIFO, socket or device")
         return out
-    existing = out.parent
+    full = out.absolute()  # a relative path's parents end at the working folder, not the root
+    existing = full.parent
     while True:
         try:
             mode = existing.stat().st_mode
@@ -84,8 +85,8 @@ def check_output(path: str | Path) -> Path:
         raise UsageError(f"{out}: no folder of it exists")
     if not stat.S_ISDIR(mode):
         raise UsageError(f"{out}: {existing} is {_kind(mode) or 'a file'}, not a folder")
-    if existing != out.parent and existing.parent == existing:
-        top = out.parent
+    if existing != full.parent and existing.parent == existing:
+        top = full.parent
         while top.parent != existing:
             top = top.parent
         raise UsageError(f"{out}: the folder {top} does not exist; simbatch creates missing"
