@@ -14,11 +14,11 @@ from simbatch.cli.options import (
     add_dask,
     add_max_attempts,
     add_seed,
+    check_output_option,
     close,
     excerpt,
     executor,
     names,
-    not_a_folder,
     text,
     whole,
 )
@@ -134,7 +134,7 @@ def grid(specs: list[str]) -> dict[str, list[object]]:
 
 def compare(args: argparse.Namespace) -> int:
     """Replicate the scenarios on common random numbers; print each and its differences."""
-    not_a_folder(args.report, "report", "HTML file")
+    check_output_option(args.report, "report", "HTML file")
     client = executor(args.dask)
     try:
         variants = names(args.files)
@@ -188,7 +188,7 @@ def sweep(args: argparse.Namespace) -> int:
     """Run every point of the grid; print one row of metric means per point, and write it."""
     from simbatch.present import units
 
-    not_a_folder(args.out, "out", "CSV file")
+    check_output_option(args.out, "out", "CSV file")
     chosen = metric_names(args.metrics)
     points: dict[str, Any] = dict(grid(args.grid))
     for written in args.vary:
@@ -238,7 +238,7 @@ def sweep(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     """Write the HTML what-if report of the scenarios, with intervals when ``-n`` asks."""
-    not_a_folder(args.out, "out", "HTML file")
+    check_output_option(args.out, "out", "HTML file")
     if args.replications and len(args.files) < 2:
         raise simbatch.UsageError("-n replicates a comparison: give two or more scenarios")
     variants = names(args.files)

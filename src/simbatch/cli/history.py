@@ -13,7 +13,7 @@ from simbatch.cli.options import (
     add_command,
     add_max_attempts,
     add_seed,
-    not_a_folder,
+    check_output_option,
     whole,
 )
 
@@ -115,7 +115,7 @@ def add_commands(commands: Commands) -> None:
 
 def calibrate(args: argparse.Namespace) -> int:
     """Fit a scenario to the history and write it, saying what the history lacks."""
-    not_a_folder(args.out, "out", "scenario file")
+    check_output_option(args.out, "out", "scenario file")
     history = read(args)
     zone = args.timezone or (simbatch.load(args.topology).timezone if args.topology else None)
     warning = history.looks_local(zone) if zone else None
@@ -135,8 +135,8 @@ def calibrate(args: argparse.Namespace) -> int:
 
 def backtest(args: argparse.Namespace) -> int:
     """Replay (or replicate) the history on the topology; print the errors per group and job."""
-    not_a_folder(args.report, "report")
-    not_a_folder(args.plot, "plot")
+    check_output_option(args.report, "report")
+    check_output_option(args.plot, "plot")
     if not args.calibrated and args.replications is not None:
         raise simbatch.UsageError("-n sets the replications of --calibrated; give both")
     replications = 10 if args.replications is None else args.replications

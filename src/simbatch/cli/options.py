@@ -20,10 +20,29 @@ from simbatch.cli.cluster import connect
 
 excerpt = simbatch.errors.excerpt
 
-__all__ = ["MAX_ATTEMPTS_OPTION", "MAX_FLOW_DEPTH", "MAX_REPLICATIONS", "MAX_RUNS", "MAX_SEED",
-           "MAX_TEXT", "Commands", "HelpFormatter", "Parser", "add_command", "add_dask",
-           "add_max_attempts", "add_seed", "bounded", "close", "executor", "fraction", "names",
-           "not_a_folder", "text", "whole"]
+__all__ = [
+    "MAX_ATTEMPTS_OPTION",
+    "MAX_FLOW_DEPTH",
+    "MAX_REPLICATIONS",
+    "MAX_RUNS",
+    "MAX_SEED",
+    "MAX_TEXT",
+    "Commands",
+    "HelpFormatter",
+    "Parser",
+    "add_command",
+    "add_dask",
+    "add_max_attempts",
+    "add_seed",
+    "bounded",
+    "check_output_option",
+    "close",
+    "executor",
+    "fraction",
+    "names",
+    "text",
+    "whole",
+]
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -185,7 +204,7 @@ def add_dask(command: argparse.ArgumentParser) -> None:
                          " processes)")
 
 
-def not_a_folder(path: Path | None, option: str, what: str = "file") -> None:
+def check_output_option(path: Path | None, option: str, what: str = "file") -> None:
     """Refuse a file option (``--out``, ``--report``, …) before anything runs: a folder,
     or any path an output may not replace or create (``simbatch.check_output``)."""
     if path is None:

@@ -15,10 +15,10 @@ from simbatch.cli.options import (
     add_dask,
     add_max_attempts,
     add_seed,
+    check_output_option,
     close,
     executor,
     fraction,
-    not_a_folder,
     text,
     whole,
 )
@@ -108,8 +108,8 @@ def plan(args: argparse.Namespace) -> int:
     """Search the ranges for the cheapest choice that meets the targets; print and write it."""
     from simbatch.present.plan_report import target_rows
 
-    not_a_folder(args.out, "out")
-    not_a_folder(args.report, "report")
+    check_output_option(args.out, "out")
+    check_output_option(args.report, "report")
     weights = _weights(args.weight)
     ties = _ties(args.tie)
     client = executor(args.dask)
