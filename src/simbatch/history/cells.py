@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from simbatch.errors import HistoryError, UsageError
+from simbatch.errors import HistoryError, UsageError, excerpt
 from simbatch.history.columns import NO_TIME_DATES
 from simbatch.results.cells import unguard
 
@@ -45,9 +45,9 @@ _INT64_MAX = 2 ** 63 - 1
 
 
 def shown(value: object) -> str:
-    """A cell as a message quotes it: text in quotes, at most 80 characters."""
-    text = str(value)
-    return repr(text if len(text) <= 80 else text[:77] + "...")
+    """A cell as a message quotes it: its text as ``simbatch.errors.excerpt`` quotes any
+    bad value (at most ``EXCERPT`` characters)."""
+    return excerpt(str(value))
 
 
 @dataclass
