@@ -14,6 +14,7 @@ from simbatch.cli.options import (
     add_max_attempts,
     add_seed,
     check_output_option,
+    excerpt,
     whole,
 )
 
@@ -49,7 +50,7 @@ def _codes(text: str | None) -> dict[int, str] | None:
         number, _, label = item.partition("=")
         if not number.strip().isdigit() or not label.strip() or len(number.strip()) > 6:
             raise simbatch.UsageError(f"--priority-codes: expected N=LABEL pairs separated by"
-                                      f" commas, such as 3=critical, got {item.strip()[:40]!r}")
+                                      f" commas, such as 3=critical, got {excerpt(item.strip())}")
         out[int(number)] = label.strip()
     return out
 

@@ -129,9 +129,9 @@ def history_cap(fo_version: str | None) -> tuple[str, int, int]:
         return "10.0.39", *HISTORY_CAP["10.0.39"]
     parts = fo_version.strip().split(".")
     if not (1 <= len(parts) <= 4) or not all(p.isdigit() and len(p) <= 6 for p in parts):
-        from simbatch.errors import UsageError
+        from simbatch.errors import UsageError, excerpt
         raise UsageError(f"fo_version: expected a version such as 10.0.39, got"
-                         f" {fo_version[:40]!r}")
+                         f" {excerpt(fo_version)}")
     numbers = tuple(int(p) for p in parts) + (0,) * (3 - len(parts))
     if numbers >= (10, 0, 39):
         return "10.0.39", *HISTORY_CAP["10.0.39"]

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simbatch.errors import HistoryError
+from simbatch.errors import HistoryError, excerpt
 from simbatch.history.columns import FIELDS, REQUIRED, TABLES
 
 __all__ = ["MAX_BYTES", "MAX_COLUMNS", "MAX_ROWS", "MAX_UNPACKED", "RawTable", "as_text",
@@ -102,7 +102,7 @@ def recognise(source: str, columns: Sequence[Any]) -> tuple[str, dict[Any, str]]
     seen: dict[str, int] = {}
     for i, name in enumerate(lower):
         if name in seen and name in FIELDS:
-            raise HistoryError(source, f"the column {str(columns[i])[:80]!r} appears twice"
+            raise HistoryError(source, f"the column {excerpt(str(columns[i]))} appears twice"
                                f" (columns {seen[name] + 1} and {i + 1}); a table holds"
                                " each column once")
         seen[name] = i
@@ -214,7 +214,7 @@ def _json(source: str, data: bytes) -> tuple[list[str], pd.DataFrame]:
         keys = [k for k, _ in items]
         if len(set(keys)) < len(keys):
             twice = next(k for k in keys if keys.count(k) > 1)
-            raise HistoryError(source, f"the field {twice[:80]!r} appears twice in one record")
+            raise HistoryError(source, f"the field {excerpt(twice)} appears twice in one record")
         return dict(items)
 
     try:
@@ -235,7 +235,7 @@ def _json(source: str, data: bytes) -> tuple[list[str], pd.DataFrame]:
     for i, record in enumerate(records):
         for key, value in record.items():
             if isinstance(value, (dict, list)):
-                raise HistoryError(source, f"record {i + 1}, field {key[:80]}: a nested"
+                raise HistoryError(source, f"record {i + 1}, field {excerpt(key, quoted=False)}: a nested"
                                    " value, not a cell")
     rows = ([_json_cell(r.get(k)) for k in header] for r in records)
     return header, _frame(header, rows)
