@@ -235,8 +235,9 @@ def _json(source: str, data: bytes) -> tuple[list[str], pd.DataFrame]:
     for i, record in enumerate(records):
         for key, value in record.items():
             if isinstance(value, (dict, list)):
-                raise HistoryError(source, f"record {i + 1}, field {excerpt(key, quoted=False)}: a nested"
-                                   " value, not a cell")
+                field = excerpt(key, quoted=False)
+                raise HistoryError(source, f"record {i + 1}, field {field}: a nested value,"
+                                   " not a cell")
     rows = ([_json_cell(r.get(k)) for k in header] for r in records)
     return header, _frame(header, rows)
 
