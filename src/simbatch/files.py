@@ -1,5 +1,6 @@
 """Every output file, written atomically: a reader (or an interrupted run) sees the old file
-or the new one, never half of one.
+or the new one, never half of one. And every input file, read within a bound
+(``read_limited``): never a device or FIFO, never more than its limit.
 
 A new file gets the permissions ``open()`` would give it (``0o666`` less the umask: 0644
 under the usual umask 022), not the 0600 of a bare temporary file.
@@ -26,7 +27,8 @@ from pathlib import Path
 
 from simbatch.errors import UsageError
 
-__all__ = ["check_output", "replacing", "write_bytes", "write_text"]
+__all__ = ["SpecialFileError", "check_output", "read_limited", "replacing", "write_bytes",
+           "write_text"]
 
 
 def _umask() -> int:
@@ -49,6 +51,34 @@ def _kind(mode: int) -> str | None:
              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
              (stat.S_ISSOCK, "a socket"))
     return next((name for test, name in kinds if test(mode)), None)
+
+
+class SpecialFileError(Exception):
+    """A path to read is not a regular file (a folder, device, FIFO or socket): ``mode``."""
+
+    def __init__(self, mode: int) -> None:
+        self.mode = mode
+        super().__init__(f"not a regular file (mode {mode:o})")
+
+
+def read_limited(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``: at most ``limit + 1`` of them, so a caller
+    sees a file longer than ``limit`` without reading it all.
+
+    A folder, device, FIFO or socket is refused (``SpecialFileError``) from its ``stat``
+    before it is opened, and again from the open file (it may have been swapped in
+    between); it is opened without blocking, so a FIFO never hangs the reader. Other
+    problems are the system's ``OSError``.
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise SpecialFileError(mode)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise SpecialFileError(mode)
+        return file.read(limit + 1)
 
 
 def check_output(path: str | Path) -> Path:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import stat
 import warnings
@@ -38,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from simbatch.errors import HistoryError, excerpt
+from simbatch.files import SpecialFileError, read_limited
 from simbatch.history.columns import FIELDS, REQUIRED, TABLES
 
 __all__ = ["MAX_BYTES", "MAX_COLUMNS", "MAX_ROWS", "MAX_UNPACKED", "RawTable", "as_text",
@@ -116,17 +116,12 @@ def recognise(source: str, columns: Sequence[Any]) -> tuple[str, dict[Any, str]]
 def _read_bytes(path: Path) -> bytes:
     source = str(path)
     try:
-        mode = os.stat(path).st_mode
+        data = read_limited(path, MAX_BYTES)
     except FileNotFoundError:
         raise HistoryError(source, "no such file") from None
-    except OSError as exc:
-        raise HistoryError(source, f"cannot be read: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
-        what = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
-        raise HistoryError(source, f"is {what}, not a file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+    except SpecialFileError as exc:
+        what = "a folder" if stat.S_ISDIR(exc.mode) else "a device, pipe or socket"
+        raise HistoryError(source, f"is {what}, not a file") from None
     except OSError as exc:
         raise HistoryError(source, f"cannot be read: {exc.strerror}") from None
     if len(data) > MAX_BYTES:

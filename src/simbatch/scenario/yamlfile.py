@@ -25,7 +25,6 @@ reads it the careful way.
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +43,8 @@ from ruamel.yaml.events import (
     StreamEndEvent,
 )
 from ruamel.yaml.resolver import VersionedResolver
+
+from simbatch.files import SpecialFileError, read_limited
 
 try:
     from _ruamel_yaml import CParser  # ruamel.yaml.clib: libyaml
@@ -99,15 +100,10 @@ def read_text(path: str | Path, limit: int | None = None, what: str = "a scenari
     a missing or unreadable file is the ``OSError`` of the system.
     """
     limit = MAX_BYTES if limit is None else limit
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise YamlLimitError(f"is {_kind(mode)}, not a file: give {what} file")
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(descriptor, "rb") as file:
-        mode = os.fstat(file.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise YamlLimitError(f"is {_kind(mode)}, not a file: give {what} file")
-        data = file.read(limit + 1)
+    try:
+        data = read_limited(path, limit)
+    except SpecialFileError as exc:
+        raise YamlLimitError(f"is {_kind(exc.mode)}, not a file: give {what} file") from None
     if len(data) > limit:
         raise YamlLimitError(f"the file is more than the {limit:,} bytes {what} may have")
     return data.decode("utf-8")
